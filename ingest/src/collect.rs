@@ -1,0 +1,149 @@
+//! One collection run: every source, every dataset, then the manifest, last.
+//!
+//! All or nothing: if any source or any write fails, the uploads in progress are aborted, the run's files are
+//! deleted (best effort; without a manifest they are invisible to the loader anyway) and no manifest is
+//! written.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use costlake_lake::manifest::MANIFEST_VERSION;
+use costlake_lake::{Lake, Manifest, RunId, RunStats, SourceEntry, layout};
+use futures::future::try_join_all;
+
+use crate::scaleway::ScalewayClient;
+use crate::sink::DatasetSink;
+use crate::sources::{CollectError, Context, Outputs, Source};
+
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    pub organization_id: String,
+    /// Restrict to these zones/regions (`--zones`).
+    pub localities: Option<Vec<String>>,
+}
+
+pub async fn collect(
+    lake: &Lake,
+    client: &ScalewayClient,
+    sources: &[Box<dyn Source>],
+    options: &CollectOptions,
+) -> Result<Manifest, CollectError> {
+    let started_at = Utc::now();
+    let run_id = RunId::new(started_at);
+    let snapshot_date = started_at.date_naive();
+    lake.check_writable(&run_id).await?;
+    tracing::info!(%run_id, lake = %lake, "collection started");
+
+    let mut sinks = Vec::new();
+    for source in sources {
+        for spec in source.datasets() {
+            sinks.push(DatasetSink::start(
+                lake.clone(),
+                spec.name,
+                spec.schema_version,
+                spec.schema(),
+                run_id.clone(),
+                snapshot_date,
+            ));
+        }
+    }
+    let outputs = Outputs::new(sinks.iter().map(DatasetSink::sender));
+    let dataset_names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+
+    let ran = try_join_all(sources.iter().map(|source| {
+        let ctx = Context {
+            client: client.for_source(),
+            organization_id: options.organization_id.clone(),
+            run_id: run_id.clone(),
+            snapshot_at: started_at,
+            localities: options.localities.clone(),
+        };
+        let outputs = &outputs;
+        async move {
+            let clock = Instant::now();
+            source.collect(&ctx, outputs).await?;
+            let entry = SourceEntry {
+                name: source.name().to_string(),
+                api_versions: source.api_versions(),
+                duration_ms: clock.elapsed().as_millis() as u64,
+                stats: ctx.client.stats(),
+            };
+            tracing::info!(source = source.name(), ms = entry.duration_ms, calls = entry.stats.api_calls, "source collected");
+            Ok::<_, CollectError>(entry)
+        }
+    }))
+    .await;
+    drop(outputs);
+
+    let source_entries = match ran {
+        Ok(entries) => entries,
+        Err(error) => {
+            abandon(lake, sinks, &dataset_names, &run_id, snapshot_date).await;
+            return Err(error);
+        }
+    };
+
+    let mut datasets = Vec::new();
+    let mut failure = None;
+    let mut remaining = sinks.into_iter();
+    for sink in remaining.by_ref() {
+        match sink.finish().await {
+            Ok(entry) => datasets.push(entry),
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    if let Some(error) = failure {
+        abandon(lake, remaining.collect(), &dataset_names, &run_id, snapshot_date).await;
+        return Err(error.into());
+    }
+
+    let mut stats = RunStats::default();
+    for entry in &source_entries {
+        stats.add(&entry.stats);
+    }
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        run_id: run_id.clone(),
+        snapshot_date,
+        started_at,
+        finished_at: Utc::now(),
+        organization_id: Some(options.organization_id.clone()),
+        costlake_version: env!("CARGO_PKG_VERSION").to_string(),
+        api_url: client.api_url().to_string(),
+        sources: source_entries,
+        datasets,
+        stats,
+    };
+    if let Err(error) = lake.commit(&manifest).await {
+        delete_run_files(lake, &dataset_names, &run_id, snapshot_date).await;
+        return Err(error.into());
+    }
+    tracing::info!(%run_id, rows = manifest.datasets.iter().map(|d| d.rows).sum::<u64>(), "run committed");
+    Ok(manifest)
+}
+
+async fn abandon(
+    lake: &Lake,
+    sinks: Vec<DatasetSink>,
+    dataset_names: &[String],
+    run_id: &RunId,
+    snapshot_date: chrono::NaiveDate,
+) {
+    for sink in sinks {
+        sink.abort().await;
+    }
+    delete_run_files(lake, dataset_names, run_id, snapshot_date).await;
+}
+
+/// Best effort: a run without a manifest is invisible to the loader, so leftovers are only wasted bytes.
+async fn delete_run_files(lake: &Lake, datasets: &[String], run_id: &RunId, snapshot_date: chrono::NaiveDate) {
+    for name in datasets {
+        let dir = layout::run_dataset_dir(name, snapshot_date, run_id);
+        if let Err(error) = lake.delete_prefix(&dir).await {
+            tracing::warn!(%error, "could not delete the files of the failed run");
+        }
+    }
+}

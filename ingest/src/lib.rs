@@ -1,0 +1,18 @@
+//! Ingest: snapshot an organisation's inventory, prices (and, later, billing and metrics) from the Scaleway
+//! APIs into Parquet in the lake.
+//!
+//! ```text
+//! scaleway (client, pagination, retries)  ->  sources/* (one per product, datasets declared as data)
+//!     -> dataset (JSON page -> Arrow batch)  ->  sink (Parquet on a blocking thread, multipart upload)
+//!     -> collect (all sources, then the manifest as commit marker)
+//! ```
+
+pub mod collect;
+pub mod dataset;
+pub mod decode;
+pub mod scaleway;
+pub mod sink;
+pub mod sources;
+
+pub use collect::{CollectOptions, collect};
+pub use sources::CollectError;

@@ -1,0 +1,255 @@
+//! The three pagination schemes of the Scaleway APIs, walked one page at a time so that a collector never
+//! holds more than one page of an organisation:
+//! - **A** (Instance v1, "legacy"): `page`/`per_page`; the body has no `total_count`, the count is in the
+//!   `X-Total-Count` header and the next page in an RFC 5988 `Link` header (relative to the zone path);
+//! - **B**: `page`/`page_size`, `total_count` in the body (a number, or a numeric string in older APIs);
+//! - **C** (FinOps charges, autoscaling v1alpha2): `page_token` → `next_page_token`.
+//!
+//! Clients that trusted one page (Ansible at 50 servers, lexicon at 20) silently lost resources; this pager
+//! always walks to the end and refuses a server that does not advance.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+
+use super::client::{Response, ScalewayClient};
+use super::error::ApiError;
+
+/// The maximum page size every Scaleway list accepts.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Instance v1: `page` + `per_page`, `X-Total-Count` + `Link`.
+    Legacy,
+    /// `page` + `page_size`, `total_count` in the body.
+    TotalCount,
+    /// `page_token` + `page_size`, `next_page_token` in the body.
+    Token,
+}
+
+/// How the list sits in the body.
+#[derive(Debug, Clone, Copy)]
+pub enum ListShape {
+    /// `{"<key>": [ {...}, ... ]}`
+    Array(&'static str),
+    /// `{"<key>": {"<name>": {...}, ...}}` (Instance `products/servers`): each entry becomes an item with
+    /// the map key stored under the given field name.
+    Map { key: &'static str, name_field: &'static str },
+}
+
+impl ListShape {
+    fn key(&self) -> &'static str {
+        match self {
+            ListShape::Array(key) | ListShape::Map { key, .. } => key,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// The top-level fields of the body other than the list (e.g. `updated_at`), which "all pages" helpers of
+    /// the official SDKs drop.
+    pub scalars: Map<String, Value>,
+    pub request: String,
+    pub number: u32,
+    /// The field of the body the items came from (`servers`), for error messages.
+    pub list_key: &'static str,
+}
+
+pub struct Pager<'a> {
+    client: &'a ScalewayClient,
+    path: String,
+    query: Vec<(String, String)>,
+    shape: ListShape,
+    scheme: Scheme,
+    page: u32,
+    collected: u64,
+    token: Option<String>,
+    seen_tokens: HashSet<String>,
+    previous_first: Option<String>,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    pub fn new(
+        client: &'a ScalewayClient,
+        scheme: Scheme,
+        path: impl Into<String>,
+        query: Vec<(String, String)>,
+        shape: ListShape,
+    ) -> Pager<'a> {
+        Pager {
+            client,
+            path: path.into(),
+            query,
+            shape,
+            scheme,
+            page: 0,
+            collected: 0,
+            token: None,
+            seen_tokens: HashSet::new(),
+            previous_first: None,
+            done: false,
+        }
+    }
+
+    /// The next page, or `None` at the end of the list.
+    pub async fn next(&mut self) -> Result<Option<Page>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.page += 1;
+        let mut query = self.query.clone();
+        match self.scheme {
+            Scheme::Legacy => {
+                query.push(("page".into(), self.page.to_string()));
+                query.push(("per_page".into(), MAX_PAGE_SIZE.to_string()));
+            }
+            Scheme::TotalCount => {
+                query.push(("page".into(), self.page.to_string()));
+                query.push(("page_size".into(), MAX_PAGE_SIZE.to_string()));
+            }
+            Scheme::Token => {
+                query.push(("page_size".into(), MAX_PAGE_SIZE.to_string()));
+                if let Some(token) = &self.token {
+                    query.push(("page_token".into(), token.clone()));
+                }
+            }
+        }
+        let response = self.client.get(&self.path, &query).await?;
+        self.client.count_page();
+        let request = response.request.clone();
+        let malformed = |detail: String| ApiError::Malformed { request: request.clone(), detail };
+
+        let mut body = parse_body(&response).map_err(&malformed)?;
+        let items = take_items(&mut body, self.shape).map_err(&malformed)?;
+        self.collected += items.len() as u64;
+
+        // A server that ignores the page parameter would make us loop forever on page 1.
+        let first = items.first().map(|item| item.to_string());
+        if first.is_some() && first == self.previous_first {
+            return Err(malformed(format!(
+                "page {} repeats page {}: the list does not advance",
+                self.page,
+                self.page - 1
+            )));
+        }
+        self.previous_first = first;
+
+        let more = match self.scheme {
+            Scheme::Legacy => {
+                let total = header_u64(&response, "x-total-count").map_err(&malformed)?;
+                let has_next_link = link_has_next(&response);
+                !items.is_empty()
+                    && match total {
+                        Some(total) => self.collected < total,
+                        None => has_next_link || items.len() as u32 >= MAX_PAGE_SIZE,
+                    }
+            }
+            Scheme::TotalCount => {
+                let total = match body.get("total_count") {
+                    None | Some(Value::Null) => None,
+                    Some(value) => Some(crate::decode::as_u64(value).map_err(|e| {
+                        malformed(format!("field total_count: {e}"))
+                    })?),
+                };
+                !items.is_empty()
+                    && match total {
+                        Some(total) => self.collected < total,
+                        None => items.len() as u32 >= MAX_PAGE_SIZE,
+                    }
+            }
+            Scheme::Token => match body.get("next_page_token") {
+                None | Some(Value::Null) => false,
+                Some(Value::String(token)) if token.is_empty() => false,
+                Some(Value::String(token)) => {
+                    if !self.seen_tokens.insert(token.clone()) {
+                        return Err(malformed(format!(
+                            "next_page_token {token:?} was already returned: the list does not advance"
+                        )));
+                    }
+                    self.token = Some(token.clone());
+                    true
+                }
+                Some(other) => {
+                    return Err(malformed(format!("field next_page_token: expected a string, got {other}")));
+                }
+            },
+        };
+        self.done = !more;
+        Ok(Some(Page { items, scalars: body, request: response.request, number: self.page, list_key: self.shape.key() }))
+    }
+}
+
+fn parse_body(response: &Response) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(&response.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!("expected a JSON object, got {}", kind_of(&other))),
+        Err(e) => Err(format!("the body is not valid JSON ({e})")),
+    }
+}
+
+fn take_items(body: &mut Map<String, Value>, shape: ListShape) -> Result<Vec<Value>, String> {
+    let key = shape.key();
+    let list = match body.remove(key) {
+        None => return Err(format!("field {key} is missing")),
+        Some(Value::Null) => return Ok(Vec::new()),
+        Some(list) => list,
+    };
+    let items = match (shape, list) {
+        (ListShape::Array(_), Value::Array(items)) => items,
+        (ListShape::Map { name_field, .. }, Value::Object(entries)) => entries
+            .into_iter()
+            .map(|(name, mut item)| {
+                if let Value::Object(fields) = &mut item {
+                    fields.insert(name_field.to_string(), Value::String(name));
+                }
+                item
+            })
+            .collect(),
+        (ListShape::Array(_), other) => return Err(format!("field {key}: expected an array, got {}", kind_of(&other))),
+        (ListShape::Map { .. }, other) => {
+            return Err(format!("field {key}: expected an object, got {}", kind_of(&other)));
+        }
+    };
+    if let Some(index) = items.iter().position(|item| !item.is_object()) {
+        return Err(format!("{key}[{index}]: expected an object, got {}", kind_of(&items[index])));
+    }
+    Ok(items)
+}
+
+fn header_u64(response: &Response, name: &str) -> Result<Option<u64>, String> {
+    match response.headers.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| format!("header {name}: expected an integer, got {value:?}")),
+    }
+}
+
+fn link_has_next(response: &Response) -> bool {
+    response
+        .headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|link| link.split(';').skip(1).any(|param| param.trim().replace(' ', "") == "rel=\"next\""))
+}
+
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

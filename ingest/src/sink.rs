@@ -1,0 +1,351 @@
+//! Streams a dataset's record batches into Parquet files in the lake, with bounded memory and without
+//! blocking the async runtime.
+//!
+//! Two halves per dataset:
+//! - an **encoder** on a blocking thread (`spawn_blocking`) owns the `ArrowWriter`: Parquet encoding and zstd
+//!   are CPU work and must never run on the reactor;
+//! - an **uploader** task streams the encoded bytes to the lake as a multipart upload.
+//!
+//! Memory is bounded by the channels (a few batches, a few chunks), the row group being encoded (flushed at
+//! `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload parts in flight.
+//! A dataset rolls to a new file every `ROWS_PER_FILE` rows so that very large organisations load in
+//! bounded pieces too.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use costlake_lake::{DatasetEntry, FileEntry, Lake, LakeError, RunId, layout};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub const ROW_GROUP_ROWS: usize = 16 * 1024;
+pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+pub const ROWS_PER_FILE: u64 = 1_000_000;
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("dataset {dataset}: Parquet encoding failed: {reason}")]
+    Encode { dataset: String, reason: String },
+    #[error("dataset {dataset}: the write was cancelled")]
+    Cancelled { dataset: String },
+}
+
+enum Chunk {
+    StartFile { part: u32 },
+    Bytes(Bytes),
+    EndFile { rows: u64 },
+}
+
+/// The sending side of a dataset: cloneable, so concurrent zone fan-outs can feed one dataset.
+#[derive(Clone)]
+pub struct BatchSender {
+    dataset: &'static str,
+    tx: mpsc::Sender<RecordBatch>,
+}
+
+impl BatchSender {
+    pub async fn send(&self, batch: RecordBatch) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        // A closed channel means the writer already failed; its error surfaces from `finish`.
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| SinkError::Cancelled { dataset: self.dataset.to_string() })
+    }
+
+    pub fn dataset(&self) -> &'static str {
+        self.dataset
+    }
+}
+
+pub struct DatasetSink {
+    name: &'static str,
+    schema_version: u32,
+    sender: BatchSender,
+    cancelled: Arc<AtomicBool>,
+    task: JoinHandle<Result<Vec<FileEntry>, SinkError>>,
+}
+
+impl DatasetSink {
+    pub fn start(
+        lake: Lake,
+        name: &'static str,
+        schema_version: u32,
+        schema: SchemaRef,
+        run_id: RunId,
+        snapshot_date: NaiveDate,
+    ) -> DatasetSink {
+        let (tx, rx) = mpsc::channel::<RecordBatch>(4);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(write_dataset(
+            lake,
+            name,
+            schema,
+            run_id,
+            snapshot_date,
+            rx,
+            cancelled.clone(),
+        ));
+        DatasetSink { name, schema_version, sender: BatchSender { dataset: name, tx }, cancelled, task }
+    }
+
+    pub fn sender(&self) -> BatchSender {
+        self.sender.clone()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Closes the dataset: flushes the last row group, completes the upload, returns the manifest entry.
+    pub async fn finish(self) -> Result<DatasetEntry, SinkError> {
+        drop(self.sender);
+        let files = match self.task.await {
+            Ok(result) => result?,
+            Err(join) => {
+                return Err(SinkError::Encode { dataset: self.name.to_string(), reason: join.to_string() });
+            }
+        };
+        Ok(DatasetEntry {
+            name: self.name.to_string(),
+            schema_version: self.schema_version,
+            rows: files.iter().map(|f| f.rows).sum(),
+            files,
+        })
+    }
+
+    /// Abandons the dataset: the upload in progress is aborted, nothing more is written.
+    pub async fn abort(self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        drop(self.sender);
+        let _ = self.task.await;
+    }
+}
+
+async fn write_dataset(
+    lake: Lake,
+    name: &'static str,
+    schema: SchemaRef,
+    run_id: RunId,
+    snapshot_date: NaiveDate,
+    batches: mpsc::Receiver<RecordBatch>,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Vec<FileEntry>, SinkError> {
+    let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
+    let encoder_cancelled = cancelled.clone();
+    let encoder =
+        tokio::task::spawn_blocking(move || encode(name, schema, batches, chunks_tx, encoder_cancelled));
+
+    let mut files = Vec::new();
+    let mut current: Option<(costlake_lake::ObjectWriter, String)> = None;
+    let upload_result: Result<(), SinkError> = async {
+        while let Some(chunk) = chunks.recv().await {
+            match chunk {
+                Chunk::StartFile { part } => {
+                    let path = layout::dataset_file(name, snapshot_date, &run_id, part);
+                    current = Some((lake.create(&path).await?, path.to_string()));
+                }
+                Chunk::Bytes(bytes) => {
+                    if let Some((writer, _)) = current.as_mut() {
+                        writer.write(bytes).await?;
+                    }
+                }
+                Chunk::EndFile { rows } => {
+                    if let Some((writer, path)) = current.take() {
+                        if cancelled.load(Ordering::SeqCst) {
+                            writer.abort().await;
+                            return Err(SinkError::Cancelled { dataset: name.to_string() });
+                        }
+                        let bytes = writer.finish().await?;
+                        files.push(FileEntry { path, rows, bytes });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Whatever happened, an upload left open is aborted so no partial object stays behind.
+    if let Some((writer, _)) = current.take() {
+        writer.abort().await;
+    }
+    drop(chunks);
+    let encoded = encoder
+        .await
+        .map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() })?;
+    upload_result?;
+    encoded?;
+    if cancelled.load(Ordering::SeqCst) {
+        return Err(SinkError::Cancelled { dataset: name.to_string() });
+    }
+    Ok(files)
+}
+
+/// Runs on a blocking thread.
+fn encode(
+    name: &'static str,
+    schema: SchemaRef,
+    mut batches: mpsc::Receiver<RecordBatch>,
+    chunks: mpsc::Sender<Chunk>,
+    cancelled: Arc<AtomicBool>,
+) -> Result<(), SinkError> {
+    let fail = |reason: String| SinkError::Encode { dataset: name.to_string(), reason };
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_created_by(concat!("costlake ", env!("CARGO_PKG_VERSION")).to_string())
+        .build();
+
+    let mut part = 0u32;
+    let mut writer: Option<ArrowWriter<ChunkWriter>> = None;
+    let mut rows_in_file = 0u64;
+    while let Some(batch) = batches.blocking_recv() {
+        if cancelled.load(Ordering::SeqCst) {
+            return Err(SinkError::Cancelled { dataset: name.to_string() });
+        }
+        if writer.is_none() {
+            chunks
+                .blocking_send(Chunk::StartFile { part })
+                .map_err(|_| fail("the upload stopped".into()))?;
+            let sink = ChunkWriter { buffer: Vec::with_capacity(CHUNK_BYTES), chunks: chunks.clone() };
+            writer = Some(
+                ArrowWriter::try_new(sink, schema.clone(), Some(properties.clone()))
+                    .map_err(|e| fail(e.to_string()))?,
+            );
+        }
+        let active = writer.as_mut().expect("just created");
+        active.write(&batch).map_err(|e| fail(e.to_string()))?;
+        rows_in_file += batch.num_rows() as u64;
+        if rows_in_file >= ROWS_PER_FILE {
+            close_file(writer.take().expect("active"), &chunks, rows_in_file).map_err(fail)?;
+            rows_in_file = 0;
+            part += 1;
+        }
+    }
+    if let Some(active) = writer.take() {
+        close_file(active, &chunks, rows_in_file).map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>, rows: u64) -> Result<(), String> {
+    // `finish` writes the footer (`into_inner` alone would leave a file without one); then hand over what the
+    // chunk writer still buffers.
+    writer.finish().map_err(|e| e.to_string())?;
+    writer.inner_mut().flush().map_err(|e| e.to_string())?;
+    chunks.blocking_send(Chunk::EndFile { rows }).map_err(|_| "the upload stopped".to_string())
+}
+
+/// `std::io::Write` for the encoder: hands ~1 MiB chunks to the uploader, blocking when it is behind.
+struct ChunkWriter {
+    buffer: Vec<u8>,
+    chunks: mpsc::Sender<Chunk>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES)));
+        self.chunks
+            .blocking_send(Chunk::Bytes(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{DatasetSpec, Kind, RowContext, col, key};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use serde_json::json;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streams_pages_into_one_parquet_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
+        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
+        let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
+        let run = RunId::new(started);
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
+        let ctx = RowContext {
+            run_id: run.to_string(),
+            snapshot_at: started,
+            organization_id: "org".into(),
+            locality: "fr-par-1".into(),
+        };
+        for page in 0..5u64 {
+            let items: Vec<_> = (0..100u64).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
+            sink.sender().send(spec.build(&items, &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
+        }
+        let entry = sink.finish().await.unwrap();
+        assert_eq!(entry.rows, 500);
+        assert_eq!(entry.files.len(), 1);
+
+        let bytes = lake.get(&object_store::path::Path::from(entry.files[0].path.as_str())).await.unwrap();
+        assert_eq!(bytes.len() as u64, entry.files[0].bytes);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
+        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 500);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_empty_dataset_writes_no_file_and_abort_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
+        let spec = DatasetSpec::new("things", 1, &[key("id", "id")]);
+        let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
+        let run = RunId::new(started);
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
+        let entry = sink.finish().await.unwrap();
+        assert_eq!((entry.rows, entry.files.len()), (0, 0));
+
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
+        let ctx = RowContext {
+            run_id: run.to_string(),
+            snapshot_at: started,
+            organization_id: "org".into(),
+            locality: "z".into(),
+        };
+        sink.sender().send(spec.build(&[json!({"id": "a"})], &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
+        sink.abort().await;
+        let files: Vec<_> = walk(dir.path());
+        assert!(files.iter().all(|f| !f.ends_with(".parquet")), "{files:?}");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+        out
+    }
+}

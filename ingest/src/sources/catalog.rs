@@ -1,0 +1,68 @@
+//! Product Catalog v2alpha1: the public price list of every Scaleway product (~5,000 SKUs), in the same SKU
+//! vocabulary as billing. Public, no token needed; one page walk per run.
+
+use async_trait::async_trait;
+
+use super::{CollectError, Context, Outputs, Source, walk_list};
+use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
+use crate::scaleway::localities::GLOBAL;
+use crate::scaleway::{ListShape, Scheme};
+
+pub struct Catalog;
+
+pub fn products() -> DatasetSpec {
+    DatasetSpec::new(
+        "catalog_products",
+        1,
+        &[
+            LOCALITY("locality"),
+            key("sku", "sku"),
+            col("service_category", Kind::Str, "service_category"),
+            col("product_category", Kind::Str, "product_category"),
+            col("product", Kind::Str, "product"),
+            col("variant", Kind::Str, "variant"),
+            col("description", Kind::Str, "description"),
+            col("zone", Kind::Str, "locality.zone"),
+            col("region", Kind::Str, "locality.region"),
+            col("datacenter", Kind::Str, "locality.datacenter"),
+            col("is_global", Kind::Bool, "locality.global"),
+            col("retail_price", Kind::Decimal, "price.retail_price"),
+            col("currency", Kind::Currency, "price.retail_price"),
+            col("unit", Kind::Str, "unit_of_measure.unit"),
+            col("unit_size", Kind::U64, "unit_of_measure.size"),
+            col("status", Kind::Str, "status"),
+            col("end_of_life_at", Kind::Timestamp, "end_of_life_at"),
+            col("instance_offer_id", Kind::Str, "properties.instance.offer_id"),
+        ],
+    )
+}
+
+#[async_trait]
+impl Source for Catalog {
+    fn name(&self) -> &'static str {
+        "catalog"
+    }
+
+    fn api_versions(&self) -> Vec<String> {
+        vec!["product-catalog/v2alpha1".into()]
+    }
+
+    fn datasets(&self) -> Vec<DatasetSpec> {
+        vec![products()]
+    }
+
+    async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+        walk_list(
+            ctx,
+            out,
+            &products(),
+            Scheme::TotalCount,
+            "/product-catalog/v2alpha1/public-catalog/products".into(),
+            Vec::new(),
+            ListShape::Array("products"),
+            GLOBAL,
+        )
+        .await?;
+        Ok(())
+    }
+}

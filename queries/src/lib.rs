@@ -1,0 +1,1 @@
+//! costlake-queries

@@ -1,0 +1,17 @@
+//! Transform: committed lake runs → ClickHouse, idempotently, and the cost/inventory model on top.
+//!
+//! ```text
+//! warehouse (one trait: embedded chDB | ClickHouse server over HTTP)
+//!   <- migrate (versioned SQL in transform/migrations/, recorded in _migrations)
+//!   <- load    (manifests not in the _load_ledger → raw_* tables → ledger row, last)
+//! ```
+
+pub mod warehouse;
+
+
+pub use warehouse::{Warehouse, WarehouseError, WarehouseLocation};
+pub mod load;
+pub mod migrate;
+
+pub use load::{LoadError, LoadReport, load};
+pub use migrate::migrate;

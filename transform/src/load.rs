@@ -1,0 +1,205 @@
+//! The loader: every committed run of the lake that the warehouse has not loaded yet, oldest first.
+//!
+//! Idempotent by construction:
+//! 1. a run is loaded only if its manifest exists (committed) and it is not in `_load_ledger`;
+//! 2. rows a crashed earlier attempt left for the run are deleted first;
+//! 3. each Parquet file streams straight from the lake into its raw table (the engine decodes it);
+//! 4. row counts are checked against the manifest;
+//! 5. the ledger row is written last. The models read only ledgered runs, so a half-loaded run is never seen.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use costlake_lake::{Lake, LakeError, Manifest};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+
+use crate::migrate::migrate;
+use crate::warehouse::{Param, Warehouse, WarehouseError};
+
+/// The lake datasets this costlake can load, with the newest schema version of each.
+pub const DATASETS: &[(&str, u32)] = &[
+    ("account_projects", 1),
+    ("instance_servers", 1),
+    ("instance_server_volumes", 1),
+    ("instance_volumes", 1),
+    ("instance_ips", 1),
+    ("instance_snapshots", 1),
+    ("instance_server_types", 1),
+    ("block_volumes", 1),
+    ("block_volume_references", 1),
+    ("block_snapshots", 1),
+    ("block_volume_types", 1),
+    ("catalog_products", 1),
+];
+
+pub fn table_of(dataset: &str) -> String {
+    format!("raw_{dataset}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("run {run_id}: {reason}")]
+    Run { run_id: String, reason: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    pub loaded: Vec<LoadedRun>,
+    pub already_loaded: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    pub run_id: String,
+    pub rows: u64,
+    pub duration: Duration,
+    /// Rows left by an earlier, interrupted load of the same run, deleted before loading.
+    pub leftover_rows_removed: u64,
+}
+
+/// Loads every committed run not loaded yet.
+pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, LoadError> {
+    migrate(warehouse).await?;
+    let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
+    let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
+
+    let mut report = LoadReport::default();
+    for path in lake.list_manifests().await? {
+        // The run id is in the file name (`run_id=<id>.json`): skip loaded runs without reading them.
+        let from_name = path
+            .filename()
+            .and_then(|name| name.strip_prefix("run_id="))
+            .and_then(|name| name.strip_suffix(".json"))
+            .map(str::to_string);
+        if from_name.as_ref().is_some_and(|id| done.contains(id)) {
+            report.already_loaded += 1;
+            continue;
+        }
+        let manifest = lake.read_manifest(&path).await?;
+        if done.contains(manifest.run_id.as_str()) {
+            report.already_loaded += 1;
+            continue;
+        }
+        report.loaded.push(load_run(lake, warehouse, &manifest).await?);
+    }
+    Ok(report)
+}
+
+fn run_param(manifest: &Manifest) -> Vec<Param> {
+    vec![("run_id".into(), manifest.run_id.to_string())]
+}
+
+async fn count_rows(warehouse: &dyn Warehouse, table: &str, params: &[Param]) -> Result<u64, LoadError> {
+    let sql = format!("SELECT count() FROM {table} WHERE run_id = {{run_id:String}}");
+    let out = warehouse.query(&sql, params, "TabSeparated").await?;
+    Ok(String::from_utf8_lossy(&out).trim().parse().unwrap_or(0))
+}
+
+async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -> Result<LoadedRun, LoadError> {
+    let clock = Instant::now();
+    let run_id = manifest.run_id.to_string();
+    let fail = |reason: String| LoadError::Run { run_id: run_id.clone(), reason };
+
+    // Refuse the whole run before touching anything if any dataset is unknown or newer than we read.
+    for dataset in &manifest.datasets {
+        match DATASETS.iter().find(|(name, _)| *name == dataset.name) {
+            None => {
+                return Err(fail(format!(
+                    "dataset {} is unknown to this costlake; upgrade costlake to load this run",
+                    dataset.name
+                )));
+            }
+            Some((_, supported)) if dataset.schema_version > *supported => {
+                return Err(fail(format!(
+                    "dataset {} has schema version {} but this costlake reads up to {supported}; upgrade costlake",
+                    dataset.name, dataset.schema_version
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+
+    let params = run_param(manifest);
+    let mut leftover_rows_removed = 0;
+    for (dataset, _) in DATASETS {
+        let table = table_of(dataset);
+        let leftover = count_rows(warehouse, &table, &params).await?;
+        if leftover > 0 {
+            warehouse.execute(&format!("DELETE FROM {table} WHERE run_id = {{run_id:String}}"), &params).await?;
+            leftover_rows_removed += leftover;
+        }
+    }
+    if leftover_rows_removed > 0 {
+        tracing::warn!(%run_id, rows = leftover_rows_removed, "removed the rows of an interrupted earlier load");
+    }
+
+    for (index, dataset) in manifest.datasets.iter().enumerate() {
+        let table = table_of(&dataset.name);
+        for file in &dataset.files {
+            let stream = lake
+                .get_stream(&Path::from(file.path.as_str()))
+                .await?
+                .map_err(|e| e.to_string())
+                .boxed();
+            warehouse.insert(&table, "Parquet", stream).await?;
+        }
+        let loaded = count_rows(warehouse, &table, &params).await?;
+        if loaded != dataset.rows {
+            return Err(fail(format!(
+                "{table} holds {loaded} rows of this run after loading but the manifest declares {}; the run stays unloaded, run `costlake load` again",
+                dataset.rows
+            )));
+        }
+        tracing::info!(%run_id, dataset = %dataset.name, rows = loaded, "dataset loaded");
+        failpoint_after_dataset(index + 1).await;
+    }
+
+    let rows: u64 = manifest.datasets.iter().map(|d| d.rows).sum();
+    let manifest_json = String::from_utf8_lossy(&manifest.to_json()).into_owned();
+    warehouse
+        .execute(
+            "INSERT INTO _load_ledger SELECT {run_id:String}, {organization_id:String}, toDate({snapshot_date:String}), \
+             parseDateTime64BestEffort({snapshot_at:String}, 6, 'UTC'), now64(3), {rows:UInt64}, {manifest:String}",
+            &[
+                ("run_id".into(), run_id.clone()),
+                ("organization_id".into(), manifest.organization_id.clone().unwrap_or_default()),
+                ("snapshot_date".into(), manifest.snapshot_date.to_string()),
+                ("snapshot_at".into(), manifest.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                ("rows".into(), rows.to_string()),
+                ("manifest".into(), manifest_json),
+            ],
+        )
+        .await?;
+    tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
+    Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
+}
+
+/// Test hook for crash-safety tests: `COSTLAKE_FAILPOINT=load.pause_after_dataset=N` makes the loader stop
+/// (forever) after its N-th dataset, so a test can kill the process mid-load deterministically.
+async fn failpoint_after_dataset(done: usize) {
+    let Ok(spec) = std::env::var("COSTLAKE_FAILPOINT") else { return };
+    let Some(n) = spec.strip_prefix("load.pause_after_dataset=").and_then(|n| n.parse::<usize>().ok()) else {
+        return;
+    };
+    if done == n {
+        eprintln!("costlake: failpoint load.pause_after_dataset={n} reached, pausing");
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+}
+
+/// The datasets a run of the lake holds, for tests and `costlake runs`.
+pub async fn manifests(lake: &Lake) -> Result<Vec<Manifest>, LoadError> {
+    let paths = lake.list_manifests().await?;
+    futures::stream::iter(paths)
+        .then(|path| async move { lake.read_manifest(&path).await })
+        .try_collect()
+        .await
+        .map_err(LoadError::from)
+}

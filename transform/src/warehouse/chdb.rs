@@ -1,0 +1,508 @@
+//! The embedded backend: the ClickHouse engine in-process, from chDB's `libchdb.so`.
+//!
+//! The library is loaded at run time with `libloading` (the workspace builds and tests everything else without
+//! it; a missing library is a clear error, not a link failure) and never unloaded. Its C API is declared here,
+//! by use, for the pinned version (`CHDB_VERSION`): no header ships with the npm package.
+//!
+//! A chDB connection runs one statement at a time, and engine calls block: the connection lives on a
+//! dedicated OS thread, and async callers talk to it over channels. Nothing here runs on the reactor.
+
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{DEFAULT_DATABASE, Param, Result, SESSION_SETTINGS, Warehouse, WarehouseError, escape_param_value};
+
+/// The chDB release costlake is built and tested against (npm `@chdb/lib-linux-x64-gnu`).
+pub const CHDB_VERSION: &str = "26.7.3-stable.1";
+
+/// Where `scripts/install-chdb.sh` puts the library by default, and where costlake looks for it when
+/// `COSTLAKE_CHDB_LIB` is not set: `${XDG_DATA_HOME:-~/.local/share}/costlake/chdb/<version>/libchdb.so`.
+pub fn default_library_path() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from(".costlake"));
+    data.join("costlake").join("chdb").join(CHDB_VERSION).join("libchdb.so")
+}
+
+type Connection = *mut c_void;
+type ResultPtr = *mut c_void;
+type InsertStream = *mut c_void;
+
+/// The part of chDB's C API costlake uses.
+struct Api {
+    connect: unsafe extern "C" fn(c_int, *mut *mut c_char) -> *mut Connection,
+    close_conn: unsafe extern "C" fn(*mut Connection),
+    query_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> ResultPtr,
+    query_with_params_n: unsafe extern "C" fn(
+        Connection,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+        *const *const c_char,
+        *const usize,
+        *const *const c_char,
+        *const usize,
+        usize,
+    ) -> ResultPtr,
+    result_error: unsafe extern "C" fn(ResultPtr) -> *const c_char,
+    result_buffer: unsafe extern "C" fn(ResultPtr) -> *mut c_char,
+    result_length: unsafe extern "C" fn(ResultPtr) -> usize,
+    result_rows_written: unsafe extern "C" fn(ResultPtr) -> u64,
+    destroy_result: unsafe extern "C" fn(ResultPtr),
+    stream_insert_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> InsertStream,
+    stream_append: unsafe extern "C" fn(InsertStream, *const c_void, usize) -> c_int,
+    stream_done: unsafe extern "C" fn(InsertStream) -> ResultPtr,
+    stream_insert_error: unsafe extern "C" fn(InsertStream) -> *const c_char,
+    stream_cancel_insert: unsafe extern "C" fn(InsertStream),
+    destroy_insert_stream: unsafe extern "C" fn(InsertStream),
+    set_signal_handlers_enabled: unsafe extern "C" fn(c_int),
+    version: unsafe extern "C" fn() -> *const c_char,
+}
+
+static LIBRARY: Mutex<Option<(PathBuf, &'static Api)>> = Mutex::new(None);
+
+/// Loads the library once per process; later calls reuse it (chDB must never be unloaded). A failed load
+/// is not remembered, so a corrected path works on the next try.
+fn api(path: &Path) -> Result<&'static Api> {
+    let mut slot = LIBRARY.lock().expect("library registry poisoned");
+    if let Some((loaded_from, api)) = slot.as_ref() {
+        if loaded_from == path {
+            return Ok(api);
+        }
+        return Err(WarehouseError::LibraryMissing {
+            path: path.display().to_string(),
+            reason: format!("this process already loaded chDB from {}", loaded_from.display()),
+        });
+    }
+    let missing = |reason: String| WarehouseError::LibraryMissing { path: path.display().to_string(), reason };
+    if !path.exists() {
+        return Err(missing("no such file".into()));
+    }
+    // SAFETY: loading a shared library runs its initialisers; libchdb's are the ClickHouse engine's own.
+    let library = unsafe { libloading::Library::new(path) }.map_err(|e| missing(e.to_string()))?;
+    let library: &'static libloading::Library = Box::leak(Box::new(library));
+    macro_rules! symbol {
+        ($name:literal) => {
+            // SAFETY: the signatures above are chDB's C API for CHDB_VERSION; the library lives forever.
+            *unsafe { library.get($name) }
+                .map_err(|e| missing(format!("symbol missing ({e}): is it chDB {CHDB_VERSION}?")))?
+        };
+    }
+    let api: &'static Api = Box::leak(Box::new(Api {
+        connect: symbol!(b"chdb_connect"),
+        close_conn: symbol!(b"chdb_close_conn"),
+        query_n: symbol!(b"chdb_query_n"),
+        query_with_params_n: symbol!(b"chdb_query_with_params_n"),
+        result_error: symbol!(b"chdb_result_error"),
+        result_buffer: symbol!(b"chdb_result_buffer"),
+        result_length: symbol!(b"chdb_result_length"),
+        result_rows_written: symbol!(b"chdb_result_rows_written"),
+        destroy_result: symbol!(b"chdb_destroy_query_result"),
+        stream_insert_n: symbol!(b"chdb_stream_insert_n"),
+        stream_append: symbol!(b"chdb_stream_append"),
+        stream_done: symbol!(b"chdb_stream_done"),
+        stream_insert_error: symbol!(b"chdb_stream_insert_error"),
+        stream_cancel_insert: symbol!(b"chdb_stream_cancel_insert"),
+        destroy_insert_stream: symbol!(b"chdb_destroy_insert_stream"),
+        set_signal_handlers_enabled: symbol!(b"chdb_set_signal_handlers_enabled"),
+        version: symbol!(b"chdb_version"),
+    }));
+    *slot = Some((path.to_path_buf(), api));
+    Ok(api)
+}
+
+enum Command {
+    Query { sql: String, params: Vec<Param>, format: String, reply: oneshot::Sender<Result<Vec<u8>>> },
+    Insert {
+        table: String,
+        format: String,
+        data: mpsc::Receiver<std::result::Result<Bytes, String>>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+}
+
+/// The engine thread's handle. One per process: chDB serves one data directory per process.
+struct Engine {
+    dir: PathBuf,
+    commands: Mutex<std_mpsc::Sender<Command>>,
+    version: String,
+}
+
+static ENGINE: Mutex<Option<Arc<Engine>>> = Mutex::new(None);
+
+pub struct EmbeddedWarehouse {
+    engine: Arc<Engine>,
+}
+
+impl EmbeddedWarehouse {
+    /// Loads chDB (from `library`, else [`default_library_path`]), opens `dir` and makes the costlake
+    /// database current.
+    pub async fn open(dir: PathBuf, library: Option<PathBuf>) -> Result<EmbeddedWarehouse> {
+        let library = library.unwrap_or_else(default_library_path);
+        tokio::task::spawn_blocking(move || Self::open_blocking(dir, library))
+            .await
+            .map_err(|e| WarehouseError::Open { warehouse: "embedded".into(), reason: e.to_string() })?
+    }
+
+    fn open_blocking(dir: PathBuf, library: PathBuf) -> Result<EmbeddedWarehouse> {
+        let shown = dir.display().to_string();
+        let open_error = |reason: String| WarehouseError::Open { warehouse: shown.clone(), reason };
+        std::fs::create_dir_all(&dir).map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
+        let dir = dir.canonicalize().map_err(|e| open_error(e.to_string()))?;
+
+        let mut slot = ENGINE.lock().expect("engine registry poisoned");
+        if let Some(engine) = slot.as_ref() {
+            if engine.dir == dir {
+                return Ok(EmbeddedWarehouse { engine: engine.clone() });
+            }
+            return Err(open_error(format!(
+                "this process already has the warehouse {} open; chDB serves one directory per process",
+                engine.dir.display()
+            )));
+        }
+
+        let api = api(&library)?;
+        let lock = take_directory_lock(&dir)?;
+        let (commands, receiver) = std_mpsc::channel();
+        let (ready_tx, ready_rx) = std_mpsc::channel();
+        let thread_dir = dir.clone();
+        std::thread::Builder::new()
+            .name("chdb-engine".into())
+            .spawn(move || engine_thread(api, thread_dir, lock, receiver, ready_tx))
+            .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
+        let version = ready_rx
+            .recv()
+            .map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
+        let engine = Arc::new(Engine { dir, commands: Mutex::new(commands), version });
+        *slot = Some(engine.clone());
+        Ok(EmbeddedWarehouse { engine })
+    }
+
+    /// The engine's version (`SELECT version()` would say the same).
+    pub fn engine_version(&self) -> &str {
+        &self.engine.version
+    }
+
+    fn send(&self, command: Command) -> Result<()> {
+        self.engine
+            .commands
+            .lock()
+            .expect("engine channel poisoned")
+            .send(command)
+            .map_err(|_| WarehouseError::Open {
+                warehouse: self.engine.dir.display().to_string(),
+                reason: "the engine thread has stopped".into(),
+            })
+    }
+}
+
+/// A lock file beside chDB's own: a second costlake on the same directory gets a clear error naming the
+/// holder, instead of chDB's NULL connection.
+fn take_directory_lock(dir: &Path) -> Result<File> {
+    let path = dir.join("costlake.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| WarehouseError::Open { warehouse: dir.display().to_string(), reason: e.to_string() })?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = writeln!(file, "pid {}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            Err(WarehouseError::InUse {
+                dir: dir.display().to_string(),
+                holder: if holder.is_empty() { "another costlake".into() } else { format!("costlake {holder}") },
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(WarehouseError::Open { warehouse: dir.display().to_string(), reason: format!("cannot lock {}: {e}", path.display()) })
+        }
+    }
+}
+
+struct Session {
+    api: &'static Api,
+    conn: *mut Connection,
+}
+
+impl Session {
+    fn connection(&self) -> Connection {
+        // SAFETY: `conn` is the non-null pointer chdb_connect returned and is only closed on drop.
+        unsafe { *self.conn }
+    }
+
+    fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Vec<u8>> {
+        let api = self.api;
+        let result = if params.is_empty() {
+            // SAFETY: pointers and lengths describe live Rust strings for the duration of the call.
+            unsafe {
+                (api.query_n)(self.connection(), sql.as_ptr().cast(), sql.len(), format.as_ptr().cast(), format.len())
+            }
+        } else {
+            let values: Vec<String> = params.iter().map(|(_, v)| escape_param_value(v)).collect();
+            let names: Vec<*const c_char> = params.iter().map(|(n, _)| n.as_ptr().cast()).collect();
+            let name_lens: Vec<usize> = params.iter().map(|(n, _)| n.len()).collect();
+            let value_ptrs: Vec<*const c_char> = values.iter().map(|v| v.as_ptr().cast()).collect();
+            let value_lens: Vec<usize> = values.iter().map(String::len).collect();
+            // SAFETY: as above; the arrays hold `params.len()` entries each.
+            unsafe {
+                (api.query_with_params_n)(
+                    self.connection(),
+                    sql.as_ptr().cast(),
+                    sql.len(),
+                    format.as_ptr().cast(),
+                    format.len(),
+                    names.as_ptr(),
+                    name_lens.as_ptr(),
+                    value_ptrs.as_ptr(),
+                    value_lens.as_ptr(),
+                    params.len(),
+                )
+            }
+        };
+        self.take_result(result, sql).map(|(bytes, _)| bytes)
+    }
+
+    /// Reads and frees a result; an error result becomes a [`WarehouseError::Query`].
+    fn take_result(&self, result: ResultPtr, sql: &str) -> Result<(Vec<u8>, u64)> {
+        let api = self.api;
+        if result.is_null() {
+            return Err(WarehouseError::query(None, sql, "the engine returned no result"));
+        }
+        // SAFETY: `result` is a live chdb_result until destroyed below; the buffer is valid for its length.
+        unsafe {
+            let error = (api.result_error)(result);
+            let outcome = if error.is_null() {
+                let length = (api.result_length)(result);
+                let buffer = (api.result_buffer)(result);
+                let bytes = if buffer.is_null() || length == 0 {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(buffer.cast::<u8>(), length).to_vec()
+                };
+                Ok((bytes, (api.result_rows_written)(result)))
+            } else {
+                let message = CStr::from_ptr(error).to_string_lossy().into_owned();
+                Err(engine_error(sql, &message))
+            };
+            (api.destroy_result)(result);
+            outcome
+        }
+    }
+
+    fn insert(
+        &self,
+        table: &str,
+        format: &str,
+        mut data: mpsc::Receiver<std::result::Result<Bytes, String>>,
+    ) -> Result<u64> {
+        let api = self.api;
+        let sql = format!("INSERT INTO {table}");
+        let insert_error = |message: String| WarehouseError::Insert { table: table.to_string(), message };
+        // SAFETY: pointers and lengths describe live strings; the handle is never NULL (documented) and is
+        // destroyed on every path below.
+        unsafe {
+            let stream = (api.stream_insert_n)(
+                self.connection(),
+                sql.as_ptr().cast(),
+                sql.len(),
+                format.as_ptr().cast(),
+                format.len(),
+            );
+            let stream_error = |stream: InsertStream| {
+                let error = (api.stream_insert_error)(stream);
+                if error.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    super::first_line(&CStr::from_ptr(error).to_string_lossy())
+                }
+            };
+            if !(api.stream_insert_error)(stream).is_null() {
+                let message = stream_error(stream);
+                (api.destroy_insert_stream)(stream);
+                return Err(insert_error(message));
+            }
+            while let Some(chunk) = data.blocking_recv() {
+                let failure = match chunk {
+                    Ok(bytes) if (api.stream_append)(stream, bytes.as_ptr().cast(), bytes.len()) == 0 => None,
+                    Ok(_) => Some(stream_error(stream)),
+                    Err(reason) => Some(reason),
+                };
+                if let Some(message) = failure {
+                    (api.stream_cancel_insert)(stream);
+                    (api.destroy_insert_stream)(stream);
+                    return Err(insert_error(message));
+                }
+            }
+            let result = (api.stream_done)(stream);
+            let outcome = self.take_result(result, &sql).map(|(_, rows)| rows).map_err(|e| match e {
+                WarehouseError::Query { message, .. } => insert_error(message),
+                other => other,
+            });
+            (api.destroy_insert_stream)(stream);
+            outcome
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // SAFETY: closes the connection chdb_connect returned, once.
+        unsafe { (self.api.close_conn)(self.conn) };
+    }
+}
+
+/// `Code: 60. DB::Exception: Unknown table ... (UNKNOWN_TABLE) (version ...)` → code 60 and the message.
+fn engine_error(sql: &str, message: &str) -> WarehouseError {
+    let trimmed = message.trim();
+    if let Some(rest) = trimmed.strip_prefix("Code: ")
+        && let Some((code, rest)) = rest.split_once(". ")
+        && let Ok(code) = code.parse::<i64>()
+    {
+        let rest = rest.strip_prefix("DB::Exception: ").unwrap_or(rest);
+        return WarehouseError::query(Some(code), sql, rest);
+    }
+    WarehouseError::query(None, sql, trimmed)
+}
+
+fn engine_thread(
+    api: &'static Api,
+    dir: PathBuf,
+    _lock: File,
+    commands: std_mpsc::Receiver<Command>,
+    ready: std_mpsc::Sender<Result<String>>,
+) {
+    let connect = || -> Result<Session> {
+        let mut args: Vec<CString> = vec![
+            CString::new("clickhouse").expect("no NUL"),
+            CString::new(format!("--path={}", dir.display())).map_err(|_| WarehouseError::Open {
+                warehouse: dir.display().to_string(),
+                reason: "the path contains a NUL byte".into(),
+            })?,
+        ];
+        for (name, value) in SESSION_SETTINGS {
+            args.push(CString::new(format!("--{name}={value}")).expect("no NUL"));
+        }
+        let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        // SAFETY: argv holds `args.len()` NUL-terminated strings that outlive the call. chDB's own signal
+        // handlers are turned off first so that Ctrl-C and crashes behave as in any other program.
+        let conn = unsafe {
+            (api.set_signal_handlers_enabled)(0);
+            (api.connect)(argv.len() as c_int, argv.as_mut_ptr())
+        };
+        if conn.is_null() {
+            return Err(WarehouseError::InUse {
+                dir: dir.display().to_string(),
+                holder: "chDB refused to open it, most likely because another program (chDB, clickhouse-local) has it open".into(),
+            });
+        }
+        let session = Session { api, conn };
+        for statement in [format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"), format!("USE {DEFAULT_DATABASE}")] {
+            session.query(&statement, &[], "TabSeparated")?;
+        }
+        Ok(session)
+    };
+    let session = match connect() {
+        Ok(session) => {
+            // SAFETY: chdb_version returns a static NUL-terminated string.
+            let version = unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned();
+            let _ = ready.send(Ok(version));
+            session
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    // Runs until every handle is gone: then the connection closes (and with it the engine).
+    while let Ok(command) = commands.recv() {
+        match command {
+            Command::Query { sql, params, format, reply } => {
+                let _ = reply.send(session.query(&sql, &params, &format));
+            }
+            Command::Insert { table, format, data, reply } => {
+                let _ = reply.send(session.insert(&table, &format, data));
+            }
+        }
+    }
+    drop(session);
+}
+
+#[async_trait]
+impl Warehouse for EmbeddedWarehouse {
+    fn describe(&self) -> String {
+        format!("embedded ClickHouse (chDB {}) at {}", self.engine.version, self.engine.dir.display())
+    }
+
+    async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
+        self.query(sql, params, "TabSeparated").await.map(|_| ())
+    }
+
+    async fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Bytes> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Query { sql: sql.to_string(), params: params.to_vec(), format: format.to_string(), reply })?;
+        let bytes = answer.await.map_err(|_| WarehouseError::query(None, sql, "the engine thread stopped"))??;
+        Ok(Bytes::from(bytes))
+    }
+
+    async fn insert(
+        &self,
+        table: &str,
+        format: &str,
+        mut data: BoxStream<'static, std::result::Result<Bytes, String>>,
+    ) -> Result<()> {
+        let (chunks, receiver) = mpsc::channel(4);
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Insert { table: table.to_string(), format: format.to_string(), data: receiver, reply })?;
+        while let Some(chunk) = data.next().await {
+            let failed = chunk.is_err();
+            if chunks.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+        drop(chunks);
+        answer
+            .await
+            .map_err(|_| WarehouseError::Insert { table: table.to_string(), message: "the engine thread stopped".into() })?
+            .map(|_rows| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_engine_error_codes() {
+        let err = engine_error(
+            "SELECT 1",
+            "Code: 62. DB::Exception: Syntax error: failed at position 1 (x). (SYNTAX_ERROR) (version 26.7.2.1)",
+        );
+        assert_eq!(err.to_string(), "ClickHouse error 62 in `SELECT 1`: Syntax error: failed at position 1 (x)");
+    }
+
+    #[test]
+    fn a_missing_library_is_a_clear_error() {
+        let error = api(Path::new("/nonexistent/libchdb.so")).err().expect("must fail");
+        let text = error.to_string();
+        assert!(text.contains("/nonexistent/libchdb.so") && text.contains("COSTLAKE_CHDB_LIB"), "{text}");
+    }
+}

@@ -1,0 +1,231 @@
+//! The warehouse: one small interface, two backends running the same SQL.
+//! - [`chdb`]: the ClickHouse engine embedded in-process (chDB's `libchdb.so`, loaded at run time), the default;
+//! - [`http`]: a ClickHouse server over its HTTP(S) interface, with the official `clickhouse` crate.
+//!
+//! Every statement is plain ClickHouse SQL against the current database; query parameters are ClickHouse
+//! server-side parameters (`{name:Type}` in the SQL, values sent apart), never spliced into the text.
+
+pub mod chdb;
+pub mod http;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use secrecy::SecretString;
+
+/// The database costlake creates and uses (overridable by the path of a server URL).
+pub const DEFAULT_DATABASE: &str = "costlake";
+
+/// Output settings applied to every session of both backends, so that both print the same bytes:
+/// decimals as JSON strings (exact), 64-bit integers as JSON numbers, timestamps in ISO 8601.
+pub const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("output_format_json_quote_decimals", "1"),
+    ("output_format_json_quote_64bit_integers", "0"),
+    ("date_time_output_format", "iso"),
+];
+
+/// A query parameter: name and value as text. The type comes from the `{name:Type}` placeholder.
+pub type Param = (String, String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error(
+        "the embedded ClickHouse engine (libchdb.so) could not be loaded from {path}: {reason}; run `make deps` (or scripts/install-chdb.sh) or set COSTLAKE_CHDB_LIB to its path"
+    )]
+    LibraryMissing { path: String, reason: String },
+    #[error("warehouse directory {dir} is in use by another process ({holder}); chDB opens a data directory from one process at a time: wait for it to finish or use another --warehouse")]
+    InUse { dir: String, holder: String },
+    #[error("cannot open the warehouse {warehouse}: {reason}")]
+    Open { warehouse: String, reason: String },
+    #[error("ClickHouse error{} in `{statement}`: {message}", .code.map(|c| format!(" {c}")).unwrap_or_default())]
+    Query { code: Option<i64>, statement: String, message: String },
+    #[error("cannot reach the ClickHouse server {warehouse}: {reason}; check --warehouse, the server and the network")]
+    Unreachable { warehouse: String, reason: String },
+    #[error("loading into {table} failed: {message}")]
+    Insert { table: String, message: String },
+}
+
+impl WarehouseError {
+    /// A query error with the statement shortened to its first line, for a one-line message.
+    pub fn query(code: Option<i64>, sql: &str, message: &str) -> WarehouseError {
+        let statement: String = sql
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty() && !line.starts_with("--"))
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect();
+        WarehouseError::Query { code, statement, message: first_line(message) }
+    }
+}
+
+/// ClickHouse messages carry a stack trace and version after the first line; people need the first line.
+pub fn first_line(message: &str) -> String {
+    let line = message.trim().lines().next().unwrap_or("").trim();
+    line.split(". (").next().unwrap_or(line).trim_end_matches('.').to_string()
+}
+
+pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+/// A ClickHouse warehouse. Both backends implement it; the conformance suite runs against each.
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Where it is, safe to log (never credentials).
+    fn describe(&self) -> String;
+
+    /// Runs one statement that returns no rows (DDL, `INSERT ... SELECT`, `DELETE`).
+    async fn execute(&self, sql: &str, params: &[Param]) -> Result<()>;
+
+    /// Runs one query and returns its output in a ClickHouse output format (e.g. `JSONCompactEachRowWithNamesAndTypes`).
+    async fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Bytes>;
+
+    /// Streams data in a ClickHouse input format (`Parquet`) into `table`. An error in the stream aborts the
+    /// insert. ClickHouse inserts are not transactional across blocks: callers verify and make loads
+    /// idempotent themselves (see `load`).
+    async fn insert(
+        &self,
+        table: &str,
+        format: &str,
+        data: BoxStream<'static, std::result::Result<Bytes, String>>,
+    ) -> Result<()>;
+}
+
+/// What `--warehouse` means.
+#[derive(Debug, Clone)]
+pub enum WarehouseLocation {
+    /// A directory for the embedded engine.
+    Embedded { dir: PathBuf, library: Option<PathBuf> },
+    /// A ClickHouse server: `http(s)://[user[:password]@]host:port[/database]`.
+    Server { url: String, user: String, password: Option<SecretString>, database: String },
+}
+
+impl WarehouseLocation {
+    /// Parses `--warehouse`. Credentials may be in the URL; `password` (from `COSTLAKE_CLICKHOUSE_PASSWORD`)
+    /// wins, and keeps the password out of shell history and process listings.
+    pub fn parse(
+        value: &str,
+        library: Option<PathBuf>,
+        user: Option<String>,
+        password: Option<SecretString>,
+    ) -> Result<WarehouseLocation> {
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            if value.contains("://") {
+                return Err(WarehouseError::Open {
+                    warehouse: value.to_string(),
+                    reason: "unsupported scheme: use a directory (embedded) or http(s)://host:8123/database".into(),
+                });
+            }
+            return Ok(WarehouseLocation::Embedded { dir: PathBuf::from(value), library });
+        }
+        let mut url = url::Url::parse(value).map_err(|e| WarehouseError::Open {
+            warehouse: "(the --warehouse URL)".into(),
+            reason: format!("invalid URL: {e}"),
+        })?;
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let url_user = (!url.username().is_empty()).then(|| decode(url.username()));
+        let url_password = url.password().map(decode);
+        let database = url.path().trim_matches('/').to_string();
+        let database = if database.is_empty() { DEFAULT_DATABASE.to_string() } else { database };
+        if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(WarehouseError::Open {
+                warehouse: value.to_string(),
+                reason: format!("database name {database:?} must be letters, digits and underscores"),
+            });
+        }
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_path("");
+        url.set_query(None);
+        Ok(WarehouseLocation::Server {
+            url: url.as_str().trim_end_matches('/').to_string(),
+            user: user.or(url_user).unwrap_or_else(|| "default".into()),
+            password: password.or(url_password.map(SecretString::from)),
+            database,
+        })
+    }
+}
+
+impl std::fmt::Display for WarehouseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WarehouseLocation::Embedded { dir, .. } => write!(f, "embedded ClickHouse (chDB) at {}", dir.display()),
+            WarehouseLocation::Server { url, user, database, .. } => {
+                write!(f, "ClickHouse server {url} (database {database}, user {user})")
+            }
+        }
+    }
+}
+
+/// Opens the warehouse: loads the engine or checks the server, and makes the database current.
+pub async fn open(location: &WarehouseLocation) -> Result<Box<dyn Warehouse>> {
+    match location {
+        WarehouseLocation::Embedded { dir, library } => {
+            Ok(Box::new(chdb::EmbeddedWarehouse::open(dir.clone(), library.clone()).await?))
+        }
+        WarehouseLocation::Server { url, user, password, database } => Ok(Box::new(
+            http::ServerWarehouse::connect(url, user, password.clone(), database).await?,
+        )),
+    }
+}
+
+/// Escapes a parameter value for ClickHouse's escaped-text reader, which both the HTTP interface and chDB's
+/// parameter binding use to parse `param_*` values. The value stays data: it is never part of the SQL.
+pub fn escape_param_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn parses_server_urls_and_keeps_credentials_out_of_display() {
+        let location = WarehouseLocation::parse("https://alice:s%40cret@ch.example:8443/finops", None, None, None).unwrap();
+        let WarehouseLocation::Server { url, user, password, database } = &location else { panic!() };
+        assert_eq!((url.as_str(), user.as_str(), database.as_str()), ("https://ch.example:8443", "alice", "finops"));
+        assert_eq!(password.as_ref().unwrap().expose_secret(), "s@cret");
+        let shown = format!("{location} {location:?}");
+        assert!(!shown.contains("s@cret") && !shown.contains("s%40cret"), "{shown}");
+
+        let location = WarehouseLocation::parse("http://127.0.0.1:8123", None, None, Some("p".to_string().into())).unwrap();
+        let WarehouseLocation::Server { user, database, password, .. } = location else { panic!() };
+        assert_eq!((user.as_str(), database.as_str()), ("default", DEFAULT_DATABASE));
+        assert_eq!(password.unwrap().expose_secret(), "p");
+
+        assert!(matches!(
+            WarehouseLocation::parse("./wh", None, None, None).unwrap(),
+            WarehouseLocation::Embedded { .. }
+        ));
+        assert!(WarehouseLocation::parse("tcp://x:9000", None, None, None).is_err());
+        assert!(WarehouseLocation::parse("http://x:8123/bad-name", None, None, None).is_err());
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let err = WarehouseError::query(
+            Some(60),
+            "\n-- header\nSELECT * FROM nowhere\nWHERE 1",
+            "Unknown table expression identifier 'nowhere' in scope SELECT * FROM nowhere. (UNKNOWN_TABLE) (version 26.7.2.1)\nStack trace:...",
+        );
+        assert_eq!(
+            err.to_string(),
+            "ClickHouse error 60 in `SELECT * FROM nowhere`: Unknown table expression identifier 'nowhere' in scope SELECT * FROM nowhere"
+        );
+        assert_eq!(escape_param_value("a\tb\\c\n"), "a\\tb\\\\c\\n");
+    }
+}
