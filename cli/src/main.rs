@@ -1,1 +1,106 @@
-fn main() {}
+//! `costlake`: where does the money go on Scaleway, what changed, what is wasted, what is idle.
+//!
+//! collect (Scaleway APIs → Parquet lake) → load (lake → ClickHouse) → report (canned SQL).
+
+mod commands;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Overrides;
+
+#[derive(Parser)]
+#[command(
+    name = "costlake",
+    version,
+    about = "Scaleway cost, waste and utilisation: collect → Parquet lake → ClickHouse → reports",
+    long_about = "costlake snapshots a Scaleway organisation's inventory and prices into Parquet (a local \
+directory or Scaleway Object Storage), loads each snapshot into ClickHouse (embedded chDB by default, or a \
+ClickHouse server) and answers with canned SQL reports.\n\nScaleway credentials follow the scw CLI: \
+SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_ORGANIZATION_ID, SCW_DEFAULT_PROJECT_ID, SCW_DEFAULT_REGION, \
+SCW_DEFAULT_ZONE, SCW_API_URL, and the profiles of ~/.config/scw/config.yaml (SCW_PROFILE).\n\nTry it \
+without an account: costlake demo",
+    after_help = "costlake's own settings come from flags, then COSTLAKE_* variables, then the config file."
+)]
+struct Cli {
+    /// Config file (TOML) [env: COSTLAKE_CONFIG] [default: ~/.config/costlake/config.toml if it exists]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// More logging (-v: debug, -vv: trace); COSTLAKE_LOG takes a full filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only warnings and errors on stderr
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Snapshot the organisation's inventory and prices from the Scaleway APIs into the lake.
+    ///
+    /// Walks every zone and region of every product, every page, and writes one Parquet dataset per API list
+    /// (streamed, zstd) plus a manifest, written last, that commits the run. A failed run commits nothing.
+    Collect(commands::CollectArgs),
+    /// Load every committed run of the lake that the warehouse has not loaded yet.
+    ///
+    /// Idempotent: a loaded run is skipped, a run whose earlier load was interrupted is cleaned and reloaded.
+    Load,
+    /// Collect, then load.
+    Run(commands::CollectArgs),
+    /// Run a canned report (without a name: list them).
+    Report(commands::ReportArgs),
+    /// Run ad-hoc SQL on the warehouse.
+    ///
+    /// Tables: raw_* (one per lake dataset), runs, latest_runs, inventory_history, inventory_latest,
+    /// rate_card, price_overrides. Parameters are ClickHouse query parameters: --param name=value binds
+    /// {name:Type} in the SQL.
+    Sql(commands::SqlArgs),
+    /// The whole pipeline on a built-in Scaleway simulator: no account, no server.
+    ///
+    /// Starts a loopback Scaleway API with a synthetic organisation (and planted ghost resources), collects
+    /// it into a lake, loads it into the embedded warehouse and prints the ghost-resources report.
+    Demo(commands::DemoArgs),
+    /// Serve the Scaleway simulator on loopback until interrupted (to try costlake or other tools on it).
+    Simulator(commands::SimulatorArgs),
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "warn,costlake=info,costlake_ingest=info,costlake_transform=info",
+        (false, 1) => "info,costlake=debug,costlake_ingest=debug,costlake_transform=debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    // One process-wide TLS provider (ring): the HTTP clients are built without a default one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let result = commands::dispatch(cli.command, cli.config, &cli.overrides).await;
+    // Stop the embedded engine's threads before the process tears down (no-op if none was started).
+    let _ = tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

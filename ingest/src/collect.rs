@@ -68,7 +68,12 @@ pub async fn collect(
                 duration_ms: clock.elapsed().as_millis() as u64,
                 stats: ctx.client.stats(),
             };
-            tracing::info!(source = source.name(), ms = entry.duration_ms, calls = entry.stats.api_calls, "source collected");
+            tracing::info!(
+                source = source.name(),
+                ms = entry.duration_ms,
+                calls = entry.stats.api_calls,
+                "source collected"
+            );
             Ok::<_, CollectError>(entry)
         }
     }))
@@ -96,7 +101,14 @@ pub async fn collect(
         }
     }
     if let Some(error) = failure {
-        abandon(lake, remaining.collect(), &dataset_names, &run_id, snapshot_date).await;
+        abandon(
+            lake,
+            remaining.collect(),
+            &dataset_names,
+            &run_id,
+            snapshot_date,
+        )
+        .await;
         return Err(error.into());
     }
 
@@ -139,7 +151,12 @@ async fn abandon(
 }
 
 /// Best effort: a run without a manifest is invisible to the loader, so leftovers are only wasted bytes.
-async fn delete_run_files(lake: &Lake, datasets: &[String], run_id: &RunId, snapshot_date: chrono::NaiveDate) {
+async fn delete_run_files(
+    lake: &Lake,
+    datasets: &[String],
+    run_id: &RunId,
+    snapshot_date: chrono::NaiveDate,
+) {
     for name in datasets {
         let dir = layout::run_dataset_dir(name, snapshot_date, run_id);
         if let Err(error) = lake.delete_prefix(&dir).await {

@@ -16,7 +16,11 @@ use crate::{LakeError, Result};
 #[derive(Debug, Clone)]
 pub enum LakeLocation {
     Local(PathBuf),
-    S3 { bucket: String, prefix: String, settings: S3Settings },
+    S3 {
+        bucket: String,
+        prefix: String,
+        settings: S3Settings,
+    },
 }
 
 /// Connection settings of an S3 lake. The keys of a Scaleway IAM API key work for Scaleway Object Storage,
@@ -51,10 +55,14 @@ impl LakeLocation {
         if let Some(rest) = value.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(invalid("the bucket name is missing: use s3://bucket[/prefix]"));
+                return Err(invalid(
+                    "the bucket name is missing: use s3://bucket[/prefix]",
+                ));
             }
             if s3.region.is_empty() && s3.endpoint.is_none() {
-                return Err(invalid("an S3 lake needs a region (COSTLAKE_S3_REGION or SCW_DEFAULT_REGION) or an endpoint"));
+                return Err(invalid(
+                    "an S3 lake needs a region (COSTLAKE_S3_REGION or SCW_DEFAULT_REGION) or an endpoint",
+                ));
             }
             return Ok(LakeLocation::S3 {
                 bucket: bucket.to_string(),
@@ -63,7 +71,9 @@ impl LakeLocation {
             });
         }
         if value.contains("://") && !value.starts_with("file://") {
-            return Err(invalid("unsupported scheme: use a directory path or s3://bucket/prefix"));
+            return Err(invalid(
+                "unsupported scheme: use a directory path or s3://bucket/prefix",
+            ));
         }
         let path = value.strip_prefix("file://").unwrap_or(value);
         if path.is_empty() {
@@ -79,22 +89,39 @@ impl LakeLocation {
                     location: dir.display().to_string(),
                     reason: format!("cannot create the lake directory: {e}"),
                 })?;
-                let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| LakeError::InvalidLocation {
-                    location: dir.display().to_string(),
-                    reason: e.to_string(),
+                let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
+                    LakeError::InvalidLocation {
+                        location: dir.display().to_string(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 Ok((Arc::new(store), Path::from("")))
             }
-            LakeLocation::S3 { bucket, prefix, settings } => {
+            LakeLocation::S3 {
+                bucket,
+                prefix,
+                settings,
+            } => {
                 let endpoint = settings.endpoint_url();
-                let region = if settings.region.is_empty() { "fr-par" } else { &settings.region };
+                let region = if settings.region.is_empty() {
+                    "fr-par"
+                } else {
+                    &settings.region
+                };
                 let mut builder = AmazonS3Builder::new()
                     .with_bucket_name(bucket)
                     .with_region(region)
                     .with_endpoint(&endpoint)
                     // Path-style requests work on Scaleway and on every S3-compatible server.
                     .with_virtual_hosted_style_request(false)
-                    .with_allow_http(endpoint.starts_with("http://"));
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    // Fewer, shorter retries than object_store's default (10 over 3 minutes): an unreachable
+                    // lake should fail the run in seconds, with the reason, not after minutes of silence.
+                    .with_retry(object_store::RetryConfig {
+                        max_retries: 4,
+                        retry_timeout: std::time::Duration::from_secs(30),
+                        ..Default::default()
+                    });
                 if let Some(key) = &settings.access_key {
                     builder = builder.with_access_key_id(key);
                 }
@@ -116,7 +143,11 @@ impl std::fmt::Display for LakeLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LakeLocation::Local(dir) => write!(f, "{}", dir.display()),
-            LakeLocation::S3 { bucket, prefix, settings } => {
+            LakeLocation::S3 {
+                bucket,
+                prefix,
+                settings,
+            } => {
                 write!(f, "s3://{bucket}")?;
                 if !prefix.is_empty() {
                     write!(f, "/{prefix}")?;
@@ -133,16 +164,26 @@ mod tests {
 
     #[test]
     fn parses_local_and_s3_locations() {
-        let s3 = S3Settings { region: "nl-ams".into(), ..Default::default() };
+        let s3 = S3Settings {
+            region: "nl-ams".into(),
+            ..Default::default()
+        };
         match LakeLocation::parse("s3://bills/costlake/prod/", s3.clone()).unwrap() {
-            LakeLocation::S3 { bucket, prefix, settings } => {
+            LakeLocation::S3 {
+                bucket,
+                prefix,
+                settings,
+            } => {
                 assert_eq!(bucket, "bills");
                 assert_eq!(prefix, "costlake/prod");
                 assert_eq!(settings.endpoint_url(), "https://s3.nl-ams.scw.cloud");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(LakeLocation::parse("./data/lake", s3.clone()).unwrap(), LakeLocation::Local(_)));
+        assert!(matches!(
+            LakeLocation::parse("./data/lake", s3.clone()).unwrap(),
+            LakeLocation::Local(_)
+        ));
         assert!(LakeLocation::parse("s3://", s3.clone()).is_err());
         assert!(LakeLocation::parse("gs://x", s3).is_err());
     }

@@ -1,1 +1,375 @@
-//! costlake-queries
+//! Reports: canned SQL in `queries/*.sql`, each with a header that says what it answers.
+//!
+//! ```sql
+//! -- ghost-resources: resources that keep billing while doing nothing
+//! --
+//! -- <what it answers, in a few lines>
+//! --
+//! -- @param min_snapshot_age_days UInt32 = 90  a snapshot at least this many days old is old
+//! -- @money monthly_cost currency
+//! -- @totals kind, project_id
+//! ```
+//!
+//! Parameters are ClickHouse query parameters (`{name:Type}` in the SQL, values bound by the engine), never
+//! spliced into the text. `@money` names a money column and its currency column (exact decimal strings);
+//! `@totals` asks for sums of the money per value of each listed column, per currency.
+
+pub mod output;
+
+use costlake_transform::warehouse::{Param, Warehouse, WarehouseError};
+use serde_json::Value;
+
+pub use output::{Format, render, totals};
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/reports.rs"));
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("no report named {name:?}; available: {available}")]
+    Unknown { name: String, available: String },
+    #[error("report {report}: unknown parameter {name:?}; it takes: {known}")]
+    UnknownParam {
+        report: String,
+        name: String,
+        known: String,
+    },
+    #[error("report {report}: parameter {name} must be {ty}, got {value:?}")]
+    BadParam {
+        report: String,
+        name: String,
+        ty: String,
+        value: String,
+    },
+    #[error("parameter {0:?} must be name=value")]
+    Syntax(String),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("the warehouse returned output costlake cannot read ({0})")]
+    Output(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    /// ClickHouse type of the placeholder (`UInt32`, `String`, `Date`).
+    pub ty: String,
+    pub default: String,
+    pub help: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+    /// (money column, its currency column)
+    pub money: Vec<(String, String)>,
+    pub totals: Vec<String>,
+    pub sql: String,
+}
+
+impl Report {
+    /// Parses the header of a report file. `name` is the file stem; the header must agree with it.
+    pub fn parse(name: &str, sql: &str) -> Result<Report, String> {
+        let mut lines = sql
+            .lines()
+            .take_while(|l| l.trim_start().starts_with("--"))
+            .map(|l| {
+                let body = l.trim_start().trim_start_matches("--");
+                body.strip_prefix(' ').unwrap_or(body).to_string()
+            });
+        let first = lines
+            .next()
+            .ok_or("the file must start with a `-- name: title` comment")?;
+        let (declared, title) = first
+            .split_once(':')
+            .ok_or("the first line must be `-- name: title`")?;
+        if declared.trim() != name {
+            return Err(format!(
+                "its header names it {:?} but the file is {name}.sql",
+                declared.trim()
+            ));
+        }
+        let mut report = Report {
+            name: name.to_string(),
+            title: title.trim().to_string(),
+            description: String::new(),
+            params: Vec::new(),
+            money: Vec::new(),
+            totals: Vec::new(),
+            sql: sql.to_string(),
+        };
+        let mut description = Vec::new();
+        for line in lines {
+            if let Some(rest) = line.strip_prefix("@param ") {
+                let (spec, help) = rest.split_once("  ").unwrap_or((rest, ""));
+                let (head, default) = spec
+                    .split_once('=')
+                    .ok_or(format!("@param {rest:?} needs `= default`"))?;
+                let mut words = head.split_whitespace();
+                let (Some(param), Some(ty), None) = (words.next(), words.next(), words.next())
+                else {
+                    return Err(format!(
+                        "@param {rest:?} must be `name Type = default  help`"
+                    ));
+                };
+                let default = default.trim().trim_matches('\'').to_string();
+                report.params.push(ParamSpec {
+                    name: param.into(),
+                    ty: ty.into(),
+                    default,
+                    help: help.trim().into(),
+                });
+            } else if let Some(rest) = line.strip_prefix("@money ") {
+                let mut words = rest.split_whitespace();
+                let (Some(column), Some(currency)) = (words.next(), words.next()) else {
+                    return Err(format!("@money {rest:?} must be `column currency_column`"));
+                };
+                report.money.push((column.into(), currency.into()));
+            } else if let Some(rest) = line.strip_prefix("@totals ") {
+                report.totals = rest
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+            } else {
+                description.push(line);
+            }
+        }
+        report.description = description.join("\n").trim().to_string();
+        for param in &report.params {
+            if !report.sql.contains(&format!("{{{}:", param.name)) {
+                return Err(format!(
+                    "@param {} is not used as {{{}:Type}} in the SQL",
+                    param.name, param.name
+                ));
+            }
+        }
+        Ok(report)
+    }
+
+    /// The parameters to bind: every declared one, defaults overridden by `overrides` (name=value).
+    pub fn bind(&self, overrides: &[(String, String)]) -> Result<Vec<Param>, ReportError> {
+        for (name, value) in overrides {
+            let Some(spec) = self.params.iter().find(|p| &p.name == name) else {
+                return Err(ReportError::UnknownParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    known: self
+                        .params
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            };
+            let numeric = spec.ty.starts_with("UInt") || spec.ty.starts_with("Int");
+            if numeric && value.parse::<i128>().is_err() {
+                return Err(ReportError::BadParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    ty: format!("an integer ({})", spec.ty),
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(self
+            .params
+            .iter()
+            .map(|spec| {
+                let value = overrides
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| name == &spec.name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| spec.default.clone());
+                (spec.name.clone(), value)
+            })
+            .collect())
+    }
+}
+
+/// Every report shipped with costlake, sorted by name.
+pub fn reports() -> Vec<Report> {
+    generated::SOURCES
+        .iter()
+        .map(|(name, sql)| {
+            Report::parse(name, sql).unwrap_or_else(|e| panic!("queries/{name}.sql: {e}"))
+        })
+        .collect()
+}
+
+pub fn find(name: &str) -> Result<Report, ReportError> {
+    reports()
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ReportError::Unknown {
+            name: name.to_string(),
+            available: reports()
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Parses `name=value` command-line parameters.
+pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, ReportError> {
+    raw.iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| ReportError::Syntax(item.clone()))
+        })
+        .collect()
+}
+
+/// A query result: column names and ClickHouse types, rows as JSON values (decimals as exact strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultSet {
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl ResultSet {
+    /// The format every query is fetched in: names, types, then one JSON array per row.
+    pub const FORMAT: &'static str = "JSONCompactEachRowWithNamesAndTypes";
+
+    pub fn parse(bytes: &[u8]) -> Result<ResultSet, ReportError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| ReportError::Output(e.to_string()))?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let mut header = |what: &str| -> Result<Vec<String>, ReportError> {
+            match lines.next() {
+                None => Ok(Vec::new()),
+                Some(line) => serde_json::from_str(line)
+                    .map_err(|e| ReportError::Output(format!("{what}: {e}"))),
+            }
+        };
+        let names = header("column names")?;
+        let types = header("column types")?;
+        let rows = lines
+            .map(|line| {
+                serde_json::from_str::<Vec<Value>>(line)
+                    .map_err(|e| ReportError::Output(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ResultSet {
+            columns: names.into_iter().zip(types).collect(),
+            rows,
+        })
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|(n, _)| n == name)
+    }
+}
+
+/// Runs any SQL on the warehouse and reads the result.
+pub async fn query(
+    warehouse: &dyn Warehouse,
+    sql: &str,
+    params: &[Param],
+) -> Result<ResultSet, ReportError> {
+    let bytes = warehouse.query(sql, params, ResultSet::FORMAT).await?;
+    ResultSet::parse(&bytes)
+}
+
+/// Runs a report with `overrides` on top of its defaults.
+pub async fn run(
+    warehouse: &dyn Warehouse,
+    report: &Report,
+    overrides: &[(String, String)],
+) -> Result<ResultSet, ReportError> {
+    let params = report.bind(overrides)?;
+    query(warehouse, &report.sql, &params).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_report_has_a_valid_header() {
+        let all = reports();
+        assert!(all.iter().any(|r| r.name == "ghost-resources"));
+        for report in all {
+            assert!(
+                !report.title.is_empty() && !report.description.is_empty(),
+                "{}",
+                report.name
+            );
+        }
+    }
+
+    #[test]
+    fn parses_headers_and_binds_parameters() {
+        let sql = "-- demo: a title\n--\n-- What it answers.\n--\n-- @param days UInt32 = 90  age threshold\n-- @param project String = ''  filter\n-- @money cost currency\n-- @totals kind\nSELECT {days:UInt32}, {project:String}";
+        let report = Report::parse("demo", sql).unwrap();
+        assert_eq!(report.title, "a title");
+        assert_eq!(report.description, "What it answers.");
+        assert_eq!(
+            report.params[0],
+            ParamSpec {
+                name: "days".into(),
+                ty: "UInt32".into(),
+                default: "90".into(),
+                help: "age threshold".into()
+            }
+        );
+        assert_eq!(report.params[1].default, "");
+        assert_eq!(
+            report.money,
+            vec![("cost".to_string(), "currency".to_string())]
+        );
+        assert_eq!(report.totals, vec!["kind".to_string()]);
+
+        let bound = report.bind(&[("days".into(), "120".into())]).unwrap();
+        assert_eq!(
+            bound,
+            vec![
+                ("days".to_string(), "120".to_string()),
+                ("project".to_string(), String::new())
+            ]
+        );
+        assert!(matches!(
+            report.bind(&[("dayz".into(), "1".into())]),
+            Err(ReportError::UnknownParam { .. })
+        ));
+        assert!(matches!(
+            report.bind(&[("days".into(), "ninety".into())]),
+            Err(ReportError::BadParam { .. })
+        ));
+        assert!(
+            Report::parse("other", sql)
+                .unwrap_err()
+                .contains("other.sql")
+        );
+        assert!(
+            Report::parse("demo", "-- demo: t\n-- @param x UInt8 = 1\nSELECT 1")
+                .unwrap_err()
+                .contains("not used")
+        );
+    }
+
+    #[test]
+    fn reads_the_compact_json_format() {
+        let out = b"[\"kind\",\"monthly_cost\"]\n[\"String\",\"Nullable(Decimal(38, 6))\"]\n[\"orphaned_ip\",\"2.92\"]\n[\"x\",null]\n";
+        let set = ResultSet::parse(out).unwrap();
+        assert_eq!(
+            set.columns[1],
+            (
+                "monthly_cost".to_string(),
+                "Nullable(Decimal(38, 6))".to_string()
+            )
+        );
+        assert_eq!(set.rows.len(), 2);
+        assert_eq!(set.rows[0][1], Value::from("2.92"));
+        assert_eq!(ResultSet::parse(b"").unwrap().rows.len(), 0);
+        assert!(parse_params(&["a=b=c".into()]).unwrap()[0].1 == "b=c");
+        assert!(parse_params(&["nope".into()]).is_err());
+    }
+}

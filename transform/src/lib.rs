@@ -8,7 +8,6 @@
 
 pub mod warehouse;
 
-
 pub use warehouse::{Warehouse, WarehouseError, WarehouseLocation};
 pub mod load;
 pub mod migrate;

@@ -8,23 +8,49 @@ pub enum ApiError {
     #[error(
         "Scaleway rejected the API key ({status} {kind}: {message}) on {request}; check {secret_origin}: it must be the secret key of a valid, unexpired IAM API key"
     )]
-    Unauthorized { status: StatusCode, kind: String, message: String, request: String, secret_origin: String },
+    Unauthorized {
+        status: StatusCode,
+        kind: String,
+        message: String,
+        request: String,
+        secret_origin: String,
+    },
 
     #[error(
         "the API key lacks permission{permissions} on {request} ({message}); grant the IAM permission set {permission_set} to the key's user or application, or exclude this product"
     )]
-    Forbidden { request: String, permissions: String, permission_set: &'static str, message: String },
+    Forbidden {
+        request: String,
+        permissions: String,
+        permission_set: &'static str,
+        message: String,
+    },
 
     #[error("{request} failed with {status} ({kind}: {message})")]
-    Status { request: String, status: StatusCode, kind: String, message: String },
+    Status {
+        request: String,
+        status: StatusCode,
+        kind: String,
+        message: String,
+    },
 
-    #[error("{request} still failed after {attempts} attempts (last: {last}); Scaleway is rate limiting or unavailable, try again later or lower --max-rps / --concurrency")]
-    RetriesExhausted { request: String, attempts: usize, last: String },
+    #[error(
+        "{request} still failed after {attempts} attempts (last: {last}); Scaleway is rate limiting or unavailable, try again later or lower --max-rps / --concurrency"
+    )]
+    RetriesExhausted {
+        request: String,
+        attempts: usize,
+        last: String,
+    },
 
-    #[error("cannot reach the Scaleway API for {request}: {reason}; check SCW_API_URL and the network")]
+    #[error(
+        "cannot reach the Scaleway API for {request}: {reason}; check SCW_API_URL and the network"
+    )]
     Transport { request: String, reason: String },
 
-    #[error("malformed response from {request}: {detail}; nothing was committed, retry later and report it if it persists")]
+    #[error(
+        "malformed response from {request}: {detail}; nothing was committed, retry later and report it if it persists"
+    )]
     Malformed { request: String, detail: String },
 }
 
@@ -75,7 +101,11 @@ pub fn describe_error_body(body: &[u8]) -> (String, String, String) {
     let message = field("message").unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        if text.is_empty() { "empty body".into() } else { text.chars().take(200).collect() }
+        if text.is_empty() {
+            "empty body".into()
+        } else {
+            text.chars().take(200).collect()
+        }
     });
     let permissions = parsed
         .as_ref()
@@ -110,7 +140,13 @@ mod tests {
         assert_eq!(message, "insufficient permissions");
         assert_eq!(permissions, " `read` on `snapshot`");
         let (kind, message, permissions) = describe_error_body(b"");
-        assert_eq!((kind.as_str(), message.as_str(), permissions.as_str()), ("unknown", "empty body", ""));
-        assert_eq!(permission_set_for("/block/v1/zones/fr-par-1/snapshots"), "BlockStorageReadOnly");
+        assert_eq!(
+            (kind.as_str(), message.as_str(), permissions.as_str()),
+            ("unknown", "empty body", "")
+        );
+        assert_eq!(
+            permission_set_for("/block/v1/zones/fr-par-1/snapshots"),
+            "BlockStorageReadOnly"
+        );
     }
 }

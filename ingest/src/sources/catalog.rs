@@ -32,7 +32,11 @@ pub fn products() -> DatasetSpec {
             col("unit_size", Kind::U64, "unit_of_measure.size"),
             col("status", Kind::Str, "status"),
             col("end_of_life_at", Kind::Timestamp, "end_of_life_at"),
-            col("instance_offer_id", Kind::Str, "properties.instance.offer_id"),
+            col(
+                "instance_offer_id",
+                Kind::Str,
+                "properties.instance.offer_id",
+            ),
         ],
     )
 }

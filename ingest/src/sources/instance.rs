@@ -146,7 +146,9 @@ pub fn server_types() -> DatasetSpec {
 fn explode_server_volumes(servers: &[Value]) -> Vec<Value> {
     let mut rows = Vec::new();
     for server in servers {
-        let Some(volumes) = server.get("volumes").and_then(Value::as_object) else { continue };
+        let Some(volumes) = server.get("volumes").and_then(Value::as_object) else {
+            continue;
+        };
         let server_id = server.get("id").cloned().unwrap_or(Value::Null);
         for (slot, volume) in volumes {
             rows.push(json!({"server_id": server_id, "slot": slot, "volume": volume}));
@@ -166,23 +168,44 @@ impl Source for Instance {
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
-        vec![servers(), server_volumes(), volumes(), ips(), snapshots(), server_types()]
+        vec![
+            servers(),
+            server_volumes(),
+            volumes(),
+            ips(),
+            snapshots(),
+            server_types(),
+        ]
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         // Collected first: a lazy `map` over a closure held across an await trips the `Send` check.
-        let zones: Vec<_> = ctx.localities(INSTANCE_ZONES).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
+        let zones: Vec<_> = ctx
+            .localities(INSTANCE_ZONES)
+            .into_iter()
+            .map(|zone| collect_zone(ctx, out, zone))
+            .collect();
         for_each_locality(zones).await
     }
 }
 
-async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
+async fn collect_zone(
+    ctx: &Context,
+    out: &Outputs,
+    zone: &'static str,
+) -> Result<(), CollectError> {
     let base = format!("/instance/v1/zones/{zone}");
     let owner = vec![("organization".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
 
     let (servers, server_volumes) = (servers(), server_volumes());
-    let mut pager = Pager::new(&ctx.client, Scheme::Legacy, format!("{base}/servers"), owner.clone(), ListShape::Array("servers"));
+    let mut pager = Pager::new(
+        &ctx.client,
+        Scheme::Legacy,
+        format!("{base}/servers"),
+        owner.clone(),
+        ListShape::Array("servers"),
+    );
     while let Some(page) = pager.next().await? {
         out.emit_page(&servers, &page, &row).await?;
         let attachments = explode_server_volumes(&page.items);
@@ -192,12 +215,39 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         })
         .await?;
     }
-    for (spec, list) in [(volumes(), "volumes"), (ips(), "ips"), (snapshots(), "snapshots")] {
+    for (spec, list) in [
+        (volumes(), "volumes"),
+        (ips(), "ips"),
+        (snapshots(), "snapshots"),
+    ] {
         let path = format!("{base}/{list}");
-        walk_list(ctx, out, &spec, Scheme::Legacy, path, owner.clone(), ListShape::Array(list), zone).await?;
+        walk_list(
+            ctx,
+            out,
+            &spec,
+            Scheme::Legacy,
+            path,
+            owner.clone(),
+            ListShape::Array(list),
+            zone,
+        )
+        .await?;
     }
-    let shape = ListShape::Map { key: "servers", name_field: "commercial_type" };
+    let shape = ListShape::Map {
+        key: "servers",
+        name_field: "commercial_type",
+    };
     let path = format!("{base}/products/servers");
-    walk_list(ctx, out, &server_types(), Scheme::Legacy, path, Vec::new(), shape, zone).await?;
+    walk_list(
+        ctx,
+        out,
+        &server_types(),
+        Scheme::Legacy,
+        path,
+        Vec::new(),
+        shape,
+        zone,
+    )
+    .await?;
     Ok(())
 }

@@ -59,7 +59,11 @@ impl Context {
             Some(wanted) => all
                 .iter()
                 .copied()
-                .filter(|l| wanted.iter().any(|w| w == l || w.starts_with(&format!("{l}-"))))
+                .filter(|l| {
+                    wanted
+                        .iter()
+                        .any(|w| w == l || w.starts_with(&format!("{l}-")))
+                })
                 .collect(),
         }
     }
@@ -72,13 +76,23 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn new(senders: impl IntoIterator<Item = BatchSender>) -> Outputs {
-        Outputs { senders: senders.into_iter().map(|s| (s.dataset(), s)).collect() }
+        Outputs {
+            senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(),
+        }
     }
 
     /// Sends a whole page; errors name items as `servers[3] (page 2)`.
-    pub async fn emit_page(&self, spec: &DatasetSpec, page: &Page, row: &RowContext) -> Result<(), CollectError> {
+    pub async fn emit_page(
+        &self,
+        spec: &DatasetSpec,
+        page: &Page,
+        row: &RowContext,
+    ) -> Result<(), CollectError> {
         let (key, number) = (page.list_key, page.number);
-        self.emit(spec, &page.items, row, &page.request, &|i| format!("{key}[{i}] (page {number})")).await
+        self.emit(spec, &page.items, row, &page.request, &|i| {
+            format!("{key}[{i}] (page {number})")
+        })
+        .await
     }
 
     /// Builds a batch of `spec` from `items` and sends it to the dataset's writer.
@@ -95,7 +109,10 @@ impl Outputs {
         }
         let batch = spec
             .build(items, row, label)
-            .map_err(|detail| ApiError::Malformed { request: request.to_string(), detail })?;
+            .map_err(|detail| ApiError::Malformed {
+                request: request.to_string(),
+                detail,
+            })?;
         let sender = self
             .senders
             .get(spec.name)

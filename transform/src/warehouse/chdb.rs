@@ -19,7 +19,10 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DEFAULT_DATABASE, Param, Result, SESSION_SETTINGS, Warehouse, WarehouseError, escape_param_value};
+use super::{
+    DEFAULT_DATABASE, Param, Result, SESSION_SETTINGS, Warehouse, WarehouseError,
+    escape_param_value,
+};
 
 /// The chDB release costlake is built and tested against (npm `@chdb/lib-linux-x64-gnu`).
 pub const CHDB_VERSION: &str = "26.7.3-stable.1";
@@ -32,7 +35,10 @@ pub fn default_library_path() -> PathBuf {
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from(".costlake"));
-    data.join("costlake").join("chdb").join(CHDB_VERSION).join("libchdb.so")
+    data.join("costlake")
+        .join("chdb")
+        .join(CHDB_VERSION)
+        .join("libchdb.so")
 }
 
 type Connection = *mut c_void;
@@ -43,7 +49,8 @@ type InsertStream = *mut c_void;
 struct Api {
     connect: unsafe extern "C" fn(c_int, *mut *mut c_char) -> *mut Connection,
     close_conn: unsafe extern "C" fn(*mut Connection),
-    query_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> ResultPtr,
+    query_n:
+        unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> ResultPtr,
     query_with_params_n: unsafe extern "C" fn(
         Connection,
         *const c_char,
@@ -61,7 +68,13 @@ struct Api {
     result_length: unsafe extern "C" fn(ResultPtr) -> usize,
     result_rows_written: unsafe extern "C" fn(ResultPtr) -> u64,
     destroy_result: unsafe extern "C" fn(ResultPtr),
-    stream_insert_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> InsertStream,
+    stream_insert_n: unsafe extern "C" fn(
+        Connection,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+    ) -> InsertStream,
     stream_append: unsafe extern "C" fn(InsertStream, *const c_void, usize) -> c_int,
     stream_done: unsafe extern "C" fn(InsertStream) -> ResultPtr,
     stream_insert_error: unsafe extern "C" fn(InsertStream) -> *const c_char,
@@ -69,6 +82,7 @@ struct Api {
     destroy_insert_stream: unsafe extern "C" fn(InsertStream),
     set_signal_handlers_enabled: unsafe extern "C" fn(c_int),
     version: unsafe extern "C" fn() -> *const c_char,
+    shutdown: unsafe extern "C" fn() -> c_int,
 }
 
 static LIBRARY: Mutex<Option<(PathBuf, &'static Api)>> = Mutex::new(None);
@@ -83,10 +97,16 @@ fn api(path: &Path) -> Result<&'static Api> {
         }
         return Err(WarehouseError::LibraryMissing {
             path: path.display().to_string(),
-            reason: format!("this process already loaded chDB from {}", loaded_from.display()),
+            reason: format!(
+                "this process already loaded chDB from {}",
+                loaded_from.display()
+            ),
         });
     }
-    let missing = |reason: String| WarehouseError::LibraryMissing { path: path.display().to_string(), reason };
+    let missing = |reason: String| WarehouseError::LibraryMissing {
+        path: path.display().to_string(),
+        reason,
+    };
     if !path.exists() {
         return Err(missing("no such file".into()));
     }
@@ -118,19 +138,27 @@ fn api(path: &Path) -> Result<&'static Api> {
         destroy_insert_stream: symbol!(b"chdb_destroy_insert_stream"),
         set_signal_handlers_enabled: symbol!(b"chdb_set_signal_handlers_enabled"),
         version: symbol!(b"chdb_version"),
+        shutdown: symbol!(b"chdb_shutdown"),
     }));
     *slot = Some((path.to_path_buf(), api));
     Ok(api)
 }
 
 enum Command {
-    Query { sql: String, params: Vec<Param>, format: String, reply: oneshot::Sender<Result<Vec<u8>>> },
+    Query {
+        sql: String,
+        params: Vec<Param>,
+        format: String,
+        reply: oneshot::Sender<Result<Vec<u8>>>,
+    },
     Insert {
         table: String,
         format: String,
         data: mpsc::Receiver<std::result::Result<Bytes, String>>,
         reply: oneshot::Sender<Result<u64>>,
     },
+    /// Close the connection and stop every engine thread.
+    Shutdown { done: std_mpsc::Sender<()> },
 }
 
 /// The engine thread's handle. One per process: chDB serves one data directory per process.
@@ -138,6 +166,7 @@ struct Engine {
     dir: PathBuf,
     commands: Mutex<std_mpsc::Sender<Command>>,
     version: String,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 static ENGINE: Mutex<Option<Arc<Engine>>> = Mutex::new(None);
@@ -153,19 +182,28 @@ impl EmbeddedWarehouse {
         let library = library.unwrap_or_else(default_library_path);
         tokio::task::spawn_blocking(move || Self::open_blocking(dir, library))
             .await
-            .map_err(|e| WarehouseError::Open { warehouse: "embedded".into(), reason: e.to_string() })?
+            .map_err(|e| WarehouseError::Open {
+                warehouse: "embedded".into(),
+                reason: e.to_string(),
+            })?
     }
 
     fn open_blocking(dir: PathBuf, library: PathBuf) -> Result<EmbeddedWarehouse> {
         let shown = dir.display().to_string();
-        let open_error = |reason: String| WarehouseError::Open { warehouse: shown.clone(), reason };
-        std::fs::create_dir_all(&dir).map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
+        let open_error = |reason: String| WarehouseError::Open {
+            warehouse: shown.clone(),
+            reason,
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
         let dir = dir.canonicalize().map_err(|e| open_error(e.to_string()))?;
 
         let mut slot = ENGINE.lock().expect("engine registry poisoned");
         if let Some(engine) = slot.as_ref() {
             if engine.dir == dir {
-                return Ok(EmbeddedWarehouse { engine: engine.clone() });
+                return Ok(EmbeddedWarehouse {
+                    engine: engine.clone(),
+                });
             }
             return Err(open_error(format!(
                 "this process already has the warehouse {} open; chDB serves one directory per process",
@@ -178,14 +216,19 @@ impl EmbeddedWarehouse {
         let (commands, receiver) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread_dir = dir.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chdb-engine".into())
             .spawn(move || engine_thread(api, thread_dir, lock, receiver, ready_tx))
             .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
         let version = ready_rx
             .recv()
             .map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
-        let engine = Arc::new(Engine { dir, commands: Mutex::new(commands), version });
+        let engine = Arc::new(Engine {
+            dir,
+            commands: Mutex::new(commands),
+            version,
+            thread: Mutex::new(Some(thread)),
+        });
         *slot = Some(engine.clone());
         Ok(EmbeddedWarehouse { engine })
     }
@@ -208,6 +251,29 @@ impl EmbeddedWarehouse {
     }
 }
 
+/// Stops the embedded engine, if this process started one: closes its connection and joins every chDB thread.
+///
+/// Call it before the process exits. chDB's threads otherwise race the process's own teardown (static
+/// destructors), which can kill a process that had finished its work with a signal. Blocking: call it from a
+/// blocking context. Any later use of an `EmbeddedWarehouse` of this process fails.
+pub fn shutdown() {
+    let Some(engine) = ENGINE.lock().expect("engine registry poisoned").take() else {
+        return;
+    };
+    let (done, finished) = std_mpsc::channel();
+    let sent = engine
+        .commands
+        .lock()
+        .expect("engine channel poisoned")
+        .send(Command::Shutdown { done });
+    if sent.is_ok() {
+        let _ = finished.recv();
+    }
+    if let Some(thread) = engine.thread.lock().expect("engine thread poisoned").take() {
+        let _ = thread.join();
+    }
+}
+
 /// A lock file beside chDB's own: a second costlake on the same directory gets a clear error naming the
 /// holder, instead of chDB's NULL connection.
 fn take_directory_lock(dir: &Path) -> Result<File> {
@@ -218,7 +284,10 @@ fn take_directory_lock(dir: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| WarehouseError::Open { warehouse: dir.display().to_string(), reason: e.to_string() })?;
+        .map_err(|e| WarehouseError::Open {
+            warehouse: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
     match file.try_lock() {
         Ok(()) => {
             let _ = file.set_len(0);
@@ -226,15 +295,23 @@ fn take_directory_lock(dir: &Path) -> Result<File> {
             Ok(file)
         }
         Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            let holder = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             Err(WarehouseError::InUse {
                 dir: dir.display().to_string(),
-                holder: if holder.is_empty() { "another costlake".into() } else { format!("costlake {holder}") },
+                holder: if holder.is_empty() {
+                    "another costlake".into()
+                } else {
+                    format!("costlake {holder}")
+                },
             })
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(WarehouseError::Open { warehouse: dir.display().to_string(), reason: format!("cannot lock {}: {e}", path.display()) })
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(WarehouseError::Open {
+            warehouse: dir.display().to_string(),
+            reason: format!("cannot lock {}: {e}", path.display()),
+        }),
     }
 }
 
@@ -254,7 +331,13 @@ impl Session {
         let result = if params.is_empty() {
             // SAFETY: pointers and lengths describe live Rust strings for the duration of the call.
             unsafe {
-                (api.query_n)(self.connection(), sql.as_ptr().cast(), sql.len(), format.as_ptr().cast(), format.len())
+                (api.query_n)(
+                    self.connection(),
+                    sql.as_ptr().cast(),
+                    sql.len(),
+                    format.as_ptr().cast(),
+                    format.len(),
+                )
             }
         } else {
             let values: Vec<String> = params.iter().map(|(_, v)| escape_param_value(v)).collect();
@@ -285,7 +368,11 @@ impl Session {
     fn take_result(&self, result: ResultPtr, sql: &str) -> Result<(Vec<u8>, u64)> {
         let api = self.api;
         if result.is_null() {
-            return Err(WarehouseError::query(None, sql, "the engine returned no result"));
+            return Err(WarehouseError::query(
+                None,
+                sql,
+                "the engine returned no result",
+            ));
         }
         // SAFETY: `result` is a live chdb_result until destroyed below; the buffer is valid for its length.
         unsafe {
@@ -316,7 +403,10 @@ impl Session {
     ) -> Result<u64> {
         let api = self.api;
         let sql = format!("INSERT INTO {table}");
-        let insert_error = |message: String| WarehouseError::Insert { table: table.to_string(), message };
+        let insert_error = |message: String| WarehouseError::Insert {
+            table: table.to_string(),
+            message,
+        };
         // SAFETY: pointers and lengths describe live strings; the handle is never NULL (documented) and is
         // destroyed on every path below.
         unsafe {
@@ -342,7 +432,11 @@ impl Session {
             }
             while let Some(chunk) = data.blocking_recv() {
                 let failure = match chunk {
-                    Ok(bytes) if (api.stream_append)(stream, bytes.as_ptr().cast(), bytes.len()) == 0 => None,
+                    Ok(bytes)
+                        if (api.stream_append)(stream, bytes.as_ptr().cast(), bytes.len()) == 0 =>
+                    {
+                        None
+                    }
                     Ok(_) => Some(stream_error(stream)),
                     Err(reason) => Some(reason),
                 };
@@ -353,10 +447,13 @@ impl Session {
                 }
             }
             let result = (api.stream_done)(stream);
-            let outcome = self.take_result(result, &sql).map(|(_, rows)| rows).map_err(|e| match e {
-                WarehouseError::Query { message, .. } => insert_error(message),
-                other => other,
-            });
+            let outcome = self
+                .take_result(result, &sql)
+                .map(|(_, rows)| rows)
+                .map_err(|e| match e {
+                    WarehouseError::Query { message, .. } => insert_error(message),
+                    other => other,
+                });
             (api.destroy_insert_stream)(stream);
             outcome
         }
@@ -393,9 +490,11 @@ fn engine_thread(
     let connect = || -> Result<Session> {
         let mut args: Vec<CString> = vec![
             CString::new("clickhouse").expect("no NUL"),
-            CString::new(format!("--path={}", dir.display())).map_err(|_| WarehouseError::Open {
-                warehouse: dir.display().to_string(),
-                reason: "the path contains a NUL byte".into(),
+            CString::new(format!("--path={}", dir.display())).map_err(|_| {
+                WarehouseError::Open {
+                    warehouse: dir.display().to_string(),
+                    reason: "the path contains a NUL byte".into(),
+                }
             })?,
         ];
         for (name, value) in SESSION_SETTINGS {
@@ -415,7 +514,10 @@ fn engine_thread(
             });
         }
         let session = Session { api, conn };
-        for statement in [format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"), format!("USE {DEFAULT_DATABASE}")] {
+        for statement in [
+            format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"),
+            format!("USE {DEFAULT_DATABASE}"),
+        ] {
             session.query(&statement, &[], "TabSeparated")?;
         }
         Ok(session)
@@ -423,7 +525,9 @@ fn engine_thread(
     let session = match connect() {
         Ok(session) => {
             // SAFETY: chdb_version returns a static NUL-terminated string.
-            let version = unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned();
+            let version = unsafe { CStr::from_ptr((api.version)()) }
+                .to_string_lossy()
+                .into_owned();
             let _ = ready.send(Ok(version));
             session
         }
@@ -435,11 +539,29 @@ fn engine_thread(
     // Runs until every handle is gone: then the connection closes (and with it the engine).
     while let Ok(command) = commands.recv() {
         match command {
-            Command::Query { sql, params, format, reply } => {
+            Command::Query {
+                sql,
+                params,
+                format,
+                reply,
+            } => {
                 let _ = reply.send(session.query(&sql, &params, &format));
             }
-            Command::Insert { table, format, data, reply } => {
+            Command::Insert {
+                table,
+                format,
+                data,
+                reply,
+            } => {
                 let _ = reply.send(session.insert(&table, &format, data));
+            }
+            Command::Shutdown { done } => {
+                drop(session);
+                // SAFETY: every connection of this process is closed (there is only this one) and no result
+                // or stream is alive: this is the moment chdb_shutdown asks for.
+                unsafe { (api.shutdown)() };
+                let _ = done.send(());
+                return;
             }
         }
     }
@@ -449,7 +571,11 @@ fn engine_thread(
 #[async_trait]
 impl Warehouse for EmbeddedWarehouse {
     fn describe(&self) -> String {
-        format!("embedded ClickHouse (chDB {}) at {}", self.engine.version, self.engine.dir.display())
+        format!(
+            "embedded ClickHouse (chDB {}) at {}",
+            self.engine.version,
+            self.engine.dir.display()
+        )
     }
 
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
@@ -458,8 +584,15 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Bytes> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Query { sql: sql.to_string(), params: params.to_vec(), format: format.to_string(), reply })?;
-        let bytes = answer.await.map_err(|_| WarehouseError::query(None, sql, "the engine thread stopped"))??;
+        self.send(Command::Query {
+            sql: sql.to_string(),
+            params: params.to_vec(),
+            format: format.to_string(),
+            reply,
+        })?;
+        let bytes = answer
+            .await
+            .map_err(|_| WarehouseError::query(None, sql, "the engine thread stopped"))??;
         Ok(Bytes::from(bytes))
     }
 
@@ -471,7 +604,12 @@ impl Warehouse for EmbeddedWarehouse {
     ) -> Result<()> {
         let (chunks, receiver) = mpsc::channel(4);
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Insert { table: table.to_string(), format: format.to_string(), data: receiver, reply })?;
+        self.send(Command::Insert {
+            table: table.to_string(),
+            format: format.to_string(),
+            data: receiver,
+            reply,
+        })?;
         while let Some(chunk) = data.next().await {
             let failed = chunk.is_err();
             if chunks.send(chunk).await.is_err() || failed {
@@ -481,7 +619,10 @@ impl Warehouse for EmbeddedWarehouse {
         drop(chunks);
         answer
             .await
-            .map_err(|_| WarehouseError::Insert { table: table.to_string(), message: "the engine thread stopped".into() })?
+            .map_err(|_| WarehouseError::Insert {
+                table: table.to_string(),
+                message: "the engine thread stopped".into(),
+            })?
             .map(|_rows| ())
     }
 }
@@ -496,13 +637,21 @@ mod tests {
             "SELECT 1",
             "Code: 62. DB::Exception: Syntax error: failed at position 1 (x). (SYNTAX_ERROR) (version 26.7.2.1)",
         );
-        assert_eq!(err.to_string(), "ClickHouse error 62 in `SELECT 1`: Syntax error: failed at position 1 (x)");
+        assert_eq!(
+            err.to_string(),
+            "ClickHouse error 62 in `SELECT 1`: Syntax error: failed at position 1 (x)"
+        );
     }
 
     #[test]
     fn a_missing_library_is_a_clear_error() {
-        let error = api(Path::new("/nonexistent/libchdb.so")).err().expect("must fail");
+        let error = api(Path::new("/nonexistent/libchdb.so"))
+            .err()
+            .expect("must fail");
         let text = error.to_string();
-        assert!(text.contains("/nonexistent/libchdb.so") && text.contains("COSTLAKE_CHDB_LIB"), "{text}");
+        assert!(
+            text.contains("/nonexistent/libchdb.so") && text.contains("COSTLAKE_CHDB_LIB"),
+            "{text}"
+        );
     }
 }

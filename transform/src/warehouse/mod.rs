@@ -35,13 +35,21 @@ pub enum WarehouseError {
         "the embedded ClickHouse engine (libchdb.so) could not be loaded from {path}: {reason}; run `make deps` (or scripts/install-chdb.sh) or set COSTLAKE_CHDB_LIB to its path"
     )]
     LibraryMissing { path: String, reason: String },
-    #[error("warehouse directory {dir} is in use by another process ({holder}); chDB opens a data directory from one process at a time: wait for it to finish or use another --warehouse")]
+    #[error(
+        "warehouse directory {dir} is in use by another process ({holder}); chDB opens a data directory from one process at a time: wait for it to finish or use another --warehouse"
+    )]
     InUse { dir: String, holder: String },
     #[error("cannot open the warehouse {warehouse}: {reason}")]
     Open { warehouse: String, reason: String },
     #[error("ClickHouse error{} in `{statement}`: {message}", .code.map(|c| format!(" {c}")).unwrap_or_default())]
-    Query { code: Option<i64>, statement: String, message: String },
-    #[error("cannot reach the ClickHouse server {warehouse}: {reason}; check --warehouse, the server and the network")]
+    Query {
+        code: Option<i64>,
+        statement: String,
+        message: String,
+    },
+    #[error(
+        "cannot reach the ClickHouse server {warehouse}: {reason}; check --warehouse, the server and the network"
+    )]
     Unreachable { warehouse: String, reason: String },
     #[error("loading into {table} failed: {message}")]
     Insert { table: String, message: String },
@@ -58,14 +66,30 @@ impl WarehouseError {
             .chars()
             .take(80)
             .collect();
-        WarehouseError::Query { code, statement, message: first_line(message) }
+        WarehouseError::Query {
+            code,
+            statement,
+            message: first_line(message),
+        }
     }
 }
 
 /// ClickHouse messages carry a stack trace and version after the first line; people need the first line.
+/// ClickHouse messages carry a stack trace, the version, and sometimes the whole query after the first line;
+/// people need the first sentence.
 pub fn first_line(message: &str) -> String {
     let line = message.trim().lines().next().unwrap_or("").trim();
-    line.split(". (").next().unwrap_or(line).trim_end_matches('.').to_string()
+    let line = line.split(". (").next().unwrap_or(line);
+    let line = line
+        .split(" in scope ")
+        .next()
+        .unwrap_or(line)
+        .trim_end_matches('.');
+    if line.chars().count() > 300 {
+        format!("{}…", line.chars().take(300).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
@@ -97,9 +121,17 @@ pub trait Warehouse: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum WarehouseLocation {
     /// A directory for the embedded engine.
-    Embedded { dir: PathBuf, library: Option<PathBuf> },
+    Embedded {
+        dir: PathBuf,
+        library: Option<PathBuf>,
+    },
     /// A ClickHouse server: `http(s)://[user[:password]@]host:port[/database]`.
-    Server { url: String, user: String, password: Option<SecretString>, database: String },
+    Server {
+        url: String,
+        user: String,
+        password: Option<SecretString>,
+        database: String,
+    },
 }
 
 impl WarehouseLocation {
@@ -118,21 +150,37 @@ impl WarehouseLocation {
                     reason: "unsupported scheme: use a directory (embedded) or http(s)://host:8123/database".into(),
                 });
             }
-            return Ok(WarehouseLocation::Embedded { dir: PathBuf::from(value), library });
+            return Ok(WarehouseLocation::Embedded {
+                dir: PathBuf::from(value),
+                library,
+            });
         }
         let mut url = url::Url::parse(value).map_err(|e| WarehouseError::Open {
             warehouse: "(the --warehouse URL)".into(),
             reason: format!("invalid URL: {e}"),
         })?;
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         let url_user = (!url.username().is_empty()).then(|| decode(url.username()));
         let url_password = url.password().map(decode);
         let database = url.path().trim_matches('/').to_string();
-        let database = if database.is_empty() { DEFAULT_DATABASE.to_string() } else { database };
-        if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let database = if database.is_empty() {
+            DEFAULT_DATABASE.to_string()
+        } else {
+            database
+        };
+        if !database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(WarehouseError::Open {
                 warehouse: value.to_string(),
-                reason: format!("database name {database:?} must be letters, digits and underscores"),
+                reason: format!(
+                    "database name {database:?} must be letters, digits and underscores"
+                ),
             });
         }
         let _ = url.set_username("");
@@ -151,9 +199,19 @@ impl WarehouseLocation {
 impl std::fmt::Display for WarehouseLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WarehouseLocation::Embedded { dir, .. } => write!(f, "embedded ClickHouse (chDB) at {}", dir.display()),
-            WarehouseLocation::Server { url, user, database, .. } => {
-                write!(f, "ClickHouse server {url} (database {database}, user {user})")
+            WarehouseLocation::Embedded { dir, .. } => {
+                write!(f, "embedded ClickHouse (chDB) at {}", dir.display())
+            }
+            WarehouseLocation::Server {
+                url,
+                user,
+                database,
+                ..
+            } => {
+                write!(
+                    f,
+                    "ClickHouse server {url} (database {database}, user {user})"
+                )
             }
         }
     }
@@ -162,10 +220,15 @@ impl std::fmt::Display for WarehouseLocation {
 /// Opens the warehouse: loads the engine or checks the server, and makes the database current.
 pub async fn open(location: &WarehouseLocation) -> Result<Box<dyn Warehouse>> {
     match location {
-        WarehouseLocation::Embedded { dir, library } => {
-            Ok(Box::new(chdb::EmbeddedWarehouse::open(dir.clone(), library.clone()).await?))
-        }
-        WarehouseLocation::Server { url, user, password, database } => Ok(Box::new(
+        WarehouseLocation::Embedded { dir, library } => Ok(Box::new(
+            chdb::EmbeddedWarehouse::open(dir.clone(), library.clone()).await?,
+        )),
+        WarehouseLocation::Server {
+            url,
+            user,
+            password,
+            database,
+        } => Ok(Box::new(
             http::ServerWarehouse::connect(url, user, password.clone(), database).await?,
         )),
     }
@@ -195,16 +258,53 @@ mod tests {
 
     #[test]
     fn parses_server_urls_and_keeps_credentials_out_of_display() {
-        let location = WarehouseLocation::parse("https://alice:s%40cret@ch.example:8443/finops", None, None, None).unwrap();
-        let WarehouseLocation::Server { url, user, password, database } = &location else { panic!() };
-        assert_eq!((url.as_str(), user.as_str(), database.as_str()), ("https://ch.example:8443", "alice", "finops"));
+        let location = WarehouseLocation::parse(
+            "https://alice:s%40cret@ch.example:8443/finops",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let WarehouseLocation::Server {
+            url,
+            user,
+            password,
+            database,
+        } = &location
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (url.as_str(), user.as_str(), database.as_str()),
+            ("https://ch.example:8443", "alice", "finops")
+        );
         assert_eq!(password.as_ref().unwrap().expose_secret(), "s@cret");
         let shown = format!("{location} {location:?}");
-        assert!(!shown.contains("s@cret") && !shown.contains("s%40cret"), "{shown}");
+        assert!(
+            !shown.contains("s@cret") && !shown.contains("s%40cret"),
+            "{shown}"
+        );
 
-        let location = WarehouseLocation::parse("http://127.0.0.1:8123", None, None, Some("p".to_string().into())).unwrap();
-        let WarehouseLocation::Server { user, database, password, .. } = location else { panic!() };
-        assert_eq!((user.as_str(), database.as_str()), ("default", DEFAULT_DATABASE));
+        let location = WarehouseLocation::parse(
+            "http://127.0.0.1:8123",
+            None,
+            None,
+            Some("p".to_string().into()),
+        )
+        .unwrap();
+        let WarehouseLocation::Server {
+            user,
+            database,
+            password,
+            ..
+        } = location
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (user.as_str(), database.as_str()),
+            ("default", DEFAULT_DATABASE)
+        );
         assert_eq!(password.unwrap().expose_secret(), "p");
 
         assert!(matches!(

@@ -1,0 +1,327 @@
+//! The commands. Each resolves its settings, opens what it needs, and reports in one line per fact.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use costlake_ingest::scaleway::{ClientOptions, ScalewayClient, ScwConfig};
+use costlake_ingest::{CollectOptions, collect, sources};
+use costlake_lake::{Lake, Manifest};
+use costlake_queries::{Format, ResultSet};
+use costlake_simulator::{SimConfig, Simulator};
+use costlake_transform::{Warehouse, load, migrate, warehouse};
+
+use crate::Command;
+use crate::settings::{Overrides, Settings};
+
+#[derive(clap::Args)]
+pub struct CollectArgs {
+    /// Organization to collect [default: SCW_DEFAULT_ORGANIZATION_ID or the scw profile's]
+    #[arg(long)]
+    organization: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Report name (see `costlake report` for the list)
+    name: Option<String>,
+    /// Output: table (with totals), json (an array of objects) or csv
+    #[arg(long, short, default_value = "table")]
+    format: Format,
+    /// Report parameter, name=value (repeatable); see the report's header for its parameters
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct SqlArgs {
+    /// The SQL (one statement)
+    query: String,
+    /// Output: table, json or csv
+    #[arg(long, short, default_value = "table")]
+    format: Format,
+    /// Query parameter, name=value, bound to {name:Type} in the SQL (repeatable)
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its lake and warehouse (unless --lake/--warehouse say otherwise)
+    #[arg(long, default_value = "./costlake-data/demo")]
+    dir: PathBuf,
+    /// Simulator knobs, e.g. "projects=4,servers=300,rate_429=0.05,latency_ms=20"
+    #[arg(long, default_value = "")]
+    sim: String,
+    /// Output of the report: table, json or csv
+    #[arg(long, short, default_value = "table")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+pub struct SimulatorArgs {
+    /// Port on 127.0.0.1 (default: any free port)
+    #[arg(long)]
+    port: Option<u16>,
+    /// Simulator knobs, e.g. "projects=4,servers=300,rate_429=0.05"
+    #[arg(long, default_value = "")]
+    knobs: String,
+}
+
+pub async fn dispatch(
+    command: Command,
+    config: Option<PathBuf>,
+    overrides: &Overrides,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config, overrides)?;
+    let scw = || ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from);
+    match command {
+        Command::Collect(args) => {
+            let scw = scw()?;
+            run_collect(&settings, &scw, args.organization)
+                .await
+                .map(|_| ())
+        }
+        Command::Load => {
+            let scw = scw()?;
+            run_load(&settings, &scw).await
+        }
+        Command::Run(args) => {
+            let scw = scw()?;
+            run_collect(&settings, &scw, args.organization).await?;
+            run_load(&settings, &scw).await
+        }
+        Command::Report(args) => report(&settings, args).await,
+        Command::Sql(args) => sql(&settings, args).await,
+        Command::Demo(args) => demo(settings, overrides, args).await,
+        Command::Simulator(args) => simulator(args).await,
+    }
+}
+
+fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient> {
+    ScalewayClient::new(ClientOptions {
+        api_url: scw.api_url.clone(),
+        secret_key: scw.secret_key.clone(),
+        secret_origin: scw.secret_key_origin.clone(),
+        concurrency: settings.concurrency,
+        max_rps: settings.max_rps,
+        max_attempts: settings.max_attempts,
+        retry_base: Duration::from_millis(settings.retry_base_ms),
+        ..ClientOptions::default()
+    })
+    .map_err(anyhow::Error::msg)
+}
+
+async fn run_collect(
+    settings: &Settings,
+    scw: &ScwConfig,
+    organization: Option<String>,
+) -> anyhow::Result<Manifest> {
+    let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
+        "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
+    )?;
+    if scw.secret_key.is_none() {
+        bail!(
+            "no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml"
+        );
+    }
+    let lake = Lake::open(&settings.lake_location(scw)?)?;
+    let client = client(settings, scw)?;
+    let options = CollectOptions {
+        organization_id,
+        localities: settings.localities(),
+    };
+    let manifest = collect(&lake, &client, &sources::all(), &options).await?;
+    print_manifest(&manifest, &lake);
+    Ok(manifest)
+}
+
+fn print_manifest(manifest: &Manifest, lake: &Lake) {
+    let seconds = (manifest.finished_at - manifest.started_at).num_milliseconds() as f64 / 1000.0;
+    let rows: u64 = manifest.datasets.iter().map(|d| d.rows).sum();
+    eprintln!(
+        "run {} committed to {lake}: {rows} rows in {} datasets, {seconds:.1} s",
+        manifest.run_id,
+        manifest.datasets.len()
+    );
+    for dataset in &manifest.datasets {
+        eprintln!("  {:<26} {:>8} rows", dataset.name, dataset.rows);
+    }
+    let s = &manifest.stats;
+    eprintln!(
+        "  Scaleway API: {} calls, {} pages, {} retries ({} rate limited, {} server errors)",
+        s.api_calls, s.pages, s.retries, s.rate_limited, s.server_errors
+    );
+}
+
+async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
+    let location = settings.warehouse_location()?;
+    Ok(warehouse::open(&location).await?)
+}
+
+async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
+    let lake = Lake::open(&settings.lake_location(scw)?)?;
+    let warehouse = open_warehouse(settings).await?;
+    let report = load(&lake, warehouse.as_ref()).await?;
+    let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
+    eprintln!(
+        "loaded {} run{} ({rows} rows) into {}; {} already loaded",
+        report.loaded.len(),
+        if report.loaded.len() == 1 { "" } else { "s" },
+        warehouse.describe(),
+        report.already_loaded
+    );
+    for run in &report.loaded {
+        if run.leftover_rows_removed > 0 {
+            eprintln!(
+                "  run {}: removed {} rows of an interrupted earlier load first",
+                run.run_id, run.leftover_rows_removed
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+    let Some(name) = args.name else {
+        let mut out = std::io::stdout().lock();
+        for report in costlake_queries::reports() {
+            writeln!(out, "{:<22} {}", report.name, report.title)?;
+            for param in &report.params {
+                writeln!(
+                    out,
+                    "{:<22}   -p {}={:<10} {}",
+                    "",
+                    param.name,
+                    if param.default.is_empty() {
+                        "''"
+                    } else {
+                        &param.default
+                    },
+                    param.help
+                )?;
+            }
+        }
+        return Ok(());
+    };
+    let report = costlake_queries::find(&name)?;
+    let overrides = costlake_queries::parse_params(&args.params)?;
+    report.bind(&overrides)?;
+    let warehouse = open_warehouse(settings).await?;
+    migrate(warehouse.as_ref()).await?;
+    warn_if_empty(warehouse.as_ref()).await?;
+    let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
+    print(&result, args.format, Some(&report))
+}
+
+async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
+    let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
+    if runs
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_u64())
+        == Some(0)
+    {
+        tracing::warn!(
+            "the warehouse holds no loaded run yet: run `costlake run` (or try `costlake demo`)"
+        );
+    }
+    Ok(())
+}
+
+fn print(
+    result: &ResultSet,
+    format: Format,
+    report: Option<&costlake_queries::Report>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    costlake_queries::render(result, format, report, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
+    let params = costlake_queries::parse_params(&args.params)?;
+    let warehouse = open_warehouse(settings).await?;
+    migrate(warehouse.as_ref()).await?;
+    let result = costlake_queries::query(warehouse.as_ref(), &args.query, &params).await?;
+    print(&result, args.format, None)
+}
+
+async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyhow::Result<()> {
+    let config = SimConfig::default()
+        .with_knobs(&args.sim)
+        .map_err(anyhow::Error::msg)?;
+    let simulator = Simulator::start(config, None)
+        .await
+        .context("cannot start the Scaleway simulator")?;
+    let sim = simulator.config();
+    eprintln!(
+        "Scaleway simulator on {}: {} projects, {} running servers and 11 planted ghost resources",
+        simulator.base_url(),
+        sim.projects,
+        sim.servers
+    );
+    let scw = ScwConfig {
+        access_key: Some("SCWDEMO0000000000000".into()),
+        secret_key: Some(sim.secret_key.clone().into()),
+        organization_id: Some(sim.organization_id.clone()),
+        project_id: None,
+        region: Some("fr-par".into()),
+        zone: None,
+        api_url: simulator.base_url(),
+        secret_key_origin: "the demo simulator's key".into(),
+    };
+    let mut settings = settings;
+    if overrides.lake.is_none() {
+        settings.lake = args.dir.join("lake").display().to_string();
+    }
+    if overrides.warehouse.is_none() {
+        settings.warehouse = args.dir.join("warehouse").display().to_string();
+    }
+    run_collect(&settings, &scw, None).await?;
+    simulator.shutdown().await;
+    run_load(&settings, &scw).await?;
+
+    let warehouse = open_warehouse(&settings).await?;
+    let report = costlake_queries::find("ghost-resources")?;
+    let overrides_for_report = vec![(
+        "organization".to_string(),
+        scw.organization_id.clone().unwrap_or_default(),
+    )];
+    let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides_for_report).await?;
+    eprintln!();
+    print(&result, args.format, Some(&report))?;
+    eprintln!(
+        "\nNext: costlake --lake {} --warehouse {} report ghost-resources --format json\n      costlake --warehouse {} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
+        settings.lake, settings.warehouse, settings.warehouse
+    );
+    Ok(())
+}
+
+async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {
+    let config = SimConfig::default()
+        .with_knobs(&args.knobs)
+        .map_err(anyhow::Error::msg)?;
+    let simulator = Simulator::start(config, args.port)
+        .await
+        .context("cannot start the Scaleway simulator")?;
+    let sim = simulator.config();
+    println!("export SCW_API_URL={}", simulator.base_url());
+    println!("export SCW_SECRET_KEY={}", sim.secret_key);
+    println!("export SCW_DEFAULT_ORGANIZATION_ID={}", sim.organization_id);
+    eprintln!(
+        "Scaleway simulator serving on {} (Ctrl-C to stop)",
+        simulator.base_url()
+    );
+    tokio::signal::ctrl_c().await?;
+    let stats = simulator.stats();
+    simulator.shutdown().await;
+    eprintln!(
+        "served {} requests ({} rate limited, {} server errors)",
+        stats.requests, stats.rate_limited, stats.server_errors
+    );
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! costlake's own settings: command-line flags win over `COSTLAKE_*` environment variables, which win over
+//! the config file (`--config`, `COSTLAKE_CONFIG`, else `~/.config/costlake/config.toml` when it exists).
+//! Scaleway credentials and defaults are not here: they follow the `scw` CLI (see `ingest::scaleway::config`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use costlake_ingest::scaleway::ScwConfig;
+use costlake_lake::{LakeLocation, S3Settings};
+use costlake_transform::WarehouseLocation;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+fn default_lake() -> String {
+    "./costlake-data/lake".into()
+}
+fn default_warehouse() -> String {
+    "./costlake-data/warehouse".into()
+}
+fn default_concurrency() -> usize {
+    8
+}
+fn default_max_rps() -> u32 {
+    20
+}
+fn default_max_attempts() -> usize {
+    6
+}
+fn default_retry_base_ms() -> u64 {
+    1000
+}
+
+/// Every setting, after merging. Secrets are wrapped as soon as they are read, and this type has no `Debug`
+/// derive that could print them.
+#[derive(Deserialize)]
+pub struct Settings {
+    #[serde(default = "default_lake")]
+    pub lake: String,
+    #[serde(default = "default_warehouse")]
+    pub warehouse: String,
+    pub chdb_lib: Option<PathBuf>,
+    pub clickhouse_user: Option<String>,
+    pub clickhouse_password: Option<SecretString>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key: Option<String>,
+    pub s3_secret_key: Option<SecretString>,
+    /// Comma-separated zones or regions to collect (default: every locality of every product).
+    pub zones: Option<String>,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_max_rps")]
+    pub max_rps: u32,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: usize,
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+}
+
+/// The flags that override settings; `None` means "not given on the command line".
+#[derive(Debug, Default, Clone, Serialize, clap::Args)]
+pub struct Overrides {
+    /// Lake location: a directory, or s3://bucket/prefix [env: COSTLAKE_LAKE] [default: ./costlake-data/lake]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lake: Option<String>,
+    /// Warehouse: a directory for the embedded engine, or http(s)://[user@]host:8123/database for a
+    /// ClickHouse server [env: COSTLAKE_WAREHOUSE] [default: ./costlake-data/warehouse]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    /// Path to libchdb.so [env: COSTLAKE_CHDB_LIB] [default: where scripts/install-chdb.sh installs it]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chdb_lib: Option<PathBuf>,
+    /// Only these zones or regions, comma-separated (e.g. fr-par-1,nl-ams) [env: COSTLAKE_ZONES]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zones: Option<String>,
+    /// Scaleway API requests in flight at once [env: COSTLAKE_CONCURRENCY] [default: 8]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// Scaleway API requests per second [env: COSTLAKE_MAX_RPS] [default: 20]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rps: Option<u32>,
+}
+
+impl Settings {
+    pub fn load(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut figment = Figment::new();
+        let explicit = config.or_else(|| std::env::var_os("COSTLAKE_CONFIG").map(PathBuf::from));
+        match explicit {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(&path));
+            }
+            None => {
+                if let Some(path) = default_config_path().filter(|p| p.exists()) {
+                    figment = figment.merge(Toml::file_exact(path));
+                }
+            }
+        }
+        figment = figment
+            .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log"]))
+            .merge(Serialized::globals(overrides));
+        figment.extract().context("invalid costlake configuration")
+    }
+
+    pub fn localities(&self) -> Option<Vec<String>> {
+        self.zones.as_ref().map(|zones| {
+            zones
+                .split(',')
+                .map(|z| z.trim().to_string())
+                .filter(|z| !z.is_empty())
+                .collect()
+        })
+    }
+
+    /// The lake, with S3 settings defaulting to the Scaleway credentials and region.
+    pub fn lake_location(&self, scw: &ScwConfig) -> anyhow::Result<LakeLocation> {
+        let s3 = S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self
+                .s3_region
+                .clone()
+                .or_else(|| scw.region.clone())
+                .unwrap_or_else(|| "fr-par".into()),
+            access_key: self
+                .s3_access_key
+                .clone()
+                .or_else(|| scw.access_key.clone()),
+            secret_key: self
+                .s3_secret_key
+                .clone()
+                .or_else(|| scw.secret_key.clone()),
+        };
+        Ok(LakeLocation::parse(&self.lake, s3)?)
+    }
+
+    pub fn warehouse_location(&self) -> anyhow::Result<WarehouseLocation> {
+        Ok(WarehouseLocation::parse(
+            &self.warehouse,
+            self.chdb_lib.clone(),
+            self.clickhouse_user.clone(),
+            self.clickhouse_password.clone(),
+        )?)
+    }
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("costlake").join("config.toml"))
+}

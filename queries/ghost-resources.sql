@@ -1,0 +1,286 @@
+-- ghost-resources: resources that keep billing while doing nothing
+--
+-- Which stopped Instances, unattached volumes, orphaned flexible IPs and old or orphaned snapshots keep
+-- billing, where, since when, and how many euros a month each one costs. One row per resource, from the
+-- newest committed run of each organisation.
+--
+--   stopped_server     powered off (`stopped`): still pays for its volumes and flexible IPs; in standby
+--                      (`stopped in place`): still pays for compute too (Scaleway Instance FAQ)
+--   unattached_volume  an Instance volume or a Block Storage volume attached to nothing
+--   orphaned_ip        a flexible IP attached to no Instance: billed while reserved
+--   old_snapshot       at least min_snapshot_age_days old; over_a_year marks those past 365 days
+--   orphaned_snapshot  the volume it was taken from no longer exists (takes precedence over old)
+--
+-- since: when the resource entered this state, from its own timestamps and from costlake's history of
+-- snapshots (the first run that saw it so, after the last run that saw it otherwise). monthly_cost: 730 hours
+-- a month at the newest collected prices, price_overrides first; NULL when no part has a known price, and the
+-- reason names the parts without one. Money is exact, rounded to 6 decimals.
+--
+-- @param min_snapshot_age_days UInt32 = 90  a snapshot at least this many days old is old
+-- @param organization String = ''  only this organisation ('' for every organisation in the warehouse)
+-- @param project String = ''  only this project ('' for all)
+-- @money monthly_cost currency
+-- @totals kind, project_name
+
+WITH
+    latest AS
+    (
+        SELECT organization_id, run_id, snapshot_at, toDate(snapshot_at) AS as_of
+        FROM latest_runs
+        WHERE {organization:String} = '' OR organization_id = {organization:String}
+    ),
+    servers AS (SELECT * FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM latest)),
+    server_volumes AS (SELECT * FROM raw_instance_server_volumes WHERE run_id IN (SELECT run_id FROM latest)),
+    instance_volumes AS (SELECT * FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM latest)),
+    ips AS (SELECT * FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM latest)),
+    instance_snapshots AS (SELECT * FROM raw_instance_snapshots WHERE run_id IN (SELECT run_id FROM latest)),
+    block_volumes AS (SELECT * FROM raw_block_volumes WHERE run_id IN (SELECT run_id FROM latest)),
+    block_snapshots AS (SELECT * FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM latest)),
+    -- Names of every project ever seen: a deleted project keeps its name.
+    project_names AS
+    (
+        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
+        FROM raw_account_projects AS p
+        WHERE p.run_id IN (SELECT run_id FROM runs)
+        GROUP BY p.id
+    ),
+
+    -- Attachments still in force per Block volume and run (a `detached` reference no longer holds it).
+    block_refs AS
+    (
+        SELECT run_id, volume_id, countIf(coalesce(status, '') != 'detached') AS active
+        FROM raw_block_volume_references
+        WHERE run_id IN (SELECT run_id FROM runs)
+        GROUP BY run_id, volume_id
+    ),
+    stopped AS (SELECT * FROM servers WHERE state IN ('stopped', 'stopped in place')),
+    unattached_block AS
+    (
+        SELECT v.*
+        FROM block_volumes AS v
+        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
+        WHERE v.status = 'available' AND coalesce(r.active, 0) = 0
+    ),
+    live_volume_ids AS
+    (
+        SELECT id FROM instance_volumes
+        UNION ALL SELECT id FROM block_volumes
+        UNION ALL SELECT volume_id FROM server_volumes
+    ),
+    snapshots AS
+    (
+        SELECT s.organization_id AS organization_id, s.id AS id, s.name AS name, s.project_id AS project_id,
+               toString(s.zone) AS zone, CAST(s.state, 'Nullable(String)') AS state, s.creation_date AS created,
+               s.size AS size, s.base_volume_id AS source_volume_id,
+               coalesce(CAST(s.volume_type, 'Nullable(String)'), '') AS price_key
+        FROM instance_snapshots AS s
+        UNION ALL
+        SELECT s.organization_id, s.id, s.name, s.project_id, toString(s.zone), CAST(s.status, 'Nullable(String)'),
+               s.created_at, s.size, s.parent_volume_id,
+               coalesce(CAST(s.parent_volume_type, 'Nullable(String)'), CAST(s.class, 'Nullable(String)'), 'sbs')
+        FROM block_snapshots AS s
+    ),
+    snapshot_findings AS
+    (
+        SELECT s.*,
+               s.source_volume_id IS NULL OR s.source_volume_id NOT IN (SELECT id FROM live_volume_ids) AS orphaned,
+               dateDiff('day', toDate(s.created), l.as_of) AS age
+        FROM snapshots AS s
+        INNER JOIN latest AS l ON l.organization_id = s.organization_id
+        WHERE orphaned OR age >= {min_snapshot_age_days:UInt32}
+    ),
+
+    -- One row per finding: what it is, and the timestamp the API gives for the start of its state.
+    findings AS
+    (
+        SELECT 'stopped_server' AS kind, s.organization_id AS organization_id, s.id AS resource_id,
+               CAST(s.name, 'Nullable(String)') AS name, CAST(s.project_id, 'Nullable(String)') AS project_id,
+               toString(s.zone) AS zone, CAST(s.state, 'Nullable(String)') AS state,
+               s.modification_date AS api_since, CAST(NULL, 'Nullable(UInt64)') AS size_bytes,
+               if(s.state = 'stopped in place', 'in standby (stopped in place), still billed for compute',
+                  'powered off') AS what
+        FROM stopped AS s
+        UNION ALL
+        -- Instance volumes: local ones only; SBS volumes are listed, and judged, by the Block API below.
+        SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
+               CAST(v.state, 'Nullable(String)'), v.modification_date, v.size,
+               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), 'Instance'), ' volume attached to no Instance')
+        FROM instance_volumes AS v
+        WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
+        UNION ALL
+        SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
+               CAST(v.status, 'Nullable(String)'), coalesce(v.last_detached_at, v.created_at), v.size,
+               concat(coalesce(CAST(v.type, 'Nullable(String)'), 'Block Storage'), ' Block Storage volume attached to nothing')
+        FROM unattached_block AS v
+        UNION ALL
+        SELECT 'orphaned_ip', ip.organization_id, ip.id, coalesce(ip.address, ip.prefix), ip.project_id, toString(ip.zone),
+               CAST(ip.state, 'Nullable(String)'), CAST(NULL, 'Nullable(DateTime64(6, \'UTC\'))'),
+               CAST(NULL, 'Nullable(UInt64)'), 'flexible IP attached to no Instance, billed while reserved'
+        FROM ips AS ip
+        WHERE ip.server_id IS NULL
+        UNION ALL
+        SELECT if(s.orphaned, 'orphaned_snapshot', 'old_snapshot'), s.organization_id, s.id, s.name, s.project_id, s.zone,
+               s.state, s.created, s.size,
+               if(s.orphaned,
+                  concat('snapshot of a volume that no longer exists, ', toString(s.age), ' days old'),
+                  concat('snapshot ', toString(s.age), ' days old (threshold ', toString({min_snapshot_age_days:UInt32}), ')'))
+        FROM snapshot_findings AS s
+    ),
+
+    -- What each finding is billed for, and the key of its price in rate_card.
+    billable_parts AS
+    (
+        SELECT 'stopped_server' AS kind, s.id AS resource_id,
+               concat('compute ', coalesce(CAST(s.commercial_type, 'Nullable(String)'), '?')) AS part,
+               toDecimal128(1, 9) AS quantity, 'server_hour' AS price_kind, toString(s.zone) AS zone,
+               coalesce(CAST(s.commercial_type, 'Nullable(String)'), '') AS match_key
+        FROM stopped AS s
+        WHERE s.state = 'stopped in place'
+        UNION ALL
+        -- SBS volumes carry only {id, type} inside the server: size and type come from the Block API.
+        SELECT 'stopped_server', sv.server_id,
+               concat(if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), 'sbs'),
+                         coalesce(CAST(sv.volume_type, 'Nullable(String)'), '?')),
+                      ' volume ', formatReadableDecimalSize(coalesce(bv.size, sv.size, 0))),
+               toDecimal128(coalesce(bv.size, sv.size), 9) / 1000000000, 'volume_gb_hour', toString(sv.zone),
+               if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), ''),
+                  coalesce(CAST(sv.volume_type, 'Nullable(String)'), ''))
+        FROM server_volumes AS sv
+        INNER JOIN stopped AS s ON s.id = sv.server_id AND s.run_id = sv.run_id
+        LEFT JOIN block_volumes AS bv ON bv.id = sv.volume_id AND bv.run_id = sv.run_id
+        UNION ALL
+        SELECT 'stopped_server', ip.server_id, concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)),
+               toDecimal128(1, 9), 'ip_hour', toString(ip.zone), if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4')
+        FROM ips AS ip
+        INNER JOIN stopped AS s ON s.id = ip.server_id AND s.run_id = ip.run_id
+        UNION ALL
+        SELECT 'unattached_volume', v.id,
+               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),
+               toDecimal128(v.size, 9) / 1000000000, 'volume_gb_hour', toString(v.zone),
+               coalesce(CAST(v.volume_type, 'Nullable(String)'), '')
+        FROM instance_volumes AS v
+        WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
+        UNION ALL
+        SELECT 'unattached_volume', v.id,
+               concat(coalesce(CAST(v.type, 'Nullable(String)'), '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),
+               toDecimal128(v.size, 9) / 1000000000, 'volume_gb_hour', toString(v.zone),
+               coalesce(CAST(v.type, 'Nullable(String)'), '')
+        FROM unattached_block AS v
+        UNION ALL
+        SELECT 'orphaned_ip', ip.id, concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)), toDecimal128(1, 9),
+               'ip_hour', toString(ip.zone), if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4')
+        FROM ips AS ip
+        WHERE ip.server_id IS NULL
+        UNION ALL
+        SELECT if(s.orphaned, 'orphaned_snapshot', 'old_snapshot'), s.id,
+               concat(s.price_key, ' snapshot ', formatReadableDecimalSize(coalesce(s.size, 0))),
+               toDecimal128(s.size, 9) / 1000000000, 'snapshot_gb_hour', s.zone, s.price_key
+        FROM snapshot_findings AS s
+    ),
+
+    -- The best price of each part: overrides before APIs before the catalog, exact keys before wildcards.
+    priced AS
+    (
+        SELECT p.kind AS kind, p.resource_id AS resource_id, p.part AS part, p.quantity AS quantity, p.zone AS zone,
+               countIf(rc.price_kind IS NOT NULL) > 0 AND p.quantity IS NOT NULL AS has_price,
+               argMinIf(tuple(rc.monthly_price, rc.currency, rc.source), tuple(rc.priority, p.specificity),
+                        rc.price_kind IS NOT NULL) AS best
+        FROM
+        (
+            SELECT *, tupleElement(candidate, 1) AS candidate_zone, tupleElement(candidate, 2) AS candidate_key,
+                   tupleElement(candidate, 3) AS specificity
+            FROM
+            (
+                SELECT *, arrayJoin([(zone, match_key, 0), ('', match_key, 1), (zone, '', 2), ('', '', 3)]) AS candidate
+                FROM billable_parts
+            )
+        ) AS p
+        LEFT JOIN rate_card AS rc
+            ON rc.price_kind = p.price_kind AND rc.zone = p.candidate_zone AND rc.match_key = p.candidate_key
+        GROUP BY p.kind, p.resource_id, p.part, p.quantity, p.zone
+    ),
+    costs AS
+    (
+        SELECT kind, resource_id,
+               count() AS part_count,
+               countIf(has_price) AS priced_parts,
+               sumIf(quantity * tupleElement(best, 1), has_price) AS known_cost,
+               anyIf(tupleElement(best, 2), has_price) AS currency,
+               uniqExactIf(tupleElement(best, 2), has_price) AS currencies,
+               arrayStringConcat(arraySort(groupArray(part)), ', ') AS billed,
+               arrayStringConcat(arraySort(groupArrayIf(concat(part, ' in ', zone), NOT has_price)), ', ') AS unpriced
+        FROM priced
+        GROUP BY kind, resource_id
+    ),
+
+    -- When each resource entered its current state, from the history of committed runs: the first run that
+    -- saw it so after the last run that saw it otherwise.
+    condition_history AS
+    (
+        SELECT 'stopped_server' AS kind, id AS resource_id, snapshot_at,
+               coalesce(state IN ('stopped', 'stopped in place'), false) AS is_ghost
+        FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM runs)
+        UNION ALL
+        SELECT 'unattached_volume', id, snapshot_at, server_id IS NULL
+        FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM runs)
+        UNION ALL
+        SELECT 'unattached_volume', v.id, v.snapshot_at, coalesce(v.status = 'available', false) AND coalesce(r.active, 0) = 0
+        FROM raw_block_volumes AS v
+        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
+        WHERE v.run_id IN (SELECT run_id FROM runs)
+        UNION ALL
+        SELECT 'orphaned_ip', id, snapshot_at, server_id IS NULL
+        FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM runs)
+    ),
+    streaks AS
+    (
+        SELECT h.kind AS kind, h.resource_id AS resource_id,
+               maxIf(h.snapshot_at, NOT h.is_ghost) AS last_healthy,
+               arrayMin(arrayFilter(t -> t > last_healthy, groupArrayIf(h.snapshot_at, h.is_ghost))) AS streak_start
+        FROM condition_history AS h
+        GROUP BY h.kind, h.resource_id
+    ),
+
+    report_rows AS
+    (
+        SELECT f.kind AS kind, f.resource_id AS resource_id, f.name AS name, f.project_id AS project_id,
+               pn.name AS project_name, f.zone AS zone, f.state AS state, f.api_since AS api_since, f.size_bytes AS size_bytes, f.what AS what,
+               l.as_of AS as_of, c.part_count AS part_count, c.priced_parts AS priced_parts, c.known_cost AS known_cost,
+               c.currency AS priced_currency, c.currencies AS currencies, c.billed AS billed, c.unpriced AS unpriced,
+               toDate(multiIf(
+                   f.kind IN ('old_snapshot', 'orphaned_snapshot'), f.api_since,
+                   f.api_since IS NOT NULL AND f.api_since > st.last_healthy AND f.api_since <= st.streak_start, f.api_since,
+                   st.streak_start)) AS since
+        FROM findings AS f
+        INNER JOIN latest AS l ON l.organization_id = f.organization_id
+        LEFT JOIN costs AS c ON c.kind = f.kind AND c.resource_id = f.resource_id
+        LEFT JOIN streaks AS st ON st.kind = f.kind AND st.resource_id = f.resource_id
+        LEFT JOIN project_names AS pn ON pn.id = f.project_id
+        WHERE {project:String} = '' OR f.project_id = {project:String}
+    )
+SELECT
+    kind,
+    resource_id,
+    name,
+    project_id,
+    project_name,
+    zone,
+    state,
+    since,
+    dateDiff('day', since, as_of) AS age_days,
+    size_bytes,
+    multiIf(coalesce(part_count, 0) = 0, toDecimal128(0, 6),
+            priced_parts = 0 OR currencies > 1, CAST(NULL, 'Nullable(Decimal(38, 6))'),
+            CAST(round(known_cost, 6), 'Decimal(38, 6)')) AS monthly_cost,
+    if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), coalesce(priced_currency, 'EUR')) AS currency,
+    CAST(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, 'Bool') AS over_a_year,
+    concat(
+        what,
+        if(kind = 'stopped_server', if(coalesce(part_count, 0) = 0, '; nothing else billed', concat('; billed for: ', billed)), ''),
+        if(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, '; over a year old', ''),
+        if(currencies > 1, '; parts priced in different currencies', ''),
+        if(unpriced != '', concat('; no known price for ', unpriced, ' (see price_overrides)'), '')
+    ) AS reason
+FROM report_rows
+ORDER BY monthly_cost DESC NULLS LAST, kind, resource_id
+SETTINGS join_use_nulls = 1

@@ -1,0 +1,349 @@
+//! Rendering a result: a table for people (with totals), JSON and CSV for programs.
+//!
+//! JSON is an array of objects, one per row, in column order; money stays a decimal string exactly as the
+//! engine computed it. CSV has a header row; NULL is an empty field. The table rounds money to cents for
+//! reading only, says `unknown` where there is no price, and ends with the report's totals.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::str::FromStr;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::{Report, ResultSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Format, String> {
+        match value {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!("unknown format {other:?}: use table, json or csv")),
+        }
+    }
+}
+
+/// Sums of one money column per value of a grouping column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalsBlock {
+    pub by: String,
+    pub money: String,
+    pub groups: BTreeMap<String, GroupTotal>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupTotal {
+    pub rows: u64,
+    /// Rows whose money is NULL (no known price): counted, never summed as zero.
+    pub unpriced: u64,
+    /// Sum per currency.
+    pub sums: BTreeMap<String, Decimal>,
+}
+
+/// The report's `@totals`, computed exactly from the rows (decimal strings, never floats).
+pub fn totals(set: &ResultSet, report: &Report) -> Vec<TotalsBlock> {
+    let mut blocks = Vec::new();
+    for (money, currency) in &report.money {
+        let (Some(money_at), Some(currency_at)) = (set.column(money), set.column(currency)) else {
+            continue;
+        };
+        for by in &report.totals {
+            let Some(by_at) = set.column(by) else {
+                continue;
+            };
+            let mut groups: BTreeMap<String, GroupTotal> = BTreeMap::new();
+            for row in &set.rows {
+                let group = groups.entry(text(&row[by_at])).or_default();
+                group.rows += 1;
+                match row[money_at]
+                    .as_str()
+                    .and_then(|s| Decimal::from_str(s).ok())
+                {
+                    Some(amount) => {
+                        *group.sums.entry(text(&row[currency_at])).or_default() += amount;
+                    }
+                    None => group.unpriced += 1,
+                }
+            }
+            blocks.push(TotalsBlock {
+                by: by.clone(),
+                money: money.clone(),
+                groups,
+            });
+        }
+    }
+    blocks
+}
+
+fn money_text(sums: &BTreeMap<String, Decimal>) -> String {
+    if sums.is_empty() {
+        return "unknown".into();
+    }
+    sums.iter()
+        .map(|(currency, sum)| format!("{} {currency}", sum.round_dp(2)))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes `set` in `format`. `report` adds the money formatting and the totals of the table format.
+pub fn render(
+    set: &ResultSet,
+    format: Format,
+    report: Option<&Report>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            let rows: Vec<Value> = set
+                .rows
+                .iter()
+                .map(|row| {
+                    let object: Map<String, Value> = set
+                        .columns
+                        .iter()
+                        .map(|(name, _)| name.clone())
+                        .zip(row.iter().cloned())
+                        .collect();
+                    Value::Object(object)
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
+            writeln!(out)
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(set.columns.iter().map(|(name, _)| name))?;
+            for row in &set.rows {
+                writer.write_record(row.iter().map(text))?;
+            }
+            writer.flush()
+        }
+        Format::Table => render_table(set, report, out),
+    }
+}
+
+fn is_money(report: Option<&Report>, column: &str) -> bool {
+    report.is_some_and(|r| r.money.iter().any(|(m, _)| m == column))
+}
+
+fn cents(value: &str) -> String {
+    Decimal::from_str(value)
+        .map(|d| d.round_dp(2).to_string())
+        .unwrap_or_else(|_| value.to_string())
+}
+
+fn human_bytes(value: &Value) -> String {
+    match value.as_u64() {
+        Some(bytes) if bytes >= 1_000_000_000_000 => format!("{:.1} TB", bytes as f64 / 1e12),
+        Some(bytes) if bytes >= 1_000_000_000 => format!("{:.1} GB", bytes as f64 / 1e9),
+        Some(bytes) if bytes >= 1_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        Some(bytes) => format!("{bytes} B"),
+        None => text(value),
+    }
+}
+
+fn render_table(
+    set: &ResultSet,
+    report: Option<&Report>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    if set.columns.is_empty() {
+        return writeln!(out, "(no result)");
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        table.set_width(width);
+    }
+    table.set_header(set.columns.iter().map(|(name, _)| name.as_str()));
+    for row in &set.rows {
+        let cells: Vec<comfy_table::Cell> = set
+            .columns
+            .iter()
+            .zip(row)
+            .map(|((name, ty), value)| {
+                let shown = if is_money(report, name) {
+                    value
+                        .as_str()
+                        .map(cents)
+                        .unwrap_or_else(|| "unknown".into())
+                } else if name.ends_with("_bytes") {
+                    human_bytes(value)
+                } else {
+                    text(value)
+                };
+                let numeric = ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float");
+                let cell = comfy_table::Cell::new(shown);
+                if numeric {
+                    cell.set_alignment(CellAlignment::Right)
+                } else {
+                    cell
+                }
+            })
+            .collect();
+        table.add_row(cells);
+    }
+    writeln!(out, "{table}")?;
+    writeln!(
+        out,
+        "{} row{}",
+        set.rows.len(),
+        if set.rows.len() == 1 { "" } else { "s" }
+    )?;
+
+    let Some(report) = report else { return Ok(()) };
+    for block in totals(set, report) {
+        if block.groups.is_empty() {
+            continue;
+        }
+        writeln!(out, "\nTotal {} per {}:", block.money, block.by)?;
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(vec![
+            block.by.as_str(),
+            "rows",
+            block.money.as_str(),
+            "without a price",
+        ]);
+        let mut all = GroupTotal::default();
+        for (group, total) in &block.groups {
+            all.rows += total.rows;
+            all.unpriced += total.unpriced;
+            for (currency, sum) in &total.sums {
+                *all.sums.entry(currency.clone()).or_default() += *sum;
+            }
+            table.add_row(vec![
+                comfy_table::Cell::new(if group.is_empty() { "(none)" } else { group }),
+                comfy_table::Cell::new(total.rows).set_alignment(CellAlignment::Right),
+                comfy_table::Cell::new(money_text(&total.sums)).set_alignment(CellAlignment::Right),
+                comfy_table::Cell::new(total.unpriced).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        writeln!(out, "{table}")?;
+        write!(out, "All {} rows: {}", all.rows, money_text(&all.sums))?;
+        if all.unpriced > 0 {
+            write!(out, ", plus {} without a known price", all.unpriced)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (ResultSet, Report) {
+        let report = Report::parse(
+            "r",
+            "-- r: t\n-- d\n-- @param p String = ''  x\n-- @money monthly_cost currency\n-- @totals kind\nSELECT {p:String}",
+        )
+        .unwrap();
+        let set = ResultSet {
+            columns: vec![
+                ("kind".into(), "String".into()),
+                ("size_bytes".into(), "Nullable(UInt64)".into()),
+                ("monthly_cost".into(), "Nullable(Decimal(38, 6))".into()),
+                ("currency".into(), "Nullable(String)".into()),
+            ],
+            rows: vec![
+                vec![
+                    "orphaned_ip".into(),
+                    Value::Null,
+                    "2.92".into(),
+                    "EUR".into(),
+                ],
+                vec![
+                    "orphaned_ip".into(),
+                    Value::Null,
+                    "2.92".into(),
+                    "EUR".into(),
+                ],
+                vec![
+                    "unattached_volume".into(),
+                    20_000_000_000u64.into(),
+                    Value::Null,
+                    Value::Null,
+                ],
+                vec![
+                    "unattached_volume".into(),
+                    500_000_000_000u64.into(),
+                    "43.07".into(),
+                    "EUR".into(),
+                ],
+            ],
+        };
+        (set, report)
+    }
+
+    #[test]
+    fn totals_are_exact_and_count_unpriced_rows() {
+        let (set, report) = sample();
+        let blocks = totals(&set, &report);
+        assert_eq!(blocks.len(), 1);
+        let ips = &blocks[0].groups["orphaned_ip"];
+        assert_eq!(
+            (ips.rows, ips.unpriced, ips.sums["EUR"]),
+            (2, 0, Decimal::from_str("5.84").unwrap())
+        );
+        let volumes = &blocks[0].groups["unattached_volume"];
+        assert_eq!(
+            (volumes.rows, volumes.unpriced, volumes.sums["EUR"]),
+            (2, 1, Decimal::from_str("43.07").unwrap())
+        );
+    }
+
+    #[test]
+    fn renders_json_csv_and_table() {
+        let (set, report) = sample();
+        let mut json = Vec::new();
+        render(&set, Format::Json, Some(&report), &mut json).unwrap();
+        let parsed: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed[0]["monthly_cost"], Value::from("2.92"));
+        assert_eq!(parsed[2]["monthly_cost"], Value::Null);
+
+        let mut csv = Vec::new();
+        render(&set, Format::Csv, Some(&report), &mut csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.starts_with("kind,size_bytes,monthly_cost,currency\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("unattached_volume,20000000000,,\n"), "{csv}");
+
+        let mut table = Vec::new();
+        render(&set, Format::Table, Some(&report), &mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(
+            table.contains("unknown")
+                && table.contains("500.0 GB")
+                && table.contains("Total monthly_cost per kind"),
+            "{table}"
+        );
+        assert!(
+            table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"),
+            "{table}"
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Bad input, through the real binary: each case gives a clear one-line error naming what failed and what to
+//! do, a non-zero exit, no secret in any output, and nothing half-written (no manifest, no Parquet left).
+
+mod common;
+
+use common::{BIN, sandbox, simulator};
+use costlake_tests::sandbox::{Outcome, Sandbox};
+
+/// The error line, checked for the shape every error must have.
+fn error_of(outcome: &Outcome) -> String {
+    assert!(
+        !outcome.success(),
+        "expected a failure; stdout:\n{}\nstderr:\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert_eq!(outcome.code, Some(1));
+    let line = outcome
+        .error_line()
+        .unwrap_or_else(|| panic!("no `error:` line in:\n{}", outcome.stderr))
+        .to_string();
+    assert_eq!(
+        outcome.stderr.lines().last(),
+        Some(line.as_str()),
+        "the error is the last line of stderr"
+    );
+    line
+}
+
+fn assert_nothing_committed(sandbox: &Sandbox) {
+    let files = sandbox.files_under("lake");
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("/manifests/")),
+        "no manifest may exist: {files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_none_or(|e| e != "parquet")),
+        "no Parquet may be left: {files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_key_is_named_and_never_printed() {
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    let wrong = "0badc0de-0000-4000-8000-00000000dead";
+    sandbox.set("SCW_SECRET_KEY", wrong);
+    let outcome = sandbox.run(&["collect"]).await;
+    let error = error_of(&outcome);
+    assert!(
+        error.contains("Scaleway rejected the API key (401 Unauthorized denied_authentication"),
+        "{error}"
+    );
+    assert!(error.contains("check SCW_SECRET_KEY"), "{error}");
+    assert!(!outcome.stderr.contains(wrong) && !outcome.stdout.contains(wrong));
+    assert_nothing_committed(&sandbox);
+
+    // The same key from an scw profile names the profile instead.
+    sandbox.unset("SCW_SECRET_KEY");
+    let config_dir = sandbox.path("home/.config/scw");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.yaml"),
+        format!("active_profile: prod\nprofiles:\n  prod:\n    secret_key: {wrong}\n"),
+    )
+    .unwrap();
+    let outcome = sandbox.run(&["collect"]).await;
+    let error = error_of(&outcome);
+    assert!(
+        error.contains("the secret_key of scw profile 'prod'"),
+        "{error}"
+    );
+    assert!(!outcome.stderr.contains(wrong));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_permission_names_the_permission_set() {
+    let simulator = simulator("deny=block").await;
+    let sandbox = sandbox(&simulator);
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(
+        error.contains("lacks permission `read` on `volume`")
+            || error.contains("lacks permission `read` on `snapshot`")
+            || error.contains("`read` on `volume_type`"),
+        "{error}"
+    );
+    assert!(error.contains("BlockStorageReadOnly"), "{error}");
+    assert_nothing_committed(&sandbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_api_page_names_the_request_and_the_field() {
+    let simulator = simulator("malformed=instance-servers").await;
+    let sandbox = sandbox(&simulator);
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(
+        error.contains("malformed response from GET /instance/v1/zones/fr-par-1/servers?"),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "servers[1] (page 1).creation_date: expected an RFC 3339 timestamp, got \"yesterday\""
+        ),
+        "{error}"
+    );
+    assert!(error.contains("nothing was committed"), "{error}");
+    assert_nothing_committed(&sandbox);
+
+    let truncating = common::simulator("malformed=block-volumes").await;
+    let sandbox = common::sandbox(&truncating);
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(
+        error.contains("GET /block/v1/zones/fr-par-1/volumes?") && error.contains("not valid JSON"),
+        "{error}"
+    );
+    assert_nothing_committed(&sandbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_lake_fails_before_any_api_call() {
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    sandbox
+        .set("COSTLAKE_LAKE", "s3://bills/costlake")
+        .set("COSTLAKE_S3_ENDPOINT", "http://127.0.0.1:9");
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(error.contains("lake s3://bills/costlake (endpoint http://127.0.0.1:9) is unreachable or refuses writes"), "{error}");
+    assert!(
+        error.contains("check the lake location, its endpoint and its credentials"),
+        "{error}"
+    );
+    assert_eq!(simulator.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_engine_library_says_how_to_install_it() {
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.set("COSTLAKE_CHDB_LIB", "/nonexistent/libchdb.so");
+    let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
+    assert!(
+        error
+            .contains("libchdb.so) could not be loaded from /nonexistent/libchdb.so: no such file"),
+        "{error}"
+    );
+    assert!(
+        error.contains("make deps") && error.contains("COSTLAKE_CHDB_LIB"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warehouse_in_use_names_the_other_process() {
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    sandbox.ok(&["collect"]).await;
+    sandbox.set("COSTLAKE_FAILPOINT", "load.pause_after_dataset=1");
+    let holder = sandbox.start_until(&["load"], "failpoint").await;
+    sandbox.unset("COSTLAKE_FAILPOINT");
+
+    let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
+    let pid = holder.id().expect("running");
+    assert!(
+        error.contains("is in use by another process (costlake pid "),
+        "{error}"
+    );
+    assert!(error.contains(&format!("pid {pid}")), "{error}");
+    drop(holder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_mistakes_are_named() {
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+
+    sandbox.unset("SCW_DEFAULT_ORGANIZATION_ID");
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(
+        error.contains("no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID"),
+        "{error}"
+    );
+
+    sandbox.set(
+        "SCW_DEFAULT_ORGANIZATION_ID",
+        "11111111-1111-4111-8111-111111111111",
+    );
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(error.contains("the Account API returned no project for organization 11111111-1111-4111-8111-111111111111"), "{error}");
+    assert_nothing_committed(&sandbox);
+
+    sandbox.set("SCW_PROFILE", "staging");
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(
+        error.contains("scw profile \"staging\" (from SCW_PROFILE) is not defined"),
+        "{error}"
+    );
+
+    let missing = sandbox.path("missing.toml").display().to_string();
+    sandbox.unset("SCW_PROFILE").set("COSTLAKE_CONFIG", missing);
+    let error = error_of(&sandbox.run(&["report"]).await);
+    assert!(error.contains("missing.toml does not exist"), "{error}");
+
+    let bad = sandbox.path("bad.toml");
+    std::fs::write(&bad, "concurrency = \"lots\"\n").unwrap();
+    sandbox.set("COSTLAKE_CONFIG", bad.display().to_string());
+    let error = error_of(&sandbox.run(&["report"]).await);
+    assert!(
+        error.contains("invalid costlake configuration") && error.contains("concurrency"),
+        "{error}"
+    );
+
+    sandbox.unset("COSTLAKE_CONFIG");
+    let error = error_of(
+        &sandbox
+            .run(&[
+                "report",
+                "ghost-resources",
+                "-p",
+                "min_snapshot_age_days=soon",
+            ])
+            .await,
+    );
+    assert!(
+        error.contains("parameter min_snapshot_age_days must be an integer (UInt32), got \"soon\""),
+        "{error}"
+    );
+    let error = error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
+    assert!(
+        error.contains("no report named \"ghost-resurces\"; available: ghost-resources"),
+        "{error}"
+    );
+}
