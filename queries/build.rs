@@ -19,12 +19,7 @@ fn main() {
     for path in entries {
         println!("cargo:rerun-if-changed={}", path.display());
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        writeln!(
-            code,
-            "    ({stem:?}, include_str!({:?})),",
-            path.display().to_string()
-        )
-        .unwrap();
+        writeln!(code, "    ({stem:?}, include_str!({:?})),", path.display().to_string()).unwrap();
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("reports.rs");

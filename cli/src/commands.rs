@@ -69,19 +69,13 @@ pub struct SimulatorArgs {
     knobs: String,
 }
 
-pub async fn dispatch(
-    command: Command,
-    config: Option<PathBuf>,
-    overrides: &Overrides,
-) -> anyhow::Result<()> {
+pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<()> {
     let settings = Settings::load(config, overrides)?;
     let scw = || ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from);
     match command {
         Command::Collect(args) => {
             let scw = scw()?;
-            run_collect(&settings, &scw, args.organization)
-                .await
-                .map(|_| ())
+            run_collect(&settings, &scw, args.organization).await.map(|_| ())
         }
         Command::Load => {
             let scw = scw()?;
@@ -113,25 +107,16 @@ fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient
     .map_err(anyhow::Error::msg)
 }
 
-async fn run_collect(
-    settings: &Settings,
-    scw: &ScwConfig,
-    organization: Option<String>,
-) -> anyhow::Result<Manifest> {
+async fn run_collect(settings: &Settings, scw: &ScwConfig, organization: Option<String>) -> anyhow::Result<Manifest> {
     let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
         "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
     )?;
     if scw.secret_key.is_none() {
-        bail!(
-            "no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml"
-        );
+        bail!("no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml");
     }
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let client = client(settings, scw)?;
-    let options = CollectOptions {
-        organization_id,
-        localities: settings.localities(),
-    };
+    let options = CollectOptions { organization_id, localities: settings.localities() };
     let manifest = collect(&lake, &client, &sources::all(), &options).await?;
     print_manifest(&manifest, &lake);
     Ok(manifest)
@@ -194,11 +179,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
                     "{:<22}   -p {}={:<10} {}",
                     "",
                     param.name,
-                    if param.default.is_empty() {
-                        "''"
-                    } else {
-                        &param.default
-                    },
+                    if param.default.is_empty() { "''" } else { &param.default },
                     param.help
                 )?;
             }
@@ -217,25 +198,13 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 
 async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
-    if runs
-        .rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.as_u64())
-        == Some(0)
-    {
-        tracing::warn!(
-            "the warehouse holds no loaded run yet: run `costlake run` (or try `costlake demo`)"
-        );
+    if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
+        tracing::warn!("the warehouse holds no loaded run yet: run `costlake run` (or try `costlake demo`)");
     }
     Ok(())
 }
 
-fn print(
-    result: &ResultSet,
-    format: Format,
-    report: Option<&costlake_queries::Report>,
-) -> anyhow::Result<()> {
+fn print(result: &ResultSet, format: Format, report: Option<&costlake_queries::Report>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     costlake_queries::render(result, format, report, &mut out)?;
     out.flush()?;
@@ -251,12 +220,8 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyhow::Result<()> {
-    let config = SimConfig::default()
-        .with_knobs(&args.sim)
-        .map_err(anyhow::Error::msg)?;
-    let simulator = Simulator::start(config, None)
-        .await
-        .context("cannot start the Scaleway simulator")?;
+    let config = SimConfig::default().with_knobs(&args.sim).map_err(anyhow::Error::msg)?;
+    let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     eprintln!(
         "Scaleway simulator on {}: {} projects, {} running servers and 11 planted ghost resources",
@@ -287,10 +252,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
 
     let warehouse = open_warehouse(&settings).await?;
     let report = costlake_queries::find("ghost-resources")?;
-    let overrides_for_report = vec![(
-        "organization".to_string(),
-        scw.organization_id.clone().unwrap_or_default(),
-    )];
+    let overrides_for_report = vec![("organization".to_string(), scw.organization_id.clone().unwrap_or_default())];
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides_for_report).await?;
     eprintln!();
     print(&result, args.format, Some(&report))?;
@@ -302,20 +264,13 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
 }
 
 async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {
-    let config = SimConfig::default()
-        .with_knobs(&args.knobs)
-        .map_err(anyhow::Error::msg)?;
-    let simulator = Simulator::start(config, args.port)
-        .await
-        .context("cannot start the Scaleway simulator")?;
+    let config = SimConfig::default().with_knobs(&args.knobs).map_err(anyhow::Error::msg)?;
+    let simulator = Simulator::start(config, args.port).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     println!("export SCW_API_URL={}", simulator.base_url());
     println!("export SCW_SECRET_KEY={}", sim.secret_key);
     println!("export SCW_DEFAULT_ORGANIZATION_ID={}", sim.organization_id);
-    eprintln!(
-        "Scaleway simulator serving on {} (Ctrl-C to stop)",
-        simulator.base_url()
-    );
+    eprintln!("Scaleway simulator serving on {} (Ctrl-C to stop)", simulator.base_url());
     tokio::signal::ctrl_c().await?;
     let stats = simulator.stats();
     simulator.shutdown().await;

@@ -113,32 +113,18 @@ impl Settings {
     }
 
     pub fn localities(&self) -> Option<Vec<String>> {
-        self.zones.as_ref().map(|zones| {
-            zones
-                .split(',')
-                .map(|z| z.trim().to_string())
-                .filter(|z| !z.is_empty())
-                .collect()
-        })
+        self.zones
+            .as_ref()
+            .map(|zones| zones.split(',').map(|z| z.trim().to_string()).filter(|z| !z.is_empty()).collect())
     }
 
     /// The lake, with S3 settings defaulting to the Scaleway credentials and region.
     pub fn lake_location(&self, scw: &ScwConfig) -> anyhow::Result<LakeLocation> {
         let s3 = S3Settings {
             endpoint: self.s3_endpoint.clone(),
-            region: self
-                .s3_region
-                .clone()
-                .or_else(|| scw.region.clone())
-                .unwrap_or_else(|| "fr-par".into()),
-            access_key: self
-                .s3_access_key
-                .clone()
-                .or_else(|| scw.access_key.clone()),
-            secret_key: self
-                .s3_secret_key
-                .clone()
-                .or_else(|| scw.secret_key.clone()),
+            region: self.s3_region.clone().or_else(|| scw.region.clone()).unwrap_or_else(|| "fr-par".into()),
+            access_key: self.s3_access_key.clone().or_else(|| scw.access_key.clone()),
+            secret_key: self.s3_secret_key.clone().or_else(|| scw.secret_key.clone()),
         };
         Ok(LakeLocation::parse(&self.lake, s3)?)
     }

@@ -101,14 +101,7 @@ pub async fn collect(
         }
     }
     if let Some(error) = failure {
-        abandon(
-            lake,
-            remaining.collect(),
-            &dataset_names,
-            &run_id,
-            snapshot_date,
-        )
-        .await;
+        abandon(lake, remaining.collect(), &dataset_names, &run_id, snapshot_date).await;
         return Err(error.into());
     }
 
@@ -151,12 +144,7 @@ async fn abandon(
 }
 
 /// Best effort: a run without a manifest is invisible to the loader, so leftovers are only wasted bytes.
-async fn delete_run_files(
-    lake: &Lake,
-    datasets: &[String],
-    run_id: &RunId,
-    snapshot_date: chrono::NaiveDate,
-) {
+async fn delete_run_files(lake: &Lake, datasets: &[String], run_id: &RunId, snapshot_date: chrono::NaiveDate) {
     for name in datasets {
         let dir = layout::run_dataset_dir(name, snapshot_date, run_id);
         if let Err(error) = lake.delete_prefix(&dir).await {

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, ListBuilder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
@@ -68,67 +68,28 @@ pub struct Column {
 }
 
 pub const fn col(name: &'static str, kind: Kind, path: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        source: Source::Path(path),
-        required: false,
-    }
+    Column { name, kind, source: Source::Path(path), required: false }
 }
 
 pub const fn key(name: &'static str, path: &'static str) -> Column {
-    Column {
-        name,
-        kind: Kind::Str,
-        source: Source::Path(path),
-        required: true,
-    }
+    Column { name, kind: Kind::Str, source: Source::Path(path), required: true }
 }
 
 /// The columns every dataset starts with.
 pub const RUN_COLUMNS: [Column; 3] = [
-    Column {
-        name: "run_id",
-        kind: Kind::Str,
-        source: Source::RunId,
-        required: true,
-    },
-    Column {
-        name: "snapshot_at",
-        kind: Kind::Timestamp,
-        source: Source::SnapshotAt,
-        required: true,
-    },
-    Column {
-        name: "organization_id",
-        kind: Kind::Str,
-        source: Source::OrganizationId,
-        required: true,
-    },
+    Column { name: "run_id", kind: Kind::Str, source: Source::RunId, required: true },
+    Column { name: "snapshot_at", kind: Kind::Timestamp, source: Source::SnapshotAt, required: true },
+    Column { name: "organization_id", kind: Kind::Str, source: Source::OrganizationId, required: true },
 ];
 
-pub const LOCALITY: fn(&'static str) -> Column = |name| Column {
-    name,
-    kind: Kind::Str,
-    source: Source::Locality,
-    required: true,
-};
+pub const LOCALITY: fn(&'static str) -> Column =
+    |name| Column { name, kind: Kind::Str, source: Source::Locality, required: true };
 
 pub const fn constant(name: &'static str, value: &'static str) -> Column {
-    Column {
-        name,
-        kind: Kind::Str,
-        source: Source::Const(value),
-        required: true,
-    }
+    Column { name, kind: Kind::Str, source: Source::Const(value), required: true }
 }
 
-pub const RAW: Column = Column {
-    name: "raw",
-    kind: Kind::Json,
-    source: Source::Raw,
-    required: true,
-};
+pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Source::Raw, required: true };
 
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
 /// column set, and the columns.
@@ -154,19 +115,12 @@ impl DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
         all.push(RAW);
-        DatasetSpec {
-            name,
-            schema_version,
-            columns: all,
-        }
+        DatasetSpec { name, schema_version, columns: all }
     }
 
     pub fn schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .columns
-            .iter()
-            .map(|c| Field::new(c.name, arrow_type(c.kind), !c.required))
-            .collect();
+        let fields: Vec<Field> =
+            self.columns.iter().map(|c| Field::new(c.name, arrow_type(c.kind), !c.required)).collect();
         Arc::new(Schema::new(fields))
     }
 
@@ -195,14 +149,9 @@ impl DatasetSpec {
                     Source::Path(path) => path,
                     _ => column.name,
                 };
-                let appended = builder
-                    .append(value)
-                    .map_err(|e| format!("{}.{field}: {e}", label(index)))?;
+                let appended = builder.append(value).map_err(|e| format!("{}.{field}: {e}", label(index)))?;
                 if column.required && !appended {
-                    return Err(format!(
-                        "{}.{field}: required field is missing",
-                        label(index)
-                    ));
+                    return Err(format!("{}.{field}: required field is missing", label(index)));
                 }
             }
             arrays.push(builder.finish());
@@ -248,27 +197,21 @@ impl ColumnBuilder {
             Kind::U64 => ColumnBuilder::U64(UInt64Builder::with_capacity(capacity)),
             Kind::I64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
             Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
-            Kind::Timestamp => ColumnBuilder::Timestamp(
-                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
-            ),
+            Kind::Timestamp => {
+                ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"))
+            }
             Kind::Decimal => ColumnBuilder::Decimal(
                 Decimal128Builder::with_capacity(capacity)
                     .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
                     .expect("valid decimal precision"),
             ),
-            Kind::Currency => {
-                ColumnBuilder::Currency(StringBuilder::with_capacity(capacity, capacity * 3))
-            }
-            Kind::StrList => ColumnBuilder::StrList(
-                ListBuilder::new(StringBuilder::new()).with_field(Field::new(
-                    "item",
-                    DataType::Utf8,
-                    false,
-                )),
-            ),
-            Kind::Json => {
-                ColumnBuilder::Json(StringBuilder::with_capacity(capacity, capacity * 256))
-            }
+            Kind::Currency => ColumnBuilder::Currency(StringBuilder::with_capacity(capacity, capacity * 3)),
+            Kind::StrList => ColumnBuilder::StrList(ListBuilder::new(StringBuilder::new()).with_field(Field::new(
+                "item",
+                DataType::Utf8,
+                false,
+            ))),
+            Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(capacity, capacity * 256)),
         }
     }
 
@@ -292,9 +235,7 @@ impl ColumnBuilder {
                     return Ok(false);
                 }
             },
-            (ColumnBuilder::Decimal(b), Cell::Json(v)) => {
-                b.append_value(to_scaled_i128(decode::as_decimal(v)?)?)
-            }
+            (ColumnBuilder::Decimal(b), Cell::Json(v)) => b.append_value(to_scaled_i128(decode::as_decimal(v)?)?),
             (ColumnBuilder::Currency(b), Cell::Json(v)) => match decode::as_money(v)?.1 {
                 Some(code) => b.append_value(code),
                 None => {
@@ -317,9 +258,7 @@ impl ColumnBuilder {
 
     fn append_null(&mut self) {
         match self {
-            ColumnBuilder::Str(b) | ColumnBuilder::Currency(b) | ColumnBuilder::Json(b) => {
-                b.append_null()
-            }
+            ColumnBuilder::Str(b) | ColumnBuilder::Currency(b) | ColumnBuilder::Json(b) => b.append_null(),
             ColumnBuilder::U64(b) => b.append_null(),
             ColumnBuilder::I64(b) => b.append_null(),
             ColumnBuilder::Bool(b) => b.append_null(),
@@ -331,9 +270,9 @@ impl ColumnBuilder {
 
     fn finish(self) -> ArrayRef {
         match self {
-            ColumnBuilder::Str(mut b)
-            | ColumnBuilder::Currency(mut b)
-            | ColumnBuilder::Json(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Str(mut b) | ColumnBuilder::Currency(mut b) | ColumnBuilder::Json(mut b) => {
+                Arc::new(b.finish())
+            }
             ColumnBuilder::U64(mut b) => Arc::new(b.finish()),
             ColumnBuilder::I64(mut b) => Arc::new(b.finish()),
             ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
@@ -390,19 +329,11 @@ mod tests {
             json!({"id": "a", "size": 10, "price": {"currency_code": "EUR", "units": 0, "nanos": 118000}, "tags": ["x=1"], "created_at": "2026-01-01T00:00:00+00:00", "new_field": [1]}),
             json!({"id": "b", "size": "20", "price": null, "tags": null}),
         ];
-        let batch = spec
-            .build(&items, &ctx(), &|i| format!("things[{i}]"))
-            .unwrap();
+        let batch = spec.build(&items, &ctx(), &|i| format!("things[{i}]")).unwrap();
         assert_eq!(batch.num_rows(), 2);
-        let size = batch
-            .column_by_name("size")
-            .unwrap()
-            .as_primitive::<UInt64Type>();
+        let size = batch.column_by_name("size").unwrap().as_primitive::<UInt64Type>();
         assert_eq!((size.value(0), size.value(1)), (10, 20));
-        let price = batch
-            .column_by_name("price")
-            .unwrap()
-            .as_primitive::<Decimal128Type>();
+        let price = batch.column_by_name("price").unwrap().as_primitive::<Decimal128Type>();
         assert_eq!(price.value(0), 118_000);
         assert!(price.is_null(1));
         let raw = batch.column_by_name("raw").unwrap().as_string::<i32>();
@@ -413,39 +344,17 @@ mod tests {
 
     #[test]
     fn a_wrong_field_names_the_item_and_the_path() {
-        let spec = DatasetSpec::new(
-            "things",
-            1,
-            &[
-                key("id", "id"),
-                col("created_at", Kind::Timestamp, "created_at"),
-            ],
-        );
-        let items = vec![
-            json!({"id": "a"}),
-            json!({"id": "b", "created_at": "yesterday"}),
-        ];
-        let err = spec
-            .build(&items, &ctx(), &|i| format!("servers[{i}]"))
-            .unwrap_err();
-        assert!(
-            err.starts_with("servers[1].created_at: expected an RFC 3339 timestamp"),
-            "{err}"
-        );
-        let err = spec
-            .build(&[json!({"name": "x"})], &ctx(), &|i| {
-                format!("servers[{i}]")
-            })
-            .unwrap_err();
+        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("created_at", Kind::Timestamp, "created_at")]);
+        let items = vec![json!({"id": "a"}), json!({"id": "b", "created_at": "yesterday"})];
+        let err = spec.build(&items, &ctx(), &|i| format!("servers[{i}]")).unwrap_err();
+        assert!(err.starts_with("servers[1].created_at: expected an RFC 3339 timestamp"), "{err}");
+        let err = spec.build(&[json!({"name": "x"})], &ctx(), &|i| format!("servers[{i}]")).unwrap_err();
         assert_eq!(err, "servers[0].id: required field is missing");
     }
 
     #[test]
     fn decimals_beyond_nanos_round_half_even() {
-        assert_eq!(
-            to_scaled_i128(Decimal::new(1_234_567_890_5, 10)).unwrap(),
-            1_234_567_890
-        );
+        assert_eq!(to_scaled_i128(Decimal::new(12_345_678_905, 10)).unwrap(), 1_234_567_890);
         assert_eq!(to_scaled_i128(Decimal::new(15, 1)).unwrap(), 1_500_000_000);
     }
 }

@@ -26,11 +26,7 @@ pub fn lookup<'v>(item: &'v Value, path: &str) -> Option<&'v Value> {
 
 fn shown(value: &Value) -> String {
     let text = value.to_string();
-    if text.len() > 60 {
-        format!("{}…", &text[..60])
-    } else {
-        text
-    }
+    if text.len() > 60 { format!("{}…", &text[..60]) } else { text }
 }
 
 pub fn as_str(value: &Value) -> Result<String, String> {
@@ -48,14 +44,10 @@ pub fn as_u64(value: &Value) -> Result<u64, String> {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_string(),
         other => {
-            return Err(format!(
-                "expected a non-negative integer, got {}",
-                kind_of(other)
-            ));
+            return Err(format!("expected a non-negative integer, got {}", kind_of(other)));
         }
     };
-    text.parse::<u64>()
-        .map_err(|_| format!("expected a non-negative integer, got {}", shown(value)))
+    text.parse::<u64>().map_err(|_| format!("expected a non-negative integer, got {}", shown(value)))
 }
 
 pub fn as_i64(value: &Value) -> Result<i64, String> {
@@ -64,8 +56,7 @@ pub fn as_i64(value: &Value) -> Result<i64, String> {
         Value::String(s) => s.trim().to_string(),
         other => return Err(format!("expected an integer, got {}", kind_of(other))),
     };
-    text.parse::<i64>()
-        .map_err(|_| format!("expected an integer, got {}", shown(value)))
+    text.parse::<i64>().map_err(|_| format!("expected an integer, got {}", shown(value)))
 }
 
 pub fn as_bool(value: &Value) -> Result<bool, String> {
@@ -84,40 +75,29 @@ pub fn as_timestamp(value: &Value) -> Result<Option<DateTime<Utc>>, String> {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| format!("expected an RFC 3339 timestamp, got {}", shown(value))),
-        other => Err(format!(
-            "expected an RFC 3339 timestamp, got {}",
-            kind_of(other)
-        )),
+        other => Err(format!("expected an RFC 3339 timestamp, got {}", kind_of(other))),
     }
 }
 
 /// A decimal from a JSON number, a numeric string, or a Scaleway `Money` (`units` + `nanos`·10⁻⁹).
 pub fn as_decimal(value: &Value) -> Result<Decimal, String> {
     match value {
-        Value::Number(n) => {
-            parse_decimal(&n.to_string()).ok_or_else(|| format!("expected a decimal, got {n}"))
-        }
-        Value::String(s) => parse_decimal(s.trim())
-            .ok_or_else(|| format!("expected a decimal, got {}", shown(value))),
+        Value::Number(n) => parse_decimal(&n.to_string()).ok_or_else(|| format!("expected a decimal, got {n}")),
+        Value::String(s) => parse_decimal(s.trim()).ok_or_else(|| format!("expected a decimal, got {}", shown(value))),
         Value::Object(_) => as_money(value).map(|(amount, _)| amount),
         other => Err(format!("expected a decimal, got {}", kind_of(other))),
     }
 }
 
 fn parse_decimal(text: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(text)
-        .ok()
-        .or_else(|| Decimal::from_scientific(text).ok())
+    Decimal::from_str_exact(text).ok().or_else(|| Decimal::from_scientific(text).ok())
 }
 
 /// A Scaleway `Money`: `{"currency_code": "EUR", "units": 2, "nanos": 420000000}` → (2.42, "EUR").
 /// `units` and `nanos` may be numbers or numeric strings; an absent part counts as zero.
 pub fn as_money(value: &Value) -> Result<(Decimal, Option<String>), String> {
     let Value::Object(fields) = value else {
-        return Err(format!(
-            "expected a Money object {{currency_code, units, nanos}}, got {}",
-            kind_of(value)
-        ));
+        return Err(format!("expected a Money object {{currency_code, units, nanos}}, got {}", kind_of(value)));
     };
     let part = |name: &str| -> Result<i64, String> {
         match fields.get(name) {
@@ -140,15 +120,10 @@ pub fn as_money(value: &Value) -> Result<(Decimal, Option<String>), String> {
 
 pub fn as_str_list(value: &Value) -> Result<Vec<String>, String> {
     match value {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| as_str(item).map_err(|e| format!("[{i}]: {e}")))
-            .collect(),
-        other => Err(format!(
-            "expected an array of strings, got {}",
-            kind_of(other)
-        )),
+        Value::Array(items) => {
+            items.iter().enumerate().map(|(i, item)| as_str(item).map_err(|e| format!("[{i}]: {e}"))).collect()
+        }
+        other => Err(format!("expected an array of strings, got {}", kind_of(other))),
     }
 }
 
@@ -159,56 +134,33 @@ mod tests {
 
     #[test]
     fn decimals_are_exact() {
-        let body: Value =
-            serde_json::from_str(r#"{"hourly_price": 0.1578, "tiny": 1e-7}"#).unwrap();
-        assert_eq!(
-            as_decimal(&body["hourly_price"]).unwrap().to_string(),
-            "0.1578"
-        );
+        let body: Value = serde_json::from_str(r#"{"hourly_price": 0.1578, "tiny": 1e-7}"#).unwrap();
+        assert_eq!(as_decimal(&body["hourly_price"]).unwrap().to_string(), "0.1578");
         assert_eq!(as_decimal(&body["tiny"]).unwrap().to_string(), "0.0000001");
         assert_eq!(as_decimal(&json!("9.360")).unwrap().to_string(), "9.360");
     }
 
     #[test]
     fn money_accepts_numbers_and_strings_and_keeps_the_sign() {
-        let (amount, currency) =
-            as_money(&json!({"currency_code": "EUR", "units": 2, "nanos": 420000000})).unwrap();
-        assert_eq!(
-            (amount.to_string(), currency.as_deref()),
-            ("2.42".to_string(), Some("EUR"))
-        );
-        let (amount, _) =
-            as_money(&json!({"currency_code": "EUR", "units": "9", "nanos": "360000000"})).unwrap();
+        let (amount, currency) = as_money(&json!({"currency_code": "EUR", "units": 2, "nanos": 420000000})).unwrap();
+        assert_eq!((amount.to_string(), currency.as_deref()), ("2.42".to_string(), Some("EUR")));
+        let (amount, _) = as_money(&json!({"currency_code": "EUR", "units": "9", "nanos": "360000000"})).unwrap();
         assert_eq!(amount.to_string(), "9.36");
-        let (amount, _) =
-            as_money(&json!({"currency_code": "EUR", "units": -4661, "nanos": -380000000}))
-                .unwrap();
+        let (amount, _) = as_money(&json!({"currency_code": "EUR", "units": -4661, "nanos": -380000000})).unwrap();
         assert_eq!(amount.to_string(), "-4661.38");
         let (amount, _) = as_money(&json!({"currency_code": "EUR", "nanos": 39449000})).unwrap();
         assert_eq!(amount.to_string(), "0.039449");
-        assert!(
-            as_money(&json!({"units": "lots"}))
-                .unwrap_err()
-                .contains("units")
-        );
+        assert!(as_money(&json!({"units": "lots"})).unwrap_err().contains("units"));
         assert!(as_money(&json!({"nanos": 2_000_000_000i64})).is_err());
     }
 
     #[test]
     fn timestamps_accept_both_offsets() {
-        let a = as_timestamp(&json!("2025-11-03T17:15:36.733100+00:00"))
-            .unwrap()
-            .unwrap();
-        let b = as_timestamp(&json!("2025-11-03T17:15:36.733100Z"))
-            .unwrap()
-            .unwrap();
+        let a = as_timestamp(&json!("2025-11-03T17:15:36.733100+00:00")).unwrap().unwrap();
+        let b = as_timestamp(&json!("2025-11-03T17:15:36.733100Z")).unwrap().unwrap();
         assert_eq!(a, b);
         assert_eq!(as_timestamp(&json!("")).unwrap(), None);
-        assert!(
-            as_timestamp(&json!("yesterday"))
-                .unwrap_err()
-                .contains("\"yesterday\"")
-        );
+        assert!(as_timestamp(&json!("yesterday")).unwrap_err().contains("\"yesterday\""));
     }
 
     #[test]
@@ -216,10 +168,7 @@ mod tests {
         let item = json!({"server": null, "specs": {"perf_iops": 5000}});
         assert!(lookup(&item, "server.id").is_none());
         assert!(lookup(&item, "server").is_none());
-        assert_eq!(
-            as_u64(lookup(&item, "specs.perf_iops").unwrap()).unwrap(),
-            5000
-        );
+        assert_eq!(as_u64(lookup(&item, "specs.perf_iops").unwrap()).unwrap(), 5000);
         assert!(as_u64(&json!("12")).is_ok());
         assert!(as_u64(&json!(-1)).is_err());
     }

@@ -60,9 +60,7 @@ impl BatchSender {
             return Ok(());
         }
         // A closed channel means the writer already failed; its error surfaces from `finish`.
-        self.tx.send(batch).await.map_err(|_| SinkError::Cancelled {
-            dataset: self.dataset.to_string(),
-        })
+        self.tx.send(batch).await.map_err(|_| SinkError::Cancelled { dataset: self.dataset.to_string() })
     }
 
     pub fn dataset(&self) -> &'static str {
@@ -89,22 +87,8 @@ impl DatasetSink {
     ) -> DatasetSink {
         let (tx, rx) = mpsc::channel::<RecordBatch>(4);
         let cancelled = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(write_dataset(
-            lake,
-            name,
-            schema,
-            run_id,
-            snapshot_date,
-            rx,
-            cancelled.clone(),
-        ));
-        DatasetSink {
-            name,
-            schema_version,
-            sender: BatchSender { dataset: name, tx },
-            cancelled,
-            task,
-        }
+        let task = tokio::spawn(write_dataset(lake, name, schema, run_id, snapshot_date, rx, cancelled.clone()));
+        DatasetSink { name, schema_version, sender: BatchSender { dataset: name, tx }, cancelled, task }
     }
 
     pub fn sender(&self) -> BatchSender {
@@ -121,10 +105,7 @@ impl DatasetSink {
         let files = match self.task.await {
             Ok(result) => result?,
             Err(join) => {
-                return Err(SinkError::Encode {
-                    dataset: self.name.to_string(),
-                    reason: join.to_string(),
-                });
+                return Err(SinkError::Encode { dataset: self.name.to_string(), reason: join.to_string() });
             }
         };
         Ok(DatasetEntry {
@@ -154,9 +135,7 @@ async fn write_dataset(
 ) -> Result<Vec<FileEntry>, SinkError> {
     let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
     let encoder_cancelled = cancelled.clone();
-    let encoder = tokio::task::spawn_blocking(move || {
-        encode(name, schema, batches, chunks_tx, encoder_cancelled)
-    });
+    let encoder = tokio::task::spawn_blocking(move || encode(name, schema, batches, chunks_tx, encoder_cancelled));
 
     let mut files = Vec::new();
     let mut current: Option<(costlake_lake::ObjectWriter, String)> = None;
@@ -176,9 +155,7 @@ async fn write_dataset(
                     if let Some((writer, path)) = current.take() {
                         if cancelled.load(Ordering::SeqCst) {
                             writer.abort().await;
-                            return Err(SinkError::Cancelled {
-                                dataset: name.to_string(),
-                            });
+                            return Err(SinkError::Cancelled { dataset: name.to_string() });
                         }
                         let bytes = writer.finish().await?;
                         files.push(FileEntry { path, rows, bytes });
@@ -194,16 +171,11 @@ async fn write_dataset(
         writer.abort().await;
     }
     drop(chunks);
-    let encoded = encoder.await.map_err(|e| SinkError::Encode {
-        dataset: name.to_string(),
-        reason: e.to_string(),
-    })?;
+    let encoded = encoder.await.map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() })?;
     upload_result?;
     encoded?;
     if cancelled.load(Ordering::SeqCst) {
-        return Err(SinkError::Cancelled {
-            dataset: name.to_string(),
-        });
+        return Err(SinkError::Cancelled { dataset: name.to_string() });
     }
     Ok(files)
 }
@@ -216,14 +188,9 @@ fn encode(
     chunks: mpsc::Sender<Chunk>,
     cancelled: Arc<AtomicBool>,
 ) -> Result<(), SinkError> {
-    let fail = |reason: String| SinkError::Encode {
-        dataset: name.to_string(),
-        reason,
-    };
+    let fail = |reason: String| SinkError::Encode { dataset: name.to_string(), reason };
     let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid zstd level"),
-        ))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_created_by(concat!("costlake ", env!("CARGO_PKG_VERSION")).to_string())
@@ -234,18 +201,11 @@ fn encode(
     let mut rows_in_file = 0u64;
     while let Some(batch) = batches.blocking_recv() {
         if cancelled.load(Ordering::SeqCst) {
-            return Err(SinkError::Cancelled {
-                dataset: name.to_string(),
-            });
+            return Err(SinkError::Cancelled { dataset: name.to_string() });
         }
         if writer.is_none() {
-            chunks
-                .blocking_send(Chunk::StartFile { part })
-                .map_err(|_| fail("the upload stopped".into()))?;
-            let sink = ChunkWriter {
-                buffer: Vec::with_capacity(CHUNK_BYTES),
-                chunks: chunks.clone(),
-            };
+            chunks.blocking_send(Chunk::StartFile { part }).map_err(|_| fail("the upload stopped".into()))?;
+            let sink = ChunkWriter { buffer: Vec::with_capacity(CHUNK_BYTES), chunks: chunks.clone() };
             writer = Some(
                 ArrowWriter::try_new(sink, schema.clone(), Some(properties.clone()))
                     .map_err(|e| fail(e.to_string()))?,
@@ -266,18 +226,12 @@ fn encode(
     Ok(())
 }
 
-fn close_file(
-    mut writer: ArrowWriter<ChunkWriter>,
-    chunks: &mpsc::Sender<Chunk>,
-    rows: u64,
-) -> Result<(), String> {
+fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>, rows: u64) -> Result<(), String> {
     // `finish` writes the footer (`into_inner` alone would leave a file without one); then hand over what the
     // chunk writer still buffers.
     writer.finish().map_err(|e| e.to_string())?;
     writer.inner_mut().flush().map_err(|e| e.to_string())?;
-    chunks
-        .blocking_send(Chunk::EndFile { rows })
-        .map_err(|_| "the upload stopped".to_string())
+    chunks.blocking_send(Chunk::EndFile { rows }).map_err(|_| "the upload stopped".to_string())
 }
 
 /// `std::io::Write` for the encoder: hands ~1 MiB chunks to the uploader, blocking when it is behind.
@@ -299,10 +253,7 @@ impl Write for ChunkWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(CHUNK_BYTES),
-        ));
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES)));
         self.chunks
             .blocking_send(Chunk::Bytes(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
@@ -319,25 +270,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn streams_pages_into_one_parquet_file() {
         let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(&costlake_lake::LakeLocation::Local(
-            dir.path().to_path_buf(),
-        ))
-        .unwrap();
-        let spec = DatasetSpec::new(
-            "things",
-            1,
-            &[key("id", "id"), col("size", Kind::U64, "size")],
-        );
+        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
+        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
         let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
         let run = RunId::new(started);
-        let sink = DatasetSink::start(
-            lake.clone(),
-            "things",
-            1,
-            spec.schema(),
-            run.clone(),
-            started.date_naive(),
-        );
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
         let ctx = RowContext {
             run_id: run.to_string(),
             snapshot_at: started,
@@ -345,29 +282,16 @@ mod tests {
             locality: "fr-par-1".into(),
         };
         for page in 0..5u64 {
-            let items: Vec<_> = (0..100u64)
-                .map(|i| json!({"id": format!("{page}-{i}"), "size": i}))
-                .collect();
-            sink.sender()
-                .send(spec.build(&items, &ctx, &|i| i.to_string()).unwrap())
-                .await
-                .unwrap();
+            let items: Vec<_> = (0..100u64).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
+            sink.sender().send(spec.build(&items, &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
         }
         let entry = sink.finish().await.unwrap();
         assert_eq!(entry.rows, 500);
         assert_eq!(entry.files.len(), 1);
 
-        let bytes = lake
-            .get(&object_store::path::Path::from(
-                entry.files[0].path.as_str(),
-            ))
-            .await
-            .unwrap();
+        let bytes = lake.get(&object_store::path::Path::from(entry.files[0].path.as_str())).await.unwrap();
         assert_eq!(bytes.len() as u64, entry.files[0].bytes);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 500);
     }
@@ -375,45 +299,22 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_empty_dataset_writes_no_file_and_abort_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(&costlake_lake::LakeLocation::Local(
-            dir.path().to_path_buf(),
-        ))
-        .unwrap();
+        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
         let spec = DatasetSpec::new("things", 1, &[key("id", "id")]);
         let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
         let run = RunId::new(started);
-        let sink = DatasetSink::start(
-            lake.clone(),
-            "things",
-            1,
-            spec.schema(),
-            run.clone(),
-            started.date_naive(),
-        );
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
         let entry = sink.finish().await.unwrap();
         assert_eq!((entry.rows, entry.files.len()), (0, 0));
 
-        let sink = DatasetSink::start(
-            lake.clone(),
-            "things",
-            1,
-            spec.schema(),
-            run.clone(),
-            started.date_naive(),
-        );
+        let sink = DatasetSink::start(lake.clone(), "things", 1, spec.schema(), run.clone(), started.date_naive());
         let ctx = RowContext {
             run_id: run.to_string(),
             snapshot_at: started,
             organization_id: "org".into(),
             locality: "z".into(),
         };
-        sink.sender()
-            .send(
-                spec.build(&[json!({"id": "a"})], &ctx, &|i| i.to_string())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        sink.sender().send(spec.build(&[json!({"id": "a"})], &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
         sink.abort().await;
         let files: Vec<_> = walk(dir.path());
         assert!(files.iter().all(|f| !f.ends_with(".parquet")), "{files:?}");

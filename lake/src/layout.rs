@@ -15,19 +15,14 @@ use object_store::path::Path;
 use rand::Rng;
 
 /// Identifies one collection run. Sorts by start time: `20261122T081500Z-3fa85f64`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct RunId(String);
 
 impl RunId {
     pub fn new(started_at: DateTime<Utc>) -> RunId {
         let suffix: u32 = rand::rng().random();
-        RunId(format!(
-            "{}-{suffix:08x}",
-            started_at.format("%Y%m%dT%H%M%SZ")
-        ))
+        RunId(format!("{}-{suffix:08x}", started_at.format("%Y%m%dT%H%M%SZ")))
     }
 
     /// Parses a run id read back from the lake or the warehouse, rejecting anything that could not be a
@@ -35,9 +30,7 @@ impl RunId {
     pub fn parse(value: &str) -> Option<RunId> {
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| RunId(value.to_string()))
     }
 
@@ -87,8 +80,7 @@ pub fn probe_path(run_id: &RunId) -> Path {
 }
 
 pub(crate) fn is_manifest(path: &Path) -> bool {
-    path.filename()
-        .is_some_and(|name| name.starts_with("run_id=") && name.ends_with(".json"))
+    path.filename().is_some_and(|name| name.starts_with("run_id=") && name.ends_with(".json"))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub enum LakeError {
         op: &'static str,
         path: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("lake {lake}: {op} {path} failed: {source}")]
     Store {
@@ -44,16 +44,12 @@ pub enum LakeError {
         op: &'static str,
         path: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error(
         "lake {lake}: manifest {path} is not a valid costlake manifest: {reason}; remove it or re-run the collection that wrote it"
     )]
-    BadManifest {
-        lake: String,
-        path: String,
-        reason: String,
-    },
+    BadManifest { lake: String, path: String, reason: String },
 }
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -70,9 +66,7 @@ pub struct Lake {
 
 impl std::fmt::Debug for Lake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lake")
-            .field("location", &self.display)
-            .finish()
+        f.debug_struct("Lake").field("location", &self.display).finish()
     }
 }
 
@@ -87,20 +81,12 @@ impl Lake {
     /// [`Lake::check_writable`] before a collection so an unreachable lake fails before any API call.
     pub fn open(location: &LakeLocation) -> Result<Lake> {
         let (store, root) = location.open_store()?;
-        Ok(Lake {
-            store,
-            root,
-            display: location.to_string(),
-        })
+        Ok(Lake { store, root, display: location.to_string() })
     }
 
     /// Wraps an existing store (tests use `object_store::memory::InMemory`).
     pub fn from_store(store: Arc<dyn ObjectStore>, root: &str, display: impl Into<String>) -> Lake {
-        Lake {
-            store,
-            root: Path::from(root),
-            display: display.into(),
-        }
+        Lake { store, root: Path::from(root), display: display.into() }
     }
 
     fn full(&self, relative: &Path) -> Path {
@@ -119,12 +105,7 @@ impl Lake {
     }
 
     fn err(&self, op: &'static str, path: &Path, source: object_store::Error) -> LakeError {
-        LakeError::Store {
-            lake: self.display.clone(),
-            op,
-            path: path.to_string(),
-            source,
-        }
+        LakeError::Store { lake: self.display.clone(), op, path: path.to_string(), source: Box::new(source) }
     }
 
     /// Writes then deletes a small probe object: proves the lake is reachable and accepts writes.
@@ -134,27 +115,20 @@ impl Lake {
             lake: self.display.clone(),
             op,
             path: probe.to_string(),
-            source,
+            source: Box::new(source),
         };
         self.store
             .put(&probe, PutPayload::from_static(b"costlake write probe\n"))
             .await
             .map_err(|e| unreachable("put", e))?;
-        self.store
-            .delete(&probe)
-            .await
-            .map_err(|e| unreachable("delete", e))?;
+        self.store.delete(&probe).await.map_err(|e| unreachable("delete", e))?;
         Ok(())
     }
 
     /// Starts a streamed (multipart) write of `relative`. Memory stays bounded by the part size.
     pub async fn create(&self, relative: &Path) -> Result<ObjectWriter> {
         let full = self.full(relative);
-        let upload = self
-            .store
-            .put_multipart(&full)
-            .await
-            .map_err(|e| self.err("create", &full, e))?;
+        let upload = self.store.put_multipart(&full).await.map_err(|e| self.err("create", &full, e))?;
         Ok(ObjectWriter {
             lake: self.clone(),
             path: full,
@@ -166,32 +140,21 @@ impl Lake {
     /// Writes a small object in one request.
     pub async fn put(&self, relative: &Path, data: Bytes) -> Result<()> {
         let full = self.full(relative);
-        self.store
-            .put(&full, PutPayload::from_bytes(data))
-            .await
-            .map_err(|e| self.err("put", &full, e))?;
+        self.store.put(&full, PutPayload::from_bytes(data)).await.map_err(|e| self.err("put", &full, e))?;
         Ok(())
     }
 
     /// Reads a whole (small) object.
     pub async fn get(&self, relative: &Path) -> Result<Bytes> {
         let full = self.full(relative);
-        let got = self
-            .store
-            .get(&full)
-            .await
-            .map_err(|e| self.err("get", &full, e))?;
+        let got = self.store.get(&full).await.map_err(|e| self.err("get", &full, e))?;
         got.bytes().await.map_err(|e| self.err("get", &full, e))
     }
 
     /// Streams an object in chunks, for loading large Parquet files without holding them in memory.
     pub async fn get_stream(&self, relative: &Path) -> Result<BoxStream<'static, Result<Bytes>>> {
         let full = self.full(relative);
-        let got = self
-            .store
-            .get(&full)
-            .await
-            .map_err(|e| self.err("get", &full, e))?;
+        let got = self.store.get(&full).await.map_err(|e| self.err("get", &full, e))?;
         let lake = self.display.clone();
         let path = full.to_string();
         Ok(got
@@ -200,7 +163,7 @@ impl Lake {
                 lake: lake.clone(),
                 op: "read",
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })
             .boxed())
     }
@@ -216,10 +179,7 @@ impl Lake {
             .await
             .map_err(|e| self.err("list", &full, e))?;
         for location in &listed {
-            self.store
-                .delete(location)
-                .await
-                .map_err(|e| self.err("delete", location, e))?;
+            self.store.delete(location).await.map_err(|e| self.err("delete", location, e))?;
         }
         Ok(listed.len())
     }
@@ -230,16 +190,14 @@ impl Lake {
         let mut paths: Vec<Path> = self
             .store
             .list(Some(&prefix))
-            .try_filter_map(|meta| async move {
-                Ok(layout::is_manifest(&meta.location).then_some(meta.location))
-            })
+            .try_filter_map(|meta| async move { Ok(layout::is_manifest(&meta.location).then_some(meta.location)) })
             .try_collect()
             .await
             .map_err(|e| LakeError::Unreachable {
                 lake: self.display.clone(),
                 op: "list",
                 path: prefix.to_string(),
-                source: e,
+                source: Box::new(e),
             })?;
         // Paths sort by snapshot date, then by run id, which starts with the UTC start time.
         paths.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
@@ -279,10 +237,7 @@ impl ObjectWriter {
     /// Appends bytes, waiting when too many parts are in flight (this is the memory bound).
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
         let inner = self.inner.as_mut().expect("write after finish");
-        inner
-            .wait_for_capacity(4)
-            .await
-            .map_err(|e| self.lake.err("write", &self.path, e))?;
+        inner.wait_for_capacity(4).await.map_err(|e| self.lake.err("write", &self.path, e))?;
         self.bytes += data.len() as u64;
         inner.put(data);
         Ok(())
@@ -291,10 +246,7 @@ impl ObjectWriter {
     /// Completes the upload; returns the object's size in bytes.
     pub async fn finish(mut self) -> Result<u64> {
         let inner = self.inner.take().expect("finish twice");
-        inner
-            .finish()
-            .await
-            .map_err(|e| self.lake.err("complete", &self.path, e))?;
+        inner.finish().await.map_err(|e| self.lake.err("complete", &self.path, e))?;
         Ok(self.bytes)
     }
 

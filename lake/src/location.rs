@@ -16,11 +16,7 @@ use crate::{LakeError, Result};
 #[derive(Debug, Clone)]
 pub enum LakeLocation {
     Local(PathBuf),
-    S3 {
-        bucket: String,
-        prefix: String,
-        settings: S3Settings,
-    },
+    S3 { bucket: String, prefix: String, settings: S3Settings },
 }
 
 /// Connection settings of an S3 lake. The keys of a Scaleway IAM API key work for Scaleway Object Storage,
@@ -48,16 +44,12 @@ impl LakeLocation {
     /// Parses `--lake`: `s3://bucket/prefix` or a filesystem path (relative paths are relative to the
     /// current directory; `file://` URLs are accepted too).
     pub fn parse(value: &str, s3: S3Settings) -> Result<LakeLocation> {
-        let invalid = |reason: &str| LakeError::InvalidLocation {
-            location: value.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid =
+            |reason: &str| LakeError::InvalidLocation { location: value.to_string(), reason: reason.to_string() };
         if let Some(rest) = value.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(invalid(
-                    "the bucket name is missing: use s3://bucket[/prefix]",
-                ));
+                return Err(invalid("the bucket name is missing: use s3://bucket[/prefix]"));
             }
             if s3.region.is_empty() && s3.endpoint.is_none() {
                 return Err(invalid(
@@ -71,9 +63,7 @@ impl LakeLocation {
             });
         }
         if value.contains("://") && !value.starts_with("file://") {
-            return Err(invalid(
-                "unsupported scheme: use a directory path or s3://bucket/prefix",
-            ));
+            return Err(invalid("unsupported scheme: use a directory path or s3://bucket/prefix"));
         }
         let path = value.strip_prefix("file://").unwrap_or(value);
         if path.is_empty() {
@@ -89,25 +79,15 @@ impl LakeLocation {
                     location: dir.display().to_string(),
                     reason: format!("cannot create the lake directory: {e}"),
                 })?;
-                let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
-                    LakeError::InvalidLocation {
-                        location: dir.display().to_string(),
-                        reason: e.to_string(),
-                    }
+                let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| LakeError::InvalidLocation {
+                    location: dir.display().to_string(),
+                    reason: e.to_string(),
                 })?;
                 Ok((Arc::new(store), Path::from("")))
             }
-            LakeLocation::S3 {
-                bucket,
-                prefix,
-                settings,
-            } => {
+            LakeLocation::S3 { bucket, prefix, settings } => {
                 let endpoint = settings.endpoint_url();
-                let region = if settings.region.is_empty() {
-                    "fr-par"
-                } else {
-                    &settings.region
-                };
+                let region = if settings.region.is_empty() { "fr-par" } else { &settings.region };
                 let mut builder = AmazonS3Builder::new()
                     .with_bucket_name(bucket)
                     .with_region(region)
@@ -128,10 +108,9 @@ impl LakeLocation {
                 if let Some(secret) = &settings.secret_key {
                     builder = builder.with_secret_access_key(secret.expose_secret());
                 }
-                let store = builder.build().map_err(|e| LakeError::InvalidLocation {
-                    location: self.to_string(),
-                    reason: e.to_string(),
-                })?;
+                let store = builder
+                    .build()
+                    .map_err(|e| LakeError::InvalidLocation { location: self.to_string(), reason: e.to_string() })?;
                 Ok((Arc::new(store), Path::from(prefix.as_str())))
             }
         }
@@ -143,11 +122,7 @@ impl std::fmt::Display for LakeLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LakeLocation::Local(dir) => write!(f, "{}", dir.display()),
-            LakeLocation::S3 {
-                bucket,
-                prefix,
-                settings,
-            } => {
+            LakeLocation::S3 { bucket, prefix, settings } => {
                 write!(f, "s3://{bucket}")?;
                 if !prefix.is_empty() {
                     write!(f, "/{prefix}")?;
@@ -164,26 +139,16 @@ mod tests {
 
     #[test]
     fn parses_local_and_s3_locations() {
-        let s3 = S3Settings {
-            region: "nl-ams".into(),
-            ..Default::default()
-        };
+        let s3 = S3Settings { region: "nl-ams".into(), ..Default::default() };
         match LakeLocation::parse("s3://bills/costlake/prod/", s3.clone()).unwrap() {
-            LakeLocation::S3 {
-                bucket,
-                prefix,
-                settings,
-            } => {
+            LakeLocation::S3 { bucket, prefix, settings } => {
                 assert_eq!(bucket, "bills");
                 assert_eq!(prefix, "costlake/prod");
                 assert_eq!(settings.endpoint_url(), "https://s3.nl-ams.scw.cloud");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            LakeLocation::parse("./data/lake", s3.clone()).unwrap(),
-            LakeLocation::Local(_)
-        ));
+        assert!(matches!(LakeLocation::parse("./data/lake", s3.clone()).unwrap(), LakeLocation::Local(_)));
         assert!(LakeLocation::parse("s3://", s3.clone()).is_err());
         assert!(LakeLocation::parse("gs://x", s3).is_err());
     }

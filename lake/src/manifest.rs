@@ -79,11 +79,8 @@ impl Manifest {
 
     pub fn from_json(data: &[u8]) -> Result<Manifest, String> {
         // Read the version first so a newer format gets a useful message rather than a field error.
-        let probe: serde_json::Value =
-            serde_json::from_slice(data).map_err(|e| format!("not JSON ({e})"))?;
-        let version = probe
-            .get("manifest_version")
-            .and_then(serde_json::Value::as_u64);
+        let probe: serde_json::Value = serde_json::from_slice(data).map_err(|e| format!("not JSON ({e})"))?;
+        let version = probe.get("manifest_version").and_then(serde_json::Value::as_u64);
         match version {
             Some(v) if v == u64::from(MANIFEST_VERSION) => {}
             Some(v) => {
@@ -131,11 +128,7 @@ mod tests {
                 name: "instance_servers".into(),
                 schema_version: 1,
                 rows: 3,
-                files: vec![FileEntry {
-                    path: "a".into(),
-                    rows: 3,
-                    bytes: 10,
-                }],
+                files: vec![FileEntry { path: "a".into(), rows: 3, bytes: 10 }],
             }],
             stats: RunStats::default(),
         }

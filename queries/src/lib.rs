@@ -30,18 +30,9 @@ pub enum ReportError {
     #[error("no report named {name:?}; available: {available}")]
     Unknown { name: String, available: String },
     #[error("report {report}: unknown parameter {name:?}; it takes: {known}")]
-    UnknownParam {
-        report: String,
-        name: String,
-        known: String,
-    },
+    UnknownParam { report: String, name: String, known: String },
     #[error("report {report}: parameter {name} must be {ty}, got {value:?}")]
-    BadParam {
-        report: String,
-        name: String,
-        ty: String,
-        value: String,
-    },
+    BadParam { report: String, name: String, ty: String, value: String },
     #[error("parameter {0:?} must be name=value")]
     Syntax(String),
     #[error(transparent)]
@@ -74,24 +65,14 @@ pub struct Report {
 impl Report {
     /// Parses the header of a report file. `name` is the file stem; the header must agree with it.
     pub fn parse(name: &str, sql: &str) -> Result<Report, String> {
-        let mut lines = sql
-            .lines()
-            .take_while(|l| l.trim_start().starts_with("--"))
-            .map(|l| {
-                let body = l.trim_start().trim_start_matches("--");
-                body.strip_prefix(' ').unwrap_or(body).to_string()
-            });
-        let first = lines
-            .next()
-            .ok_or("the file must start with a `-- name: title` comment")?;
-        let (declared, title) = first
-            .split_once(':')
-            .ok_or("the first line must be `-- name: title`")?;
+        let mut lines = sql.lines().take_while(|l| l.trim_start().starts_with("--")).map(|l| {
+            let body = l.trim_start().trim_start_matches("--");
+            body.strip_prefix(' ').unwrap_or(body).to_string()
+        });
+        let first = lines.next().ok_or("the file must start with a `-- name: title` comment")?;
+        let (declared, title) = first.split_once(':').ok_or("the first line must be `-- name: title`")?;
         if declared.trim() != name {
-            return Err(format!(
-                "its header names it {:?} but the file is {name}.sql",
-                declared.trim()
-            ));
+            return Err(format!("its header names it {:?} but the file is {name}.sql", declared.trim()));
         }
         let mut report = Report {
             name: name.to_string(),
@@ -106,23 +87,13 @@ impl Report {
         for line in lines {
             if let Some(rest) = line.strip_prefix("@param ") {
                 let (spec, help) = rest.split_once("  ").unwrap_or((rest, ""));
-                let (head, default) = spec
-                    .split_once('=')
-                    .ok_or(format!("@param {rest:?} needs `= default`"))?;
+                let (head, default) = spec.split_once('=').ok_or(format!("@param {rest:?} needs `= default`"))?;
                 let mut words = head.split_whitespace();
-                let (Some(param), Some(ty), None) = (words.next(), words.next(), words.next())
-                else {
-                    return Err(format!(
-                        "@param {rest:?} must be `name Type = default  help`"
-                    ));
+                let (Some(param), Some(ty), None) = (words.next(), words.next(), words.next()) else {
+                    return Err(format!("@param {rest:?} must be `name Type = default  help`"));
                 };
                 let default = default.trim().trim_matches('\'').to_string();
-                report.params.push(ParamSpec {
-                    name: param.into(),
-                    ty: ty.into(),
-                    default,
-                    help: help.trim().into(),
-                });
+                report.params.push(ParamSpec { name: param.into(), ty: ty.into(), default, help: help.trim().into() });
             } else if let Some(rest) = line.strip_prefix("@money ") {
                 let mut words = rest.split_whitespace();
                 let (Some(column), Some(currency)) = (words.next(), words.next()) else {
@@ -130,11 +101,7 @@ impl Report {
                 };
                 report.money.push((column.into(), currency.into()));
             } else if let Some(rest) = line.strip_prefix("@totals ") {
-                report.totals = rest
-                    .split(',')
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect();
+                report.totals = rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
             } else {
                 description.push(line);
             }
@@ -142,10 +109,7 @@ impl Report {
         report.description = description.join("\n").trim().to_string();
         for param in &report.params {
             if !report.sql.contains(&format!("{{{}:", param.name)) {
-                return Err(format!(
-                    "@param {} is not used as {{{}:Type}} in the SQL",
-                    param.name, param.name
-                ));
+                return Err(format!("@param {} is not used as {{{}:Type}} in the SQL", param.name, param.name));
             }
         }
         Ok(report)
@@ -158,12 +122,7 @@ impl Report {
                 return Err(ReportError::UnknownParam {
                     report: self.name.clone(),
                     name: name.clone(),
-                    known: self
-                        .params
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    known: self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
                 });
             };
             let numeric = spec.ty.starts_with("UInt") || spec.ty.starts_with("Int");
@@ -196,24 +155,15 @@ impl Report {
 pub fn reports() -> Vec<Report> {
     generated::SOURCES
         .iter()
-        .map(|(name, sql)| {
-            Report::parse(name, sql).unwrap_or_else(|e| panic!("queries/{name}.sql: {e}"))
-        })
+        .map(|(name, sql)| Report::parse(name, sql).unwrap_or_else(|e| panic!("queries/{name}.sql: {e}")))
         .collect()
 }
 
 pub fn find(name: &str) -> Result<Report, ReportError> {
-    reports()
-        .into_iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| ReportError::Unknown {
-            name: name.to_string(),
-            available: reports()
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    reports().into_iter().find(|r| r.name == name).ok_or_else(|| ReportError::Unknown {
+        name: name.to_string(),
+        available: reports().iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// Parses `name=value` command-line parameters.
@@ -245,22 +195,15 @@ impl ResultSet {
         let mut header = |what: &str| -> Result<Vec<String>, ReportError> {
             match lines.next() {
                 None => Ok(Vec::new()),
-                Some(line) => serde_json::from_str(line)
-                    .map_err(|e| ReportError::Output(format!("{what}: {e}"))),
+                Some(line) => serde_json::from_str(line).map_err(|e| ReportError::Output(format!("{what}: {e}"))),
             }
         };
         let names = header("column names")?;
         let types = header("column types")?;
         let rows = lines
-            .map(|line| {
-                serde_json::from_str::<Vec<Value>>(line)
-                    .map_err(|e| ReportError::Output(e.to_string()))
-            })
+            .map(|line| serde_json::from_str::<Vec<Value>>(line).map_err(|e| ReportError::Output(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ResultSet {
-            columns: names.into_iter().zip(types).collect(),
-            rows,
-        })
+        Ok(ResultSet { columns: names.into_iter().zip(types).collect(), rows })
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -269,11 +212,7 @@ impl ResultSet {
 }
 
 /// Runs any SQL on the warehouse and reads the result.
-pub async fn query(
-    warehouse: &dyn Warehouse,
-    sql: &str,
-    params: &[Param],
-) -> Result<ResultSet, ReportError> {
+pub async fn query(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<ResultSet, ReportError> {
     let bytes = warehouse.query(sql, params, ResultSet::FORMAT).await?;
     ResultSet::parse(&bytes)
 }
@@ -297,11 +236,7 @@ mod tests {
         let all = reports();
         assert!(all.iter().any(|r| r.name == "ghost-resources"));
         for report in all {
-            assert!(
-                !report.title.is_empty() && !report.description.is_empty(),
-                "{}",
-                report.name
-            );
+            assert!(!report.title.is_empty() && !report.description.is_empty(), "{}", report.name);
         }
     }
 
@@ -313,59 +248,25 @@ mod tests {
         assert_eq!(report.description, "What it answers.");
         assert_eq!(
             report.params[0],
-            ParamSpec {
-                name: "days".into(),
-                ty: "UInt32".into(),
-                default: "90".into(),
-                help: "age threshold".into()
-            }
+            ParamSpec { name: "days".into(), ty: "UInt32".into(), default: "90".into(), help: "age threshold".into() }
         );
         assert_eq!(report.params[1].default, "");
-        assert_eq!(
-            report.money,
-            vec![("cost".to_string(), "currency".to_string())]
-        );
+        assert_eq!(report.money, vec![("cost".to_string(), "currency".to_string())]);
         assert_eq!(report.totals, vec!["kind".to_string()]);
 
         let bound = report.bind(&[("days".into(), "120".into())]).unwrap();
-        assert_eq!(
-            bound,
-            vec![
-                ("days".to_string(), "120".to_string()),
-                ("project".to_string(), String::new())
-            ]
-        );
-        assert!(matches!(
-            report.bind(&[("dayz".into(), "1".into())]),
-            Err(ReportError::UnknownParam { .. })
-        ));
-        assert!(matches!(
-            report.bind(&[("days".into(), "ninety".into())]),
-            Err(ReportError::BadParam { .. })
-        ));
-        assert!(
-            Report::parse("other", sql)
-                .unwrap_err()
-                .contains("other.sql")
-        );
-        assert!(
-            Report::parse("demo", "-- demo: t\n-- @param x UInt8 = 1\nSELECT 1")
-                .unwrap_err()
-                .contains("not used")
-        );
+        assert_eq!(bound, vec![("days".to_string(), "120".to_string()), ("project".to_string(), String::new())]);
+        assert!(matches!(report.bind(&[("dayz".into(), "1".into())]), Err(ReportError::UnknownParam { .. })));
+        assert!(matches!(report.bind(&[("days".into(), "ninety".into())]), Err(ReportError::BadParam { .. })));
+        assert!(Report::parse("other", sql).unwrap_err().contains("other.sql"));
+        assert!(Report::parse("demo", "-- demo: t\n-- @param x UInt8 = 1\nSELECT 1").unwrap_err().contains("not used"));
     }
 
     #[test]
     fn reads_the_compact_json_format() {
         let out = b"[\"kind\",\"monthly_cost\"]\n[\"String\",\"Nullable(Decimal(38, 6))\"]\n[\"orphaned_ip\",\"2.92\"]\n[\"x\",null]\n";
         let set = ResultSet::parse(out).unwrap();
-        assert_eq!(
-            set.columns[1],
-            (
-                "monthly_cost".to_string(),
-                "Nullable(Decimal(38, 6))".to_string()
-            )
-        );
+        assert_eq!(set.columns[1], ("monthly_cost".to_string(), "Nullable(Decimal(38, 6))".to_string()));
         assert_eq!(set.rows.len(), 2);
         assert_eq!(set.rows[0][1], Value::from("2.92"));
         assert_eq!(ResultSet::parse(b"").unwrap().rows.len(), 0);

@@ -66,21 +66,14 @@ pub fn totals(set: &ResultSet, report: &Report) -> Vec<TotalsBlock> {
             for row in &set.rows {
                 let group = groups.entry(text(&row[by_at])).or_default();
                 group.rows += 1;
-                match row[money_at]
-                    .as_str()
-                    .and_then(|s| Decimal::from_str(s).ok())
-                {
+                match row[money_at].as_str().and_then(|s| Decimal::from_str(s).ok()) {
                     Some(amount) => {
                         *group.sums.entry(text(&row[currency_at])).or_default() += amount;
                     }
                     None => group.unpriced += 1,
                 }
             }
-            blocks.push(TotalsBlock {
-                by: by.clone(),
-                money: money.clone(),
-                groups,
-            });
+            blocks.push(TotalsBlock { by: by.clone(), money: money.clone(), groups });
         }
     }
     blocks
@@ -90,10 +83,7 @@ fn money_text(sums: &BTreeMap<String, Decimal>) -> String {
     if sums.is_empty() {
         return "unknown".into();
     }
-    sums.iter()
-        .map(|(currency, sum)| format!("{} {currency}", sum.round_dp(2)))
-        .collect::<Vec<_>>()
-        .join(" + ")
+    sums.iter().map(|(currency, sum)| format!("{} {currency}", sum.round_dp(2))).collect::<Vec<_>>().join(" + ")
 }
 
 fn text(value: &Value) -> String {
@@ -105,24 +95,15 @@ fn text(value: &Value) -> String {
 }
 
 /// Writes `set` in `format`. `report` adds the money formatting and the totals of the table format.
-pub fn render(
-    set: &ResultSet,
-    format: Format,
-    report: Option<&Report>,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+pub fn render(set: &ResultSet, format: Format, report: Option<&Report>, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         Format::Json => {
             let rows: Vec<Value> = set
                 .rows
                 .iter()
                 .map(|row| {
-                    let object: Map<String, Value> = set
-                        .columns
-                        .iter()
-                        .map(|(name, _)| name.clone())
-                        .zip(row.iter().cloned())
-                        .collect();
+                    let object: Map<String, Value> =
+                        set.columns.iter().map(|(name, _)| name.clone()).zip(row.iter().cloned()).collect();
                     Value::Object(object)
                 })
                 .collect();
@@ -146,9 +127,7 @@ fn is_money(report: Option<&Report>, column: &str) -> bool {
 }
 
 fn cents(value: &str) -> String {
-    Decimal::from_str(value)
-        .map(|d| d.round_dp(2).to_string())
-        .unwrap_or_else(|_| value.to_string())
+    Decimal::from_str(value).map(|d| d.round_dp(2).to_string()).unwrap_or_else(|_| value.to_string())
 }
 
 fn human_bytes(value: &Value) -> String {
@@ -161,18 +140,12 @@ fn human_bytes(value: &Value) -> String {
     }
 }
 
-fn render_table(
-    set: &ResultSet,
-    report: Option<&Report>,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -> std::io::Result<()> {
     if set.columns.is_empty() {
         return writeln!(out, "(no result)");
     }
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     if let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         table.set_width(width);
     }
@@ -184,10 +157,7 @@ fn render_table(
             .zip(row)
             .map(|((name, ty), value)| {
                 let shown = if is_money(report, name) {
-                    value
-                        .as_str()
-                        .map(cents)
-                        .unwrap_or_else(|| "unknown".into())
+                    value.as_str().map(cents).unwrap_or_else(|| "unknown".into())
                 } else if name.ends_with("_bytes") {
                     human_bytes(value)
                 } else {
@@ -195,22 +165,13 @@ fn render_table(
                 };
                 let numeric = ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float");
                 let cell = comfy_table::Cell::new(shown);
-                if numeric {
-                    cell.set_alignment(CellAlignment::Right)
-                } else {
-                    cell
-                }
+                if numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
             })
             .collect();
         table.add_row(cells);
     }
     writeln!(out, "{table}")?;
-    writeln!(
-        out,
-        "{} row{}",
-        set.rows.len(),
-        if set.rows.len() == 1 { "" } else { "s" }
-    )?;
+    writeln!(out, "{} row{}", set.rows.len(), if set.rows.len() == 1 { "" } else { "s" })?;
 
     let Some(report) = report else { return Ok(()) };
     for block in totals(set, report) {
@@ -220,12 +181,7 @@ fn render_table(
         writeln!(out, "\nTotal {} per {}:", block.money, block.by)?;
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(vec![
-            block.by.as_str(),
-            "rows",
-            block.money.as_str(),
-            "without a price",
-        ]);
+        table.set_header(vec![block.by.as_str(), "rows", block.money.as_str(), "without a price"]);
         let mut all = GroupTotal::default();
         for (group, total) in &block.groups {
             all.rows += total.rows;
@@ -268,30 +224,10 @@ mod tests {
                 ("currency".into(), "Nullable(String)".into()),
             ],
             rows: vec![
-                vec![
-                    "orphaned_ip".into(),
-                    Value::Null,
-                    "2.92".into(),
-                    "EUR".into(),
-                ],
-                vec![
-                    "orphaned_ip".into(),
-                    Value::Null,
-                    "2.92".into(),
-                    "EUR".into(),
-                ],
-                vec![
-                    "unattached_volume".into(),
-                    20_000_000_000u64.into(),
-                    Value::Null,
-                    Value::Null,
-                ],
-                vec![
-                    "unattached_volume".into(),
-                    500_000_000_000u64.into(),
-                    "43.07".into(),
-                    "EUR".into(),
-                ],
+                vec!["orphaned_ip".into(), Value::Null, "2.92".into(), "EUR".into()],
+                vec!["orphaned_ip".into(), Value::Null, "2.92".into(), "EUR".into()],
+                vec!["unattached_volume".into(), 20_000_000_000u64.into(), Value::Null, Value::Null],
+                vec!["unattached_volume".into(), 500_000_000_000u64.into(), "43.07".into(), "EUR".into()],
             ],
         };
         (set, report)
@@ -303,15 +239,9 @@ mod tests {
         let blocks = totals(&set, &report);
         assert_eq!(blocks.len(), 1);
         let ips = &blocks[0].groups["orphaned_ip"];
-        assert_eq!(
-            (ips.rows, ips.unpriced, ips.sums["EUR"]),
-            (2, 0, Decimal::from_str("5.84").unwrap())
-        );
+        assert_eq!((ips.rows, ips.unpriced, ips.sums["EUR"]), (2, 0, Decimal::from_str("5.84").unwrap()));
         let volumes = &blocks[0].groups["unattached_volume"];
-        assert_eq!(
-            (volumes.rows, volumes.unpriced, volumes.sums["EUR"]),
-            (2, 1, Decimal::from_str("43.07").unwrap())
-        );
+        assert_eq!((volumes.rows, volumes.unpriced, volumes.sums["EUR"]), (2, 1, Decimal::from_str("43.07").unwrap()));
     }
 
     #[test]
@@ -326,24 +256,16 @@ mod tests {
         let mut csv = Vec::new();
         render(&set, Format::Csv, Some(&report), &mut csv).unwrap();
         let csv = String::from_utf8(csv).unwrap();
-        assert!(
-            csv.starts_with("kind,size_bytes,monthly_cost,currency\n"),
-            "{csv}"
-        );
+        assert!(csv.starts_with("kind,size_bytes,monthly_cost,currency\n"), "{csv}");
         assert!(csv.contains("unattached_volume,20000000000,,\n"), "{csv}");
 
         let mut table = Vec::new();
         render(&set, Format::Table, Some(&report), &mut table).unwrap();
         let table = String::from_utf8(table).unwrap();
         assert!(
-            table.contains("unknown")
-                && table.contains("500.0 GB")
-                && table.contains("Total monthly_cost per kind"),
+            table.contains("unknown") && table.contains("500.0 GB") && table.contains("Total monthly_cost per kind"),
             "{table}"
         );
-        assert!(
-            table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"),
-            "{table}"
-        );
+        assert!(table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"), "{table}");
     }
 }

@@ -10,11 +10,7 @@ async fn main() -> std::io::Result<()> {
         .with_knobs(&knobs)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let sim = costlake_simulator::Simulator::start(config, port).await?;
-    println!(
-        "{} (X-Auth-Token: {})",
-        sim.base_url(),
-        sim.config().secret_key
-    );
+    println!("{} (X-Auth-Token: {})", sim.base_url(), sim.config().secret_key);
     tokio::signal::ctrl_c().await?;
     println!("{:?}", sim.stats());
     sim.shutdown().await;

@@ -12,14 +12,12 @@ pub const HOURS_PER_MONTH: u32 = 730;
 pub const GB: u64 = 1_000_000_000;
 
 pub const INSTANCE_ZONES: [&str; 10] = [
-    "fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2",
-    "pl-waw-3", "it-mil-1",
+    "fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3",
+    "it-mil-1",
 ];
 
-pub const BLOCK_ZONES: [&str; 9] = [
-    "fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2",
-    "pl-waw-3",
-];
+pub const BLOCK_ZONES: [&str; 9] =
+    ["fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3"];
 
 /// Hardware facts of a commercial type, copied from the recorded `products/servers` pages.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,90 +86,13 @@ impl Default for PriceBook {
         };
         PriceBook {
             server_types: vec![
-                t(
-                    "DEV1-S",
-                    Decimal::new(88, 4),
-                    2,
-                    2,
-                    20,
-                    true,
-                    200_000_000,
-                    104_857_600,
-                    "Development",
-                    AMD,
-                ),
-                t(
-                    "DEV1-M",
-                    Decimal::new(198, 4),
-                    3,
-                    4,
-                    40,
-                    true,
-                    300_000_000,
-                    157_286_400,
-                    "Development",
-                    AMD,
-                ),
-                t(
-                    "DEV1-L",
-                    Decimal::new(42, 3),
-                    4,
-                    8,
-                    80,
-                    true,
-                    400_000_000,
-                    209_715_200,
-                    "Development",
-                    AMD,
-                ),
-                t(
-                    "PRO2-XXS",
-                    Decimal::new(55, 3),
-                    2,
-                    8,
-                    0,
-                    false,
-                    350_000_000,
-                    131_072_000,
-                    "General Purpose",
-                    AMD,
-                ),
-                t(
-                    "PRO2-S",
-                    Decimal::new(219, 3),
-                    8,
-                    32,
-                    0,
-                    false,
-                    1_500_000_000,
-                    524_288_000,
-                    "General Purpose",
-                    AMD,
-                ),
-                t(
-                    "PLAY2-PICO",
-                    Decimal::new(14, 3),
-                    1,
-                    2,
-                    0,
-                    false,
-                    100_000_000,
-                    41_943_040,
-                    "Development",
-                    AMD,
-                ),
-                t(
-                    "GP1-XS",
-                    Decimal::new(913, 4),
-                    4,
-                    16,
-                    150,
-                    true,
-                    500_000_000,
-                    314_572_800,
-                    "General Purpose",
-                    AMD,
-                ),
+                t("DEV1-S", Decimal::new(88, 4), 2, 2, 20, true, 200_000_000, 104_857_600, "Development", AMD),
+                t("DEV1-M", Decimal::new(198, 4), 3, 4, 40, true, 300_000_000, 157_286_400, "Development", AMD),
+                t("DEV1-L", Decimal::new(42, 3), 4, 8, 80, true, 400_000_000, 209_715_200, "Development", AMD),
+                t("PRO2-XXS", Decimal::new(55, 3), 2, 8, 0, false, 350_000_000, 131_072_000, "General Purpose", AMD),
+                t("PRO2-S", Decimal::new(219, 3), 8, 32, 0, false, 1_500_000_000, 524_288_000, "General Purpose", AMD),
+                t("PLAY2-PICO", Decimal::new(14, 3), 1, 2, 0, false, 100_000_000, 41_943_040, "Development", AMD),
+                t("GP1-XS", Decimal::new(913, 4), 4, 16, 150, true, 500_000_000, 314_572_800, "General Purpose", AMD),
                 t(
                     "POP2-2C-8G",
                     Decimal::new(735, 4),
@@ -212,11 +133,7 @@ impl PriceBook {
 
     /// Volume types published by the Block API in `zone` (none outside the Block zones).
     pub fn volume_types_in(&self, zone: &str) -> &[VolumeType] {
-        if BLOCK_ZONES.contains(&zone) {
-            &self.volume_types
-        } else {
-            &[]
-        }
+        if BLOCK_ZONES.contains(&zone) { &self.volume_types } else { &[] }
     }
 
     pub fn volume_type(&self, zone: &str, name: &str) -> Option<&VolumeType> {
@@ -226,18 +143,13 @@ impl PriceBook {
     /// The snapshot price of a zone, when every volume type there agrees on it: a snapshot without a parent
     /// volume gives no other way to choose.
     pub fn snapshot_price(&self, zone: &str) -> Option<Decimal> {
-        let mut prices = self
-            .volume_types_in(zone)
-            .iter()
-            .map(|t| t.snapshot_pricing);
+        let mut prices = self.volume_types_in(zone).iter().map(|t| t.snapshot_pricing);
         let first = prices.next()?;
         prices.all(|p| p == first).then_some(first)
     }
 
     pub fn flexible_ipv4(&self, zone: &str) -> Option<Decimal> {
-        INSTANCE_ZONES
-            .contains(&zone)
-            .then_some(self.flexible_ipv4_hourly)
+        INSTANCE_ZONES.contains(&zone).then_some(self.flexible_ipv4_hourly)
     }
 }
 
@@ -245,10 +157,7 @@ impl PriceBook {
 pub fn money_parts(value: Decimal) -> (i64, i64) {
     let units = value.trunc();
     let nanos = ((value - units) * Decimal::from(1_000_000_000u64)).trunc();
-    (
-        i64::try_from(units).unwrap_or(0),
-        i64::try_from(nanos).unwrap_or(0),
-    )
+    (i64::try_from(units).unwrap_or(0), i64::try_from(nanos).unwrap_or(0))
 }
 
 /// Monthly cost of `size` bytes at `per_gb_hour`.

@@ -84,9 +84,7 @@ impl SimConfig {
             let (key, value) = knob
                 .split_once('=')
                 .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| {
-                    format!("knob `{knob}` is not of the form key=value; accepted keys: {KNOBS}")
-                })?;
+                .ok_or_else(|| format!("knob `{knob}` is not of the form key=value; accepted keys: {KNOBS}"))?;
             match key {
                 "seed" => self.seed = parse(key, value, "an unsigned integer")?,
                 "today" => {
@@ -103,19 +101,13 @@ impl SimConfig {
                 "rate_429" => self.rate_429 = probability(key, value)?,
                 "rate_5xx" => self.rate_5xx = probability(key, value)?,
                 "burst_429" => self.burst_429 = parse(key, value, "an unsigned integer")?,
-                "latency_ms" => {
-                    self.latency_ms = parse(key, value, "an unsigned integer (milliseconds)")?
-                }
+                "latency_ms" => self.latency_ms = parse(key, value, "an unsigned integer (milliseconds)")?,
                 "malformed" => {
                     self.malformed = match value {
                         "" | "none" => None,
                         v if MALFORMED_MODES.contains(&v) => Some(v.to_string()),
                         _ => {
-                            return Err(invalid(
-                                key,
-                                value,
-                                &format!("none | {}", MALFORMED_MODES.join(" | ")),
-                            ));
+                            return Err(invalid(key, value, &format!("none | {}", MALFORMED_MODES.join(" | "))));
                         }
                     }
                 }
@@ -163,29 +155,17 @@ impl SimConfig {
         }
         for (key, rate) in [("rate_429", self.rate_429), ("rate_5xx", self.rate_5xx)] {
             if !(0.0..=1.0).contains(&rate) {
-                return Err(invalid(
-                    key,
-                    &rate.to_string(),
-                    "a probability between 0 and 1",
-                ));
+                return Err(invalid(key, &rate.to_string(), "a probability between 0 and 1"));
             }
         }
         // Timestamps go back at most ~2 years from `today`; keep clear of chrono's date range edges.
         if !(1970..=9000).contains(&self.today.year()) {
-            return Err(invalid(
-                "today",
-                &self.today.to_string(),
-                "a date between 1970 and 9000",
-            ));
+            return Err(invalid("today", &self.today.to_string(), "a date between 1970 and 9000"));
         }
         if let Some(mode) = &self.malformed
             && !MALFORMED_MODES.contains(&mode.as_str())
         {
-            return Err(invalid(
-                "malformed",
-                mode,
-                &format!("none | {}", MALFORMED_MODES.join(" | ")),
-            ));
+            return Err(invalid("malformed", mode, &format!("none | {}", MALFORMED_MODES.join(" | "))));
         }
         for product in &self.deny {
             if !DENIABLE_PRODUCTS.contains(&product.as_str()) {
@@ -219,11 +199,7 @@ fn probability(key: &str, value: &str) -> Result<f64, String> {
 }
 
 fn non_empty(key: &str, value: &str) -> Result<String, String> {
-    if value.is_empty() {
-        Err(invalid(key, value, "a non-empty string"))
-    } else {
-        Ok(value.to_string())
-    }
+    if value.is_empty() { Err(invalid(key, value, "a non-empty string")) } else { Ok(value.to_string()) }
 }
 
 #[cfg(test)]
@@ -262,9 +238,7 @@ mod tests {
 
     #[test]
     fn deny_accepts_several_products() {
-        let cfg = SimConfig::default()
-            .with_knobs("deny=block+account,deny=instance")
-            .unwrap();
+        let cfg = SimConfig::default().with_knobs("deny=block+account,deny=instance").unwrap();
         assert_eq!(cfg.deny, vec!["block", "account", "instance"]);
         let cleared = cfg.with_knobs("deny=").unwrap();
         assert!(cleared.deny.is_empty());
@@ -272,9 +246,7 @@ mod tests {
 
     #[test]
     fn explicit_organization_survives_a_seed_change() {
-        let cfg = SimConfig::default()
-            .with_knobs("organization_id=abc,seed=9")
-            .unwrap();
+        let cfg = SimConfig::default().with_knobs("organization_id=abc,seed=9").unwrap();
         assert_eq!(cfg.organization_id, "abc");
     }
 
@@ -282,27 +254,17 @@ mod tests {
     fn errors_name_the_key_and_accepted_values() {
         let err = SimConfig::default().with_knobs("colour=blue").unwrap_err();
         assert!(err.contains("colour") && err.contains("rate_429"), "{err}");
-        let err = SimConfig::default()
-            .with_knobs("malformed=everything")
-            .unwrap_err();
-        assert!(
-            err.contains("malformed") && err.contains("block-volumes"),
-            "{err}"
-        );
+        let err = SimConfig::default().with_knobs("malformed=everything").unwrap_err();
+        assert!(err.contains("malformed") && err.contains("block-volumes"), "{err}");
         let err = SimConfig::default().with_knobs("rate_429=2").unwrap_err();
-        assert!(
-            err.contains("rate_429") && err.contains("probability"),
-            "{err}"
-        );
+        assert!(err.contains("rate_429") && err.contains("probability"), "{err}");
         let err = SimConfig::default().with_knobs("projects=1").unwrap_err();
         assert!(err.contains("projects"), "{err}");
         let err = SimConfig::default().with_knobs("deny=billing").unwrap_err();
         assert!(err.contains("deny") && err.contains("instance"), "{err}");
         let err = SimConfig::default().with_knobs("servers").unwrap_err();
         assert!(err.contains("key=value"), "{err}");
-        let err = SimConfig::default()
-            .with_knobs("today=22/11/2026")
-            .unwrap_err();
+        let err = SimConfig::default().with_knobs("today=22/11/2026").unwrap_err();
         assert!(err.contains("YYYY-MM-DD"), "{err}");
     }
 }

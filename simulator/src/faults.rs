@@ -44,10 +44,7 @@ impl Faults {
     pub fn check(&self, url: &str) -> Option<Fault> {
         if self.burst > 0 {
             // A poisoned lock only means another request panicked mid-update; the counts are still usable.
-            let mut attempts = self
-                .attempts
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut attempts = self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let seen = attempts.entry(url.to_string()).or_insert(0);
             if *seen < self.burst {
                 *seen += 1;
@@ -80,10 +77,7 @@ mod tests {
 
     #[test]
     fn burst_is_per_url() {
-        let f = Faults::new(&SimConfig {
-            burst_429: 2,
-            ..SimConfig::default()
-        });
+        let f = Faults::new(&SimConfig { burst_429: 2, ..SimConfig::default() });
         assert_eq!(f.check("/a"), Some(Fault::RateLimited));
         assert_eq!(f.check("/b"), Some(Fault::RateLimited));
         assert_eq!(f.check("/a"), Some(Fault::RateLimited));
@@ -93,25 +87,15 @@ mod tests {
 
     #[test]
     fn random_faults_are_reproducible_and_near_the_rate() {
-        let config = SimConfig {
-            rate_429: 0.2,
-            rate_5xx: 0.1,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { rate_429: 0.2, rate_5xx: 0.1, ..SimConfig::default() };
         let run = || {
             let f = Faults::new(&config);
             (0..2000).map(|_| f.check("/x")).collect::<Vec<_>>()
         };
         let first = run();
         assert_eq!(first, run());
-        let limited = first
-            .iter()
-            .filter(|f| **f == Some(Fault::RateLimited))
-            .count();
-        let unavailable = first
-            .iter()
-            .filter(|f| **f == Some(Fault::Unavailable))
-            .count();
+        let limited = first.iter().filter(|f| **f == Some(Fault::RateLimited)).count();
+        let unavailable = first.iter().filter(|f| **f == Some(Fault::Unavailable)).count();
         assert!((300..500).contains(&limited), "{limited}");
         assert!((130..270).contains(&unavailable), "{unavailable}");
     }

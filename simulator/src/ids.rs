@@ -15,9 +15,7 @@ impl IdStream {
 
     /// A random (version 4) UUID, like the ones Scaleway hands out.
     pub(crate) fn uuid(&mut self) -> String {
-        uuid::Builder::from_random_bytes(self.0.random())
-            .into_uuid()
-            .to_string()
+        uuid::Builder::from_random_bytes(self.0.random()).into_uuid().to_string()
     }
 
     pub(crate) fn below(&mut self, n: u64) -> u64 {
@@ -34,9 +32,7 @@ impl IdStream {
 pub(crate) fn at_eight(today: NaiveDate, days: u64, micros: u32) -> DateTime<Utc> {
     // `SimConfig::validate` keeps `today` far from chrono's limits, so the fallbacks are never taken.
     let date = today.checked_sub_days(Days::new(days)).unwrap_or(today);
-    date.and_hms_micro_opt(8, 0, 0, micros)
-        .unwrap_or_default()
-        .and_utc()
+    date.and_hms_micro_opt(8, 0, 0, micros).unwrap_or_default().and_utc()
 }
 
 /// Instance API style: `2025-11-03T17:15:36.733100+00:00`.
@@ -50,9 +46,7 @@ pub(crate) fn api_ts(t: DateTime<Utc>) -> String {
 }
 
 pub(crate) fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A stateless mixer: the n-th draw of a seeded sequence without keeping an RNG behind a lock.
@@ -68,9 +62,7 @@ pub(crate) fn uuid_from(a: u64, b: u64) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&a.to_be_bytes());
     bytes[8..].copy_from_slice(&b.to_be_bytes());
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 #[cfg(test)]

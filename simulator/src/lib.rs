@@ -47,16 +47,11 @@ mod planted;
 mod server;
 mod wire;
 
-pub use catalog::{
-    BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType,
-};
-pub use config::{
-    DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id,
-};
+pub use catalog::{BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType};
+pub use config::{DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id};
 pub use org::{
-    BlockSnapshot, BlockVolume, FlexibleIp, GhostIds, InstanceSnapshot, InstanceVolume,
-    Organization, ParentVolume, Project, Server, ServerRef, ServerVolume, VolumeReference,
-    organization,
+    BlockSnapshot, BlockVolume, FlexibleIp, GhostIds, InstanceSnapshot, InstanceVolume, Organization, ParentVolume,
+    Project, Server, ServerRef, ServerVolume, VolumeReference, organization,
 };
 pub use planted::{PlantedGhost, planted};
 pub use server::{SimStats, Simulator};

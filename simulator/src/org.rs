@@ -10,8 +10,8 @@ use crate::ids::IdStream;
 /// Where the healthy servers go, cycled by index: 60 % in fr-par-1 (so its lists span several pages once there
 /// are ~100 servers), the rest split between a second Paris zone and Amsterdam.
 const SERVER_ZONES: [&str; 10] = [
-    "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-2", "fr-par-2",
-    "nl-ams-1", "nl-ams-1",
+    "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-1", "fr-par-2", "fr-par-2", "nl-ams-1",
+    "nl-ams-1",
 ];
 
 /// Seven roles against eight commercial types and ten zones: the combinations keep varying along the index.
@@ -296,14 +296,8 @@ impl<'c> Builder<'c> {
         let mut rng = IdStream::new(self.config.seed, "projects");
         for i in 0..count {
             // Like older real organisations, the default project's id is the organisation id.
-            let id = if i == 0 {
-                self.config.organization_id.clone()
-            } else {
-                rng.uuid()
-            };
-            let name = PROJECT_NAMES
-                .get(i)
-                .map_or_else(|| format!("project-{i}"), ToString::to_string);
+            let id = if i == 0 { self.config.organization_id.clone() } else { rng.uuid() };
+            let name = PROJECT_NAMES.get(i).map_or_else(|| format!("project-{i}"), ToString::to_string);
             let created_days = 900u64.saturating_sub(40 * i as u64).max(30);
             let created_at = rng.days_ago(self.today, created_days);
             let touched = rng.below(30).min(created_days);
@@ -314,13 +308,7 @@ impl<'c> Builder<'c> {
                 _ => "",
             }
             .to_string();
-            self.projects.push(Project {
-                id,
-                name,
-                description,
-                created_at,
-                updated_at,
-            });
+            self.projects.push(Project { id, name, description, created_at, updated_at });
         }
     }
 
@@ -343,11 +331,7 @@ impl<'c> Builder<'c> {
             volume_type: spec.volume_type.to_string(),
             size: spec.volume_gb * GB,
             status: "in_use".to_string(),
-            references: vec![VolumeReference {
-                id: rng.uuid(),
-                server_id: id.clone(),
-                created_at: creation_date,
-            }],
+            references: vec![VolumeReference { id: rng.uuid(), server_id: id.clone(), created_at: creation_date }],
             created_at: creation_date,
             updated_at: modification_date,
             last_detached_at: None,
@@ -364,10 +348,7 @@ impl<'c> Builder<'c> {
                 zone: spec.zone.to_string(),
                 ip_type: "routed_ipv4".to_string(),
                 state: "attached".to_string(),
-                server: Some(ServerRef {
-                    id: id.clone(),
-                    name: spec.name.clone(),
-                }),
+                server: Some(ServerRef { id: id.clone(), name: spec.name.clone() }),
                 ipam_id,
             });
             ip_ids.push(ip_id);
@@ -376,11 +357,7 @@ impl<'c> Builder<'c> {
         // A server stopped in place keeps its hypervisor slot (and its bill); only a full stop releases it.
         let powered = spec.state != "stopped";
         let location = powered.then(|| {
-            [
-                (10 + rng.below(30)).to_string(),
-                (100 + rng.below(2000)).to_string(),
-                rng.below(64).to_string(),
-            ]
+            [(10 + rng.below(30)).to_string(), (100 + rng.below(2000)).to_string(), rng.below(64).to_string()]
         });
         self.servers.push(Server {
             id,
@@ -395,12 +372,7 @@ impl<'c> Builder<'c> {
             modification_date,
             volumes: vec![ServerVolume::Sbs { id: volume_id }],
             ip_ids,
-            mac_address: format!(
-                "de:00:00:{:02x}:{:02x}:{:02x}",
-                mac >> 16,
-                (mac >> 8) & 0xff,
-                mac & 0xff
-            ),
+            mac_address: format!("de:00:00:{:02x}:{:02x}:{:02x}", mac >> 16, (mac >> 8) & 0xff, mac & 0xff),
             tags: spec.tags,
             location,
             future_field: None,
@@ -410,11 +382,7 @@ impl<'c> Builder<'c> {
 
     /// The default security group of a project in a zone, shared by its servers there.
     fn security_group(&self, project_id: &str, zone: &str) -> String {
-        IdStream::new(
-            self.config.seed ^ crate::ids::fnv1a(project_id),
-            &format!("security-group/{zone}"),
-        )
-        .uuid()
+        IdStream::new(self.config.seed ^ crate::ids::fnv1a(project_id), &format!("security-group/{zone}")).uuid()
     }
 
     fn next_healthy_address(&mut self) -> String {
@@ -461,11 +429,7 @@ impl<'c> Builder<'c> {
             ServerVolume::Sbs { id } | ServerVolume::Local { id } => id,
         };
         // Searched from the end: during the build, the volume asked for is usually the one just created.
-        self.block_volumes
-            .iter()
-            .rev()
-            .find(|v| &v.id == id)
-            .expect("every built server has a block boot volume")
+        self.block_volumes.iter().rev().find(|v| &v.id == id).expect("every built server has a block boot volume")
     }
 
     fn snapshot_of(
@@ -500,13 +464,8 @@ impl<'c> Builder<'c> {
         let project_id = self.project_id(project);
         let running = |s: &Server| s.zone == zone && s.state == "running";
         let powered = |s: &Server| s.zone == zone && !s.state.starts_with("stopped");
-        let in_project = self
-            .servers
-            .iter()
-            .position(|s| running(s) && s.project_id == project_id);
-        in_project
-            .or_else(|| self.servers.iter().position(running))
-            .or_else(|| self.servers.iter().position(powered))
+        let in_project = self.servers.iter().position(|s| running(s) && s.project_id == project_id);
+        in_project.or_else(|| self.servers.iter().position(running)).or_else(|| self.servers.iter().position(powered))
     }
 
     fn ghosts(&mut self) -> GhostIds {
@@ -514,8 +473,7 @@ impl<'c> Builder<'c> {
         let today = self.today;
 
         // a. Powered off for five weeks: compute is no longer billed, its volume and IP still are.
-        let ghost_address =
-            |rng: &mut IdStream| format!("51.15.{}.{}", rng.below(256), 1 + rng.below(254));
+        let ghost_address = |rng: &mut IdStream| format!("51.15.{}.{}", rng.below(256), 1 + rng.below(254));
         let address = ghost_address(&mut rng);
         let stopped = self.server(
             &mut rng,
@@ -559,29 +517,12 @@ impl<'c> Builder<'c> {
         // c. Detached two months ago.
         let created = rng.days_ago(today, 200);
         let detached = rng.days_ago(today, 60);
-        let old_data = self.free_block_volume(
-            &mut rng,
-            "old-data",
-            0,
-            "fr-par-1",
-            500,
-            "sbs_5k",
-            created,
-            Some(detached),
-        );
+        let old_data =
+            self.free_block_volume(&mut rng, "old-data", 0, "fr-par-1", 500, "sbs_5k", created, Some(detached));
 
         // d. Created and never attached.
         let created = rng.days_ago(today, 20);
-        let tmp = self.free_block_volume(
-            &mut rng,
-            "tmp-migration",
-            1,
-            "nl-ams-1",
-            250,
-            "sbs_15k",
-            created,
-            None,
-        );
+        let tmp = self.free_block_volume(&mut rng, "tmp-migration", 1, "nl-ams-1", 250, "sbs_15k", created, None);
 
         // e. A local volume left behind; the collected APIs publish no l_ssd price.
         let scratch = InstanceVolume {
@@ -618,13 +559,10 @@ impl<'c> Builder<'c> {
         let orphaned_ips = [orphan(self, 0, "fr-par-1"), orphan(self, 1, "nl-ams-1")];
 
         // h, i. Old snapshots of volumes that still exist.
-        let old_snapshot =
-            self.ghost_snapshot(&mut rng, "pre-upgrade-backup", 0, "fr-par-1", 50, 120, true);
-        let year_old =
-            self.ghost_snapshot(&mut rng, "yearly-archive", 1, "fr-par-1", 200, 400, true);
+        let old_snapshot = self.ghost_snapshot(&mut rng, "pre-upgrade-backup", 0, "fr-par-1", 50, 120, true);
+        let year_old = self.ghost_snapshot(&mut rng, "yearly-archive", 1, "fr-par-1", 200, 400, true);
         // j. Its volume was deleted.
-        let orphaned_block =
-            self.ghost_snapshot(&mut rng, "deleted-vm-snap", 0, "fr-par-2", 30, 10, false);
+        let orphaned_block = self.ghost_snapshot(&mut rng, "deleted-vm-snap", 0, "fr-par-2", 30, 10, false);
 
         // k. Instance (local) snapshot whose base volume exists nowhere.
         let created = rng.days_ago(today, 200);
@@ -636,10 +574,7 @@ impl<'c> Builder<'c> {
             volume_type: "l_ssd".to_string(),
             size: 10 * GB,
             state: "available".to_string(),
-            base_volume: Some(ServerRef {
-                id: rng.uuid(),
-                name: "gone".to_string(),
-            }),
+            base_volume: Some(ServerRef { id: rng.uuid(), name: "gone".to_string() }),
             creation_date: created,
             modification_date: created,
         };
@@ -702,12 +637,7 @@ impl<'c> Builder<'c> {
         with_parent: bool,
     ) -> String {
         let created = rng.days_ago(self.today, days_ago);
-        let parent = if with_parent {
-            self.anchor(zone, project)
-                .map(|s| self.boot_volume(s).clone())
-        } else {
-            None
-        };
+        let parent = if with_parent { self.anchor(zone, project).map(|s| self.boot_volume(s).clone()) } else { None };
         let id = rng.uuid();
         self.block_snapshots.push(BlockSnapshot {
             id: id.clone(),
@@ -773,29 +703,18 @@ impl<'c> Builder<'c> {
             zone: server.zone.clone(),
             volume_type: "l_ssd".to_string(),
             size: 25 * GB,
-            server: Some(ServerRef {
-                id: server.id.clone(),
-                name: server.name.clone(),
-            }),
+            server: Some(ServerRef { id: server.id.clone(), name: server.name.clone() }),
             state: "available".to_string(),
             creation_date: server.creation_date,
             modification_date: server.modification_date,
         };
-        self.servers[anchor].volumes.push(ServerVolume::Local {
-            id: local.id.clone(),
-        });
+        self.servers[anchor].volumes.push(ServerVolume::Local { id: local.id.clone() });
         self.instance_volumes.push(local);
 
         // A snapshot one day short of a 90-day threshold, of a volume that exists.
         let volume = self.boot_volume(anchor).clone();
         let created = rng.days_ago(today, 89);
-        self.snapshot_of(
-            rng,
-            &volume,
-            "pre-release-check".to_string(),
-            volume.size,
-            created,
-        );
+        self.snapshot_of(rng, &volume, "pre-release-check".to_string(), volume.size, created);
     }
 }
 
@@ -804,55 +723,30 @@ mod tests {
     use super::*;
 
     fn config() -> SimConfig {
-        SimConfig {
-            today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-            ..SimConfig::default()
-        }
+        SimConfig { today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), ..SimConfig::default() }
     }
 
     #[test]
     fn same_config_same_organisation() {
-        assert_eq!(
-            Organization::build(&config()),
-            Organization::build(&config())
-        );
+        assert_eq!(Organization::build(&config()), Organization::build(&config()));
     }
 
     #[test]
     fn ghost_ids_do_not_depend_on_the_healthy_population() {
-        let small = Organization::build(&SimConfig {
-            servers: 1,
-            ..config()
-        });
-        let large = Organization::build(&SimConfig {
-            servers: 250,
-            projects: 7,
-            ..config()
-        });
+        let small = Organization::build(&SimConfig { servers: 1, ..config() });
+        let large = Organization::build(&SimConfig { servers: 250, projects: 7, ..config() });
         assert_eq!(small.ghosts, large.ghosts);
     }
 
     #[test]
     fn healthy_population_matches_the_config() {
         let org = Organization::build(&config());
-        assert_eq!(
-            org.servers.iter().filter(|s| s.state == "running").count(),
-            60
-        );
-        assert_eq!(
-            org.servers
-                .iter()
-                .filter(|s| s.zone == "fr-par-1" && s.state == "running")
-                .count(),
-            36
-        );
+        assert_eq!(org.servers.iter().filter(|s| s.state == "running").count(), 60);
+        assert_eq!(org.servers.iter().filter(|s| s.zone == "fr-par-1" && s.state == "running").count(), 36);
         assert_eq!(org.projects[0].id, org.id);
         assert_eq!(org.projects[0].name, "default");
         assert_eq!(
-            org.projects
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>(),
+            org.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
             ["default", "web-shop", "data-platform"]
         );
         // Every attached reference points at an existing server.
@@ -867,14 +761,8 @@ mod tests {
 
     #[test]
     fn works_without_healthy_servers() {
-        let org = Organization::build(&SimConfig {
-            servers: 0,
-            ..config()
-        });
+        let org = Organization::build(&SimConfig { servers: 0, ..config() });
         let h = org.block_snapshot(&org.ghosts.old_snapshot).unwrap();
-        assert!(
-            org.block_volume(&h.parent_volume.as_ref().unwrap().id)
-                .is_some()
-        );
+        assert!(org.block_volume(&h.parent_volume.as_ref().unwrap().id).is_some());
     }
 }

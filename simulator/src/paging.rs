@@ -55,12 +55,8 @@ impl Page {
     /// parameters, verbatim, which the real API appends after `per_page=N&`.
     pub fn link_header(&self, resource: &str, total: usize, rest: &str) -> String {
         let last = self.last(total);
-        let link = |page: usize, rel: &str| {
-            format!(
-                "<{resource}?page={page}&per_page={}&{rest}>; rel=\"{rel}\"",
-                self.size
-            )
-        };
+        let link =
+            |page: usize, rel: &str| format!("<{resource}?page={page}&per_page={}&{rest}>; rel=\"{rel}\"", self.size);
         let mut links = Vec::with_capacity(4);
         if self.number > 1 {
             links.push(link(1, "first"));
@@ -81,10 +77,7 @@ fn positive(params: &Params, key: &str, default: usize, max: usize) -> Result<us
     match raw.parse::<usize>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
         _ if max == usize::MAX => Err(ApiError::invalid(key, "must be a positive integer")),
-        _ => Err(ApiError::invalid(
-            key,
-            &format!("must be a positive integer lower or equal to {max}"),
-        )),
+        _ => Err(ApiError::invalid(key, &format!("must be a positive integer lower or equal to {max}"))),
     }
 }
 
@@ -98,18 +91,12 @@ mod tests {
 
     #[test]
     fn link_headers_match_the_recorded_ones() {
-        let p1 = Page {
-            number: 1,
-            size: 50,
-        };
+        let p1 = Page { number: 1, size: 50 };
         assert_eq!(
             p1.link_header("/products/servers", 136, ""),
             r#"</products/servers?page=2&per_page=50&>; rel="next",</products/servers?page=3&per_page=50&>; rel="last""#
         );
-        let p2 = Page {
-            number: 2,
-            size: 50,
-        };
+        let p2 = Page { number: 2, size: 50 };
         assert_eq!(
             p2.link_header("/products/servers", 136, ""),
             concat!(
@@ -119,10 +106,7 @@ mod tests {
                 r#"</products/servers?page=3&per_page=50&>; rel="last""#
             )
         );
-        let p3 = Page {
-            number: 3,
-            size: 50,
-        };
+        let p3 = Page { number: 3, size: 50 };
         assert_eq!(
             p3.link_header("/products/servers", 136, ""),
             concat!(
@@ -135,72 +119,23 @@ mod tests {
             p1.link_header("/servers", 3, "order=creation_date_desc"),
             r#"</servers?page=1&per_page=50&order=creation_date_desc>; rel="last""#
         );
-        assert_eq!(
-            p1.link_header("/ips", 0, ""),
-            r#"</ips?page=1&per_page=50&>; rel="last""#
-        );
+        assert_eq!(p1.link_header("/ips", 0, ""), r#"</ips?page=1&per_page=50&>; rel="last""#);
     }
 
     #[test]
     fn slices_and_bounds() {
         let items: Vec<u32> = (0..45).collect();
-        assert_eq!(
-            Page {
-                number: 3,
-                size: 20
-            }
-            .slice(&items),
-            &[40, 41, 42, 43, 44]
-        );
-        assert!(
-            Page {
-                number: 4,
-                size: 20
-            }
-            .slice(&items)
-            .is_empty()
-        );
-        assert!(
-            Page {
-                number: usize::MAX,
-                size: 100
-            }
-            .slice(&items)
-            .is_empty()
-        );
+        assert_eq!(Page { number: 3, size: 20 }.slice(&items), &[40, 41, 42, 43, 44]);
+        assert!(Page { number: 4, size: 20 }.slice(&items).is_empty());
+        assert!(Page { number: usize::MAX, size: 100 }.slice(&items).is_empty());
     }
 
     #[test]
     fn parses_defaults_and_rejects_bad_values() {
-        assert_eq!(
-            Page::scheme_a(&params("")).unwrap(),
-            Page {
-                number: 1,
-                size: 50
-            }
-        );
-        assert_eq!(
-            Page::scheme_b(&params("page=2")).unwrap(),
-            Page {
-                number: 2,
-                size: 20
-            }
-        );
-        assert_eq!(
-            Page::scheme_b(&params("page_size=100")).unwrap(),
-            Page {
-                number: 1,
-                size: 100
-            }
-        );
-        for bad in [
-            "page=0",
-            "page=-1",
-            "page=abc",
-            "per_page=101",
-            "per_page=0",
-            "page=99999999999999999999999",
-        ] {
+        assert_eq!(Page::scheme_a(&params("")).unwrap(), Page { number: 1, size: 50 });
+        assert_eq!(Page::scheme_b(&params("page=2")).unwrap(), Page { number: 2, size: 20 });
+        assert_eq!(Page::scheme_b(&params("page_size=100")).unwrap(), Page { number: 1, size: 100 });
+        for bad in ["page=0", "page=-1", "page=abc", "per_page=101", "per_page=0", "page=99999999999999999999999"] {
             assert!(Page::scheme_a(&params(bad)).is_err(), "{bad}");
         }
         assert!(Page::scheme_b(&params("page_size=500")).is_err());

@@ -69,17 +69,7 @@ pub(crate) fn findings(org: &Organization) -> Vec<PlantedGhost> {
         if let Some(s) = org.server(id) {
             let cost = stopped_server_cost(org, id);
             let since = s.modification_date.date_naive();
-            push(
-                "stopped_server",
-                &s.id,
-                &s.name,
-                &s.project_id,
-                &s.zone,
-                &s.state,
-                since,
-                None,
-                cost,
-            );
+            push("stopped_server", &s.id, &s.name, &s.project_id, &s.zone, &s.state, since, None, cost);
         }
     }
 
@@ -87,53 +77,20 @@ pub(crate) fn findings(org: &Organization) -> Vec<PlantedGhost> {
         if let Some(v) = org.block_volume(id) {
             // Idle since it was detached, or since creation when it never was attached.
             let since = v.last_detached_at.unwrap_or(v.created_at).date_naive();
-            let cost = org
-                .prices
-                .volume_type(&v.zone, &v.volume_type)
-                .map(|t| storage_monthly(v.size, t.pricing));
-            push(
-                "unattached_volume",
-                &v.id,
-                &v.name,
-                &v.project_id,
-                &v.zone,
-                &v.status,
-                since,
-                Some(v.size),
-                cost,
-            );
+            let cost = org.prices.volume_type(&v.zone, &v.volume_type).map(|t| storage_monthly(v.size, t.pricing));
+            push("unattached_volume", &v.id, &v.name, &v.project_id, &v.zone, &v.status, since, Some(v.size), cost);
         }
     }
     if let Some(v) = org.instance_volume(&g.unattached_local_volume) {
         let since = v.modification_date.date_naive();
-        push(
-            "unattached_volume",
-            &v.id,
-            &v.name,
-            &v.project_id,
-            &v.zone,
-            &v.state,
-            since,
-            Some(v.size),
-            None,
-        );
+        push("unattached_volume", &v.id, &v.name, &v.project_id, &v.zone, &v.state, since, Some(v.size), None);
     }
 
     for id in &g.orphaned_ips {
         if let Some(ip) = org.ip(id) {
             // IPs carry no timestamps: the first time a collector sees them is "today".
             let cost = org.prices.flexible_ipv4(&ip.zone).map(hourly_to_monthly);
-            push(
-                "orphaned_ip",
-                &ip.id,
-                &ip.address,
-                &ip.project_id,
-                &ip.zone,
-                &ip.state,
-                org.today,
-                None,
-                cost,
-            );
+            push("orphaned_ip", &ip.id, &ip.address, &ip.project_id, &ip.zone, &ip.state, org.today, None, cost);
         }
     }
 
@@ -144,36 +101,13 @@ pub(crate) fn findings(org: &Organization) -> Vec<PlantedGhost> {
     ] {
         if let Some(s) = org.block_snapshot(id) {
             let since = s.created_at.date_naive();
-            let cost = org
-                .prices
-                .snapshot_price(&s.zone)
-                .map(|p| storage_monthly(s.size, p));
-            push(
-                kind,
-                &s.id,
-                &s.name,
-                &s.project_id,
-                &s.zone,
-                &s.status,
-                since,
-                Some(s.size),
-                cost,
-            );
+            let cost = org.prices.snapshot_price(&s.zone).map(|p| storage_monthly(s.size, p));
+            push(kind, &s.id, &s.name, &s.project_id, &s.zone, &s.status, since, Some(s.size), cost);
         }
     }
     if let Some(s) = org.instance_snapshot(&g.orphaned_instance_snapshot) {
         let since = s.creation_date.date_naive();
-        push(
-            "orphaned_snapshot",
-            &s.id,
-            &s.name,
-            &s.project_id,
-            &s.zone,
-            &s.state,
-            since,
-            Some(s.size),
-            None,
-        );
+        push("orphaned_snapshot", &s.id, &s.name, &s.project_id, &s.zone, &s.state, since, Some(s.size), None);
     }
     rows
 }
@@ -190,19 +124,12 @@ fn stopped_server_cost(org: &Organization, server_id: &str) -> Option<Decimal> {
         match volume {
             ServerVolume::Sbs { id } => {
                 let v = org.block_volume(id)?;
-                total += storage_monthly(
-                    v.size,
-                    org.prices.volume_type(&v.zone, &v.volume_type)?.pricing,
-                );
+                total += storage_monthly(v.size, org.prices.volume_type(&v.zone, &v.volume_type)?.pricing);
             }
             ServerVolume::Local { .. } => return None,
         }
     }
-    for ip in org
-        .ips
-        .iter()
-        .filter(|ip| ip.server.as_ref().is_some_and(|r| r.id == s.id))
-    {
+    for ip in org.ips.iter().filter(|ip| ip.server.as_ref().is_some_and(|r| r.id == s.id)) {
         total += hourly_to_monthly(org.prices.flexible_ipv4(&ip.zone)?);
     }
     Some(total)
@@ -220,10 +147,7 @@ mod tests {
     #[test]
     fn matches_the_specification() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        let config = SimConfig {
-            today,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { today, ..SimConfig::default() };
         let rows = planted(&config);
         let summary: Vec<_> = rows
             .iter()
@@ -240,24 +164,11 @@ mod tests {
                 )
             })
             .collect();
-        let ip_names: Vec<_> = rows
-            .iter()
-            .filter(|r| r.kind == "orphaned_ip")
-            .map(|r| r.name.clone())
-            .collect();
+        let ip_names: Vec<_> = rows.iter().filter(|r| r.kind == "orphaned_ip").map(|r| r.name.clone()).collect();
         assert_eq!(
             summary,
             vec![
-                (
-                    "stopped_server",
-                    "legacy-api-1",
-                    "stopped",
-                    "fr-par-1",
-                    35,
-                    None,
-                    dec("6.3656"),
-                    false
-                ),
+                ("stopped_server", "legacy-api-1", "stopped", "fr-par-1", 35, None, dec("6.3656"), false),
                 (
                     "stopped_server",
                     "batch-worker-standby",
@@ -298,26 +209,8 @@ mod tests {
                     None,
                     false
                 ),
-                (
-                    "orphaned_ip",
-                    ip_names[0].as_str(),
-                    "detached",
-                    "fr-par-1",
-                    0,
-                    None,
-                    dec("2.92"),
-                    false
-                ),
-                (
-                    "orphaned_ip",
-                    ip_names[1].as_str(),
-                    "detached",
-                    "nl-ams-1",
-                    0,
-                    None,
-                    dec("2.92"),
-                    false
-                ),
+                ("orphaned_ip", ip_names[0].as_str(), "detached", "fr-par-1", 0, None, dec("2.92"), false),
+                ("orphaned_ip", ip_names[1].as_str(), "detached", "nl-ams-1", 0, None, dec("2.92"), false),
                 (
                     "old_snapshot",
                     "pre-upgrade-backup",
@@ -377,10 +270,7 @@ mod tests {
             })
             .collect();
         assert_eq!(projects, [0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1]);
-        assert!(
-            rows.iter()
-                .all(|r| r.since == today - chrono::Days::new(r.age_days as u64))
-        );
+        assert!(rows.iter().all(|r| r.since == today - chrono::Days::new(r.age_days as u64)));
     }
 
     #[test]

@@ -95,16 +95,9 @@ impl Simulator {
     /// Builds the organisation for `config`, binds 127.0.0.1 (`port`, or an ephemeral one) and serves in a
     /// background task of the current tokio runtime.
     pub async fn start(config: SimConfig, port: Option<u16>) -> io::Result<Simulator> {
-        config
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let org = Organization::build(&config);
-        let data = Dataset::new(
-            &org,
-            Style {
-                money_as_strings: config.money_as_strings,
-            },
-        );
+        let data = Dataset::new(&org, Style { money_as_strings: config.money_as_strings });
         let state = Arc::new(AppState {
             faults: Faults::new(&config),
             request_ids: AtomicU64::new(0),
@@ -125,12 +118,7 @@ impl Simulator {
             }
         });
         tracing::info!(%addr, "Scaleway simulator listening");
-        Ok(Simulator {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        Ok(Simulator { addr, state, shutdown: Some(tx), task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`, to use in place of `https://api.scaleway.com`.
@@ -152,9 +140,7 @@ impl Simulator {
             let _ = tx.send(());
         }
         if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
         {
             task.abort();
         }
@@ -163,10 +149,7 @@ impl Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator")
-            .field("base_url", &self.base_url())
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("Simulator").field("base_url", &self.base_url()).field("stats", &self.stats()).finish()
     }
 }
 
@@ -216,10 +199,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: &str, reason: &str) -> ApiError {
-        ApiError::InvalidArguments(BTreeMap::from([(
-            field.to_string(),
-            vec![reason.to_string()],
-        )]))
+        ApiError::InvalidArguments(BTreeMap::from([(field.to_string(), vec![reason.to_string()])]))
     }
 }
 
@@ -227,18 +207,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, body) = match self {
-            ApiError::InvalidArguments(fields) => (
-                StatusCode::BAD_REQUEST,
-                json!({"message": message, "type": "invalid_arguments", "fields": fields}),
-            ),
-            ApiError::UnknownZone(_) => (
-                StatusCode::NOT_FOUND,
-                json!({"message": message, "type": "unknown_resource"}),
-            ),
-            ApiError::NotFound => (
-                StatusCode::NOT_FOUND,
-                json!({"message": message, "type": "not_found"}),
-            ),
+            ApiError::InvalidArguments(fields) => {
+                (StatusCode::BAD_REQUEST, json!({"message": message, "type": "invalid_arguments", "fields": fields}))
+            }
+            ApiError::UnknownZone(_) => {
+                (StatusCode::NOT_FOUND, json!({"message": message, "type": "unknown_resource"}))
+            }
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"message": message, "type": "not_found"})),
             // Byte for byte the recorded body (errors/401_denied_authentication.json).
             ApiError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
@@ -248,20 +223,16 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 json!({"details": [{"action": "read", "resource": resource}], "message": message, "type": "permissions_denied"}),
             ),
-            ApiError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"message": message, "type": "internal_error"}),
-            ),
+            ApiError::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, json!({"message": message, "type": "internal_error"}))
+            }
         };
         json_response(status, &body, HeaderMap::new())
     }
 }
 
 fn json_bytes_response(status: StatusCode, bytes: Vec<u8>, mut headers: HeaderMap) -> Response {
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().extend(headers);
@@ -270,21 +241,14 @@ fn json_bytes_response(status: StatusCode, bytes: Vec<u8>, mut headers: HeaderMa
 
 fn json_response(status: StatusCode, body: &Value, headers: HeaderMap) -> Response {
     // Serialising a `Value` cannot fail (string keys only).
-    json_bytes_response(
-        status,
-        serde_json::to_vec(body).unwrap_or_default(),
-        headers,
-    )
+    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_default(), headers)
 }
 
 /// The recorded gateway 429: empty body, no Content-Type, no Retry-After.
 fn rate_limited() -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    response.headers_mut().insert(
-        HeaderName::from_static("x-envoy-ratelimited"),
-        HeaderValue::from_static("true"),
-    );
+    response.headers_mut().insert(HeaderName::from_static("x-envoy-ratelimited"), HeaderValue::from_static("true"));
     response
 }
 
@@ -303,10 +267,8 @@ impl Params {
         let mut params = Params::default();
         for segment in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
             let (key, value) = segment.split_once('=').unwrap_or((segment, ""));
-            let decoded_key = percent_decode(key)
-                .ok_or_else(|| ApiError::invalid(key, "invalid percent-encoding"))?;
-            let decoded = percent_decode(value)
-                .ok_or_else(|| ApiError::invalid(key, "invalid percent-encoding"))?;
+            let decoded_key = percent_decode(key).ok_or_else(|| ApiError::invalid(key, "invalid percent-encoding"))?;
+            let decoded = percent_decode(value).ok_or_else(|| ApiError::invalid(key, "invalid percent-encoding"))?;
             params.raw.push((decoded_key.clone(), segment.to_string()));
             params.pairs.push((decoded_key, decoded));
         }
@@ -314,10 +276,7 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeated key; `a=x,y` style comma lists are split too.
@@ -332,12 +291,8 @@ impl Params {
 
     /// The raw query minus the given keys, in request order.
     pub fn rest_without(&self, keys: &[&str]) -> String {
-        let kept: Vec<&str> = self
-            .raw
-            .iter()
-            .filter(|(k, _)| !keys.contains(&k.as_str()))
-            .map(|(_, s)| s.as_str())
-            .collect();
+        let kept: Vec<&str> =
+            self.raw.iter().filter(|(k, _)| !keys.contains(&k.as_str())).map(|(_, s)| s.as_str()).collect();
         kept.join("&")
     }
 }
@@ -403,12 +358,7 @@ struct Dataset {
 impl Dataset {
     fn new(org: &Organization, style: Style) -> Dataset {
         let mut lists: HashMap<(List, String), Vec<Item>> = HashMap::new();
-        let mut add = |list, zone: &str, item: Item| {
-            lists
-                .entry((list, zone.to_string()))
-                .or_default()
-                .push(item)
-        };
+        let mut add = |list, zone: &str, item: Item| lists.entry((list, zone.to_string())).or_default().push(item);
         let item = |id: &str, name: &str, project: &str, created, modified, json| Item {
             id: id.to_string(),
             name: name.to_string(),
@@ -423,14 +373,7 @@ impl Dataset {
             add(
                 List::InstanceServers,
                 &s.zone,
-                item(
-                    &s.id,
-                    &s.name,
-                    &s.project_id,
-                    s.creation_date,
-                    s.modification_date,
-                    json,
-                ),
+                item(&s.id, &s.name, &s.project_id, s.creation_date, s.modification_date, json),
             );
         }
         for v in &org.instance_volumes {
@@ -438,14 +381,7 @@ impl Dataset {
             add(
                 List::InstanceVolumes,
                 &v.zone,
-                item(
-                    &v.id,
-                    &v.name,
-                    &v.project_id,
-                    v.creation_date,
-                    v.modification_date,
-                    json,
-                ),
+                item(&v.id, &v.name, &v.project_id, v.creation_date, v.modification_date, json),
             );
         }
         for ip in &org.ips {
@@ -453,14 +389,7 @@ impl Dataset {
             add(
                 List::InstanceIps,
                 &ip.zone,
-                item(
-                    &ip.id,
-                    &ip.address,
-                    &ip.project_id,
-                    DateTime::UNIX_EPOCH,
-                    DateTime::UNIX_EPOCH,
-                    json,
-                ),
+                item(&ip.id, &ip.address, &ip.project_id, DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH, json),
             );
         }
         for s in &org.instance_snapshots {
@@ -468,45 +397,16 @@ impl Dataset {
             add(
                 List::InstanceSnapshots,
                 &s.zone,
-                item(
-                    &s.id,
-                    &s.name,
-                    &s.project_id,
-                    s.creation_date,
-                    s.modification_date,
-                    json,
-                ),
+                item(&s.id, &s.name, &s.project_id, s.creation_date, s.modification_date, json),
             );
         }
         for v in &org.block_volumes {
             let json = wire::block_volume(org, v);
-            add(
-                List::BlockVolumes,
-                &v.zone,
-                item(
-                    &v.id,
-                    &v.name,
-                    &v.project_id,
-                    v.created_at,
-                    v.updated_at,
-                    json,
-                ),
-            );
+            add(List::BlockVolumes, &v.zone, item(&v.id, &v.name, &v.project_id, v.created_at, v.updated_at, json));
         }
         for s in &org.block_snapshots {
             let json = wire::block_snapshot(org, s);
-            add(
-                List::BlockSnapshots,
-                &s.zone,
-                item(
-                    &s.id,
-                    &s.name,
-                    &s.project_id,
-                    s.created_at,
-                    s.updated_at,
-                    json,
-                ),
-            );
+            add(List::BlockSnapshots, &s.zone, item(&s.id, &s.name, &s.project_id, s.created_at, s.updated_at, json));
         }
         // Store each list in its API's default order so the common request needs no sort.
         for ((list, _), items) in lists.iter_mut() {
@@ -519,23 +419,10 @@ impl Dataset {
         let projects = org
             .projects
             .iter()
-            .map(|p| {
-                item(
-                    &p.id,
-                    &p.name,
-                    &p.id,
-                    p.created_at,
-                    p.updated_at,
-                    wire::project(org, p),
-                )
-            })
+            .map(|p| item(&p.id, &p.name, &p.id, p.created_at, p.updated_at, wire::project(org, p)))
             .collect();
-        let mut server_types: Vec<(String, Value)> = org
-            .prices
-            .server_types
-            .iter()
-            .map(|t| (t.name.to_string(), wire::server_type(t)))
-            .collect();
+        let mut server_types: Vec<(String, Value)> =
+            org.prices.server_types.iter().map(|t| (t.name.to_string(), wire::server_type(t))).collect();
         server_types.sort_by(|a, b| a.0.cmp(&b.0));
         Dataset {
             organization_id: org.id.clone(),
@@ -543,36 +430,21 @@ impl Dataset {
             projects,
             lists,
             server_types,
-            volume_types: org
-                .prices
-                .volume_types
-                .iter()
-                .map(|t| wire::volume_type(t, style))
-                .collect(),
+            volume_types: org.prices.volume_types.iter().map(|t| wire::volume_type(t, style)).collect(),
             catalog: wire::catalog(&org.prices, style),
         }
     }
 
     fn list(&self, list: List, zone: &str) -> &[Item] {
-        self.lists
-            .get(&(list, zone.to_string()))
-            .map_or(&[], Vec::as_slice)
+        self.lists.get(&(list, zone.to_string())).map_or(&[], Vec::as_slice)
     }
 
     /// Applies the organisation and project filters (every resource belongs to the one organisation).
-    fn filtered<'a>(
-        &self,
-        items: &'a [Item],
-        organization: Option<&str>,
-        project: Option<&str>,
-    ) -> Vec<&'a Item> {
+    fn filtered<'a>(&self, items: &'a [Item], organization: Option<&str>, project: Option<&str>) -> Vec<&'a Item> {
         if organization.is_some_and(|o| o != self.organization_id) {
             return Vec::new();
         }
-        items
-            .iter()
-            .filter(|i| project.is_none_or(|p| i.project_id == p))
-            .collect()
+        items.iter().filter(|i| project.is_none_or(|p| i.project_id == p)).collect()
     }
 }
 
@@ -619,10 +491,7 @@ fn apply_order(
     }
     let Some((_, key)) = accepted.iter().find(|(name, _)| *name == value) else {
         let names: Vec<&str> = accepted.iter().map(|(n, _)| *n).collect();
-        return Err(ApiError::invalid(
-            param,
-            &format!("must be one of {}", names.join(", ")),
-        ));
+        return Err(ApiError::invalid(param, &format!("must be one of {}", names.join(", "))));
     };
     items.sort_by(|a, b| compare(a, b, *key));
     Ok(())
@@ -646,51 +515,21 @@ const SERVER_ORDERS: [(&str, SortKey); 4] = [
 // Routing, authentication and faults
 
 fn router(state: Arc<AppState>) -> Router {
-    let instance = |list: List| {
-        move |st: State<Arc<AppState>>, zone: Path<String>, uri: Uri| {
-            instance_list(st, zone, uri, list)
-        }
-    };
-    let block = |list: List| {
-        move |st: State<Arc<AppState>>, zone: Path<String>, uri: Uri| {
-            block_list(st, zone, uri, list)
-        }
-    };
+    let instance =
+        |list: List| move |st: State<Arc<AppState>>, zone: Path<String>, uri: Uri| instance_list(st, zone, uri, list);
+    let block =
+        |list: List| move |st: State<Arc<AppState>>, zone: Path<String>, uri: Uri| block_list(st, zone, uri, list);
     Router::new()
         .route("/account/v3/projects", get(projects))
-        .route(
-            "/instance/v1/zones/{zone}/servers",
-            get(instance(List::InstanceServers)),
-        )
-        .route(
-            "/instance/v1/zones/{zone}/volumes",
-            get(instance(List::InstanceVolumes)),
-        )
-        .route(
-            "/instance/v1/zones/{zone}/ips",
-            get(instance(List::InstanceIps)),
-        )
-        .route(
-            "/instance/v1/zones/{zone}/snapshots",
-            get(instance(List::InstanceSnapshots)),
-        )
-        .route(
-            "/instance/v1/zones/{zone}/products/servers",
-            get(products_servers),
-        )
-        .route(
-            "/block/v1/zones/{zone}/volumes",
-            get(block(List::BlockVolumes)),
-        )
-        .route(
-            "/block/v1/zones/{zone}/snapshots",
-            get(block(List::BlockSnapshots)),
-        )
+        .route("/instance/v1/zones/{zone}/servers", get(instance(List::InstanceServers)))
+        .route("/instance/v1/zones/{zone}/volumes", get(instance(List::InstanceVolumes)))
+        .route("/instance/v1/zones/{zone}/ips", get(instance(List::InstanceIps)))
+        .route("/instance/v1/zones/{zone}/snapshots", get(instance(List::InstanceSnapshots)))
+        .route("/instance/v1/zones/{zone}/products/servers", get(products_servers))
+        .route("/block/v1/zones/{zone}/volumes", get(block(List::BlockVolumes)))
+        .route("/block/v1/zones/{zone}/snapshots", get(block(List::BlockSnapshots)))
         .route("/block/v1/zones/{zone}/volume-types", get(volume_types))
-        .route(
-            "/product-catalog/v2alpha1/public-catalog/products",
-            get(catalog_products),
-        )
+        .route("/product-catalog/v2alpha1/public-catalog/products", get(catalog_products))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
@@ -717,19 +556,11 @@ fn classify(path: &str) -> Option<Route> {
     };
     // Price lists are public: the real endpoints answer without a token.
     if path.starts_with("/product-catalog/") {
-        return Some(Route {
-            product: None,
-            needs_auth: false,
-            resource,
-        });
+        return Some(Route { product: None, needs_auth: false, resource });
     }
     if path.starts_with("/instance/v1/") {
         let public = path.ends_with("/products/servers");
-        return Some(Route {
-            product: (!public).then_some("instance"),
-            needs_auth: !public,
-            resource,
-        });
+        return Some(Route { product: (!public).then_some("instance"), needs_auth: !public, resource });
     }
     let product = if path.starts_with("/block/v1/") {
         "block"
@@ -738,11 +569,7 @@ fn classify(path: &str) -> Option<Route> {
     } else {
         return None;
     };
-    Some(Route {
-        product: Some(product),
-        needs_auth: true,
-        resource,
-    })
+    Some(Route { product: Some(product), needs_auth: true, resource })
 }
 
 /// Every request passes here: latency, authentication, injected faults, permissions, then the handler.
@@ -754,14 +581,9 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
     let mut response = match classify(request.uri().path()) {
         None => next.run(request).await,
         Some(route) => {
-            let url = request
-                .uri()
-                .path_and_query()
-                .map_or_else(|| request.uri().path().to_string(), ToString::to_string);
-            let token = request
-                .headers()
-                .get("x-auth-token")
-                .and_then(|v| v.to_str().ok());
+            let url =
+                request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), ToString::to_string);
+            let token = request.headers().get("x-auth-token").and_then(|v| v.to_str().ok());
             if route.needs_auth && token != Some(st.config.secret_key.as_str()) {
                 ApiError::Unauthenticated.into_response()
             } else {
@@ -769,10 +591,9 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
                     Some(Fault::RateLimited) => rate_limited(),
                     Some(Fault::Unavailable) => ApiError::Unavailable.into_response(),
                     None => match route.product {
-                        Some(product) if st.config.denies(product) => ApiError::PermissionDenied {
-                            resource: route.resource,
+                        Some(product) if st.config.denies(product) => {
+                            ApiError::PermissionDenied { resource: route.resource }.into_response()
                         }
-                        .into_response(),
                         _ => next.run(request).await,
                     },
                 }
@@ -794,19 +615,12 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
 type Handled = Result<Response, ApiError>;
 
 fn require_zone(zone: &str, zones: &[&str]) -> Result<(), ApiError> {
-    if zones.contains(&zone) {
-        Ok(())
-    } else {
-        Err(ApiError::UnknownZone(zone.to_string()))
-    }
+    if zones.contains(&zone) { Ok(()) } else { Err(ApiError::UnknownZone(zone.to_string())) }
 }
 
 fn scheme_a_headers(page: &Page, resource: &str, total: usize, params: &Params) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        HeaderName::from_static("x-total-count"),
-        HeaderValue::from(total),
-    );
+    headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
     let rest = params.rest_without(&["page", "per_page"]);
     // The raw query is URI-safe ASCII, so this only fails on input hyper would already have refused.
     if let Ok(link) = HeaderValue::from_str(&page.link_header(resource, total, &rest)) {
@@ -816,13 +630,7 @@ fn scheme_a_headers(page: &Page, resource: &str, total: usize, params: &Params) 
 }
 
 /// Scheme B body; the count's position follows the recordings of each API.
-fn scheme_b_body(
-    style: Style,
-    key: &str,
-    items: Vec<Value>,
-    total: usize,
-    count_first: bool,
-) -> Value {
+fn scheme_b_body(style: Style, key: &str, items: Vec<Value>, total: usize, count_first: bool) -> Value {
     let mut body = Map::new();
     if count_first {
         body.insert("total_count".into(), style.count(total));
@@ -834,29 +642,14 @@ fn scheme_b_body(
     Value::Object(body)
 }
 
-async fn instance_list(
-    State(st): State<Arc<AppState>>,
-    Path(zone): Path<String>,
-    uri: Uri,
-    list: List,
-) -> Handled {
+async fn instance_list(State(st): State<Arc<AppState>>, Path(zone): Path<String>, uri: Uri, list: List) -> Handled {
     require_zone(&zone, &INSTANCE_ZONES)?;
     let params = Params::parse(uri.query())?;
     let page = Page::scheme_a(&params)?;
     let data = &st.data;
-    let mut items = data.filtered(
-        data.list(list, &zone),
-        params.get("organization"),
-        params.get("project"),
-    );
+    let mut items = data.filtered(data.list(list, &zone), params.get("organization"), params.get("project"));
     if list == List::InstanceServers {
-        apply_order(
-            &mut items,
-            &params,
-            "order",
-            &SERVER_ORDERS,
-            "creation_date_desc",
-        )?;
+        apply_order(&mut items, &params, "order", &SERVER_ORDERS, "creation_date_desc")?;
     }
     let mut values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
     let (key, resource) = match list {
@@ -875,35 +668,16 @@ async fn instance_list(
         second.insert("creation_date".into(), json!("yesterday"));
     }
     let headers = scheme_a_headers(&page, resource, items.len(), &params);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ key: values }),
-        headers,
-    ))
+    Ok(json_response(StatusCode::OK, &json!({ key: values }), headers))
 }
 
-async fn block_list(
-    State(st): State<Arc<AppState>>,
-    Path(zone): Path<String>,
-    uri: Uri,
-    list: List,
-) -> Handled {
+async fn block_list(State(st): State<Arc<AppState>>, Path(zone): Path<String>, uri: Uri, list: List) -> Handled {
     require_zone(&zone, &BLOCK_ZONES)?;
     let params = Params::parse(uri.query())?;
     let page = Page::scheme_b(&params)?;
     let data = &st.data;
-    let mut items = data.filtered(
-        data.list(list, &zone),
-        params.get("organization_id"),
-        params.get("project_id"),
-    );
-    apply_order(
-        &mut items,
-        &params,
-        "order_by",
-        &BLOCK_ORDERS,
-        "created_at_asc",
-    )?;
+    let mut items = data.filtered(data.list(list, &zone), params.get("organization_id"), params.get("project_id"));
+    apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
     let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
     let body = match list {
         List::BlockVolumes => scheme_b_body(data.style, "volumes", values, items.len(), true),
@@ -926,13 +700,7 @@ async fn projects(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
     let page = Page::scheme_b(&params)?;
     let data = &st.data;
     let mut items = data.filtered(&data.projects, params.get("organization_id"), None);
-    apply_order(
-        &mut items,
-        &params,
-        "order_by",
-        &BLOCK_ORDERS,
-        "created_at_asc",
-    )?;
+    apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
     if page.number == 1 && st.config.malformed.as_deref() == Some("projects") {
         return Ok(json_response(
             StatusCode::OK,
@@ -948,29 +716,17 @@ async fn projects(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
     ))
 }
 
-async fn products_servers(
-    State(st): State<Arc<AppState>>,
-    Path(zone): Path<String>,
-    uri: Uri,
-) -> Handled {
+async fn products_servers(State(st): State<Arc<AppState>>, Path(zone): Path<String>, uri: Uri) -> Handled {
     require_zone(&zone, &INSTANCE_ZONES)?;
     let params = Params::parse(uri.query())?;
     let page = Page::scheme_a(&params)?;
     let entries = &st.data.server_types;
     let map: Map<String, Value> = page.slice(entries).iter().cloned().collect();
     let headers = scheme_a_headers(&page, "/products/servers", entries.len(), &params);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"servers": map}),
-        headers,
-    ))
+    Ok(json_response(StatusCode::OK, &json!({"servers": map}), headers))
 }
 
-async fn volume_types(
-    State(st): State<Arc<AppState>>,
-    Path(zone): Path<String>,
-    uri: Uri,
-) -> Handled {
+async fn volume_types(State(st): State<Arc<AppState>>, Path(zone): Path<String>, uri: Uri) -> Handled {
     require_zone(&zone, &BLOCK_ZONES)?;
     let params = Params::parse(uri.query())?;
     let page = Page::scheme_b(&params)?;
@@ -997,26 +753,15 @@ async fn catalog_products(State(st): State<Arc<AppState>>, uri: Uri) -> Handled 
         .catalog
         .iter()
         .filter(|p| zone.is_none_or(|z| p.zone == z))
-        .filter(|p| {
-            region.is_none_or(|r| {
-                p.zone
-                    .strip_prefix(r)
-                    .is_some_and(|rest| rest.starts_with('-'))
-            })
-        })
+        .filter(|p| region.is_none_or(|r| p.zone.strip_prefix(r).is_some_and(|rest| rest.starts_with('-'))))
         .filter(|p| {
             types.is_empty()
-                || types.iter().any(|t| {
-                    *t == p.product_type
-                        || (p.product_type == "flexible_ip" && IP_PRODUCT_TYPES.contains(t))
-                })
+                || types
+                    .iter()
+                    .any(|t| *t == p.product_type || (p.product_type == "flexible_ip" && IP_PRODUCT_TYPES.contains(t)))
         })
         .collect();
-    let values: Vec<Value> = page
-        .slice(&selected)
-        .iter()
-        .map(|p| p.json.clone())
-        .collect();
+    let values: Vec<Value> = page.slice(&selected).iter().map(|p| p.json.clone()).collect();
     Ok(json_response(
         StatusCode::OK,
         &scheme_b_body(st.data.style, "products", values, selected.len(), false),
@@ -1033,10 +778,7 @@ mod tests {
         let p = Params::parse(Some("order=creation_date_desc&page=2&name=a%20b&tags=x,y")).unwrap();
         assert_eq!(p.get("name"), Some("a b"));
         assert_eq!(p.all("tags"), ["x", "y"]);
-        assert_eq!(
-            p.rest_without(&["page", "per_page"]),
-            "order=creation_date_desc&name=a%20b&tags=x,y"
-        );
+        assert_eq!(p.rest_without(&["page", "per_page"]), "order=creation_date_desc&name=a%20b&tags=x,y");
         assert!(Params::parse(Some("name=%zz")).is_err());
         assert!(Params::parse(Some("name=%ff")).is_err());
         assert!(Params::parse(Some("name=%+f")).is_err());
@@ -1045,31 +787,11 @@ mod tests {
 
     #[test]
     fn classify_paths() {
-        assert!(
-            classify("/instance/v1/zones/fr-par-1/servers")
-                .unwrap()
-                .needs_auth
-        );
-        assert!(
-            !classify("/instance/v1/zones/fr-par-1/products/servers")
-                .unwrap()
-                .needs_auth
-        );
-        assert!(
-            !classify("/product-catalog/v2alpha1/public-catalog/products")
-                .unwrap()
-                .needs_auth
-        );
-        assert_eq!(
-            classify("/block/v1/zones/fr-par-1/snapshots")
-                .unwrap()
-                .resource,
-            "snapshot"
-        );
-        assert_eq!(
-            classify("/account/v3/projects").unwrap().product,
-            Some("account")
-        );
+        assert!(classify("/instance/v1/zones/fr-par-1/servers").unwrap().needs_auth);
+        assert!(!classify("/instance/v1/zones/fr-par-1/products/servers").unwrap().needs_auth);
+        assert!(!classify("/product-catalog/v2alpha1/public-catalog/products").unwrap().needs_auth);
+        assert_eq!(classify("/block/v1/zones/fr-par-1/snapshots").unwrap().resource, "snapshot");
+        assert_eq!(classify("/account/v3/projects").unwrap().product, Some("account"));
         assert!(classify("/billing/v2beta1/invoices").is_none());
     }
 }

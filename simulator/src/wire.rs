@@ -7,13 +7,11 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{
-    INSTANCE_ZONES, PriceBook, ServerType, VolumeType, hourly_to_monthly, money_parts,
-};
+use crate::catalog::{INSTANCE_ZONES, PriceBook, ServerType, VolumeType, hourly_to_monthly, money_parts};
 use crate::ids::{api_ts, instance_ts};
 use crate::org::{
-    BlockSnapshot, BlockVolume, FlexibleIp, InstanceSnapshot, InstanceVolume, Organization,
-    Project, Server, ServerRef, ServerVolume,
+    BlockSnapshot, BlockVolume, FlexibleIp, InstanceSnapshot, InstanceVolume, Organization, Project, Server, ServerRef,
+    ServerVolume,
 };
 
 /// Formatting switches that apply to every response.
@@ -25,19 +23,11 @@ pub struct Style {
 
 impl Style {
     pub fn count(self, n: usize) -> Value {
-        if self.money_as_strings {
-            Value::String(n.to_string())
-        } else {
-            json!(n)
-        }
+        if self.money_as_strings { Value::String(n.to_string()) } else { json!(n) }
     }
 
     fn int(self, n: i64) -> Value {
-        if self.money_as_strings {
-            Value::String(n.to_string())
-        } else {
-            json!(n)
-        }
+        if self.money_as_strings { Value::String(n.to_string()) } else { json!(n) }
     }
 
     pub fn money(self, value: Decimal) -> Value {
@@ -130,15 +120,8 @@ impl<'a> Embeds<'a> {
     pub fn new(org: &'a Organization) -> Self {
         Embeds {
             ips: org.ips.iter().map(|ip| (ip.id.as_str(), ip)).collect(),
-            volumes: org
-                .instance_volumes
-                .iter()
-                .map(|v| (v.id.as_str(), v))
-                .collect(),
-            images: INSTANCE_ZONES
-                .iter()
-                .map(|zone| (*zone, image(org, zone)))
-                .collect(),
+            volumes: org.instance_volumes.iter().map(|v| (v.id.as_str(), v)).collect(),
+            images: INSTANCE_ZONES.iter().map(|zone| (*zone, image(org, zone))).collect(),
         }
     }
 }
@@ -165,12 +148,8 @@ pub fn server(org: &Organization, embeds: &Embeds<'_>, s: &Server) -> Value {
         };
         volumes.insert(slot.to_string(), entry);
     }
-    let public_ips: Vec<Value> = s
-        .ip_ids
-        .iter()
-        .filter_map(|id| embeds.ips.get(id.as_str()).copied())
-        .map(server_ip)
-        .collect();
+    let public_ips: Vec<Value> =
+        s.ip_ids.iter().filter_map(|id| embeds.ips.get(id.as_str()).copied()).map(server_ip).collect();
     let location = s.location.as_ref().map_or(Value::Null, |[cluster, hypervisor, node]| {
         json!({"zone_id": s.zone, "platform_id": "14", "cluster_id": cluster, "hypervisor_id": hypervisor, "node_id": node})
     });
@@ -273,9 +252,7 @@ pub fn instance_snapshot(org: &Organization, s: &InstanceSnapshot) -> Value {
 }
 
 fn volume_specs(prices: &PriceBook, zone: &str, volume_type: &str) -> Value {
-    let iops = prices
-        .volume_type(zone, volume_type)
-        .map_or(5000, |t| t.perf_iops);
+    let iops = prices.volume_type(zone, volume_type).map_or(5000, |t| t.perf_iops);
     json!({"class": "sbs", "perf_iops": iops})
 }
 
@@ -318,10 +295,10 @@ pub fn block_volume(org: &Organization, v: &BlockVolume) -> Value {
 }
 
 pub fn block_snapshot(_org: &Organization, s: &BlockSnapshot) -> Value {
-    let parent = s.parent_volume.as_ref().map_or(
-        Value::Null,
-        |p| json!({"id": p.id, "name": p.name, "status": p.status, "type": p.volume_type}),
-    );
+    let parent = s
+        .parent_volume
+        .as_ref()
+        .map_or(Value::Null, |p| json!({"id": p.id, "name": p.name, "status": p.status, "type": p.volume_type}));
     json!({
         "class": "sbs",
         "created_at": api_ts(s.created_at),
@@ -340,11 +317,7 @@ pub fn block_snapshot(_org: &Organization, s: &BlockSnapshot) -> Value {
 }
 
 pub fn server_type(t: &ServerType) -> Value {
-    let l_ssd = if t.local_volumes {
-        (1_000_000_000u64, 800_000_000_000u64)
-    } else {
-        (0, 0)
-    };
+    let l_ssd = if t.local_volumes { (1_000_000_000u64, 800_000_000_000u64) } else { (0, 0) };
     json!({
         "alt_names": [],
         "arch": "x86_64",
@@ -401,10 +374,7 @@ fn euro(d: Decimal) -> String {
 }
 
 fn instance_product(t: &ServerType, zone: &'static str, style: Style) -> Value {
-    let sku = format!(
-        "/compute/{}/run_{zone}",
-        t.name.to_lowercase().replace('-', "_")
-    );
+    let sku = format!("/compute/{}/run_{zone}", t.name.to_lowercase().replace('-', "_"));
     let ram_gib = t.ram >> 30;
     let mbps = t.bandwidth / 1_000_000;
     // A rough, deterministic footprint: proportional to the vCPUs, like the recorded ones grow with size.
@@ -449,13 +419,7 @@ fn instance_product(t: &ServerType, zone: &'static str, style: Style) -> Value {
     })
 }
 
-fn flexible_ip_product(
-    family: &str,
-    path: &str,
-    hourly: Decimal,
-    zone: &'static str,
-    style: Style,
-) -> Value {
+fn flexible_ip_product(family: &str, path: &str, hourly: Decimal, zone: &'static str, style: Style) -> Value {
     let product = format!("Flexible {family}");
     json!({
         "sku": format!("/network/flexip/{path}/run_{zone}"),
@@ -478,26 +442,14 @@ pub fn catalog(prices: &PriceBook, style: Style) -> Vec<CatalogProduct> {
     let mut out = Vec::new();
     for zone in INSTANCE_ZONES {
         for t in &prices.server_types {
-            out.push(CatalogProduct {
-                zone,
-                product_type: "instance",
-                json: instance_product(t, zone, style),
-            });
+            out.push(CatalogProduct { zone, product_type: "instance", json: instance_product(t, zone, style) });
         }
     }
     for zone in INSTANCE_ZONES {
         let v4 = flexible_ip_product("IPv4", "ip", prices.flexible_ipv4_hourly, zone, style);
         let v6 = flexible_ip_product("IPv6", "ipv6", prices.flexible_ipv6_hourly, zone, style);
-        out.push(CatalogProduct {
-            zone,
-            product_type: "flexible_ip",
-            json: v4,
-        });
-        out.push(CatalogProduct {
-            zone,
-            product_type: "flexible_ip",
-            json: v6,
-        });
+        out.push(CatalogProduct { zone, product_type: "flexible_ip", json: v4 });
+        out.push(CatalogProduct { zone, product_type: "flexible_ip", json: v6 });
     }
     out
 }
@@ -513,20 +465,9 @@ mod tests {
         assert_eq!(t["hourly_price"].to_string(), "0.0198");
         assert_eq!(t["monthly_price"].to_string(), "14.454");
         let vt = volume_type(&book.volume_types[0], Style::default());
-        assert_eq!(
-            vt["pricing"].to_string(),
-            r#"{"currency_code":"EUR","units":0,"nanos":118000}"#
-        );
-        let vt = volume_type(
-            &book.volume_types[0],
-            Style {
-                money_as_strings: true,
-            },
-        );
-        assert_eq!(
-            vt["pricing"].to_string(),
-            r#"{"currency_code":"EUR","units":"0","nanos":"118000"}"#
-        );
+        assert_eq!(vt["pricing"].to_string(), r#"{"currency_code":"EUR","units":0,"nanos":118000}"#);
+        let vt = volume_type(&book.volume_types[0], Style { money_as_strings: true });
+        assert_eq!(vt["pricing"].to_string(), r#"{"currency_code":"EUR","units":"0","nanos":"118000"}"#);
     }
 
     #[test]
@@ -536,17 +477,8 @@ mod tests {
         let dev1s = &products[0].json;
         assert_eq!(dev1s["sku"], "/compute/dev1_s/run_fr-par-1");
         assert_eq!(dev1s["description"], "DEV1-S - fr-par-1 (0.0088€ per hour)");
-        assert_eq!(
-            dev1s["price"]["retail_price"]["nanos"].to_string(),
-            "8800000"
-        );
-        let ip = products
-            .iter()
-            .find(|p| p.json["sku"] == "/network/flexip/ip/run_nl-ams-1")
-            .unwrap();
-        assert_eq!(
-            ip.json["price"]["retail_price"]["nanos"].to_string(),
-            "4000000"
-        );
+        assert_eq!(dev1s["price"]["retail_price"]["nanos"].to_string(), "8800000");
+        let ip = products.iter().find(|p| p.json["sku"] == "/network/flexip/ip/run_nl-ams-1").unwrap();
+        assert_eq!(ip.json["price"]["retail_price"]["nanos"].to_string(), "4000000");
     }
 }

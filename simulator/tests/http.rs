@@ -8,10 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 fn config(knobs: &str) -> SimConfig {
-    let base = SimConfig {
-        today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-        ..SimConfig::default()
-    };
+    let base = SimConfig { today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), ..SimConfig::default() };
     base.with_knobs(knobs).unwrap()
 }
 
@@ -28,10 +25,7 @@ struct Harness {
 
 impl Harness {
     async fn start(knobs: &str) -> Harness {
-        Harness {
-            sim: Simulator::start(config(knobs), None).await.unwrap(),
-            http: client(),
-        }
+        Harness { sim: Simulator::start(config(knobs), None).await.unwrap(), http: client() }
     }
 
     async fn get_with(&self, path: &str, key: Option<&str>) -> reqwest::Response {
@@ -57,9 +51,7 @@ impl Harness {
         let mut items = Vec::new();
         for page in 1.. {
             let sep = if path.contains('?') { '&' } else { '?' };
-            let body = self
-                .json(&format!("{path}{sep}page={page}&page_size=100"))
-                .await;
+            let body = self.json(&format!("{path}{sep}page={page}&page_size=100")).await;
             let batch = body[key].as_array().unwrap().clone();
             let total = body["total_count"].as_u64().unwrap() as usize;
             let empty = batch.is_empty();
@@ -76,11 +68,7 @@ impl Harness {
         let mut items = Vec::new();
         for page in 1.. {
             let response = self.get(&format!("{path}?page={page}&per_page=100")).await;
-            let total: usize = response.headers()["x-total-count"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let total: usize = response.headers()["x-total-count"].to_str().unwrap().parse().unwrap();
             let body: Value = response.json().await.unwrap();
             let batch = body[key].as_array().unwrap().clone();
             let empty = batch.is_empty();
@@ -94,18 +82,9 @@ impl Harness {
 }
 
 fn fixture(path: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/scaleway")
-        .join(path);
-    let file = if file.exists() {
-        file
-    } else {
-        PathBuf::from("/work/shared/fixtures/scaleway").join(path)
-    };
-    serde_json::from_str(
-        &std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
-    )
-    .unwrap()
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/scaleway").join(path);
+    let file = if file.exists() { file } else { PathBuf::from("/work/shared/fixtures/scaleway").join(path) };
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))).unwrap()
 }
 
 fn keys(v: &Value) -> Vec<String> {
@@ -114,10 +93,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 /// Top-level keys, ignoring the deliberate unknown field of the schema-drift edge cases.
 fn keys_without_drift(v: &Value) -> Vec<String> {
-    keys(v)
-        .into_iter()
-        .filter(|k| k != "future_field")
-        .collect()
+    keys(v).into_iter().filter(|k| k != "future_field").collect()
 }
 
 #[tokio::test]
@@ -140,18 +116,11 @@ async fn same_config_serves_byte_identical_bodies() {
         let (ra, rb) = (a.get(path).await, b.get(path).await);
         assert_eq!(ra.status(), StatusCode::OK, "{path}");
         assert_eq!(ra.headers().get("link"), rb.headers().get("link"), "{path}");
-        assert_eq!(
-            ra.bytes().await.unwrap(),
-            rb.bytes().await.unwrap(),
-            "{path}"
-        );
+        assert_eq!(ra.bytes().await.unwrap(), rb.bytes().await.unwrap(), "{path}");
     }
     let other = Harness::start("servers=30,seed=7").await;
     let path = "/instance/v1/zones/fr-par-1/servers";
-    assert_ne!(
-        a.get(path).await.bytes().await.unwrap(),
-        other.get(path).await.bytes().await.unwrap()
-    );
+    assert_ne!(a.get(path).await.bytes().await.unwrap(), other.get(path).await.bytes().await.unwrap());
 }
 
 #[tokio::test]
@@ -168,10 +137,7 @@ async fn instance_lists_paginate_with_headers() {
         r#"</servers?page=2&per_page=50&>; rel="next",</servers?page=3&per_page=50&>; rel="last""#
     );
     let body1: Value = p1.json().await.unwrap();
-    assert!(
-        body1.get("total_count").is_none(),
-        "scheme A has no total_count in the body"
-    );
+    assert!(body1.get("total_count").is_none(), "scheme A has no total_count in the body");
     assert_eq!(body1["servers"].as_array().unwrap().len(), 50);
 
     let p2 = h.get(&page(2)).await;
@@ -195,53 +161,34 @@ async fn instance_lists_paginate_with_headers() {
     assert_eq!(body3["servers"].as_array().unwrap().len(), total - 100);
 
     // Other query parameters are echoed after `per_page=N&`, as recorded.
-    let ordered = h
-        .get("/instance/v1/zones/fr-par-1/servers?order=creation_date_desc&per_page=100")
-        .await;
+    let ordered = h.get("/instance/v1/zones/fr-par-1/servers?order=creation_date_desc&per_page=100").await;
     assert_eq!(
         ordered.headers()["link"],
         r#"</servers?page=2&per_page=100&order=creation_date_desc>; rel="next",</servers?page=2&per_page=100&order=creation_date_desc>; rel="last""#
     );
 
-    let all = h
-        .all_a("/instance/v1/zones/fr-par-1/servers", "servers")
-        .await;
-    let ids: std::collections::HashSet<_> = all
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect();
+    let all = h.all_a("/instance/v1/zones/fr-par-1/servers", "servers").await;
+    let ids: std::collections::HashSet<_> = all.iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), total);
     // Default order is creation_date_desc.
-    let dates: Vec<&str> = all
-        .iter()
-        .map(|s| s["creation_date"].as_str().unwrap())
-        .collect();
+    let dates: Vec<&str> = all.iter().map(|s| s["creation_date"].as_str().unwrap()).collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]));
 
     // The map of products/servers is paginated the same way, over its sorted keys.
-    let products = h
-        .get("/instance/v1/zones/fr-par-1/products/servers?per_page=3&page=2")
-        .await;
+    let products = h.get("/instance/v1/zones/fr-par-1/products/servers?per_page=3&page=2").await;
     assert_eq!(products.headers()["x-total-count"], "8");
     let body: Value = products.json().await.unwrap();
-    assert_eq!(
-        keys(&body["servers"]),
-        ["GP1-XS", "PLAY2-PICO", "POP2-2C-8G"]
-    );
+    assert_eq!(keys(&body["servers"]), ["GP1-XS", "PLAY2-PICO", "POP2-2C-8G"]);
 }
 
 #[tokio::test]
 async fn scheme_b_lists_count_and_end_with_an_empty_page() {
     let h = Harness::start("").await;
     // 36 healthy server volumes + the stopped ghost's + the hibernating one's + "old-data".
-    let body = h
-        .json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=4")
-        .await;
+    let body = h.json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=4").await;
     assert_eq!(body["total_count"], 39);
     assert_eq!(body["volumes"].as_array().unwrap().len(), 9);
-    let past = h
-        .json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=5")
-        .await;
+    let past = h.json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=5").await;
     assert_eq!(past["total_count"], 39);
     assert_eq!(past["volumes"].as_array().unwrap().len(), 0);
 
@@ -251,36 +198,20 @@ async fn scheme_b_lists_count_and_end_with_an_empty_page() {
 
     let projects = h.json("/account/v3/projects").await;
     assert_eq!(projects["total_count"], 3);
-    let names: Vec<&str> = projects["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        projects["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["default", "web-shop", "data-platform"]);
     let org = h.sim.config().organization_id.clone();
     assert_eq!(projects["projects"][0]["id"], org.as_str());
     assert_eq!(projects["projects"][0]["organization_id"], org.as_str());
 
     // Filters.
-    let other_org = h
-        .json("/account/v3/projects?organization_id=00000000-0000-4000-8000-000000000000")
-        .await;
+    let other_org = h.json("/account/v3/projects?organization_id=00000000-0000-4000-8000-000000000000").await;
     assert_eq!(other_org["total_count"], 0);
     let p1 = projects["projects"][1]["id"].as_str().unwrap();
-    let in_p1 = h
-        .all_b(
-            &format!("/block/v1/zones/fr-par-1/volumes?project_id={p1}"),
-            "volumes",
-        )
-        .await;
+    let in_p1 = h.all_b(&format!("/block/v1/zones/fr-par-1/volumes?project_id={p1}"), "volumes").await;
     assert!(!in_p1.is_empty() && in_p1.iter().all(|v| v["project_id"] == p1));
-    let servers = h
-        .all_a(
-            &format!("/instance/v1/zones/fr-par-1/servers?project={p1}"),
-            "servers",
-        )
-        .await;
+    let servers = h.all_a(&format!("/instance/v1/zones/fr-par-1/servers?project={p1}"), "servers").await;
     assert!(servers.iter().all(|s| s["project"] == p1));
 
     let types = h.json("/block/v1/zones/fr-par-1/volume-types").await;
@@ -308,15 +239,8 @@ async fn authentication_permissions_and_errors() {
         assert_eq!(body, serde_json::to_string(&expected_401).unwrap());
     }
     // Price lists are public.
-    assert_eq!(
-        h.get_with("/instance/v1/zones/fr-par-1/products/servers", None)
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    let catalog = h
-        .get_with("/product-catalog/v2alpha1/public-catalog/products", None)
-        .await;
+    assert_eq!(h.get_with("/instance/v1/zones/fr-par-1/products/servers", None).await.status(), StatusCode::OK);
+    let catalog = h.get_with("/product-catalog/v2alpha1/public-catalog/products", None).await;
     assert_eq!(catalog.status(), StatusCode::OK);
 
     let denied = h.get("/block/v1/zones/fr-par-1/snapshots").await;
@@ -339,35 +263,17 @@ async fn authentication_permissions_and_errors() {
     assert_eq!(body["type"], "invalid_arguments");
     assert_eq!(body["message"], "invalid argument(s)");
     assert!(body["fields"]["page"].is_array());
-    assert_eq!(
-        h.get("/account/v3/projects?page_size=1000").await.status(),
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        h.get("/account/v3/projects?order_by=sideways")
-            .await
-            .status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(h.get("/account/v3/projects?page_size=1000").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(h.get("/account/v3/projects?order_by=sideways").await.status(), StatusCode::BAD_REQUEST);
 
     let missing = h.get("/billing/v2beta1/invoices").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.unwrap();
-    assert_eq!(
-        body,
-        serde_json::json!({"message": "resource is not found", "type": "not_found"})
-    );
+    assert_eq!(body, serde_json::json!({"message": "resource is not found", "type": "not_found"}));
 
     assert_eq!(
         h.sim.stats(),
-        SimStats {
-            requests: 11,
-            ok: 3,
-            rate_limited: 0,
-            server_errors: 0,
-            unauthorized: 2,
-            forbidden: 1
-        }
+        SimStats { requests: 11, ok: 3, rate_limited: 0, server_errors: 0, unauthorized: 2, forbidden: 1 }
     );
 }
 
@@ -389,16 +295,9 @@ async fn burst_429_then_success() {
     }
     assert_eq!(h.get(path).await.status(), StatusCode::OK);
     // A different URL has its own burst; unauthenticated price lists too.
+    assert_eq!(h.get("/block/v1/zones/pl-waw-3/snapshots?page=2").await.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        h.get("/block/v1/zones/pl-waw-3/snapshots?page=2")
-            .await
-            .status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        h.get_with("/instance/v1/zones/fr-par-1/products/servers", None)
-            .await
-            .status(),
+        h.get_with("/instance/v1/zones/fr-par-1/products/servers", None).await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
     let stats = h.sim.stats();
@@ -414,10 +313,7 @@ async fn random_faults_are_reproducible() {
             let response = h.get("/account/v3/projects").await;
             if response.status() == StatusCode::SERVICE_UNAVAILABLE {
                 let body: Value = response.json().await.unwrap();
-                assert_eq!(
-                    body,
-                    serde_json::json!({"message": "service unavailable", "type": "internal_error"})
-                );
+                assert_eq!(body, serde_json::json!({"message": "service unavailable", "type": "internal_error"}));
                 statuses.push(503);
             } else {
                 statuses.push(response.status().as_u16());
@@ -427,10 +323,7 @@ async fn random_faults_are_reproducible() {
     };
     let (first, stats) = run().await;
     assert_eq!(first, run().await.0);
-    assert!(
-        first.contains(&429) && first.contains(&503) && first.contains(&200),
-        "{first:?}"
-    );
+    assert!(first.contains(&429) && first.contains(&503) && first.contains(&200), "{first:?}");
     assert_eq!(stats.rate_limited + stats.server_errors + stats.ok, 40);
 }
 
@@ -449,24 +342,12 @@ async fn malformed_modes() {
     assert_eq!(response.headers()["content-type"], "application/json");
     let text = response.text().await.unwrap();
     assert!(text.starts_with("{\"total_count\":"));
-    assert!(
-        serde_json::from_str::<Value>(&text).is_err(),
-        "truncated body must not parse"
-    );
-    assert_eq!(
-        h.json("/block/v1/zones/fr-par-1/volumes?page=2").await["volumes"]
-            .as_array()
-            .unwrap()
-            .len(),
-        19
-    );
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "truncated body must not parse");
+    assert_eq!(h.json("/block/v1/zones/fr-par-1/volumes?page=2").await["volumes"].as_array().unwrap().len(), 19);
 
     let h = Harness::start("malformed=projects").await;
     let body = h.json("/account/v3/projects").await;
-    assert_eq!(
-        body,
-        serde_json::json!({"total_count": 3, "projects": "oops"})
-    );
+    assert_eq!(body, serde_json::json!({"total_count": 3, "projects": "oops"}));
 }
 
 #[tokio::test]
@@ -478,80 +359,40 @@ async fn money_as_strings() {
         types["volume_types"][0]["pricing"],
         serde_json::json!({"currency_code": "EUR", "units": "0", "nanos": "118000"})
     );
-    let catalog = h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=instance&zone=fr-par-1").await;
+    let catalog =
+        h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=instance&zone=fr-par-1").await;
     assert_eq!(catalog["total_count"], "8");
-    assert_eq!(
-        catalog["products"][0]["price"]["retail_price"]["nanos"],
-        "8800000"
-    );
+    assert_eq!(catalog["products"][0]["price"]["retail_price"]["nanos"], "8800000");
     assert_eq!(h.json("/account/v3/projects").await["total_count"], "3");
     // Sizes and Instance prices stay numbers.
     let products = h.json("/instance/v1/zones/fr-par-1/products/servers").await;
-    assert_eq!(
-        products["servers"]["DEV1-M"]["hourly_price"].to_string(),
-        "0.0198"
-    );
+    assert_eq!(products["servers"]["DEV1-M"]["hourly_price"].to_string(), "0.0198");
 }
 
 #[tokio::test]
 async fn catalog_filters_and_prices() {
     let h = Harness::start("").await;
-    let all = h
-        .all_b(
-            "/product-catalog/v2alpha1/public-catalog/products",
-            "products",
-        )
-        .await;
+    let all = h.all_b("/product-catalog/v2alpha1/public-catalog/products", "products").await;
     assert_eq!(all.len(), 100);
-    let instance = h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=instance&page_size=100").await;
+    let instance =
+        h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=instance&page_size=100").await;
     assert_eq!(instance["total_count"], 80);
-    assert!(
-        instance["products"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["product_category"] == "Instance")
-    );
-    let zone = h
-        .json("/product-catalog/v2alpha1/public-catalog/products?zone=nl-ams-1")
-        .await;
+    assert!(instance["products"].as_array().unwrap().iter().all(|p| p["product_category"] == "Instance"));
+    let zone = h.json("/product-catalog/v2alpha1/public-catalog/products?zone=nl-ams-1").await;
     assert_eq!(zone["total_count"], 10);
-    let ip = all
-        .iter()
-        .find(|p| p["sku"] == "/network/flexip/ip/run_fr-par-1")
-        .unwrap();
-    assert_eq!(
-        ip["price"]["retail_price"],
-        serde_json::json!({"currency_code": "EUR", "units": 0, "nanos": 4000000})
-    );
-    assert_eq!(
-        ip["unit_of_measure"],
-        serde_json::json!({"unit": "hour", "size": 1})
-    );
+    let ip = all.iter().find(|p| p["sku"] == "/network/flexip/ip/run_fr-par-1").unwrap();
+    assert_eq!(ip["price"]["retail_price"], serde_json::json!({"currency_code": "EUR", "units": 0, "nanos": 4000000}));
+    assert_eq!(ip["unit_of_measure"], serde_json::json!({"unit": "hour", "size": 1}));
     assert!(
-        all.iter()
-            .any(|p| p["sku"] == "/network/flexip/ipv6/run_it-mil-1"
-                && p["price"]["retail_price"]["nanos"] == 0)
+        all.iter().any(|p| p["sku"] == "/network/flexip/ipv6/run_it-mil-1" && p["price"]["retail_price"]["nanos"] == 0)
     );
-    let pro2s = all
-        .iter()
-        .find(|p| p["sku"] == "/compute/pro2_s/run_fr-par-2")
-        .unwrap();
+    let pro2s = all.iter().find(|p| p["sku"] == "/compute/pro2_s/run_fr-par-2").unwrap();
     assert_eq!(pro2s["price"]["retail_price"]["nanos"], 219000000);
 
     let types = h.json("/instance/v1/zones/it-mil-1/products/servers").await;
-    assert_eq!(
-        types["servers"]["PRO2-S"]["hourly_price"].to_string(),
-        "0.219"
-    );
-    assert_eq!(
-        types["servers"]["PRO2-S"]["monthly_price"].to_string(),
-        "159.87"
-    );
-    assert_eq!(
-        h.get("/block/v1/zones/it-mil-1/volumes").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(types["servers"]["PRO2-S"]["hourly_price"].to_string(), "0.219");
+    assert_eq!(types["servers"]["PRO2-S"]["monthly_price"].to_string(), "159.87");
+    assert_eq!(h.get("/block/v1/zones/it-mil-1/volumes").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -559,12 +400,27 @@ async fn served_objects_have_the_recorded_shapes() {
     let h = Harness::start("").await;
     let zone = "/instance/v1/zones/fr-par-1";
     let cases: [(&str, &str, &str, Value); 8] = [
-        ("servers", "instance/servers_list_fr-par-1.json", "servers", h.json(&format!("{zone}/servers?per_page=100")).await),
+        (
+            "servers",
+            "instance/servers_list_fr-par-1.json",
+            "servers",
+            h.json(&format!("{zone}/servers?per_page=100")).await,
+        ),
         ("ips", "instance/ips_list_with_orphan.json", "ips", h.json(&format!("{zone}/ips?per_page=100")).await),
         ("volumes", "instance/volumes_list_unattached.json", "volumes", h.json(&format!("{zone}/volumes")).await),
         ("snapshots", "instance/snapshots_list.json", "snapshots", h.json(&format!("{zone}/snapshots")).await),
-        ("block volumes", "block/v1_volumes_list.json", "volumes", h.json("/block/v1/zones/fr-par-1/volumes?page_size=100").await),
-        ("block snapshots", "block/v1_snapshots_list.json", "snapshots", h.json("/block/v1/zones/fr-par-1/snapshots?page_size=100").await),
+        (
+            "block volumes",
+            "block/v1_volumes_list.json",
+            "volumes",
+            h.json("/block/v1/zones/fr-par-1/volumes?page_size=100").await,
+        ),
+        (
+            "block snapshots",
+            "block/v1_snapshots_list.json",
+            "snapshots",
+            h.json("/block/v1/zones/fr-par-1/snapshots?page_size=100").await,
+        ),
         ("projects", "account/projects_list.json", "projects", h.json("/account/v3/projects").await),
         (
             "catalog",
@@ -585,8 +441,7 @@ async fn served_objects_have_the_recorded_shapes() {
     }
 
     // The SBS entries inside a server are reduced, like the recorded ones; local volumes are complete.
-    let recorded_sbs =
-        fixture("instance/servers_list_fr-par-1.json")["servers"][0]["volumes"]["0"].clone();
+    let recorded_sbs = fixture("instance/servers_list_fr-par-1.json")["servers"][0]["volumes"]["0"].clone();
     let servers = h.json(&format!("{zone}/servers?per_page=100")).await;
     let mut local_seen = false;
     for server in servers["servers"].as_array().unwrap() {
@@ -597,20 +452,15 @@ async fn served_objects_have_the_recorded_shapes() {
                 local_seen = true;
                 assert_eq!(volume["server"]["id"], server["id"]);
                 let recorded_local =
-                    fixture("instance/servers_list_fr-par-2.json")["servers"][0]["volumes"]["1"]
-                        .clone();
+                    fixture("instance/servers_list_fr-par-2.json")["servers"][0]["volumes"]["1"].clone();
                 assert_eq!(keys(volume), keys(&recorded_local));
             }
         }
         let created = server["creation_date"].as_str().unwrap();
-        assert!(
-            created.ends_with("+00:00") && created.len() == 32,
-            "{created}"
-        );
+        assert!(created.ends_with("+00:00") && created.len() == 32, "{created}");
     }
     assert!(local_seen);
-    let recorded_type =
-        fixture("instance/products_servers_page1.json")["servers"]["DEV1-S"].clone();
+    let recorded_type = fixture("instance/products_servers_page1.json")["servers"]["DEV1-S"].clone();
     let types = h.json(&format!("{zone}/products/servers")).await;
     for (name, t) in types["servers"].as_object().unwrap() {
         assert_eq!(keys(t), keys(&recorded_type), "{name}");
@@ -631,71 +481,41 @@ async fn served_objects_have_the_recorded_shapes() {
 #[tokio::test]
 async fn planted_ghosts_are_served_as_described() {
     let config = config("");
-    let h = Harness {
-        sim: Simulator::start(config.clone(), None).await.unwrap(),
-        http: client(),
-    };
+    let h = Harness { sim: Simulator::start(config.clone(), None).await.unwrap(), http: client() };
     let ghosts = planted(&config);
     assert_eq!(ghosts.len(), 11);
     for ghost in &ghosts {
         let zone = &ghost.zone;
         let (item, state_key) = match ghost.kind {
             "stopped_server" => (
-                find(
-                    &h.all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers")
-                        .await,
-                    &ghost.resource_id,
-                ),
+                find(&h.all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers").await, &ghost.resource_id),
                 "state",
             ),
             "orphaned_ip" => {
-                let ip = find(
-                    &h.all_a(&format!("/instance/v1/zones/{zone}/ips"), "ips")
-                        .await,
-                    &ghost.resource_id,
-                );
+                let ip = find(&h.all_a(&format!("/instance/v1/zones/{zone}/ips"), "ips").await, &ghost.resource_id);
                 assert!(ip["server"].is_null());
                 assert_eq!(ip["address"], ghost.name.as_str());
                 (ip, "state")
             }
             "unattached_volume" if ghost.monthly_cost.is_none() => {
-                let v = find(
-                    &h.all_a(&format!("/instance/v1/zones/{zone}/volumes"), "volumes")
-                        .await,
-                    &ghost.resource_id,
-                );
+                let v =
+                    find(&h.all_a(&format!("/instance/v1/zones/{zone}/volumes"), "volumes").await, &ghost.resource_id);
                 assert!(v["server"].is_null());
                 (v, "state")
             }
             "unattached_volume" => {
-                let v = find(
-                    &h.all_b(&format!("/block/v1/zones/{zone}/volumes"), "volumes")
-                        .await,
-                    &ghost.resource_id,
-                );
+                let v = find(&h.all_b(&format!("/block/v1/zones/{zone}/volumes"), "volumes").await, &ghost.resource_id);
                 assert_eq!(v["references"], serde_json::json!([]));
                 (v, "status")
             }
             "orphaned_snapshot" if ghost.monthly_cost.is_none() => (
-                find(
-                    &h.all_a(&format!("/instance/v1/zones/{zone}/snapshots"), "snapshots")
-                        .await,
-                    &ghost.resource_id,
-                ),
+                find(&h.all_a(&format!("/instance/v1/zones/{zone}/snapshots"), "snapshots").await, &ghost.resource_id),
                 "state",
             ),
             _ => {
-                let s = find(
-                    &h.all_b(&format!("/block/v1/zones/{zone}/snapshots"), "snapshots")
-                        .await,
-                    &ghost.resource_id,
-                );
-                assert_eq!(
-                    s["parent_volume"].is_null(),
-                    ghost.kind == "orphaned_snapshot",
-                    "{}",
-                    ghost.name
-                );
+                let s =
+                    find(&h.all_b(&format!("/block/v1/zones/{zone}/snapshots"), "snapshots").await, &ghost.resource_id);
+                assert_eq!(s["parent_volume"].is_null(), ghost.kind == "orphaned_snapshot", "{}", ghost.name);
                 (s, "status")
             }
         };
@@ -703,35 +523,20 @@ async fn planted_ghosts_are_served_as_described() {
         if ghost.kind != "orphaned_ip" {
             assert_eq!(item["name"], ghost.name.as_str());
         }
-        let project_key = if item.get("project_id").is_some() {
-            "project_id"
-        } else {
-            "project"
-        };
-        assert_eq!(
-            item[project_key],
-            ghost.project_id.as_str(),
-            "{}",
-            ghost.name
-        );
+        let project_key = if item.get("project_id").is_some() { "project_id" } else { "project" };
+        assert_eq!(item[project_key], ghost.project_id.as_str(), "{}", ghost.name);
     }
     // Healthy population: exactly `servers` running servers, all with attached volumes and IPs.
     let mut running = 0;
     for zone in ["fr-par-1", "fr-par-2", "nl-ams-1"] {
-        let servers = h
-            .all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers")
-            .await;
+        let servers = h.all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers").await;
         running += servers.iter().filter(|s| s["state"] == "running").count();
     }
     assert_eq!(running, 60);
 }
 
 fn find(items: &[Value], id: &str) -> Value {
-    items
-        .iter()
-        .find(|i| i["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id} not served"))
+    items.iter().find(|i| i["id"] == id).cloned().unwrap_or_else(|| panic!("{id} not served"))
 }
 
 #[tokio::test]
@@ -743,27 +548,14 @@ async fn shutdown_is_prompt_with_pooled_connections() {
     assert_eq!(h.sim.stats().ok, 1);
     let started = std::time::Instant::now();
     h.sim.shutdown().await;
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
     let fresh = client();
-    assert!(
-        fresh
-            .get(format!("{base}/account/v3/projects"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(fresh.get(format!("{base}/account/v3/projects")).send().await.is_err());
 }
 
 #[tokio::test]
 async fn rejects_invalid_configurations() {
-    let bad = SimConfig {
-        projects: 1,
-        ..SimConfig::default()
-    };
+    let bad = SimConfig { projects: 1, ..SimConfig::default() };
     let err = Simulator::start(bad, None).await.err().unwrap();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }

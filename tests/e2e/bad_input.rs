@@ -8,39 +8,17 @@ use costlake_tests::sandbox::{Outcome, Sandbox};
 
 /// The error line, checked for the shape every error must have.
 fn error_of(outcome: &Outcome) -> String {
-    assert!(
-        !outcome.success(),
-        "expected a failure; stdout:\n{}\nstderr:\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    assert!(!outcome.success(), "expected a failure; stdout:\n{}\nstderr:\n{}", outcome.stdout, outcome.stderr);
     assert_eq!(outcome.code, Some(1));
-    let line = outcome
-        .error_line()
-        .unwrap_or_else(|| panic!("no `error:` line in:\n{}", outcome.stderr))
-        .to_string();
-    assert_eq!(
-        outcome.stderr.lines().last(),
-        Some(line.as_str()),
-        "the error is the last line of stderr"
-    );
+    let line = outcome.error_line().unwrap_or_else(|| panic!("no `error:` line in:\n{}", outcome.stderr)).to_string();
+    assert_eq!(outcome.stderr.lines().last(), Some(line.as_str()), "the error is the last line of stderr");
     line
 }
 
 fn assert_nothing_committed(sandbox: &Sandbox) {
     let files = sandbox.files_under("lake");
-    assert!(
-        files
-            .iter()
-            .all(|f| !f.to_string_lossy().contains("/manifests/")),
-        "no manifest may exist: {files:?}"
-    );
-    assert!(
-        files
-            .iter()
-            .all(|f| f.extension().is_none_or(|e| e != "parquet")),
-        "no Parquet may be left: {files:?}"
-    );
+    assert!(files.iter().all(|f| !f.to_string_lossy().contains("/manifests/")), "no manifest may exist: {files:?}");
+    assert!(files.iter().all(|f| f.extension().is_none_or(|e| e != "parquet")), "no Parquet may be left: {files:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,10 +29,7 @@ async fn a_wrong_secret_key_is_named_and_never_printed() {
     sandbox.set("SCW_SECRET_KEY", wrong);
     let outcome = sandbox.run(&["collect"]).await;
     let error = error_of(&outcome);
-    assert!(
-        error.contains("Scaleway rejected the API key (401 Unauthorized denied_authentication"),
-        "{error}"
-    );
+    assert!(error.contains("Scaleway rejected the API key (401 Unauthorized denied_authentication"), "{error}");
     assert!(error.contains("check SCW_SECRET_KEY"), "{error}");
     assert!(!outcome.stderr.contains(wrong) && !outcome.stdout.contains(wrong));
     assert_nothing_committed(&sandbox);
@@ -70,10 +45,7 @@ async fn a_wrong_secret_key_is_named_and_never_printed() {
     .unwrap();
     let outcome = sandbox.run(&["collect"]).await;
     let error = error_of(&outcome);
-    assert!(
-        error.contains("the secret_key of scw profile 'prod'"),
-        "{error}"
-    );
+    assert!(error.contains("the secret_key of scw profile 'prod'"), "{error}");
     assert!(!outcome.stderr.contains(wrong));
 }
 
@@ -97,14 +69,9 @@ async fn a_malformed_api_page_names_the_request_and_the_field() {
     let simulator = simulator("malformed=instance-servers").await;
     let sandbox = sandbox(&simulator);
     let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(error.contains("malformed response from GET /instance/v1/zones/fr-par-1/servers?"), "{error}");
     assert!(
-        error.contains("malformed response from GET /instance/v1/zones/fr-par-1/servers?"),
-        "{error}"
-    );
-    assert!(
-        error.contains(
-            "servers[1] (page 1).creation_date: expected an RFC 3339 timestamp, got \"yesterday\""
-        ),
+        error.contains("servers[1] (page 1).creation_date: expected an RFC 3339 timestamp, got \"yesterday\""),
         "{error}"
     );
     assert!(error.contains("nothing was committed"), "{error}");
@@ -113,10 +80,7 @@ async fn a_malformed_api_page_names_the_request_and_the_field() {
     let truncating = common::simulator("malformed=block-volumes").await;
     let sandbox = common::sandbox(&truncating);
     let error = error_of(&sandbox.run(&["collect"]).await);
-    assert!(
-        error.contains("GET /block/v1/zones/fr-par-1/volumes?") && error.contains("not valid JSON"),
-        "{error}"
-    );
+    assert!(error.contains("GET /block/v1/zones/fr-par-1/volumes?") && error.contains("not valid JSON"), "{error}");
     assert_nothing_committed(&sandbox);
 }
 
@@ -124,15 +88,13 @@ async fn a_malformed_api_page_names_the_request_and_the_field() {
 async fn an_unreachable_lake_fails_before_any_api_call() {
     let simulator = simulator("").await;
     let mut sandbox = sandbox(&simulator);
-    sandbox
-        .set("COSTLAKE_LAKE", "s3://bills/costlake")
-        .set("COSTLAKE_S3_ENDPOINT", "http://127.0.0.1:9");
+    sandbox.set("COSTLAKE_LAKE", "s3://bills/costlake").set("COSTLAKE_S3_ENDPOINT", "http://127.0.0.1:9");
     let error = error_of(&sandbox.run(&["collect"]).await);
-    assert!(error.contains("lake s3://bills/costlake (endpoint http://127.0.0.1:9) is unreachable or refuses writes"), "{error}");
     assert!(
-        error.contains("check the lake location, its endpoint and its credentials"),
+        error.contains("lake s3://bills/costlake (endpoint http://127.0.0.1:9) is unreachable or refuses writes"),
         "{error}"
     );
+    assert!(error.contains("check the lake location, its endpoint and its credentials"), "{error}");
     assert_eq!(simulator.stats().requests, 0);
 }
 
@@ -141,15 +103,8 @@ async fn a_missing_engine_library_says_how_to_install_it() {
     let mut sandbox = Sandbox::new(BIN);
     sandbox.set("COSTLAKE_CHDB_LIB", "/nonexistent/libchdb.so");
     let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
-    assert!(
-        error
-            .contains("libchdb.so) could not be loaded from /nonexistent/libchdb.so: no such file"),
-        "{error}"
-    );
-    assert!(
-        error.contains("make deps") && error.contains("COSTLAKE_CHDB_LIB"),
-        "{error}"
-    );
+    assert!(error.contains("libchdb.so) could not be loaded from /nonexistent/libchdb.so: no such file"), "{error}");
+    assert!(error.contains("make deps") && error.contains("COSTLAKE_CHDB_LIB"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,10 +118,7 @@ async fn a_warehouse_in_use_names_the_other_process() {
 
     let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
     let pid = holder.id().expect("running");
-    assert!(
-        error.contains("is in use by another process (costlake pid "),
-        "{error}"
-    );
+    assert!(error.contains("is in use by another process (costlake pid "), "{error}");
     assert!(error.contains(&format!("pid {pid}")), "{error}");
     drop(holder);
 }
@@ -178,25 +130,19 @@ async fn configuration_mistakes_are_named() {
 
     sandbox.unset("SCW_DEFAULT_ORGANIZATION_ID");
     let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(error.contains("no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID"), "{error}");
+
+    sandbox.set("SCW_DEFAULT_ORGANIZATION_ID", "11111111-1111-4111-8111-111111111111");
+    let error = error_of(&sandbox.run(&["collect"]).await);
     assert!(
-        error.contains("no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID"),
+        error.contains("the Account API returned no project for organization 11111111-1111-4111-8111-111111111111"),
         "{error}"
     );
-
-    sandbox.set(
-        "SCW_DEFAULT_ORGANIZATION_ID",
-        "11111111-1111-4111-8111-111111111111",
-    );
-    let error = error_of(&sandbox.run(&["collect"]).await);
-    assert!(error.contains("the Account API returned no project for organization 11111111-1111-4111-8111-111111111111"), "{error}");
     assert_nothing_committed(&sandbox);
 
     sandbox.set("SCW_PROFILE", "staging");
     let error = error_of(&sandbox.run(&["collect"]).await);
-    assert!(
-        error.contains("scw profile \"staging\" (from SCW_PROFILE) is not defined"),
-        "{error}"
-    );
+    assert!(error.contains("scw profile \"staging\" (from SCW_PROFILE) is not defined"), "{error}");
 
     let missing = sandbox.path("missing.toml").display().to_string();
     sandbox.unset("SCW_PROFILE").set("COSTLAKE_CONFIG", missing);
@@ -207,29 +153,68 @@ async fn configuration_mistakes_are_named() {
     std::fs::write(&bad, "concurrency = \"lots\"\n").unwrap();
     sandbox.set("COSTLAKE_CONFIG", bad.display().to_string());
     let error = error_of(&sandbox.run(&["report"]).await);
-    assert!(
-        error.contains("invalid costlake configuration") && error.contains("concurrency"),
-        "{error}"
-    );
+    assert!(error.contains("invalid costlake configuration") && error.contains("concurrency"), "{error}");
 
     sandbox.unset("COSTLAKE_CONFIG");
-    let error = error_of(
-        &sandbox
-            .run(&[
-                "report",
-                "ghost-resources",
-                "-p",
-                "min_snapshot_age_days=soon",
-            ])
-            .await,
-    );
-    assert!(
-        error.contains("parameter min_snapshot_age_days must be an integer (UInt32), got \"soon\""),
-        "{error}"
-    );
+    let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=soon"]).await);
+    assert!(error.contains("parameter min_snapshot_age_days must be an integer (UInt32), got \"soon\""), "{error}");
     let error = error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
-    assert!(
-        error.contains("no report named \"ghost-resurces\"; available: ghost-resources"),
-        "{error}"
-    );
+    assert!(error.contains("no report named \"ghost-resurces\"; available: ghost-resources"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_output_logs_or_files() {
+    use costlake_tests::s3::S3Server;
+    let s3_secret = "s3-secret-NEVER-PRINT-7f3a";
+    let scw_secret = "5ec2e7a1-0000-4000-8000-NEVERPRINT00";
+    let config = costlake_simulator::SimConfig::default()
+        .with_knobs(&format!("servers=20,secret_key={scw_secret},rate_429=0.2"))
+        .unwrap();
+    let simulator = costlake_simulator::Simulator::start(config, None).await.unwrap();
+    let s3 = S3Server::start("SCWLAKEACCESSKEY0000", s3_secret).await.unwrap();
+    s3.create_bucket("lake");
+
+    let mut sandbox = sandbox(&simulator);
+    sandbox
+        .set("COSTLAKE_LAKE", "s3://lake/costlake")
+        .set("COSTLAKE_S3_ENDPOINT", s3.endpoint())
+        .set("COSTLAKE_S3_ACCESS_KEY", "SCWLAKEACCESSKEY0000")
+        .set("COSTLAKE_S3_SECRET_KEY", s3_secret)
+        .set("COSTLAKE_MAX_ATTEMPTS", "10")
+        // Everything every library logs, at the most verbose level.
+        .set("COSTLAKE_LOG", "trace");
+
+    let mut outputs = Vec::new();
+    outputs.push(sandbox.ok(&["run"]).await);
+    outputs.push(sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await);
+    sandbox.set("COSTLAKE_S3_SECRET_KEY", "wrong-s3-secret-NEVER-PRINT");
+    outputs.push(sandbox.run(&["collect"]).await);
+    assert!(!outputs.last().unwrap().success());
+
+    for outcome in &outputs {
+        for secret in [s3_secret, scw_secret, "wrong-s3-secret-NEVER-PRINT"] {
+            assert!(
+                !outcome.stdout.contains(secret) && !outcome.stderr.contains(secret),
+                "{secret} leaked into output"
+            );
+        }
+    }
+    let mut files = sandbox.files_under("");
+    let mut stack = vec![s3.root().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.path().is_dir() { stack.push(entry.path()) } else { files.push(entry.path()) }
+        }
+    }
+    assert!(files.len() > 20, "lake, warehouse and S3 objects were all checked: {}", files.len());
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for secret in [s3_secret, scw_secret] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in {}",
+                file.display()
+            );
+        }
+    }
 }

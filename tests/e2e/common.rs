@@ -1,5 +1,8 @@
 //! Shared by the end-to-end suites: start the simulator, compare a report with what it planted.
 
+// Each suite compiles this module on its own and uses a different part of it.
+#![allow(dead_code)]
+
 use std::str::FromStr;
 
 use costlake_simulator::{SimConfig, Simulator, planted};
@@ -11,17 +14,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_costlake");
 
 /// A simulator with enough servers that fr-par-1's lists span several pages of 100.
 pub async fn simulator(knobs: &str) -> Simulator {
-    let knobs = if knobs.is_empty() {
-        "servers=200".to_string()
-    } else {
-        format!("servers=200,{knobs}")
-    };
-    let config = SimConfig::default()
-        .with_knobs(&knobs)
-        .expect("valid knobs");
-    Simulator::start(config, None)
-        .await
-        .expect("start the simulator")
+    let knobs = if knobs.is_empty() { "servers=200".to_string() } else { format!("servers=200,{knobs}") };
+    let config = SimConfig::default().with_knobs(&knobs).expect("valid knobs");
+    Simulator::start(config, None).await.expect("start the simulator")
 }
 
 pub fn sandbox(simulator: &Simulator) -> Sandbox {
@@ -36,24 +31,15 @@ pub fn assert_report_is_planted(report: &Value, config: &SimConfig) {
     let rows = report.as_array().expect("the report is a JSON array");
     let expected = planted(config);
     let ids = |rows: &[Value]| {
-        let mut ids: Vec<String> = rows
-            .iter()
-            .map(|r| format!("{} {}", r["kind"], r["name"]))
-            .collect();
+        let mut ids: Vec<String> = rows.iter().map(|r| format!("{} {}", r["kind"], r["name"])).collect();
         ids.sort();
         ids
     };
     assert_eq!(rows.len(), expected.len(), "findings: {:?}", ids(rows));
     for ghost in &expected {
-        let row = rows
-            .iter()
-            .find(|r| r["resource_id"] == ghost.resource_id.as_str())
-            .unwrap_or_else(|| {
-                panic!(
-                    "planted {} {} ({}) is missing from the report",
-                    ghost.kind, ghost.name, ghost.resource_id
-                )
-            });
+        let row = rows.iter().find(|r| r["resource_id"] == ghost.resource_id.as_str()).unwrap_or_else(|| {
+            panic!("planted {} {} ({}) is missing from the report", ghost.kind, ghost.name, ghost.resource_id)
+        });
         let context = format!("{} {}", ghost.kind, ghost.name);
         assert_eq!(row["kind"], ghost.kind, "{context}");
         assert_eq!(row["name"], ghost.name.as_str(), "{context}");
@@ -62,40 +48,22 @@ pub fn assert_report_is_planted(report: &Value, config: &SimConfig) {
         assert_eq!(row["state"], ghost.state.as_str(), "{context}");
         assert_eq!(row["since"], ghost.since.to_string().as_str(), "{context}");
         assert_eq!(row["age_days"], ghost.age_days, "{context}");
-        assert_eq!(
-            row["size_bytes"],
-            ghost.size_bytes.map_or(Value::Null, Value::from),
-            "{context}"
-        );
+        assert_eq!(row["size_bytes"], ghost.size_bytes.map_or(Value::Null, Value::from), "{context}");
         assert_eq!(row["over_a_year"], ghost.over_a_year, "{context}");
         match ghost.monthly_cost {
             Some(cost) => {
                 let reported = row["monthly_cost"].as_str().unwrap_or_else(|| {
-                    panic!(
-                        "{context}: monthly_cost must be a decimal string, got {}",
-                        row["monthly_cost"]
-                    )
+                    panic!("{context}: monthly_cost must be a decimal string, got {}", row["monthly_cost"])
                 });
                 assert_eq!(Decimal::from_str(reported).unwrap(), cost, "{context}");
                 assert_eq!(row["currency"], "EUR", "{context}");
             }
             None => {
-                assert_eq!(
-                    row["monthly_cost"],
-                    Value::Null,
-                    "{context}: no price is known, the report must say so"
-                );
-                assert!(
-                    row["reason"].as_str().unwrap().contains("no known price"),
-                    "{context}: {}",
-                    row["reason"]
-                );
+                assert_eq!(row["monthly_cost"], Value::Null, "{context}: no price is known, the report must say so");
+                assert!(row["reason"].as_str().unwrap().contains("no known price"), "{context}: {}", row["reason"]);
             }
         }
-        assert!(
-            !row["reason"].as_str().unwrap_or("").is_empty(),
-            "{context}"
-        );
+        assert!(!row["reason"].as_str().unwrap_or("").is_empty(), "{context}");
         for field in [
             "kind",
             "resource_id",
@@ -114,11 +82,8 @@ pub fn assert_report_is_planted(report: &Value, config: &SimConfig) {
         }
     }
     // One literal anchor, independent of the oracle: the planted euros add up to 263.7417 a month.
-    let total: Decimal = rows
-        .iter()
-        .filter_map(|r| r["monthly_cost"].as_str())
-        .map(|s| Decimal::from_str(s).unwrap())
-        .sum();
+    let total: Decimal =
+        rows.iter().filter_map(|r| r["monthly_cost"].as_str()).map(|s| Decimal::from_str(s).unwrap()).sum();
     assert_eq!(total, Decimal::from_str("263.7417").unwrap());
 }
 
@@ -134,9 +99,5 @@ pub fn manifests(sandbox: &Sandbox) -> Vec<Value> {
 /// One number from `costlake sql`.
 pub async fn scalar(sandbox: &Sandbox, sql: &str) -> u64 {
     let out = sandbox.ok(&["-q", "sql", sql, "--format", "csv"]).await;
-    out.stdout
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{sql}: {}", out.stdout))
+    out.stdout.lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{sql}: {}", out.stdout))
 }

@@ -16,71 +16,49 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     let manifests = manifests(&sandbox);
     assert_eq!(manifests.len(), 1);
     // 200 healthy servers, 2 planted stopped ones and the one in an unknown future state: walked over pages.
-    let servers = manifests[0]["datasets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == "instance_servers")
-        .unwrap();
+    let servers =
+        manifests[0]["datasets"].as_array().unwrap().iter().find(|d| d["name"] == "instance_servers").unwrap();
     assert_eq!(servers["rows"], 203);
     assert!(
-        manifests[0]["stats"]["pages"].as_u64().unwrap()
-            > manifests[0]["stats"]["api_calls"].as_u64().unwrap() / 2
+        manifests[0]["stats"]["pages"].as_u64().unwrap() > manifests[0]["stats"]["api_calls"].as_u64().unwrap() / 2
     );
 
-    let json = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await;
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_report_is_planted(&json.json(), simulator.config());
 
     // The table ends with totals per kind and per project.
     let table = sandbox.ok(&["report", "ghost-resources"]).await.stdout;
     assert!(
-        table.contains("Total monthly_cost per kind:")
-            && table.contains("Total monthly_cost per project_name:"),
+        table.contains("Total monthly_cost per kind:") && table.contains("Total monthly_cost per project_name:"),
         "{table}"
     );
-    assert!(
-        table.contains("All 11 rows: 263.74 EUR, plus 2 without a known price"),
-        "{table}"
-    );
-    assert!(
-        table.contains("│ stopped_server    ┆    2 ┆   177.26 EUR ┆"),
-        "{table}"
-    );
+    assert!(table.contains("All 11 rows: 263.74 EUR, plus 2 without a known price"), "{table}");
+    assert!(table.contains("│ stopped_server    ┆    2 ┆   177.26 EUR ┆"), "{table}");
 
     // CSV: a header and one line per finding.
-    let csv = sandbox
-        .ok(&["report", "ghost-resources", "--format", "csv"])
-        .await
-        .stdout;
+    let csv = sandbox.ok(&["report", "ghost-resources", "--format", "csv"]).await.stdout;
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("kind,resource_id,name,project_id,project_name,zone,state,since,age_days,size_bytes,monthly_cost,currency"));
+    assert!(lines.next().unwrap().starts_with(
+        "kind,resource_id,name,project_id,project_name,zone,state,since,age_days,size_bytes,monthly_cost,currency"
+    ));
     assert_eq!(lines.count(), 11);
 
     // A price override fills a gap the APIs leave: local SSD storage.
     sandbox
-        .ok(&["sql", "INSERT INTO price_overrides VALUES ('volume_gb_hour', '', 'l_ssd', 0.0001, 'EUR', 'test contract')"])
+        .ok(&[
+            "sql",
+            "INSERT INTO price_overrides VALUES ('volume_gb_hour', '', 'l_ssd', 0.0001, 'EUR', 'test contract')",
+        ])
         .await;
-    let json = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await
-        .json();
-    let scratch = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "scratch-leftover")
-        .unwrap();
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json();
+    let scratch = json.as_array().unwrap().iter().find(|r| r["name"] == "scratch-leftover").unwrap();
     assert_eq!(scratch["monthly_cost"], "1.46", "20 GB x 0.0001 x 730");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_lake_on_loopback_gives_the_same_report() {
     let simulator = simulator("").await;
-    let s3 = S3Server::start("SCWLAKEACCESSKEY0000", "lake-secret-key-1234")
-        .await
-        .unwrap();
+    let s3 = S3Server::start("SCWLAKEACCESSKEY0000", "lake-secret-key-1234").await.unwrap();
     s3.create_bucket("costlake-lake");
     let mut sandbox = sandbox(&simulator);
     sandbox
@@ -90,15 +68,8 @@ async fn an_s3_lake_on_loopback_gives_the_same_report() {
         .set("COSTLAKE_S3_SECRET_KEY", "lake-secret-key-1234");
 
     let run = sandbox.ok(&["run"]).await;
-    assert!(
-        run.stderr
-            .contains("committed to s3://costlake-lake/prod/finops"),
-        "{}",
-        run.stderr
-    );
-    let json = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await;
+    assert!(run.stderr.contains("committed to s3://costlake-lake/prod/finops"), "{}", run.stderr);
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_report_is_planted(&json.json(), simulator.config());
 
     // The objects are where the documented layout says, in the bucket.
@@ -115,22 +86,16 @@ async fn an_s3_lake_on_loopback_gives_the_same_report() {
         }
     }
     assert!(
-        keys.iter().any(
-            |k| k.starts_with("costlake-lake/prod/finops/manifests/snapshot_date=")
-                && k.ends_with(".json")
-        ),
+        keys.iter()
+            .any(|k| k.starts_with("costlake-lake/prod/finops/manifests/snapshot_date=") && k.ends_with(".json")),
         "{keys:?}"
     );
     assert!(
-        keys.iter().any(|k| k
-            .starts_with("costlake-lake/prod/finops/datasets/instance_servers/snapshot_date=")
+        keys.iter().any(|k| k.starts_with("costlake-lake/prod/finops/datasets/instance_servers/snapshot_date=")
             && k.ends_with("/part-00000.parquet")),
         "{keys:?}"
     );
-    assert!(
-        !keys.iter().any(|k| k.contains("_probe")),
-        "the write probe is removed: {keys:?}"
-    );
+    assert!(!keys.iter().any(|k| k.contains("_probe")), "the write probe is removed: {keys:?}");
 
     // A wrong S3 key is refused by the server (SigV4 is checked) before any Scaleway call.
     let requests_before = simulator.stats().requests;
@@ -138,19 +103,9 @@ async fn an_s3_lake_on_loopback_gives_the_same_report() {
     let refused = sandbox.run(&["collect"]).await;
     assert!(!refused.success());
     let error = refused.error_line().expect("an error line");
-    assert!(
-        error.contains("s3://costlake-lake/prod/finops") && error.contains("refuses writes"),
-        "{error}"
-    );
-    assert!(
-        !refused.stderr.contains("not-the-lake-secret")
-            && !refused.stderr.contains("lake-secret-key-1234")
-    );
-    assert_eq!(
-        simulator.stats().requests,
-        requests_before,
-        "no Scaleway call before the lake is known to work"
-    );
+    assert!(error.contains("s3://costlake-lake/prod/finops") && error.contains("refuses writes"), "{error}");
+    assert!(!refused.stderr.contains("not-the-lake-secret") && !refused.stderr.contains("lake-secret-key-1234"));
+    assert_eq!(simulator.stats().requests, requests_before, "no Scaleway call before the lake is known to work");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,24 +115,15 @@ async fn rate_limits_and_server_errors_are_retried_and_change_nothing() {
     // One request in five fails: with 10 attempts, a request failing them all is a one-in-ten-million event.
     sandbox.set("COSTLAKE_MAX_ATTEMPTS", "10");
     sandbox.ok(&["run"]).await;
-    let json = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await;
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_report_is_planted(&json.json(), simulator.config());
 
     let stats = &manifests(&sandbox)[0]["stats"];
     let served = simulator.stats();
-    assert!(
-        served.rate_limited > 0 && served.server_errors > 0,
-        "{served:?}"
-    );
+    assert!(served.rate_limited > 0 && served.server_errors > 0, "{served:?}");
     assert_eq!(stats["rate_limited"], served.rate_limited, "{stats}");
     assert_eq!(stats["server_errors"], served.server_errors, "{stats}");
-    assert_eq!(
-        stats["retries"].as_u64().unwrap(),
-        served.rate_limited + served.server_errors,
-        "{stats}"
-    );
+    assert_eq!(stats["retries"].as_u64().unwrap(), served.rate_limited + served.server_errors, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,22 +131,15 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     let simulator = simulator("").await;
     let sandbox = sandbox(&simulator);
     sandbox.ok(&["run"]).await;
-    let first = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await
-        .json();
+    let first = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json();
     sandbox.ok(&["run"]).await;
-    let second = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await
-        .json();
+    let second = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json();
     assert_eq!(first, second);
     assert_report_is_planted(&second, simulator.config());
 
     let again = sandbox.ok(&["load"]).await;
     assert!(
-        again.stderr.contains("loaded 0 runs (0 rows)")
-            && again.stderr.contains("2 already loaded"),
+        again.stderr.contains("loaded 0 runs (0 rows)") && again.stderr.contains("2 already loaded"),
         "{}",
         again.stderr
     );
@@ -209,32 +148,18 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     for manifest in manifests(&sandbox) {
         let run_id = manifest["run_id"].as_str().unwrap();
         for dataset in manifest["datasets"].as_array().unwrap() {
-            let sql = format!(
-                "SELECT count() FROM raw_{} WHERE run_id = '{run_id}'",
-                dataset["name"].as_str().unwrap()
-            );
-            assert_eq!(
-                scalar(&sandbox, &sql).await,
-                dataset["rows"].as_u64().unwrap(),
-                "{sql}"
-            );
+            let sql =
+                format!("SELECT count() FROM raw_{} WHERE run_id = '{run_id}'", dataset["name"].as_str().unwrap());
+            assert_eq!(scalar(&sandbox, &sql).await, dataset["rows"].as_u64().unwrap(), "{sql}");
         }
     }
     // The inventory model sees every resource once, with its history.
     assert_eq!(
-        scalar(
-            &sandbox,
-            "SELECT count() FROM inventory_latest WHERE resource_type = 'instance_server'"
-        )
-        .await,
+        scalar(&sandbox, "SELECT count() FROM inventory_latest WHERE resource_type = 'instance_server'").await,
         203
     );
     assert_eq!(
-        scalar(
-            &sandbox,
-            "SELECT count() FROM inventory_history WHERE resource_type = 'instance_server'"
-        )
-        .await,
+        scalar(&sandbox, "SELECT count() FROM inventory_history WHERE resource_type = 'instance_server'").await,
         406
     );
 }
@@ -246,47 +171,49 @@ async fn a_load_killed_halfway_is_finished_by_the_next_load() {
     sandbox.ok(&["collect"]).await;
 
     sandbox.set("COSTLAKE_FAILPOINT", "load.pause_after_dataset=4");
-    let mut paused = sandbox
-        .start_until(&["load"], "failpoint load.pause_after_dataset=4 reached")
-        .await;
+    let mut paused = sandbox.start_until(&["load"], "failpoint load.pause_after_dataset=4 reached").await;
     paused.kill().await.expect("kill -9 the paused load");
     sandbox.unset("COSTLAKE_FAILPOINT");
 
     // Rows of the killed load are in the raw tables, but the run is not committed: models do not see it.
     assert!(scalar(&sandbox, "SELECT count() FROM raw_instance_servers").await > 0);
     assert_eq!(scalar(&sandbox, "SELECT count() FROM runs").await, 0);
-    let empty = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await;
+    let empty = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_eq!(empty.json(), serde_json::json!([]));
-    assert!(
-        empty.stderr.contains("no loaded run yet"),
-        "{}",
-        empty.stderr
-    );
+    assert!(empty.stderr.contains("no loaded run yet"), "{}", empty.stderr);
 
     let resumed = sandbox.ok(&["load"]).await;
-    assert!(
-        resumed
-            .stderr
-            .contains("rows of an interrupted earlier load first"),
-        "{}",
-        resumed.stderr
-    );
-    let json = sandbox
-        .ok(&["report", "ghost-resources", "--format", "json"])
-        .await;
+    assert!(resumed.stderr.contains("rows of an interrupted earlier load first"), "{}", resumed.stderr);
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_report_is_planted(&json.json(), simulator.config());
     let manifest = &manifests(&sandbox)[0];
     for dataset in manifest["datasets"].as_array().unwrap() {
-        let sql = format!(
-            "SELECT count() FROM raw_{}",
-            dataset["name"].as_str().unwrap()
-        );
-        assert_eq!(
-            scalar(&sandbox, &sql).await,
-            dataset["rows"].as_u64().unwrap(),
-            "{sql}"
-        );
+        let sql = format!("SELECT count() FROM raw_{}", dataset["name"].as_str().unwrap());
+        assert_eq!(scalar(&sandbox, &sql).await, dataset["rows"].as_u64().unwrap(), "{sql}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_warehouse_runs_the_same_pipeline_over_http() {
+    use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
+    let engine_dir = tempfile::tempdir().unwrap();
+    let engine =
+        EmbeddedWarehouse::open(engine_dir.path().join("engine"), Some(costlake_tests::engine::chdb_library()))
+            .await
+            .unwrap();
+    let front = costlake_tests::clickhouse_front::ClickHouseFront::start(Box::new(engine), "finops", "front-password")
+        .await
+        .unwrap();
+
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    let url = front.url().replace("http://", "http://finops@");
+    sandbox.set("COSTLAKE_WAREHOUSE", format!("{url}/costlake")).set("COSTLAKE_CLICKHOUSE_PASSWORD", "front-password");
+    let run = sandbox.ok(&["run"]).await;
+    assert!(run.stderr.contains("into ClickHouse server http://127.0.0.1:"), "{}", run.stderr);
+    let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
+    assert_report_is_planted(&json.json(), simulator.config());
+    assert!(front.requests() > 30, "everything went over HTTP: {} requests", front.requests());
+    drop(front);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -17,9 +17,7 @@ use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use costlake_transform::warehouse::{
-    DEFAULT_DATABASE, SESSION_SETTINGS, Warehouse, WarehouseError,
-};
+use costlake_transform::warehouse::{DEFAULT_DATABASE, SESSION_SETTINGS, Warehouse, WarehouseError};
 use futures::StreamExt;
 use tokio::sync::oneshot;
 
@@ -38,20 +36,14 @@ pub struct ClickHouseFront {
 
 impl ClickHouseFront {
     /// Serves `engine` on 127.0.0.1 with the given credentials.
-    pub async fn start(
-        engine: Box<dyn Warehouse>,
-        user: &str,
-        password: &str,
-    ) -> std::io::Result<ClickHouseFront> {
+    pub async fn start(engine: Box<dyn Warehouse>, user: &str, password: &str) -> std::io::Result<ClickHouseFront> {
         let state = Arc::new(Front {
             engine,
             user: user.to_string(),
             password: password.to_string(),
             requests: AtomicU64::new(0),
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -62,11 +54,7 @@ impl ClickHouseFront {
                 })
                 .await;
         });
-        Ok(ClickHouseFront {
-            addr,
-            shutdown: Some(tx),
-            state,
-        })
+        Ok(ClickHouseFront { addr, shutdown: Some(tx), state })
     }
 
     pub fn url(&self) -> String {
@@ -88,28 +76,18 @@ impl Drop for ClickHouseFront {
 }
 
 fn exception(status: StatusCode, code: i64, message: &str) -> Response {
-    let mut response = (
-        status,
-        format!("Code: {code}. DB::Exception: {message}. (version costlake-test-front)\n"),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        "X-ClickHouse-Exception-Code",
-        code.to_string().parse().expect("digits"),
-    );
+    let mut response =
+        (status, format!("Code: {code}. DB::Exception: {message}. (version costlake-test-front)\n")).into_response();
+    response.headers_mut().insert("X-ClickHouse-Exception-Code", code.to_string().parse().expect("digits"));
     response
 }
 
 fn from_error(error: WarehouseError) -> Response {
     match error {
-        WarehouseError::Query { code, message, .. } => exception(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code.unwrap_or(1001),
-            &message,
-        ),
-        WarehouseError::Insert { message, .. } => {
-            exception(StatusCode::INTERNAL_SERVER_ERROR, 1001, &message)
+        WarehouseError::Query { code, message, .. } => {
+            exception(StatusCode::INTERNAL_SERVER_ERROR, code.unwrap_or(1001), &message)
         }
+        WarehouseError::Insert { message, .. } => exception(StatusCode::INTERNAL_SERVER_ERROR, 1001, &message),
         other => exception(StatusCode::INTERNAL_SERVER_ERROR, 1001, &other.to_string()),
     }
 }
@@ -121,13 +99,7 @@ async fn handle(
 ) -> Response {
     front.requests.fetch_add(1, Ordering::Relaxed);
     let headers: HeaderMap = request.headers().clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if header("x-clickhouse-user") != front.user || header("x-clickhouse-key") != front.password {
         return exception(
             StatusCode::FORBIDDEN,
@@ -176,9 +148,7 @@ async fn handle(
     for (name, value) in &fields {
         match name.as_str() {
             "query" | "database" | "default_format" => {}
-            _ if SESSION_SETTINGS
-                .iter()
-                .any(|(n, v)| n == name && v == value) => {}
+            _ if SESSION_SETTINGS.iter().any(|(n, v)| n == name && v == value) => {}
             _ => {
                 return exception(
                     StatusCode::BAD_REQUEST,
@@ -194,9 +164,7 @@ async fn handle(
         return exception(
             StatusCode::NOT_FOUND,
             81,
-            &format!(
-                "Database {database} does not exist (the test front serves only {DEFAULT_DATABASE})"
-            ),
+            &format!("Database {database} does not exist (the test front serves only {DEFAULT_DATABASE})"),
         );
     }
 
@@ -221,10 +189,7 @@ async fn handle(
             Err(e) => from_error(e),
         };
     }
-    let format = fields
-        .get("default_format")
-        .cloned()
-        .unwrap_or_else(|| "TabSeparated".into());
+    let format = fields.get("default_format").cloned().unwrap_or_else(|| "TabSeparated".into());
     match front.engine.query(&statement, &params, &format).await {
         Ok(bytes) => (StatusCode::OK, bytes).into_response(),
         Err(e) => from_error(e),
@@ -255,9 +220,7 @@ fn unescape(value: &str) -> String {
 }
 
 fn body_stream(body: Body) -> futures::stream::BoxStream<'static, Result<Bytes, String>> {
-    body.into_data_stream()
-        .map(|chunk| chunk.map_err(|e| e.to_string()))
-        .boxed()
+    body.into_data_stream().map(|chunk| chunk.map_err(|e| e.to_string())).boxed()
 }
 
 /// `INSERT INTO <table> FORMAT <format>` (what `insert_formatted_with` sends); anything else is a query.

@@ -19,8 +19,7 @@ pub struct S3Server {
 impl S3Server {
     pub async fn start(access_key: &str, secret_key: &str) -> std::io::Result<S3Server> {
         let root = tempfile::tempdir()?;
-        let fs = s3s_fs::FileSystem::new(root.path())
-            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
         let service = builder.build();
@@ -38,19 +37,13 @@ impl S3Server {
                     },
                     _ = &mut rx => break,
                 };
-                let connection = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
+                let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
             }
         });
-        Ok(S3Server {
-            addr,
-            root,
-            shutdown: Some(tx),
-        })
+        Ok(S3Server { addr, root, shutdown: Some(tx) })
     }
 
     pub fn endpoint(&self) -> String {

@@ -35,12 +35,8 @@ impl Outcome {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -57,30 +53,14 @@ impl Sandbox {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         env.insert("HOME".into(), home.display().to_string());
-        env.insert(
-            "COSTLAKE_LAKE".into(),
-            dir.path().join("lake").display().to_string(),
-        );
-        env.insert(
-            "COSTLAKE_WAREHOUSE".into(),
-            dir.path().join("warehouse").display().to_string(),
-        );
-        env.insert(
-            "COSTLAKE_CHDB_LIB".into(),
-            crate::engine::chdb_library().display().to_string(),
-        );
+        env.insert("COSTLAKE_LAKE".into(), dir.path().join("lake").display().to_string());
+        env.insert("COSTLAKE_WAREHOUSE".into(), dir.path().join("warehouse").display().to_string());
+        env.insert("COSTLAKE_CHDB_LIB".into(), crate::engine::chdb_library().display().to_string());
         // Loopback faults are retried quickly; the simulator needs no politeness.
         env.insert("COSTLAKE_RETRY_BASE_MS".into(), "5".into());
         env.insert("COSTLAKE_MAX_RPS".into(), "1000".into());
-        env.insert(
-            "COSTLAKE_LOG".into(),
-            "warn,costlake=info,costlake_ingest=info,costlake_transform=info".into(),
-        );
-        Sandbox {
-            dir,
-            bin: PathBuf::from(bin),
-            env,
-        }
+        env.insert("COSTLAKE_LOG".into(), "warn,costlake=info,costlake_ingest=info,costlake_transform=info".into());
+        Sandbox { dir, bin: PathBuf::from(bin), env }
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Sandbox {
@@ -99,10 +79,7 @@ impl Sandbox {
         self.set("SCW_API_URL", simulator.base_url())
             .set("SCW_SECRET_KEY", config.secret_key.clone())
             .set("SCW_ACCESS_KEY", "SCWTESTTESTTESTTEST0")
-            .set(
-                "SCW_DEFAULT_ORGANIZATION_ID",
-                config.organization_id.clone(),
-            )
+            .set("SCW_DEFAULT_ORGANIZATION_ID", config.organization_id.clone())
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -132,9 +109,7 @@ impl Sandbox {
         let child = self.command(args).spawn().expect("spawn costlake");
         let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
             .await
-            .unwrap_or_else(|_| {
-                panic!("costlake {args:?} did not finish within {COMMAND_TIMEOUT:?}")
-            })
+            .unwrap_or_else(|_| panic!("costlake {args:?} did not finish within {COMMAND_TIMEOUT:?}"))
             .expect("wait for costlake");
         Outcome {
             code: output.status.code(),
@@ -171,10 +146,7 @@ impl Sandbox {
                 }
                 seen.push(line);
             }
-            panic!(
-                "costlake {args:?} ended before printing {marker:?}; stderr:\n{}",
-                seen.join("\n")
-            );
+            panic!("costlake {args:?} ended before printing {marker:?}; stderr:\n{}", seen.join("\n"));
         };
         tokio::time::timeout(COMMAND_TIMEOUT, wait)
             .await

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Decimal128Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondArray, UInt64Array,
+    ArrayRef, Decimal128Array, ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use bytes::Bytes;
@@ -21,40 +21,22 @@ use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
 fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn rows(bytes: &Bytes) -> Vec<Value> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    String::from_utf8_lossy(bytes).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
 fn sample_parquet(n: u64) -> Bytes {
     let schema = Arc::new(Schema::new(vec![
         Field::new("run_id", DataType::Utf8, false),
-        Field::new(
-            "snapshot_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
+        Field::new("snapshot_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
         Field::new("size", DataType::UInt64, true),
         Field::new("price", DataType::Decimal128(38, 9), true),
-        Field::new(
-            "tags",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            true,
-        ),
+        Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), true),
     ]));
-    let mut tags = ListBuilder::new(StringBuilder::new()).with_field(Field::new(
-        "item",
-        DataType::Utf8,
-        false,
-    ));
+    let mut tags = ListBuilder::new(StringBuilder::new()).with_field(Field::new("item", DataType::Utf8, false));
     for i in 0..n {
         tags.values().append_value(format!("team=t{i}"));
         tags.append(true);
@@ -62,18 +44,10 @@ fn sample_parquet(n: u64) -> Bytes {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values((0..n).map(|_| "run-1"))),
         Arc::new(
-            TimestampMicrosecondArray::from_iter_values(
-                (0..n).map(|i| 1_795_000_000_000_000 + i as i64),
-            )
-            .with_timezone("UTC"),
+            TimestampMicrosecondArray::from_iter_values((0..n).map(|i| 1_795_000_000_000_000 + i as i64))
+                .with_timezone("UTC"),
         ),
-        Arc::new(UInt64Array::from_iter((0..n).map(|i| {
-            if i == 0 {
-                None
-            } else {
-                Some(i * 1_000_000_000)
-            }
-        }))),
+        Arc::new(UInt64Array::from_iter((0..n).map(|i| if i == 0 { None } else { Some(i * 1_000_000_000) }))),
         Arc::new(
             Decimal128Array::from_iter_values((0..n).map(|i| 118_000 + i as i128))
                 .with_precision_and_scale(38, 9)
@@ -90,42 +64,25 @@ fn sample_parquet(n: u64) -> Bytes {
 }
 
 fn chunks(data: Bytes, size: usize) -> futures::stream::BoxStream<'static, Result<Bytes, String>> {
-    let parts: Vec<Result<Bytes, String>> = (0..data.len())
-        .step_by(size)
-        .map(|start| Ok(data.slice(start..(start + size).min(data.len()))))
-        .collect();
+    let parts: Vec<Result<Bytes, String>> =
+        (0..data.len()).step_by(size).map(|start| Ok(data.slice(start..(start + size).min(data.len())))).collect();
     futures::stream::iter(parts).boxed()
 }
 
 async fn conformance(warehouse: &dyn Warehouse) {
     // Migrations apply once and are then a no-op.
     let applied = migrate(warehouse).await.unwrap();
-    assert_eq!(
-        applied,
-        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
-    );
+    assert_eq!(applied, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
     assert!(migrate(warehouse).await.unwrap().is_empty());
     let tables = warehouse
-        .query(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name",
-            &[],
-            "TabSeparated",
-        )
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name", &[], "TabSeparated")
         .await
         .unwrap();
     let tables = String::from_utf8_lossy(&tables);
-    for expected in [
-        "_load_ledger",
-        "_migrations",
-        "raw_instance_servers",
-        "raw_block_volumes",
-        "rate_card",
-        "inventory_latest",
-    ] {
-        assert!(
-            tables.lines().any(|t| t == expected),
-            "{expected} missing from {tables}"
-        );
+    for expected in
+        ["_load_ledger", "_migrations", "raw_instance_servers", "raw_block_volumes", "rate_card", "inventory_latest"]
+    {
+        assert!(tables.lines().any(|t| t == expected), "{expected} missing from {tables}");
     }
 
     // Parameters are values, never SQL: quotes, tabs, newlines and backslashes round-trip exactly.
@@ -166,14 +123,7 @@ async fn conformance(warehouse: &dyn Warehouse) {
         )
         .await
         .unwrap();
-    warehouse
-        .insert(
-            "conformance_parquet",
-            "Parquet",
-            chunks(sample_parquet(1000), 4096),
-        )
-        .await
-        .unwrap();
+    warehouse.insert("conformance_parquet", "Parquet", chunks(sample_parquet(1000), 4096)).await.unwrap();
     let out = warehouse
         .query(
             "SELECT count() AS n, countIf(size IS NULL) AS null_sizes, sum(price) AS total, max(snapshot_at) AS last, \
@@ -193,149 +143,70 @@ async fn conformance(warehouse: &dyn Warehouse) {
 
     // A broken Parquet body is an insert error and leaves nothing behind.
     let error = warehouse
-        .insert(
-            "conformance_parquet",
-            "Parquet",
-            chunks(Bytes::from_static(b"PAR1 this is not parquet"), 8),
-        )
+        .insert("conformance_parquet", "Parquet", chunks(Bytes::from_static(b"PAR1 this is not parquet"), 8))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            WarehouseError::Insert { .. } | WarehouseError::Query { .. }
-        ),
-        "{error}"
-    );
-    let out = warehouse
-        .query(
-            "SELECT count() FROM conformance_parquet",
-            &[],
-            "TabSeparated",
-        )
-        .await
-        .unwrap();
+    assert!(matches!(error, WarehouseError::Insert { .. } | WarehouseError::Query { .. }), "{error}");
+    let out = warehouse.query("SELECT count() FROM conformance_parquet", &[], "TabSeparated").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out).trim(), "1000");
 
     // A stream that fails midway aborts the insert.
-    let failing = futures::stream::iter(vec![
-        Ok(sample_parquet(10).slice(0..100)),
-        Err("lake read failed".to_string()),
-    ])
-    .boxed();
-    assert!(
-        warehouse
-            .insert("conformance_parquet", "Parquet", failing)
-            .await
-            .is_err()
-    );
+    let failing =
+        futures::stream::iter(vec![Ok(sample_parquet(10).slice(0..100)), Err("lake read failed".to_string())]).boxed();
+    assert!(warehouse.insert("conformance_parquet", "Parquet", failing).await.is_err());
 
     // Errors carry ClickHouse's code and a one-line message.
-    match warehouse
-        .query("SELEC 1", &[], "TabSeparated")
-        .await
-        .unwrap_err()
-    {
-        WarehouseError::Query {
-            code: Some(62),
-            message,
-            ..
-        } => assert!(message.contains("Syntax error"), "{message}"),
+    match warehouse.query("SELEC 1", &[], "TabSeparated").await.unwrap_err() {
+        WarehouseError::Query { code: Some(62), message, .. } => assert!(message.contains("Syntax error"), "{message}"),
         other => panic!("expected a syntax error, got {other}"),
     }
-    match warehouse
-        .query("SELECT * FROM no_such_table", &[], "TabSeparated")
-        .await
-        .unwrap_err()
-    {
+    match warehouse.query("SELECT * FROM no_such_table", &[], "TabSeparated").await.unwrap_err() {
         WarehouseError::Query { code: Some(60), .. } => {}
         other => panic!("expected UNKNOWN_TABLE, got {other}"),
     }
     // ... and the session survives them.
-    let out = warehouse
-        .query("SELECT 1", &[], "TabSeparated")
-        .await
-        .unwrap();
+    let out = warehouse.query("SELECT 1", &[], "TabSeparated").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out).trim(), "1");
 
     // Lightweight deletes (the loader's clean-up of interrupted loads) are synchronous.
     warehouse
-        .execute(
-            "DELETE FROM conformance_parquet WHERE size > {cut:UInt64}",
-            &params(&[("cut", "500000000000")]),
-        )
+        .execute("DELETE FROM conformance_parquet WHERE size > {cut:UInt64}", &params(&[("cut", "500000000000")]))
         .await
         .unwrap();
-    let out = warehouse
-        .query(
-            "SELECT count() FROM conformance_parquet",
-            &[],
-            "TabSeparated",
-        )
-        .await
-        .unwrap();
+    let out = warehouse.query("SELECT count() FROM conformance_parquet", &[], "TabSeparated").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out).trim(), "501");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_backend_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library()))
-        .await
-        .unwrap();
-    assert!(
-        warehouse.describe().contains("chDB"),
-        "{}",
-        warehouse.describe()
-    );
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    assert!(warehouse.describe().contains("chDB"), "{}", warehouse.describe());
     conformance(&warehouse).await;
-    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown)
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_backend_conforms_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = EmbeddedWarehouse::open(dir.path().join("engine"), Some(chdb_library()))
-        .await
-        .unwrap();
-    let front = ClickHouseFront::start(Box::new(engine), "costlake", "front-secret")
-        .await
-        .unwrap();
+    let engine = EmbeddedWarehouse::open(dir.path().join("engine"), Some(chdb_library())).await.unwrap();
+    let front = ClickHouseFront::start(Box::new(engine), "costlake", "front-secret").await.unwrap();
 
-    let warehouse = ServerWarehouse::connect(
-        &front.url(),
-        "costlake",
-        Some("front-secret".to_string().into()),
-        "costlake",
-    )
-    .await
-    .unwrap();
+    let warehouse =
+        ServerWarehouse::connect(&front.url(), "costlake", Some("front-secret".to_string().into()), "costlake")
+            .await
+            .unwrap();
     conformance(&warehouse).await;
-    assert!(
-        front.requests() > 20,
-        "the suite must have gone over HTTP ({} requests)",
-        front.requests()
-    );
+    assert!(front.requests() > 20, "the suite must have gone over HTTP ({} requests)", front.requests());
 
     // A wrong password is refused with a message that names the fix and never the password.
-    let error = ServerWarehouse::connect(
-        &front.url(),
-        "costlake",
-        Some("wrong-password".to_string().into()),
-        "costlake",
-    )
-    .await
-    .err()
-    .expect("must be refused");
+    let error =
+        ServerWarehouse::connect(&front.url(), "costlake", Some("wrong-password".to_string().into()), "costlake")
+            .await
+            .err()
+            .expect("must be refused");
     let text = error.to_string();
-    assert!(
-        text.contains("authentication failed") && !text.contains("wrong-password"),
-        "{text}"
-    );
+    assert!(text.contains("authentication failed") && !text.contains("wrong-password"), "{text}");
     drop(front);
-    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown)
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -65,13 +65,8 @@ pub struct LoadedRun {
 /// Loads every committed run not loaded yet.
 pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, LoadError> {
     migrate(warehouse).await?;
-    let ledger = warehouse
-        .query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated")
-        .await?;
-    let done: HashSet<String> = String::from_utf8_lossy(&ledger)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
+    let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
 
     let mut report = LoadReport::default();
     for path in lake.list_manifests().await? {
@@ -90,9 +85,7 @@ pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, 
             report.already_loaded += 1;
             continue;
         }
-        report
-            .loaded
-            .push(load_run(lake, warehouse, &manifest).await?);
+        report.loaded.push(load_run(lake, warehouse, &manifest).await?);
     }
     Ok(report)
 }
@@ -101,27 +94,16 @@ fn run_param(manifest: &Manifest) -> Vec<Param> {
     vec![("run_id".into(), manifest.run_id.to_string())]
 }
 
-async fn count_rows(
-    warehouse: &dyn Warehouse,
-    table: &str,
-    params: &[Param],
-) -> Result<u64, LoadError> {
+async fn count_rows(warehouse: &dyn Warehouse, table: &str, params: &[Param]) -> Result<u64, LoadError> {
     let sql = format!("SELECT count() FROM {table} WHERE run_id = {{run_id:String}}");
     let out = warehouse.query(&sql, params, "TabSeparated").await?;
     Ok(String::from_utf8_lossy(&out).trim().parse().unwrap_or(0))
 }
 
-async fn load_run(
-    lake: &Lake,
-    warehouse: &dyn Warehouse,
-    manifest: &Manifest,
-) -> Result<LoadedRun, LoadError> {
+async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -> Result<LoadedRun, LoadError> {
     let clock = Instant::now();
     let run_id = manifest.run_id.to_string();
-    let fail = |reason: String| LoadError::Run {
-        run_id: run_id.clone(),
-        reason,
-    };
+    let fail = |reason: String| LoadError::Run { run_id: run_id.clone(), reason };
 
     // Refuse the whole run before touching anything if any dataset is unknown or newer than we read.
     for dataset in &manifest.datasets {
@@ -148,12 +130,7 @@ async fn load_run(
         let table = table_of(dataset);
         let leftover = count_rows(warehouse, &table, &params).await?;
         if leftover > 0 {
-            warehouse
-                .execute(
-                    &format!("DELETE FROM {table} WHERE run_id = {{run_id:String}}"),
-                    &params,
-                )
-                .await?;
+            warehouse.execute(&format!("DELETE FROM {table} WHERE run_id = {{run_id:String}}"), &params).await?;
             leftover_rows_removed += leftover;
         }
     }
@@ -164,11 +141,7 @@ async fn load_run(
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
         for file in &dataset.files {
-            let stream = lake
-                .get_stream(&Path::from(file.path.as_str()))
-                .await?
-                .map_err(|e| e.to_string())
-                .boxed();
+            let stream = lake.get_stream(&Path::from(file.path.as_str())).await?.map_err(|e| e.to_string()).boxed();
             warehouse.insert(&table, "Parquet", stream).await?;
         }
         let loaded = count_rows(warehouse, &table, &params).await?;
@@ -199,12 +172,7 @@ async fn load_run(
         )
         .await?;
     tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
-    Ok(LoadedRun {
-        run_id,
-        rows,
-        duration: clock.elapsed(),
-        leftover_rows_removed,
-    })
+    Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
 }
 
 /// Test hook for crash-safety tests: `COSTLAKE_FAILPOINT=load.pause_after_dataset=N` makes the loader stop
@@ -213,10 +181,7 @@ async fn failpoint_after_dataset(done: usize) {
     let Ok(spec) = std::env::var("COSTLAKE_FAILPOINT") else {
         return;
     };
-    let Some(n) = spec
-        .strip_prefix("load.pause_after_dataset=")
-        .and_then(|n| n.parse::<usize>().ok())
-    else {
+    let Some(n) = spec.strip_prefix("load.pause_after_dataset=").and_then(|n| n.parse::<usize>().ok()) else {
         return;
     };
     if done == n {

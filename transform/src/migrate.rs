@@ -15,11 +15,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger_and_raw_inventory",
         sql: include_str!("../migrations/0001_ledger_and_raw_inventory.sql"),
     },
-    Migration {
-        version: 2,
-        name: "inventory_models",
-        sql: include_str!("../migrations/0002_inventory_models.sql"),
-    },
+    Migration { version: 2, name: "inventory_models", sql: include_str!("../migrations/0002_inventory_models.sql") },
 ];
 
 /// The schema version this costlake writes.
@@ -36,17 +32,9 @@ pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
             &[],
         )
         .await?;
-    let applied = warehouse
-        .query(
-            "SELECT version FROM _migrations FINAL ORDER BY version",
-            &[],
-            "TabSeparated",
-        )
-        .await?;
-    let applied: Vec<u32> = String::from_utf8_lossy(&applied)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let applied =
+        warehouse.query("SELECT version FROM _migrations FINAL ORDER BY version", &[], "TabSeparated").await?;
+    let applied: Vec<u32> = String::from_utf8_lossy(&applied).lines().filter_map(|l| l.trim().parse().ok()).collect();
     if let Some(&newest) = applied.iter().max()
         && newest > latest_version()
     {
@@ -66,17 +54,10 @@ pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
         warehouse
             .execute(
                 "INSERT INTO _migrations SELECT {version:UInt32}, {name:String}, now64(3)",
-                &[
-                    ("version".into(), migration.version.to_string()),
-                    ("name".into(), migration.name.into()),
-                ],
+                &[("version".into(), migration.version.to_string()), ("name".into(), migration.name.into())],
             )
             .await?;
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "migration applied"
-        );
+        tracing::info!(version = migration.version, name = migration.name, "migration applied");
         done.push(migration.version);
     }
     Ok(done)
@@ -116,13 +97,7 @@ mod tests {
         let parts = statements(
             "-- header\n\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n-- note; with semicolon\nSELECT 1\nFROM b;\n",
         );
-        assert_eq!(
-            parts,
-            vec![
-                "CREATE TABLE a (x UInt8) ENGINE = Memory",
-                "-- note; with semicolon\nSELECT 1\nFROM b"
-            ]
-        );
+        assert_eq!(parts, vec!["CREATE TABLE a (x UInt8) ENGINE = Memory", "SELECT 1\nFROM b"]);
     }
 
     #[test]

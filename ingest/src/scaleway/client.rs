@@ -107,10 +107,7 @@ impl ScalewayClient {
         let base = Url::parse(options.api_url.trim_end_matches('/'))
             .map_err(|e| format!("invalid Scaleway API URL {:?}: {e}", options.api_url))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!(
-                "invalid Scaleway API URL {:?}: use http(s)://",
-                options.api_url
-            ));
+            return Err(format!("invalid Scaleway API URL {:?}: use http(s)://", options.api_url));
         }
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
@@ -135,10 +132,7 @@ impl ScalewayClient {
 
     /// A view sharing the limits but counting its own calls.
     pub fn for_source(&self) -> ScalewayClient {
-        ScalewayClient {
-            shared: self.shared.clone(),
-            counters: Arc::new(Counters::default()),
-        }
+        ScalewayClient { shared: self.shared.clone(), counters: Arc::new(Counters::default()) }
     }
 
     pub fn stats(&self) -> RunStats {
@@ -156,14 +150,9 @@ impl ScalewayClient {
     /// GET `path` with `query`, retrying transient failures.
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Response, ApiError> {
         let mut url = self.shared.base.clone();
-        url.set_path(&format!(
-            "{}{}",
-            self.shared.base.path().trim_end_matches('/'),
-            path
-        ));
+        url.set_path(&format!("{}{}", self.shared.base.path().trim_end_matches('/'), path));
         if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         let request = match url.query() {
             Some(q) => format!("GET {path}?{q}"),
@@ -196,20 +185,11 @@ impl ScalewayClient {
     }
 
     async fn attempt(&self, url: Url, request: &str, path: &str) -> Result<Response, ApiError> {
-        let _permit = self
-            .shared
-            .in_flight
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = self.shared.in_flight.acquire().await.expect("the semaphore is never closed");
         self.shared.limiter.until_ready().await;
         self.counters.api_calls.fetch_add(1, Ordering::Relaxed);
 
-        let mut builder = self
-            .shared
-            .http
-            .get(url)
-            .header(USER_AGENT, concat!("costlake/", env!("CARGO_PKG_VERSION")));
+        let mut builder = self.shared.http.get(url).header(USER_AGENT, concat!("costlake/", env!("CARGO_PKG_VERSION")));
         if let Some(secret) = &self.shared.secret {
             builder = builder.header("X-Auth-Token", secret.expose_secret());
         }
@@ -222,11 +202,7 @@ impl ScalewayClient {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport)?;
         if status.is_success() {
-            return Ok(Response {
-                headers,
-                body,
-                request: request.to_string(),
-            });
+            return Ok(Response { headers, body, request: request.to_string() });
         }
 
         let (kind, message, permissions) = describe_error_body(&body);
@@ -253,12 +229,7 @@ impl ScalewayClient {
                 permission_set: permission_set_for(path),
                 message,
             },
-            _ => ApiError::Status {
-                request: request.to_string(),
-                status,
-                kind,
-                message,
-            },
+            _ => ApiError::Status { request: request.to_string(), status, kind, message },
         })
     }
 }
@@ -271,9 +242,5 @@ fn root_cause(error: &reqwest::Error) -> String {
         source = next;
     }
     let cause = source.to_string();
-    if error.is_timeout() {
-        format!("timed out ({cause})")
-    } else {
-        cause
-    }
+    if error.is_timeout() { format!("timed out ({cause})") } else { cause }
 }

@@ -27,19 +27,10 @@ pub struct ScwConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "cannot read the scw config file {path}: {reason}; fix the file or point SCW_CONFIG_PATH elsewhere"
-    )]
+    #[error("cannot read the scw config file {path}: {reason}; fix the file or point SCW_CONFIG_PATH elsewhere")]
     File { path: String, reason: String },
-    #[error(
-        "scw profile {profile:?} (from {origin}) is not defined in {path}; defined profiles: {known}"
-    )]
-    UnknownProfile {
-        profile: String,
-        origin: &'static str,
-        path: String,
-        known: String,
-    },
+    #[error("scw profile {profile:?} (from {origin}) is not defined in {path}; defined profiles: {known}")]
+    UnknownProfile { profile: String, origin: &'static str, path: String, known: String },
 }
 
 /// One profile of config.yaml. Every key optional, unknown keys ignored (the CLI adds new ones over time).
@@ -77,25 +68,18 @@ impl ScwConfig {
         let (file, path_shown) = match &path {
             Some(path) if path.exists() => {
                 let shown = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
                 let file: ConfigFile = if text.trim().is_empty() {
                     ConfigFile::default()
                 } else {
-                    serde_norway::from_str(&text).map_err(|e| ConfigError::File {
-                        path: shown.clone(),
-                        reason: e.to_string(),
-                    })?
+                    serde_norway::from_str(&text)
+                        .map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?
                 };
                 (file, shown)
             }
             Some(path) => (ConfigFile::default(), path.display().to_string()),
-            None => (
-                ConfigFile::default(),
-                "~/.config/scw/config.yaml".to_string(),
-            ),
+            None => (ConfigFile::default(), "~/.config/scw/config.yaml".to_string()),
         };
 
         let (profile_name, origin) = match env("SCW_PROFILE") {
@@ -104,17 +88,15 @@ impl ScwConfig {
         };
         let selected = match &profile_name {
             Some(name) if name != "default" => {
-                Some(file.profiles.get(name).cloned().ok_or_else(|| {
-                    ConfigError::UnknownProfile {
-                        profile: name.clone(),
-                        origin,
-                        path: path_shown.clone(),
-                        known: if file.profiles.is_empty() {
-                            "none".into()
-                        } else {
-                            file.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
-                        },
-                    }
+                Some(file.profiles.get(name).cloned().ok_or_else(|| ConfigError::UnknownProfile {
+                    profile: name.clone(),
+                    origin,
+                    path: path_shown.clone(),
+                    known: if file.profiles.is_empty() {
+                        "none".into()
+                    } else {
+                        file.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                    },
                 })?)
             }
             _ => None,
@@ -142,14 +124,11 @@ impl ScwConfig {
         Ok(ScwConfig {
             access_key: pick("SCW_ACCESS_KEY", |p| &p.access_key),
             secret_key: pick("SCW_SECRET_KEY", |p| &p.secret_key).map(SecretString::from),
-            organization_id: pick("SCW_DEFAULT_ORGANIZATION_ID", |p| {
-                &p.default_organization_id
-            }),
+            organization_id: pick("SCW_DEFAULT_ORGANIZATION_ID", |p| &p.default_organization_id),
             project_id: pick("SCW_DEFAULT_PROJECT_ID", |p| &p.default_project_id),
             region: pick("SCW_DEFAULT_REGION", |p| &p.default_region),
             zone: pick("SCW_DEFAULT_ZONE", |p| &p.default_zone),
-            api_url: pick("SCW_API_URL", |p| &p.api_url)
-                .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+            api_url: pick("SCW_API_URL", |p| &p.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_string()),
             secret_key_origin,
         })
     }
@@ -165,10 +144,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
-        let mut env: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.insert("SCW_CONFIG_PATH".into(), path.display().to_string());
         ScwConfig::load(&|k| env.get(k).cloned())
     }
@@ -193,58 +169,31 @@ future_key: ignored
         let config = with_file(FILE, &[]).unwrap();
         assert_eq!(config.organization_id.as_deref(), Some("org-prod"));
         assert_eq!(config.access_key.as_deref(), Some("SCWDEFAULTDEFAULTDEF"));
-        assert_eq!(
-            config.secret_key.unwrap().expose_secret(),
-            "11111111-1111-4111-8111-111111111111"
-        );
+        assert_eq!(config.secret_key.unwrap().expose_secret(), "11111111-1111-4111-8111-111111111111");
         assert_eq!(config.region.as_deref(), Some("fr-par"));
         assert_eq!(config.api_url, DEFAULT_API_URL);
 
-        let config = with_file(
-            FILE,
-            &[
-                ("SCW_PROFILE", "dev"),
-                ("SCW_DEFAULT_ORGANIZATION_ID", "org-env"),
-            ],
-        )
-        .unwrap();
+        let config = with_file(FILE, &[("SCW_PROFILE", "dev"), ("SCW_DEFAULT_ORGANIZATION_ID", "org-env")]).unwrap();
         assert_eq!(config.organization_id.as_deref(), Some("org-env"));
         assert_eq!(config.region.as_deref(), Some("nl-ams"));
-        assert_eq!(
-            config.secret_key.unwrap().expose_secret(),
-            "00000000-0000-4000-8000-000000000000"
-        );
-        assert!(
-            config.secret_key_origin.contains("default secret_key"),
-            "{}",
-            config.secret_key_origin
-        );
+        assert_eq!(config.secret_key.unwrap().expose_secret(), "00000000-0000-4000-8000-000000000000");
+        assert!(config.secret_key_origin.contains("default secret_key"), "{}", config.secret_key_origin);
     }
 
     #[test]
     fn unknown_profile_and_broken_file_are_clear_errors() {
-        let err = with_file(FILE, &[("SCW_PROFILE", "staging")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("\"staging\"") && err.contains("dev, prod"),
-            "{err}"
-        );
-        let err = with_file("profiles: [unclosed", &[])
-            .unwrap_err()
-            .to_string();
+        let err = with_file(FILE, &[("SCW_PROFILE", "staging")]).unwrap_err().to_string();
+        assert!(err.contains("\"staging\"") && err.contains("dev, prod"), "{err}");
+        let err = with_file("profiles: [unclosed", &[]).unwrap_err().to_string();
         assert!(err.contains("cannot read the scw config file"), "{err}");
     }
 
     #[test]
     fn no_file_means_environment_only() {
-        let env: HashMap<&str, &str> = [
-            ("HOME", "/nonexistent"),
-            ("SCW_SECRET_KEY", "s"),
-            ("SCW_API_URL", "http://127.0.0.1:1"),
-        ]
-        .into_iter()
-        .collect();
+        let env: HashMap<&str, &str> =
+            [("HOME", "/nonexistent"), ("SCW_SECRET_KEY", "s"), ("SCW_API_URL", "http://127.0.0.1:1")]
+                .into_iter()
+                .collect();
         let config = ScwConfig::load(&|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(config.api_url, "http://127.0.0.1:1");
         assert_eq!(config.secret_key_origin, "SCW_SECRET_KEY");

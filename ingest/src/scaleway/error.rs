@@ -8,44 +8,22 @@ pub enum ApiError {
     #[error(
         "Scaleway rejected the API key ({status} {kind}: {message}) on {request}; check {secret_origin}: it must be the secret key of a valid, unexpired IAM API key"
     )]
-    Unauthorized {
-        status: StatusCode,
-        kind: String,
-        message: String,
-        request: String,
-        secret_origin: String,
-    },
+    Unauthorized { status: StatusCode, kind: String, message: String, request: String, secret_origin: String },
 
     #[error(
         "the API key lacks permission{permissions} on {request} ({message}); grant the IAM permission set {permission_set} to the key's user or application, or exclude this product"
     )]
-    Forbidden {
-        request: String,
-        permissions: String,
-        permission_set: &'static str,
-        message: String,
-    },
+    Forbidden { request: String, permissions: String, permission_set: &'static str, message: String },
 
     #[error("{request} failed with {status} ({kind}: {message})")]
-    Status {
-        request: String,
-        status: StatusCode,
-        kind: String,
-        message: String,
-    },
+    Status { request: String, status: StatusCode, kind: String, message: String },
 
     #[error(
         "{request} still failed after {attempts} attempts (last: {last}); Scaleway is rate limiting or unavailable, try again later or lower --max-rps / --concurrency"
     )]
-    RetriesExhausted {
-        request: String,
-        attempts: usize,
-        last: String,
-    },
+    RetriesExhausted { request: String, attempts: usize, last: String },
 
-    #[error(
-        "cannot reach the Scaleway API for {request}: {reason}; check SCW_API_URL and the network"
-    )]
+    #[error("cannot reach the Scaleway API for {request}: {reason}; check SCW_API_URL and the network")]
     Transport { request: String, reason: String },
 
     #[error(
@@ -58,9 +36,7 @@ impl ApiError {
     /// Whether a retry may succeed: rate limiting, server-side errors and dropped connections.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApiError::Status { status, .. } => {
-                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-            }
+            ApiError::Status { status, .. } => *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
             ApiError::Transport { .. } => true,
             _ => false,
         }
@@ -90,22 +66,13 @@ pub fn permission_set_for(path: &str) -> &'static str {
 /// non-JSON bodies, which the API gateway sometimes sends.
 pub fn describe_error_body(body: &[u8]) -> (String, String, String) {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let field = |name: &str| {
-        parsed
-            .as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
+    let field =
+        |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(serde_json::Value::as_str).map(str::to_string);
     let kind = field("type").unwrap_or_else(|| "unknown".into());
     let message = field("message").unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        if text.is_empty() {
-            "empty body".into()
-        } else {
-            text.chars().take(200).collect()
-        }
+        if text.is_empty() { "empty body".into() } else { text.chars().take(200).collect() }
     });
     let permissions = parsed
         .as_ref()
@@ -140,13 +107,7 @@ mod tests {
         assert_eq!(message, "insufficient permissions");
         assert_eq!(permissions, " `read` on `snapshot`");
         let (kind, message, permissions) = describe_error_body(b"");
-        assert_eq!(
-            (kind.as_str(), message.as_str(), permissions.as_str()),
-            ("unknown", "empty body", "")
-        );
-        assert_eq!(
-            permission_set_for("/block/v1/zones/fr-par-1/snapshots"),
-            "BlockStorageReadOnly"
-        );
+        assert_eq!((kind.as_str(), message.as_str(), permissions.as_str()), ("unknown", "empty body", ""));
+        assert_eq!(permission_set_for("/block/v1/zones/fr-par-1/snapshots"), "BlockStorageReadOnly");
     }
 }

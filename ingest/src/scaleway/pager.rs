@@ -35,10 +35,7 @@ pub enum ListShape {
     Array(&'static str),
     /// `{"<key>": {"<name>": {...}, ...}}` (Instance `products/servers`): each entry becomes an item with
     /// the map key stored under the given field name.
-    Map {
-        key: &'static str,
-        name_field: &'static str,
-    },
+    Map { key: &'static str, name_field: &'static str },
 }
 
 impl ListShape {
@@ -125,10 +122,7 @@ impl<'a> Pager<'a> {
         let response = self.client.get(&self.path, &query).await?;
         self.client.count_page();
         let request = response.request.clone();
-        let malformed = |detail: String| ApiError::Malformed {
-            request: request.clone(),
-            detail,
-        };
+        let malformed = |detail: String| ApiError::Malformed { request: request.clone(), detail };
 
         let mut body = parse_body(&response).map_err(&malformed)?;
         let items = take_items(&mut body, self.shape).map_err(&malformed)?;
@@ -158,10 +152,9 @@ impl<'a> Pager<'a> {
             Scheme::TotalCount => {
                 let total = match body.get("total_count") {
                     None | Some(Value::Null) => None,
-                    Some(value) => Some(
-                        crate::decode::as_u64(value)
-                            .map_err(|e| malformed(format!("field total_count: {e}")))?,
-                    ),
+                    Some(value) => {
+                        Some(crate::decode::as_u64(value).map_err(|e| malformed(format!("field total_count: {e}")))?)
+                    }
                 };
                 !items.is_empty()
                     && match total {
@@ -182,9 +175,7 @@ impl<'a> Pager<'a> {
                     true
                 }
                 Some(other) => {
-                    return Err(malformed(format!(
-                        "field next_page_token: expected a string, got {other}"
-                    )));
+                    return Err(malformed(format!("field next_page_token: expected a string, got {other}")));
                 }
             },
         };
@@ -226,23 +217,14 @@ fn take_items(body: &mut Map<String, Value>, shape: ListShape) -> Result<Vec<Val
             })
             .collect(),
         (ListShape::Array(_), other) => {
-            return Err(format!(
-                "field {key}: expected an array, got {}",
-                kind_of(&other)
-            ));
+            return Err(format!("field {key}: expected an array, got {}", kind_of(&other)));
         }
         (ListShape::Map { .. }, other) => {
-            return Err(format!(
-                "field {key}: expected an object, got {}",
-                kind_of(&other)
-            ));
+            return Err(format!("field {key}: expected an object, got {}", kind_of(&other)));
         }
     };
     if let Some(index) = items.iter().position(|item| !item.is_object()) {
-        return Err(format!(
-            "{key}[{index}]: expected an object, got {}",
-            kind_of(&items[index])
-        ));
+        return Err(format!("{key}[{index}]: expected an object, got {}", kind_of(&items[index])));
     }
     Ok(items)
 }
@@ -266,11 +248,7 @@ fn link_has_next(response: &Response) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|link| {
-            link.split(';')
-                .skip(1)
-                .any(|param| param.trim().replace(' ', "") == "rel=\"next\"")
-        })
+        .any(|link| link.split(';').skip(1).any(|param| param.trim().replace(' ', "") == "rel=\"next\""))
 }
 
 pub(crate) fn kind_of(value: &Value) -> &'static str {

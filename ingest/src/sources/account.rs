@@ -42,17 +42,8 @@ impl Source for Account {
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         let query = vec![("organization_id".to_string(), ctx.organization_id.clone())];
-        let count = walk_list(
-            ctx,
-            out,
-            &projects(),
-            Scheme::TotalCount,
-            "/account/v3/projects".into(),
-            query,
-            ListShape::Array("projects"),
-            GLOBAL,
-        )
-        .await?;
+        let pager = ctx.pager(Scheme::TotalCount, "/account/v3/projects", query, ListShape::Array("projects"));
+        let count = walk_list(out, &projects(), pager, &ctx.row_context(GLOBAL)).await?;
         // Every organisation has at least its default project: an empty list means a wrong organisation id
         // or a broken API (a billing exporter silently exported nothing for weeks when account/v2 went away).
         if count == 0 {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{CollectError, Context, Outputs, Source, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::localities::BLOCK_ZONES;
-use crate::scaleway::{ListShape, Pager, Scheme};
+use crate::scaleway::{ListShape, Scheme};
 
 pub struct Block;
 
@@ -43,16 +43,8 @@ pub fn volume_references() -> DatasetSpec {
             LOCALITY("zone"),
             key("volume_id", "volume_id"),
             col("id", Kind::Str, "reference.id"),
-            col(
-                "product_resource_type",
-                Kind::Str,
-                "reference.product_resource_type",
-            ),
-            col(
-                "product_resource_id",
-                Kind::Str,
-                "reference.product_resource_id",
-            ),
+            col("product_resource_type", Kind::Str, "reference.product_resource_type"),
+            col("product_resource_id", Kind::Str, "reference.product_resource_id"),
             col("type", Kind::Str, "reference.type"),
             col("status", Kind::Str, "reference.status"),
             col("created_at", Kind::Timestamp, "reference.created_at"),
@@ -95,29 +87,22 @@ pub fn volume_types() -> DatasetSpec {
             col("pricing", Kind::Decimal, "pricing"),
             col("pricing_currency", Kind::Currency, "pricing"),
             col("snapshot_pricing", Kind::Decimal, "snapshot_pricing"),
-            col(
-                "snapshot_pricing_currency",
-                Kind::Currency,
-                "snapshot_pricing",
-            ),
+            col("snapshot_pricing_currency", Kind::Currency, "snapshot_pricing"),
             col("perf_iops", Kind::U64, "specs.perf_iops"),
             col("class", Kind::Str, "specs.class"),
         ],
     )
 }
 
-fn explode_references(volumes: &[Value]) -> Vec<Value> {
+/// One row per entry of each volume's `references`.
+pub fn explode_references(volumes: &[Value]) -> Vec<Value> {
     let mut rows = Vec::new();
     for volume in volumes {
         let Some(references) = volume.get("references").and_then(Value::as_array) else {
             continue;
         };
         let volume_id = volume.get("id").cloned().unwrap_or(Value::Null);
-        rows.extend(
-            references
-                .iter()
-                .map(|reference| json!({"volume_id": volume_id, "reference": reference})),
-        );
+        rows.extend(references.iter().map(|reference| json!({"volume_id": volume_id, "reference": reference})));
     }
     rows
 }
@@ -138,64 +123,30 @@ impl Source for Block {
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         // Collected first: a lazy `map` over a closure held across an await trips the `Send` check.
-        let zones: Vec<_> = ctx
-            .localities(BLOCK_ZONES)
-            .into_iter()
-            .map(|zone| collect_zone(ctx, out, zone))
-            .collect();
+        let zones: Vec<_> = ctx.localities(BLOCK_ZONES).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
         for_each_locality(zones).await
     }
 }
 
-async fn collect_zone(
-    ctx: &Context,
-    out: &Outputs,
-    zone: &'static str,
-) -> Result<(), CollectError> {
+async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let base = format!("/block/v1/zones/{zone}");
     let owner = vec![("organization_id".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
 
     let (volumes, references) = (volumes(), volume_references());
-    let mut pager = Pager::new(
-        &ctx.client,
-        Scheme::TotalCount,
-        format!("{base}/volumes"),
-        owner.clone(),
-        ListShape::Array("volumes"),
-    );
+    let mut pager =
+        ctx.pager(Scheme::TotalCount, format!("{base}/volumes"), owner.clone(), ListShape::Array("volumes"));
     while let Some(page) = pager.next().await? {
         out.emit_page(&volumes, &page, &row).await?;
         let attachments = explode_references(&page.items);
         let number = page.number;
-        out.emit(&references, &attachments, &row, &page.request, &|i| {
-            format!("volumes[].references entry {i} (page {number})")
-        })
-        .await?;
+        let label = |i| format!("volumes[].references entry {i} (page {number})");
+        out.emit(&references, &attachments, &row, &page.request, &label).await?;
     }
-    let path = format!("{base}/snapshots");
-    walk_list(
-        ctx,
-        out,
-        &snapshots(),
-        Scheme::TotalCount,
-        path,
-        owner,
-        ListShape::Array("snapshots"),
-        zone,
-    )
-    .await?;
-    let path = format!("{base}/volume-types");
-    walk_list(
-        ctx,
-        out,
-        &volume_types(),
-        Scheme::TotalCount,
-        path,
-        Vec::new(),
-        ListShape::Array("volume_types"),
-        zone,
-    )
-    .await?;
+    let pager = ctx.pager(Scheme::TotalCount, format!("{base}/snapshots"), owner, ListShape::Array("snapshots"));
+    walk_list(out, &snapshots(), pager, &row).await?;
+    let shape = ListShape::Array("volume_types");
+    let pager = ctx.pager(Scheme::TotalCount, format!("{base}/volume-types"), Vec::new(), shape);
+    walk_list(out, &volume_types(), pager, &row).await?;
     Ok(())
 }

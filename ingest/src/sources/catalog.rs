@@ -32,11 +32,7 @@ pub fn products() -> DatasetSpec {
             col("unit_size", Kind::U64, "unit_of_measure.size"),
             col("status", Kind::Str, "status"),
             col("end_of_life_at", Kind::Timestamp, "end_of_life_at"),
-            col(
-                "instance_offer_id",
-                Kind::Str,
-                "properties.instance.offer_id",
-            ),
+            col("instance_offer_id", Kind::Str, "properties.instance.offer_id"),
         ],
     )
 }
@@ -56,17 +52,9 @@ impl Source for Catalog {
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
-        walk_list(
-            ctx,
-            out,
-            &products(),
-            Scheme::TotalCount,
-            "/product-catalog/v2alpha1/public-catalog/products".into(),
-            Vec::new(),
-            ListShape::Array("products"),
-            GLOBAL,
-        )
-        .await?;
+        let path = "/product-catalog/v2alpha1/public-catalog/products";
+        let pager = ctx.pager(Scheme::TotalCount, path, Vec::new(), ListShape::Array("products"));
+        walk_list(out, &products(), pager, &ctx.row_context(GLOBAL)).await?;
         Ok(())
     }
 }

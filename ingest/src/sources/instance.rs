@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{CollectError, Context, Outputs, Source, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, constant, key};
 use crate::scaleway::localities::INSTANCE_ZONES;
-use crate::scaleway::{ListShape, Pager, Scheme};
+use crate::scaleway::{ListShape, Scheme};
 
 pub struct Instance;
 
@@ -143,7 +143,7 @@ pub fn server_types() -> DatasetSpec {
 }
 
 /// One row per entry of each server's `volumes` map.
-fn explode_server_volumes(servers: &[Value]) -> Vec<Value> {
+pub fn explode_server_volumes(servers: &[Value]) -> Vec<Value> {
     let mut rows = Vec::new();
     for server in servers {
         let Some(volumes) = server.get("volumes").and_then(Value::as_object) else {
@@ -168,86 +168,37 @@ impl Source for Instance {
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
-        vec![
-            servers(),
-            server_volumes(),
-            volumes(),
-            ips(),
-            snapshots(),
-            server_types(),
-        ]
+        vec![servers(), server_volumes(), volumes(), ips(), snapshots(), server_types()]
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         // Collected first: a lazy `map` over a closure held across an await trips the `Send` check.
-        let zones: Vec<_> = ctx
-            .localities(INSTANCE_ZONES)
-            .into_iter()
-            .map(|zone| collect_zone(ctx, out, zone))
-            .collect();
+        let zones: Vec<_> =
+            ctx.localities(INSTANCE_ZONES).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
         for_each_locality(zones).await
     }
 }
 
-async fn collect_zone(
-    ctx: &Context,
-    out: &Outputs,
-    zone: &'static str,
-) -> Result<(), CollectError> {
+async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let base = format!("/instance/v1/zones/{zone}");
     let owner = vec![("organization".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
 
     let (servers, server_volumes) = (servers(), server_volumes());
-    let mut pager = Pager::new(
-        &ctx.client,
-        Scheme::Legacy,
-        format!("{base}/servers"),
-        owner.clone(),
-        ListShape::Array("servers"),
-    );
+    let mut pager = ctx.pager(Scheme::Legacy, format!("{base}/servers"), owner.clone(), ListShape::Array("servers"));
     while let Some(page) = pager.next().await? {
         out.emit_page(&servers, &page, &row).await?;
         let attachments = explode_server_volumes(&page.items);
         let number = page.number;
-        out.emit(&server_volumes, &attachments, &row, &page.request, &|i| {
-            format!("servers[].volumes entry {i} (page {number})")
-        })
-        .await?;
+        let label = |i| format!("servers[].volumes entry {i} (page {number})");
+        out.emit(&server_volumes, &attachments, &row, &page.request, &label).await?;
     }
-    for (spec, list) in [
-        (volumes(), "volumes"),
-        (ips(), "ips"),
-        (snapshots(), "snapshots"),
-    ] {
-        let path = format!("{base}/{list}");
-        walk_list(
-            ctx,
-            out,
-            &spec,
-            Scheme::Legacy,
-            path,
-            owner.clone(),
-            ListShape::Array(list),
-            zone,
-        )
-        .await?;
+    for (spec, list) in [(volumes(), "volumes"), (ips(), "ips"), (snapshots(), "snapshots")] {
+        let pager = ctx.pager(Scheme::Legacy, format!("{base}/{list}"), owner.clone(), ListShape::Array(list));
+        walk_list(out, &spec, pager, &row).await?;
     }
-    let shape = ListShape::Map {
-        key: "servers",
-        name_field: "commercial_type",
-    };
-    let path = format!("{base}/products/servers");
-    walk_list(
-        ctx,
-        out,
-        &server_types(),
-        Scheme::Legacy,
-        path,
-        Vec::new(),
-        shape,
-        zone,
-    )
-    .await?;
+    let shape = ListShape::Map { key: "servers", name_field: "commercial_type" };
+    let pager = ctx.pager(Scheme::Legacy, format!("{base}/products/servers"), Vec::new(), shape);
+    walk_list(out, &server_types(), pager, &row).await?;
     Ok(())
 }

@@ -52,6 +52,17 @@ impl Context {
         }
     }
 
+    /// A pager over one list of the API, with this run's client.
+    pub fn pager(
+        &self,
+        scheme: Scheme,
+        path: impl Into<String>,
+        query: Vec<(String, String)>,
+        shape: ListShape,
+    ) -> Pager<'_> {
+        Pager::new(&self.client, scheme, path, query, shape)
+    }
+
     /// The localities of `all` this run covers. A zone filter also selects the regions its zones belong to.
     pub fn localities(&self, all: &'static [&'static str]) -> Vec<&'static str> {
         match &self.localities {
@@ -59,11 +70,7 @@ impl Context {
             Some(wanted) => all
                 .iter()
                 .copied()
-                .filter(|l| {
-                    wanted
-                        .iter()
-                        .any(|w| w == l || w.starts_with(&format!("{l}-")))
-                })
+                .filter(|l| wanted.iter().any(|w| w == l || w.starts_with(&format!("{l}-"))))
                 .collect(),
         }
     }
@@ -76,23 +83,13 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn new(senders: impl IntoIterator<Item = BatchSender>) -> Outputs {
-        Outputs {
-            senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(),
-        }
+        Outputs { senders: senders.into_iter().map(|s| (s.dataset(), s)).collect() }
     }
 
     /// Sends a whole page; errors name items as `servers[3] (page 2)`.
-    pub async fn emit_page(
-        &self,
-        spec: &DatasetSpec,
-        page: &Page,
-        row: &RowContext,
-    ) -> Result<(), CollectError> {
+    pub async fn emit_page(&self, spec: &DatasetSpec, page: &Page, row: &RowContext) -> Result<(), CollectError> {
         let (key, number) = (page.list_key, page.number);
-        self.emit(spec, &page.items, row, &page.request, &|i| {
-            format!("{key}[{i}] (page {number})")
-        })
-        .await
+        self.emit(spec, &page.items, row, &page.request, &|i| format!("{key}[{i}] (page {number})")).await
     }
 
     /// Builds a batch of `spec` from `items` and sends it to the dataset's writer.
@@ -109,10 +106,7 @@ impl Outputs {
         }
         let batch = spec
             .build(items, row, label)
-            .map_err(|detail| ApiError::Malformed {
-                request: request.to_string(),
-                detail,
-            })?;
+            .map_err(|detail| ApiError::Malformed { request: request.to_string(), detail })?;
         let sender = self
             .senders
             .get(spec.name)
@@ -137,30 +131,19 @@ pub trait Source: Send + Sync {
 
 /// Every collector costlake has, in collection order.
 pub fn all() -> Vec<Box<dyn Source>> {
-    vec![
-        Box::new(account::Account),
-        Box::new(instance::Instance),
-        Box::new(block::Block),
-        Box::new(catalog::Catalog),
-    ]
+    vec![Box::new(account::Account), Box::new(instance::Instance), Box::new(block::Block), Box::new(catalog::Catalog)]
 }
 
 /// Walks one list to its end, sending every page to `spec`. Returns the number of items.
 pub async fn walk_list(
-    ctx: &Context,
     out: &Outputs,
     spec: &DatasetSpec,
-    scheme: Scheme,
-    path: String,
-    query: Vec<(String, String)>,
-    shape: ListShape,
-    locality: &str,
+    mut pager: Pager<'_>,
+    row: &RowContext,
 ) -> Result<u64, CollectError> {
-    let row = ctx.row_context(locality);
-    let mut pager = Pager::new(&ctx.client, scheme, path, query, shape);
     let mut total = 0u64;
     while let Some(page) = pager.next().await? {
-        out.emit_page(spec, &page, &row).await?;
+        out.emit_page(spec, &page, row).await?;
         total += page.items.len() as u64;
     }
     Ok(total)

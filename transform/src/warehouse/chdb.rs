@@ -19,10 +19,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    DEFAULT_DATABASE, Param, Result, SESSION_SETTINGS, Warehouse, WarehouseError,
-    escape_param_value,
-};
+use super::{DEFAULT_DATABASE, Param, Result, SESSION_SETTINGS, Warehouse, WarehouseError, escape_param_value};
 
 /// The chDB release costlake is built and tested against (npm `@chdb/lib-linux-x64-gnu`).
 pub const CHDB_VERSION: &str = "26.7.3-stable.1";
@@ -35,10 +32,7 @@ pub fn default_library_path() -> PathBuf {
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from(".costlake"));
-    data.join("costlake")
-        .join("chdb")
-        .join(CHDB_VERSION)
-        .join("libchdb.so")
+    data.join("costlake").join("chdb").join(CHDB_VERSION).join("libchdb.so")
 }
 
 type Connection = *mut c_void;
@@ -49,8 +43,7 @@ type InsertStream = *mut c_void;
 struct Api {
     connect: unsafe extern "C" fn(c_int, *mut *mut c_char) -> *mut Connection,
     close_conn: unsafe extern "C" fn(*mut Connection),
-    query_n:
-        unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> ResultPtr,
+    query_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> ResultPtr,
     query_with_params_n: unsafe extern "C" fn(
         Connection,
         *const c_char,
@@ -68,13 +61,7 @@ struct Api {
     result_length: unsafe extern "C" fn(ResultPtr) -> usize,
     result_rows_written: unsafe extern "C" fn(ResultPtr) -> u64,
     destroy_result: unsafe extern "C" fn(ResultPtr),
-    stream_insert_n: unsafe extern "C" fn(
-        Connection,
-        *const c_char,
-        usize,
-        *const c_char,
-        usize,
-    ) -> InsertStream,
+    stream_insert_n: unsafe extern "C" fn(Connection, *const c_char, usize, *const c_char, usize) -> InsertStream,
     stream_append: unsafe extern "C" fn(InsertStream, *const c_void, usize) -> c_int,
     stream_done: unsafe extern "C" fn(InsertStream) -> ResultPtr,
     stream_insert_error: unsafe extern "C" fn(InsertStream) -> *const c_char,
@@ -97,16 +84,10 @@ fn api(path: &Path) -> Result<&'static Api> {
         }
         return Err(WarehouseError::LibraryMissing {
             path: path.display().to_string(),
-            reason: format!(
-                "this process already loaded chDB from {}",
-                loaded_from.display()
-            ),
+            reason: format!("this process already loaded chDB from {}", loaded_from.display()),
         });
     }
-    let missing = |reason: String| WarehouseError::LibraryMissing {
-        path: path.display().to_string(),
-        reason,
-    };
+    let missing = |reason: String| WarehouseError::LibraryMissing { path: path.display().to_string(), reason };
     if !path.exists() {
         return Err(missing("no such file".into()));
     }
@@ -158,7 +139,9 @@ enum Command {
         reply: oneshot::Sender<Result<u64>>,
     },
     /// Close the connection and stop every engine thread.
-    Shutdown { done: std_mpsc::Sender<()> },
+    Shutdown {
+        done: std_mpsc::Sender<()>,
+    },
 }
 
 /// The engine thread's handle. One per process: chDB serves one data directory per process.
@@ -182,28 +165,19 @@ impl EmbeddedWarehouse {
         let library = library.unwrap_or_else(default_library_path);
         tokio::task::spawn_blocking(move || Self::open_blocking(dir, library))
             .await
-            .map_err(|e| WarehouseError::Open {
-                warehouse: "embedded".into(),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| WarehouseError::Open { warehouse: "embedded".into(), reason: e.to_string() })?
     }
 
     fn open_blocking(dir: PathBuf, library: PathBuf) -> Result<EmbeddedWarehouse> {
         let shown = dir.display().to_string();
-        let open_error = |reason: String| WarehouseError::Open {
-            warehouse: shown.clone(),
-            reason,
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
+        let open_error = |reason: String| WarehouseError::Open { warehouse: shown.clone(), reason };
+        std::fs::create_dir_all(&dir).map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
         let dir = dir.canonicalize().map_err(|e| open_error(e.to_string()))?;
 
         let mut slot = ENGINE.lock().expect("engine registry poisoned");
         if let Some(engine) = slot.as_ref() {
             if engine.dir == dir {
-                return Ok(EmbeddedWarehouse {
-                    engine: engine.clone(),
-                });
+                return Ok(EmbeddedWarehouse { engine: engine.clone() });
             }
             return Err(open_error(format!(
                 "this process already has the warehouse {} open; chDB serves one directory per process",
@@ -220,15 +194,10 @@ impl EmbeddedWarehouse {
             .name("chdb-engine".into())
             .spawn(move || engine_thread(api, thread_dir, lock, receiver, ready_tx))
             .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
-        let version = ready_rx
-            .recv()
-            .map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
-        let engine = Arc::new(Engine {
-            dir,
-            commands: Mutex::new(commands),
-            version,
-            thread: Mutex::new(Some(thread)),
-        });
+        let version =
+            ready_rx.recv().map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
+        let engine =
+            Arc::new(Engine { dir, commands: Mutex::new(commands), version, thread: Mutex::new(Some(thread)) });
         *slot = Some(engine.clone());
         Ok(EmbeddedWarehouse { engine })
     }
@@ -239,15 +208,10 @@ impl EmbeddedWarehouse {
     }
 
     fn send(&self, command: Command) -> Result<()> {
-        self.engine
-            .commands
-            .lock()
-            .expect("engine channel poisoned")
-            .send(command)
-            .map_err(|_| WarehouseError::Open {
-                warehouse: self.engine.dir.display().to_string(),
-                reason: "the engine thread has stopped".into(),
-            })
+        self.engine.commands.lock().expect("engine channel poisoned").send(command).map_err(|_| WarehouseError::Open {
+            warehouse: self.engine.dir.display().to_string(),
+            reason: "the engine thread has stopped".into(),
+        })
     }
 }
 
@@ -261,11 +225,7 @@ pub fn shutdown() {
         return;
     };
     let (done, finished) = std_mpsc::channel();
-    let sent = engine
-        .commands
-        .lock()
-        .expect("engine channel poisoned")
-        .send(Command::Shutdown { done });
+    let sent = engine.commands.lock().expect("engine channel poisoned").send(Command::Shutdown { done });
     if sent.is_ok() {
         let _ = finished.recv();
     }
@@ -284,10 +244,7 @@ fn take_directory_lock(dir: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| WarehouseError::Open {
-            warehouse: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| WarehouseError::Open { warehouse: dir.display().to_string(), reason: e.to_string() })?;
     match file.try_lock() {
         Ok(()) => {
             let _ = file.set_len(0);
@@ -295,17 +252,10 @@ fn take_directory_lock(dir: &Path) -> Result<File> {
             Ok(file)
         }
         Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
             Err(WarehouseError::InUse {
                 dir: dir.display().to_string(),
-                holder: if holder.is_empty() {
-                    "another costlake".into()
-                } else {
-                    format!("costlake {holder}")
-                },
+                holder: if holder.is_empty() { "another costlake".into() } else { format!("costlake {holder}") },
             })
         }
         Err(std::fs::TryLockError::Error(e)) => Err(WarehouseError::Open {
@@ -331,13 +281,7 @@ impl Session {
         let result = if params.is_empty() {
             // SAFETY: pointers and lengths describe live Rust strings for the duration of the call.
             unsafe {
-                (api.query_n)(
-                    self.connection(),
-                    sql.as_ptr().cast(),
-                    sql.len(),
-                    format.as_ptr().cast(),
-                    format.len(),
-                )
+                (api.query_n)(self.connection(), sql.as_ptr().cast(), sql.len(), format.as_ptr().cast(), format.len())
             }
         } else {
             let values: Vec<String> = params.iter().map(|(_, v)| escape_param_value(v)).collect();
@@ -368,11 +312,7 @@ impl Session {
     fn take_result(&self, result: ResultPtr, sql: &str) -> Result<(Vec<u8>, u64)> {
         let api = self.api;
         if result.is_null() {
-            return Err(WarehouseError::query(
-                None,
-                sql,
-                "the engine returned no result",
-            ));
+            return Err(WarehouseError::query(None, sql, "the engine returned no result"));
         }
         // SAFETY: `result` is a live chdb_result until destroyed below; the buffer is valid for its length.
         unsafe {
@@ -403,10 +343,7 @@ impl Session {
     ) -> Result<u64> {
         let api = self.api;
         let sql = format!("INSERT INTO {table}");
-        let insert_error = |message: String| WarehouseError::Insert {
-            table: table.to_string(),
-            message,
-        };
+        let insert_error = |message: String| WarehouseError::Insert { table: table.to_string(), message };
         // SAFETY: pointers and lengths describe live strings; the handle is never NULL (documented) and is
         // destroyed on every path below.
         unsafe {
@@ -432,11 +369,7 @@ impl Session {
             }
             while let Some(chunk) = data.blocking_recv() {
                 let failure = match chunk {
-                    Ok(bytes)
-                        if (api.stream_append)(stream, bytes.as_ptr().cast(), bytes.len()) == 0 =>
-                    {
-                        None
-                    }
+                    Ok(bytes) if (api.stream_append)(stream, bytes.as_ptr().cast(), bytes.len()) == 0 => None,
                     Ok(_) => Some(stream_error(stream)),
                     Err(reason) => Some(reason),
                 };
@@ -447,13 +380,10 @@ impl Session {
                 }
             }
             let result = (api.stream_done)(stream);
-            let outcome = self
-                .take_result(result, &sql)
-                .map(|(_, rows)| rows)
-                .map_err(|e| match e {
-                    WarehouseError::Query { message, .. } => insert_error(message),
-                    other => other,
-                });
+            let outcome = self.take_result(result, &sql).map(|(_, rows)| rows).map_err(|e| match e {
+                WarehouseError::Query { message, .. } => insert_error(message),
+                other => other,
+            });
             (api.destroy_insert_stream)(stream);
             outcome
         }
@@ -490,11 +420,9 @@ fn engine_thread(
     let connect = || -> Result<Session> {
         let mut args: Vec<CString> = vec![
             CString::new("clickhouse").expect("no NUL"),
-            CString::new(format!("--path={}", dir.display())).map_err(|_| {
-                WarehouseError::Open {
-                    warehouse: dir.display().to_string(),
-                    reason: "the path contains a NUL byte".into(),
-                }
+            CString::new(format!("--path={}", dir.display())).map_err(|_| WarehouseError::Open {
+                warehouse: dir.display().to_string(),
+                reason: "the path contains a NUL byte".into(),
             })?,
         ];
         for (name, value) in SESSION_SETTINGS {
@@ -510,14 +438,15 @@ fn engine_thread(
         if conn.is_null() {
             return Err(WarehouseError::InUse {
                 dir: dir.display().to_string(),
-                holder: "chDB refused to open it, most likely because another program (chDB, clickhouse-local) has it open".into(),
+                holder:
+                    "chDB refused to open it, most likely because another program (chDB, clickhouse-local) has it open"
+                        .into(),
             });
         }
         let session = Session { api, conn };
-        for statement in [
-            format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"),
-            format!("USE {DEFAULT_DATABASE}"),
-        ] {
+        for statement in
+            [format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"), format!("USE {DEFAULT_DATABASE}")]
+        {
             session.query(&statement, &[], "TabSeparated")?;
         }
         Ok(session)
@@ -525,9 +454,7 @@ fn engine_thread(
     let session = match connect() {
         Ok(session) => {
             // SAFETY: chdb_version returns a static NUL-terminated string.
-            let version = unsafe { CStr::from_ptr((api.version)()) }
-                .to_string_lossy()
-                .into_owned();
+            let version = unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned();
             let _ = ready.send(Ok(version));
             session
         }
@@ -539,20 +466,10 @@ fn engine_thread(
     // Runs until every handle is gone: then the connection closes (and with it the engine).
     while let Ok(command) = commands.recv() {
         match command {
-            Command::Query {
-                sql,
-                params,
-                format,
-                reply,
-            } => {
+            Command::Query { sql, params, format, reply } => {
                 let _ = reply.send(session.query(&sql, &params, &format));
             }
-            Command::Insert {
-                table,
-                format,
-                data,
-                reply,
-            } => {
+            Command::Insert { table, format, data, reply } => {
                 let _ = reply.send(session.insert(&table, &format, data));
             }
             Command::Shutdown { done } => {
@@ -571,11 +488,7 @@ fn engine_thread(
 #[async_trait]
 impl Warehouse for EmbeddedWarehouse {
     fn describe(&self) -> String {
-        format!(
-            "embedded ClickHouse (chDB {}) at {}",
-            self.engine.version,
-            self.engine.dir.display()
-        )
+        format!("embedded ClickHouse (chDB {}) at {}", self.engine.version, self.engine.dir.display())
     }
 
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
@@ -584,15 +497,8 @@ impl Warehouse for EmbeddedWarehouse {
 
     async fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Bytes> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Query {
-            sql: sql.to_string(),
-            params: params.to_vec(),
-            format: format.to_string(),
-            reply,
-        })?;
-        let bytes = answer
-            .await
-            .map_err(|_| WarehouseError::query(None, sql, "the engine thread stopped"))??;
+        self.send(Command::Query { sql: sql.to_string(), params: params.to_vec(), format: format.to_string(), reply })?;
+        let bytes = answer.await.map_err(|_| WarehouseError::query(None, sql, "the engine thread stopped"))??;
         Ok(Bytes::from(bytes))
     }
 
@@ -604,12 +510,7 @@ impl Warehouse for EmbeddedWarehouse {
     ) -> Result<()> {
         let (chunks, receiver) = mpsc::channel(4);
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Insert {
-            table: table.to_string(),
-            format: format.to_string(),
-            data: receiver,
-            reply,
-        })?;
+        self.send(Command::Insert { table: table.to_string(), format: format.to_string(), data: receiver, reply })?;
         while let Some(chunk) = data.next().await {
             let failed = chunk.is_err();
             if chunks.send(chunk).await.is_err() || failed {
@@ -637,21 +538,13 @@ mod tests {
             "SELECT 1",
             "Code: 62. DB::Exception: Syntax error: failed at position 1 (x). (SYNTAX_ERROR) (version 26.7.2.1)",
         );
-        assert_eq!(
-            err.to_string(),
-            "ClickHouse error 62 in `SELECT 1`: Syntax error: failed at position 1 (x)"
-        );
+        assert_eq!(err.to_string(), "ClickHouse error 62 in `SELECT 1`: Syntax error: failed at position 1 (x)");
     }
 
     #[test]
     fn a_missing_library_is_a_clear_error() {
-        let error = api(Path::new("/nonexistent/libchdb.so"))
-            .err()
-            .expect("must fail");
+        let error = api(Path::new("/nonexistent/libchdb.so")).err().expect("must fail");
         let text = error.to_string();
-        assert!(
-            text.contains("/nonexistent/libchdb.so") && text.contains("COSTLAKE_CHDB_LIB"),
-            "{text}"
-        );
+        assert!(text.contains("/nonexistent/libchdb.so") && text.contains("COSTLAKE_CHDB_LIB"), "{text}");
     }
 }

@@ -31,17 +31,9 @@ impl ServerWarehouse {
         for (name, value) in SESSION_SETTINGS {
             client = client.with_setting(*name, *value);
         }
-        let bootstrap = ServerWarehouse {
-            client: client.clone(),
-            shown: shown.clone(),
-        };
-        bootstrap
-            .execute(&format!("CREATE DATABASE IF NOT EXISTS {database}"), &[])
-            .await?;
-        Ok(ServerWarehouse {
-            client: client.with_database(database),
-            shown,
-        })
+        let bootstrap = ServerWarehouse { client: client.clone(), shown: shown.clone() };
+        bootstrap.execute(&format!("CREATE DATABASE IF NOT EXISTS {database}"), &[]).await?;
+        Ok(ServerWarehouse { client: client.with_database(database), shown })
     }
 
     fn map_error(&self, sql: &str, error: clickhouse::error::Error) -> WarehouseError {
@@ -51,47 +43,34 @@ impl ServerWarehouse {
                 if code == Some(516) {
                     return WarehouseError::Unreachable {
                         warehouse: self.shown.clone(),
-                        reason:
-                            "authentication failed: check the user and COSTLAKE_CLICKHOUSE_PASSWORD"
-                                .into(),
+                        reason: "authentication failed: check the user and COSTLAKE_CLICKHOUSE_PASSWORD".into(),
                     };
                 }
                 WarehouseError::query(code, sql, &message)
             }
-            clickhouse::error::Error::Network(source) => WarehouseError::Unreachable {
-                warehouse: self.shown.clone(),
-                reason: root_cause(source.as_ref()),
-            },
-            clickhouse::error::Error::TimedOut => WarehouseError::Unreachable {
-                warehouse: self.shown.clone(),
-                reason: "timed out".into(),
-            },
+            clickhouse::error::Error::Network(source) => {
+                WarehouseError::Unreachable { warehouse: self.shown.clone(), reason: root_cause(source.as_ref()) }
+            }
+            clickhouse::error::Error::TimedOut => {
+                WarehouseError::Unreachable { warehouse: self.shown.clone(), reason: "timed out".into() }
+            }
             other => WarehouseError::query(None, sql, &other.to_string()),
         }
     }
 
     fn statement(&self, sql: &str, params: &[Param]) -> clickhouse::query::Query {
         // `query_raw`: the SQL is sent verbatim (no client-side `?` binding); values travel as parameters.
-        params
-            .iter()
-            .fold(self.client.query_raw(sql), |query, (name, value)| {
-                query.param(name, value.as_str())
-            })
+        params.iter().fold(self.client.query_raw(sql), |query, (name, value)| query.param(name, value.as_str()))
     }
 }
 
 fn split_code(message: &str) -> (Option<i64>, String) {
     let trimmed = message.trim();
-    let body = trimmed
-        .strip_prefix("Code: ")
-        .and_then(|rest| rest.split_once(". "));
+    let body = trimmed.strip_prefix("Code: ").and_then(|rest| rest.split_once(". "));
     match body {
-        Some((code, rest)) if code.parse::<i64>().is_ok() => (
-            code.parse().ok(),
-            rest.strip_prefix("DB::Exception: ")
-                .unwrap_or(rest)
-                .to_string(),
-        ),
+        Some((code, rest)) if code.parse::<i64>().is_ok() => {
+            (code.parse().ok(), rest.strip_prefix("DB::Exception: ").unwrap_or(rest).to_string())
+        }
         _ => (None, trimmed.to_string()),
     }
 }
@@ -111,17 +90,11 @@ impl Warehouse for ServerWarehouse {
     }
 
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
-        self.statement(sql, params)
-            .execute()
-            .await
-            .map_err(|e| self.map_error(sql, e))
+        self.statement(sql, params).execute().await.map_err(|e| self.map_error(sql, e))
     }
 
     async fn query(&self, sql: &str, params: &[Param], format: &str) -> Result<Bytes> {
-        let mut cursor = self
-            .statement(sql, params)
-            .fetch_bytes(format)
-            .map_err(|e| self.map_error(sql, e))?;
+        let mut cursor = self.statement(sql, params).fetch_bytes(format).map_err(|e| self.map_error(sql, e))?;
         cursor.collect().await.map_err(|e| self.map_error(sql, e))
     }
 
@@ -132,26 +105,17 @@ impl Warehouse for ServerWarehouse {
         mut data: BoxStream<'static, std::result::Result<Bytes, String>>,
     ) -> Result<()> {
         let sql = format!("INSERT INTO {table} FORMAT {format}");
-        let insert_error = |message: String| WarehouseError::Insert {
-            table: table.to_string(),
-            message,
-        };
+        let insert_error = |message: String| WarehouseError::Insert { table: table.to_string(), message };
         let mut insert = self.client.insert_formatted_with(sql.clone());
         while let Some(chunk) = data.next().await {
             // Dropping `insert` without `end()` aborts the request: the server discards the partial body.
             let chunk = chunk.map_err(insert_error)?;
-            insert
-                .send(chunk)
-                .await
-                .map_err(|e| self.map_error(&sql, e))?;
+            insert.send(chunk).await.map_err(|e| self.map_error(&sql, e))?;
         }
-        insert
-            .end()
-            .await
-            .map_err(|e| match self.map_error(&sql, e) {
-                WarehouseError::Query { message, .. } => insert_error(message),
-                other => other,
-            })
+        insert.end().await.map_err(|e| match self.map_error(&sql, e) {
+            WarehouseError::Query { message, .. } => insert_error(message),
+            other => other,
+        })
     }
 }
 
@@ -161,9 +125,8 @@ mod tests {
 
     #[test]
     fn splits_server_error_codes() {
-        let (code, message) = split_code(
-            "Code: 516. DB::Exception: default: Authentication failed. (AUTHENTICATION_FAILED)",
-        );
+        let (code, message) =
+            split_code("Code: 516. DB::Exception: default: Authentication failed. (AUTHENTICATION_FAILED)");
         assert_eq!(code, Some(516));
         assert!(message.starts_with("default: Authentication failed"));
         assert_eq!(split_code("boom"), (None, "boom".to_string()));

@@ -1,0 +1,12 @@
+# The costlake job image (server mode: a ClickHouse server as warehouse, so no embedded engine inside).
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin costlake
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/costlake /usr/local/bin/costlake
+USER 65534:65534
+ENTRYPOINT ["costlake"]
+CMD ["run"]

@@ -1,0 +1,115 @@
+//! `since` in ghost-resources, from the history of runs, on the real engine with hand-written raw rows:
+//! a state's start comes from the API's timestamp only when the history does not contradict it.
+
+use costlake_queries::{find, run};
+use costlake_tests::engine::chdb_library;
+use costlake_transform::migrate;
+use costlake_transform::warehouse::Warehouse;
+use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
+
+const ORG: &str = "org-1";
+
+async fn ledger(warehouse: &dyn Warehouse, run: &str, at: &str) {
+    warehouse
+        .execute(
+            "INSERT INTO _load_ledger SELECT {run:String}, {org:String}, toDate(parseDateTime64BestEffort({at:String}, 6, 'UTC')), \
+             parseDateTime64BestEffort({at:String}, 6, 'UTC'), now64(3), 0, '{}'",
+            &[("run".into(), run.into()), ("org".into(), ORG.into()), ("at".into(), at.into())],
+        )
+        .await
+        .unwrap();
+}
+
+async fn server(warehouse: &dyn Warehouse, run: &str, at: &str, id: &str, state: &str, modified: &str) {
+    warehouse
+        .execute(
+            "INSERT INTO raw_instance_servers (run_id, snapshot_at, organization_id, zone, id, name, project_id, commercial_type, state, modification_date, raw) \
+             SELECT {run:String}, parseDateTime64BestEffort({at:String}, 6, 'UTC'), {org:String}, 'fr-par-1', {id:String}, {id:String}, 'p', 'DEV1-S', {state:String}, \
+             parseDateTime64BestEffort({modified:String}, 6, 'UTC'), '{}'",
+            &[
+                ("run".into(), run.into()),
+                ("at".into(), at.into()),
+                ("org".into(), ORG.into()),
+                ("id".into(), id.into()),
+                ("state".into(), state.into()),
+                ("modified".into(), modified.into()),
+            ],
+        )
+        .await
+        .unwrap();
+}
+
+async fn ip(warehouse: &dyn Warehouse, run: &str, at: &str, id: &str, server: Option<&str>) {
+    warehouse
+        .execute(
+            "INSERT INTO raw_instance_ips (run_id, snapshot_at, organization_id, zone, id, address, project_id, type, state, server_id, raw) \
+             SELECT {run:String}, parseDateTime64BestEffort({at:String}, 6, 'UTC'), {org:String}, 'fr-par-1', {id:String}, {id:String}, 'p', 'routed_ipv4', \
+             if({server:String} = '', 'detached', 'attached'), nullIf({server:String}, ''), '{}'",
+            &[
+                ("run".into(), run.into()),
+                ("at".into(), at.into()),
+                ("org".into(), ORG.into()),
+                ("id".into(), id.into()),
+                ("server".into(), server.unwrap_or("").into()),
+            ],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_follows_the_history_of_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    let (a, b, c) = ("2026-11-01T06:00:00Z", "2026-11-10T06:00:00Z", "2026-11-20T06:00:00Z");
+    for (run, at) in [("run-a", a), ("run-b", b), ("run-c", c)] {
+        ledger(&warehouse, run, at).await;
+    }
+    // Stopped since before costlake's first run: the API's timestamp is the best answer.
+    for (run, at) in [("run-a", a), ("run-b", b), ("run-c", c)] {
+        server(&warehouse, run, at, "always-stopped", "stopped", "2026-10-20T12:00:00Z").await;
+    }
+    // Running on the 1st, stopped on the 10th, with a timestamp in between: the timestamp.
+    server(&warehouse, "run-a", a, "stopped-on-the-5th", "running", "2026-10-01T00:00:00Z").await;
+    server(&warehouse, "run-b", b, "stopped-on-the-5th", "stopped", "2026-11-05T09:00:00Z").await;
+    server(&warehouse, "run-c", c, "stopped-on-the-5th", "stopped", "2026-11-05T09:00:00Z").await;
+    // Stopped, but its modification date predates a run that saw it running: the history wins.
+    server(&warehouse, "run-a", a, "stale-timestamp", "running", "2026-09-01T00:00:00Z").await;
+    server(&warehouse, "run-b", b, "stale-timestamp", "running", "2026-09-01T00:00:00Z").await;
+    server(&warehouse, "run-c", c, "stale-timestamp", "stopped in place", "2026-09-01T00:00:00Z").await;
+    // Stopped, restarted, stopped again: only the last streak counts.
+    server(&warehouse, "run-a", a, "flapping", "stopped", "2026-10-30T00:00:00Z").await;
+    server(&warehouse, "run-b", b, "flapping", "running", "2026-11-08T00:00:00Z").await;
+    server(&warehouse, "run-c", c, "flapping", "stopped", "2026-11-08T00:00:00Z").await;
+    // IPs have no timestamp: orphaned since the first run that saw them so.
+    ip(&warehouse, "run-a", a, "ip-orphaned-throughout", None).await;
+    ip(&warehouse, "run-b", b, "ip-orphaned-throughout", None).await;
+    ip(&warehouse, "run-c", c, "ip-orphaned-throughout", None).await;
+    ip(&warehouse, "run-a", a, "ip-released-later", Some("always-stopped")).await;
+    ip(&warehouse, "run-b", b, "ip-released-later", None).await;
+    ip(&warehouse, "run-c", c, "ip-released-later", None).await;
+    // Seen orphaned once, then attached: not a ghost any more.
+    ip(&warehouse, "run-a", a, "ip-reattached", None).await;
+    ip(&warehouse, "run-c", c, "ip-reattached", Some("always-stopped")).await;
+
+    let report = find("ghost-resources").unwrap();
+    let result = run(&warehouse, &report, &[]).await.unwrap();
+    let name_at = result.column("name").unwrap();
+    let since_at = result.column("since").unwrap();
+    let age_at = result.column("age_days").unwrap();
+    let since = |name: &str| -> (String, i64) {
+        let row =
+            result.rows.iter().find(|r| r[name_at] == name).unwrap_or_else(|| panic!("{name} missing"));
+        (row[since_at].as_str().unwrap().to_string(), row[age_at].as_i64().unwrap())
+    };
+    assert_eq!(since("always-stopped"), ("2026-10-20".into(), 31));
+    assert_eq!(since("stopped-on-the-5th"), ("2026-11-05".into(), 15));
+    assert_eq!(since("stale-timestamp"), ("2026-11-20".into(), 0));
+    assert_eq!(since("flapping"), ("2026-11-20".into(), 0));
+    assert_eq!(since("ip-orphaned-throughout"), ("2026-11-01".into(), 19));
+    assert_eq!(since("ip-released-later"), ("2026-11-10".into(), 10));
+    assert!(result.rows.iter().all(|r| r[name_at] != "ip-reattached"));
+    assert_eq!(result.rows.len(), 6);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
