@@ -23,7 +23,8 @@ lint: ## Formatting and clippy, as CI would like them
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: deps ## Benchmarks; results go to BENCHMARKS.md by hand, with the machine and date
-	$(CARGO) run --release --bin costlake-bench
+	$(CARGO) build --release -p costlake -p costlake-bench
+	./target/release/costlake-bench
 
 clean-demo: ## Remove the demo's lake and warehouse
 	rm -rf costlake-data/demo

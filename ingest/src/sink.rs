@@ -26,9 +26,10 @@ use parquet::file::properties::WriterProperties;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub const ROW_GROUP_ROWS: usize = 16 * 1024;
-pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
-pub const ROWS_PER_FILE: u64 = 1_000_000;
+pub const ROW_GROUP_ROWS: usize = 8 * 1024;
+pub const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// Also bounds the loader: the engine reads about a whole file's column at once, so files stay small.
+pub const ROWS_PER_FILE: u64 = 50_000;
 const CHUNK_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]

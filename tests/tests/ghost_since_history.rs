@@ -99,8 +99,7 @@ async fn since_follows_the_history_of_runs() {
     let since_at = result.column("since").unwrap();
     let age_at = result.column("age_days").unwrap();
     let since = |name: &str| -> (String, i64) {
-        let row =
-            result.rows.iter().find(|r| r[name_at] == name).unwrap_or_else(|| panic!("{name} missing"));
+        let row = result.rows.iter().find(|r| r[name_at] == name).unwrap_or_else(|| panic!("{name} missing"));
         (row[since_at].as_str().unwrap().to_string(), row[age_at].as_i64().unwrap())
     };
     assert_eq!(since("always-stopped"), ("2026-10-20".into(), 31));

@@ -155,15 +155,24 @@ type Canned = (StatusCode, Vec<(&'static str, String)>, String);
 async fn serve(routes: Vec<(&'static str, &'static str, Canned)>) -> String {
     let mut table: std::collections::HashMap<String, Vec<Canned>> = std::collections::HashMap::new();
     for (path, page, canned) in routes {
-        table.entry(format!("{path}?page={page}")).or_default().push(canned);
+        let key = if page.starts_with("token:") {
+            format!("{path}?page_token={}", &page["token:".len()..])
+        } else {
+            format!("{path}?page={page}")
+        };
+        table.entry(key).or_default().push(canned);
     }
     let table = std::sync::Arc::new(table);
     let served = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, usize>::new()));
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
         let (table, served) = (table.clone(), served.clone());
         async move {
-            let page = uri.query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("page="))).unwrap_or("1");
-            let key = format!("{}?page={page}", uri.path());
+            let param = |name: &str| uri.query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix(name)));
+            // Token-paginated lists are keyed by their token, the others by page number.
+            let key = match param("page_token=") {
+                Some(token) => format!("{}?page_token={token}", uri.path()),
+                None => format!("{}?page={}", uri.path(), param("page=").unwrap_or("1")),
+            };
             let Some(responses) = table.get(&key) else {
                 return (StatusCode::NOT_FOUND, format!("no route for {key}")).into_response();
             };
@@ -323,4 +332,39 @@ async fn recorded_error_envelopes_become_clear_errors() {
     let collected = walk("/block/v1/zones/pl-waw-3/snapshots", "snapshots").await.unwrap();
     assert_eq!(collected, 2);
     assert_eq!((client.stats().rate_limited, client.stats().retries), (2, 2));
+}
+
+#[tokio::test]
+async fn the_pager_follows_page_tokens_and_refuses_a_repeated_one() {
+    let path = "/billing/v2beta1/charges";
+    let page1 = raw("billing/charges_list_page1.SYNTHETIC.json");
+    let page2 = raw("billing/charges_list_page2.SYNTHETIC.json");
+    let url = serve(vec![
+        (path, "1", (StatusCode::OK, vec![], page1.clone())),
+        (path, "token:c3ludGhldGljLXBhZ2UtMg", (StatusCode::OK, vec![], page2)),
+    ])
+    .await;
+    let tokens = client(&url);
+    let mut pager = Pager::new(&tokens, Scheme::Token, path, Vec::new(), ListShape::Array("charges"));
+    let mut charges = 0;
+    while let Some(page) = pager.next().await.unwrap() {
+        charges += page.items.len();
+    }
+    let expected = items(&fixture("billing/charges_list_page1.SYNTHETIC.json"), "charges").len()
+        + items(&fixture("billing/charges_list_page2.SYNTHETIC.json"), "charges").len();
+    assert_eq!(charges, expected);
+
+    // A server that hands back the token it was given would loop forever: it is a malformed response.
+    let mut again: Value = serde_json::from_str(&raw("billing/charges_list_page2.SYNTHETIC.json")).unwrap();
+    again["next_page_token"] = Value::from("c3ludGhldGljLXBhZ2UtMg");
+    let looping = serve(vec![
+        (path, "1", (StatusCode::OK, vec![], page1)),
+        (path, "token:c3ludGhldGljLXBhZ2UtMg", (StatusCode::OK, vec![], again.to_string())),
+    ])
+    .await;
+    let repeats = client(&looping);
+    let mut pager = Pager::new(&repeats, Scheme::Token, path, Vec::new(), ListShape::Array("charges"));
+    pager.next().await.unwrap();
+    let error = pager.next().await.unwrap_err().to_string();
+    assert!(error.contains("next_page_token \"c3ludGhldGljLXBhZ2UtMg\" was already returned"), "{error}");
 }

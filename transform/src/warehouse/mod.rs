@@ -18,12 +18,17 @@ use secrecy::SecretString;
 /// The database costlake creates and uses (overridable by the path of a server URL).
 pub const DEFAULT_DATABASE: &str = "costlake";
 
-/// Output settings applied to every session of both backends, so that both print the same bytes:
-/// decimals as JSON strings (exact), 64-bit integers as JSON numbers, timestamps in ISO 8601.
+/// Settings applied to every session of both backends, so that both behave and print alike: decimals as JSON
+/// strings (exact), 64-bit integers as JSON numbers, timestamps in ISO 8601; and inserts formed into blocks of at
+/// most 64k rows or 32 MiB (ClickHouse squashes up to 1M rows and 256 MiB by default, which is what bounds the
+/// loader's memory otherwise).
 pub const SESSION_SETTINGS: &[(&str, &str)] = &[
     ("output_format_json_quote_decimals", "1"),
     ("output_format_json_quote_64bit_integers", "0"),
     ("date_time_output_format", "iso"),
+    ("max_insert_block_size", "65536"),
+    ("min_insert_block_size_rows", "65536"),
+    ("min_insert_block_size_bytes", "33554432"),
 ];
 
 /// A query parameter: name and value as text. The type comes from the `{name:Type}` placeholder.
