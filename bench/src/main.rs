@@ -22,6 +22,7 @@ struct Measure {
 }
 
 /// Runs `costlake args` and waits for it with `wait4`, which returns the child's own resource usage.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's `wait` cannot replace here
 fn measure(bin: &Path, env: &[(String, String)], args: &[&str]) -> Measure {
     let start = Instant::now();
     let child = Command::new(bin)
