@@ -155,10 +155,9 @@ type Canned = (StatusCode, Vec<(&'static str, String)>, String);
 async fn serve(routes: Vec<(&'static str, &'static str, Canned)>) -> String {
     let mut table: std::collections::HashMap<String, Vec<Canned>> = std::collections::HashMap::new();
     for (path, page, canned) in routes {
-        let key = if page.starts_with("token:") {
-            format!("{path}?page_token={}", &page["token:".len()..])
-        } else {
-            format!("{path}?page={page}")
+        let key = match page.strip_prefix("token:") {
+            Some(token) => format!("{path}?page_token={token}"),
+            None => format!("{path}?page={page}"),
         };
         table.entry(key).or_default().push(canned);
     }
