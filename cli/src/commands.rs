@@ -240,6 +240,10 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         secret_key_origin: "the demo simulator's key".into(),
     };
     let mut settings = settings;
+    // The simulator is on loopback: the default politeness (20 requests per second) is for Scaleway's API.
+    if overrides.max_rps.is_none() && std::env::var_os("COSTLAKE_MAX_RPS").is_none() {
+        settings.max_rps = 1000;
+    }
     if overrides.lake.is_none() {
         settings.lake = args.dir.join("lake").display().to_string();
     }
