@@ -29,13 +29,36 @@ WITH
         FROM latest_runs
         WHERE {organization:String} = '' OR organization_id = {organization:String}
     ),
+    -- Each dataset from the newest run that collected it (a run may collect only some sources).
+    newest AS
+    (
+        SELECT dataset, run_id FROM latest_dataset_runs
+        WHERE organization_id IN (SELECT organization_id FROM latest)
+    ),
     servers AS (SELECT * FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM latest)),
-    server_volumes AS (SELECT * FROM raw_instance_server_volumes WHERE run_id IN (SELECT run_id FROM latest)),
-    instance_volumes AS (SELECT * FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM latest)),
-    ips AS (SELECT * FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM latest)),
-    instance_snapshots AS (SELECT * FROM raw_instance_snapshots WHERE run_id IN (SELECT run_id FROM latest)),
-    block_volumes AS (SELECT * FROM raw_block_volumes WHERE run_id IN (SELECT run_id FROM latest)),
-    block_snapshots AS (SELECT * FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM latest)),
+    server_volumes AS
+    (
+        SELECT * FROM raw_instance_server_volumes
+        WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'instance_server_volumes')
+    ),
+    instance_volumes AS
+    (
+        SELECT * FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'instance_volumes')
+    ),
+    ips AS (SELECT * FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'instance_ips')),
+    instance_snapshots AS
+    (
+        SELECT * FROM raw_instance_snapshots
+        WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'instance_snapshots')
+    ),
+    block_volumes AS
+    (
+        SELECT * FROM raw_block_volumes WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'block_volumes')
+    ),
+    block_snapshots AS
+    (
+        SELECT * FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'block_snapshots')
+    ),
     -- Names of every project ever seen: a deleted project keeps its name.
     project_names AS
     (
@@ -146,13 +169,13 @@ WITH
                if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), ''),
                   coalesce(CAST(sv.volume_type, 'Nullable(String)'), ''))
         FROM server_volumes AS sv
-        INNER JOIN stopped AS s ON s.id = sv.server_id AND s.run_id = sv.run_id
-        LEFT JOIN block_volumes AS bv ON bv.id = sv.volume_id AND bv.run_id = sv.run_id
+        INNER JOIN stopped AS s ON s.id = sv.server_id
+        LEFT JOIN block_volumes AS bv ON bv.id = sv.volume_id
         UNION ALL
         SELECT 'stopped_server', ip.server_id, concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)),
                toDecimal128(1, 9), 'ip_hour', toString(ip.zone), if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4')
         FROM ips AS ip
-        INNER JOIN stopped AS s ON s.id = ip.server_id AND s.run_id = ip.run_id
+        INNER JOIN stopped AS s ON s.id = ip.server_id
         UNION ALL
         SELECT 'unattached_volume', v.id,
                concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),

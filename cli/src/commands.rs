@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use costlake_ingest::scaleway::{ClientOptions, ScalewayClient, ScwConfig};
-use costlake_ingest::{CollectOptions, collect, sources};
+use costlake_ingest::{CollectOptions, collect};
 use costlake_lake::{Lake, Manifest};
 use costlake_queries::{Format, ResultSet};
 use costlake_simulator::{SimConfig, Simulator};
@@ -32,6 +32,40 @@ pub struct ReportArgs {
     /// Report parameter, name=value (repeatable); see the report's header for its parameters
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     params: Vec<String>,
+    /// Budget for the forecast report, per project id or name ('*' for the organisation), in euros (repeatable)
+    #[arg(long = "budget", value_name = "PROJECT=AMOUNT")]
+    budgets: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// What to export
+    #[arg(value_enum)]
+    what: ExportKind,
+    /// csv or parquet
+    #[arg(long, short, default_value = "csv")]
+    format: ExportFormat,
+    /// File to write (written whole, then renamed into place); stdout when absent (CSV only)
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// First day of charges to export, YYYY-MM-DD
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day of charges to export, YYYY-MM-DD
+    #[arg(long)]
+    to: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportKind {
+    /// FOCUS 1.2 cost and usage rows
+    Focus,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +88,9 @@ pub struct DemoArgs {
     /// Simulator knobs, e.g. "projects=4,servers=300,rate_429=0.05,latency_ms=20"
     #[arg(long, default_value = "")]
     sim: String,
+    /// Days of billing history to replay, one billing collection per simulated day
+    #[arg(long, default_value_t = 35)]
+    billing_days: i64,
     /// Output of the report: table, json or csv
     #[arg(long, short, default_value = "table")]
     format: Format,
@@ -90,6 +127,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         Command::Sql(args) => sql(&settings, args).await,
         Command::Demo(args) => demo(settings, overrides, args).await,
         Command::Simulator(args) => simulator(args).await,
+        Command::Export(args) => export(&settings, args).await,
     }
 }
 
@@ -108,6 +146,16 @@ fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient
 }
 
 async fn run_collect(settings: &Settings, scw: &ScwConfig, organization: Option<String>) -> anyhow::Result<Manifest> {
+    let (manifest, lake) = collect_run(settings, scw, organization).await?;
+    print_manifest(&manifest, &lake);
+    Ok(manifest)
+}
+
+async fn collect_run(
+    settings: &Settings,
+    scw: &ScwConfig,
+    organization: Option<String>,
+) -> anyhow::Result<(Manifest, Lake)> {
     let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
         "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
     )?;
@@ -117,9 +165,8 @@ async fn run_collect(settings: &Settings, scw: &ScwConfig, organization: Option<
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let client = client(settings, scw)?;
     let options = CollectOptions { organization_id, localities: settings.localities() };
-    let manifest = collect(&lake, &client, &sources::all(), &options).await?;
-    print_manifest(&manifest, &lake);
-    Ok(manifest)
+    let manifest = collect(&lake, &client, &settings.sources()?, &options).await?;
+    Ok((manifest, lake))
 }
 
 fn print_manifest(manifest: &Manifest, lake: &Lake) {
@@ -138,6 +185,9 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
         "  Scaleway API: {} calls, {} pages, {} retries ({} rate limited, {} server errors)",
         s.api_calls, s.pages, s.retries, s.rate_limited, s.server_errors
     );
+    for warning in &manifest.warnings {
+        eprintln!("  warning: {warning}");
+    }
 }
 
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
@@ -187,13 +237,76 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let report = costlake_queries::find(&name)?;
-    let overrides = costlake_queries::parse_params(&args.params)?;
+    let mut overrides = costlake_queries::parse_params(&args.params)?;
+    if !args.budgets.is_empty() {
+        if !report.params.iter().any(|p| p.name == "budgets") {
+            bail!("report {} takes no budget (--budget is for the forecast report)", report.name);
+        }
+        overrides.push(("budgets".into(), budgets_map(&args.budgets)?));
+    }
     report.bind(&overrides)?;
     let warehouse = open_warehouse(settings).await?;
     migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
     print(&result, args.format, Some(&report))
+}
+
+/// `--budget web-shop=500 --budget '*=2000'` as a ClickHouse map value: `{'web-shop':500,'*':2000}`.
+fn budgets_map(budgets: &[String]) -> anyhow::Result<String> {
+    let mut entries = Vec::new();
+    for budget in budgets {
+        let (project, amount) = budget
+            .rsplit_once('=')
+            .with_context(|| format!("--budget {budget:?} must be PROJECT=AMOUNT (a project id or name, or '*')"))?;
+        let amount: rust_decimal::Decimal = amount
+            .trim()
+            .parse()
+            .with_context(|| format!("--budget {budget:?}: {amount:?} is not an amount in euros"))?;
+        let key = project.trim().replace('\\', "\\\\").replace('\'', "\\'");
+        entries.push(format!("'{key}':{amount}"));
+    }
+    Ok(format!("{{{}}}", entries.join(",")))
+}
+
+async fn export(settings: &Settings, args: ExportArgs) -> anyhow::Result<()> {
+    let ExportKind::Focus = args.what;
+    let (format, binary) = match args.format {
+        ExportFormat::Csv => ("CSVWithNames", false),
+        ExportFormat::Parquet => ("Parquet", true),
+    };
+    if binary && args.output.is_none() {
+        bail!("Parquet is binary: give a file with --output (CSV can go to stdout)");
+    }
+    let mut params = Vec::new();
+    for (name, value) in [("from", &args.from), ("to", &args.to)] {
+        let value = value.clone().unwrap_or_default();
+        if !value.is_empty() && chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_err() {
+            bail!("--{name} {value:?} is not a date (YYYY-MM-DD)");
+        }
+        params.push((name.to_string(), value));
+    }
+    let warehouse = open_warehouse(settings).await?;
+    migrate(warehouse.as_ref()).await?;
+    let sql = "SELECT * FROM focus_costs \
+               WHERE ({from:String} = '' OR ChargePeriodStart >= toDate({from:String})) \
+                 AND ({to:String} = '' OR ChargePeriodStart < toDate({to:String}) + 1) \
+               ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, SkuId, ResourceId";
+    let bytes = warehouse.query(sql, &params, format).await?;
+    match &args.output {
+        Some(path) => {
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+            std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote FOCUS 1.2 ({}) to {}", if binary { "Parquet" } else { "CSV" }, path.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
 }
 
 async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
@@ -250,19 +363,37 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     if overrides.warehouse.is_none() {
         settings.warehouse = args.dir.join("warehouse").display().to_string();
     }
+    // The demo has no past, so it replays one: the simulator's billing clock walks the last days, with one
+    // billing-only collection per day, as a daily job would have collected them.
+    let today = sim.today;
+    let full_sources = settings.sources.take();
+    settings.sources = Some("billing".into());
+    for days_ago in (1..=args.billing_days.max(0)).rev() {
+        simulator.set_billing_today(today - chrono::Duration::days(days_ago));
+        collect_run(&settings, &scw, None).await?;
+    }
+    eprintln!("replayed {} days of billing collections", args.billing_days.max(0));
+    simulator.set_billing_today(today);
+    settings.sources = full_sources;
     run_collect(&settings, &scw, None).await?;
     simulator.shutdown().await;
     run_load(&settings, &scw).await?;
 
     let warehouse = open_warehouse(&settings).await?;
-    let report = costlake_queries::find("ghost-resources")?;
-    let overrides_for_report = vec![("organization".to_string(), scw.organization_id.clone().unwrap_or_default())];
-    let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides_for_report).await?;
-    eprintln!();
-    print(&result, args.format, Some(&report))?;
+    let organization = vec![("organization".to_string(), scw.organization_id.clone().unwrap_or_default())];
+    for (name, heading) in [
+        ("ghost-resources", "Ghost resources: what keeps billing while doing nothing"),
+        ("cost-drift", "Cost drift: this month to date against the same days of last month"),
+        ("cost-anomalies", "Cost anomalies of the last 30 days"),
+    ] {
+        let report = costlake_queries::find(name)?;
+        let result = costlake_queries::run(warehouse.as_ref(), &report, &organization).await?;
+        eprintln!("\n== {heading} (costlake report {name})\n");
+        print(&result, args.format, Some(&report))?;
+    }
     eprintln!(
-        "\nNext: costlake --lake {} --warehouse {} report ghost-resources --format json\n      costlake --warehouse {} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
-        settings.lake, settings.warehouse, settings.warehouse
+        "\nNext: costlake --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      costlake --warehouse {w} report ghost-resources --format json\n      costlake --warehouse {w} export focus --format csv\n      costlake --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
+        w = settings.warehouse
     );
     Ok(())
 }

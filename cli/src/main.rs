@@ -69,6 +69,12 @@ enum Command {
     Demo(commands::DemoArgs),
     /// Serve the Scaleway simulator on loopback until interrupted (to try costlake or other tools on it).
     Simulator(commands::SimulatorArgs),
+    /// Export cost data for other FinOps tools: `costlake export focus` writes FOCUS 1.2.
+    ///
+    /// FOCUS (FinOps Open Cost and Usage Specification) 1.2 columns, one row per resource, SKU and day: from the
+    /// FinOps per-resource charges where they were collected, else from the month-to-date consumption. Custom
+    /// columns are prefixed x_. CSV goes to stdout unless --output is given; Parquet needs --output.
+    Export(commands::ExportArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

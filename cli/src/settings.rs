@@ -49,6 +49,8 @@ pub struct Settings {
     pub s3_secret_key: Option<SecretString>,
     /// Comma-separated zones or regions to collect (default: every locality of every product).
     pub zones: Option<String>,
+    /// Comma-separated collectors to run (default: all).
+    pub sources: Option<String>,
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     #[serde(default = "default_max_rps")]
@@ -79,6 +81,11 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zones: Option<String>,
+    /// Only these collectors, comma-separated: account, instance, block, catalog, billing
+    /// [env: COSTLAKE_SOURCES] [default: all]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<String>,
     /// Scaleway API requests in flight at once [env: COSTLAKE_CONCURRENCY] [default: 8]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +117,17 @@ impl Settings {
             .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log"]))
             .merge(Serialized::globals(overrides));
         figment.extract().context("invalid costlake configuration")
+    }
+
+    pub fn sources(&self) -> anyhow::Result<Vec<Box<dyn costlake_ingest::sources::Source>>> {
+        match &self.sources {
+            None => Ok(costlake_ingest::sources::all()),
+            Some(list) => {
+                let names: Vec<String> =
+                    list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                costlake_ingest::sources::select(&names).map_err(anyhow::Error::msg)
+            }
+        }
     }
 
     pub fn localities(&self) -> Option<Vec<String>> {

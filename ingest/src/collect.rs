@@ -78,6 +78,7 @@ pub async fn collect(
         }
     }))
     .await;
+    let warnings = outputs.warnings();
     drop(outputs);
 
     let source_entries = match ran {
@@ -121,6 +122,7 @@ pub async fn collect(
         sources: source_entries,
         datasets,
         stats,
+        warnings,
     };
     if let Err(error) = lake.commit(&manifest).await {
         delete_run_files(lake, &dataset_names, &run_id, snapshot_date).await;

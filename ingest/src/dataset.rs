@@ -56,6 +56,9 @@ pub enum Source {
     /// A constant, for facts the API states in its documentation rather than its body (e.g. the currency of
     /// Instance `hourly_price`, "in Euro").
     Const(&'static str),
+    /// A value shared by every item of a page but not part of the items: a request parameter (the billing
+    /// period asked for) or a top-level field of the body (`updated_at` of a consumption list).
+    Extra(&'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +92,10 @@ pub const fn constant(name: &'static str, value: &'static str) -> Column {
     Column { name, kind: Kind::Str, source: Source::Const(value), required: true }
 }
 
+pub const fn extra(name: &'static str, kind: Kind, key: &'static str) -> Column {
+    Column { name, kind, source: Source::Extra(key), required: false }
+}
+
 pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Source::Raw, required: true };
 
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
@@ -107,6 +114,8 @@ pub struct RowContext {
     pub snapshot_at: DateTime<Utc>,
     pub organization_id: String,
     pub locality: String,
+    /// Values for [`Source::Extra`] columns.
+    pub extras: Vec<(&'static str, Value)>,
 }
 
 impl DatasetSpec {
@@ -144,6 +153,13 @@ impl DatasetSpec {
                     Source::Locality => Some(Cell::Text(&ctx.locality)),
                     Source::Raw => Some(Cell::Json(item)),
                     Source::Const(text) => Some(Cell::Text(text)),
+                    Source::Extra(key) => ctx
+                        .extras
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| v)
+                        .filter(|v| !v.is_null())
+                        .map(Cell::Json),
                 };
                 let field = match column.source {
                     Source::Path(path) => path,
@@ -307,6 +323,7 @@ mod tests {
             snapshot_at: "2026-11-22T08:00:00Z".parse().unwrap(),
             organization_id: "org".into(),
             locality: "fr-par-1".into(),
+            extras: vec![("period", Value::from("2026-11"))],
         }
     }
 
@@ -323,6 +340,7 @@ mod tests {
                 col("tags", Kind::StrList, "tags"),
                 col("created_at", Kind::Timestamp, "created_at"),
                 LOCALITY("zone"),
+                extra("period", Kind::Str, "period"),
             ],
         );
         let items = vec![
@@ -340,6 +358,8 @@ mod tests {
         assert!(raw.value(0).contains("new_field"));
         let zone = batch.column_by_name("zone").unwrap().as_string::<i32>();
         assert_eq!(zone.value(1), "fr-par-1");
+        let period = batch.column_by_name("period").unwrap().as_string::<i32>();
+        assert_eq!((period.value(0), period.value(1)), ("2026-11", "2026-11"));
     }
 
     #[test]

@@ -281,6 +281,7 @@ mod tests {
             snapshot_at: started,
             organization_id: "org".into(),
             locality: "fr-par-1".into(),
+            extras: Vec::new(),
         };
         for page in 0..5u64 {
             let items: Vec<_> = (0..100u64).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
@@ -314,6 +315,7 @@ mod tests {
             snapshot_at: started,
             organization_id: "org".into(),
             locality: "z".into(),
+            extras: Vec::new(),
         };
         sink.sender().send(spec.build(&[json!({"id": "a"})], &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
         sink.abort().await;

@@ -24,6 +24,9 @@ pub struct Manifest {
     pub sources: Vec<SourceEntry>,
     pub datasets: Vec<DatasetEntry>,
     pub stats: RunStats,
+    /// What the run could not collect without failing (an optional endpoint the key may not see).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One collector (one Scaleway product API).
@@ -131,6 +134,7 @@ mod tests {
                 files: vec![FileEntry { path: "a".into(), rows: 3, bytes: 10 }],
             }],
             stats: RunStats::default(),
+            warnings: vec![],
         }
     }
 

@@ -27,8 +27,8 @@ mod generated {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("no report named {name:?}; available: {available}")]
-    Unknown { name: String, available: String },
+    #[error("no report named {name:?}{suggestion}; available: {available}")]
+    Unknown { name: String, suggestion: String, available: String },
     #[error("report {report}: unknown parameter {name:?}; it takes: {known}")]
     UnknownParam { report: String, name: String, known: String },
     #[error("report {report}: parameter {name} must be {ty}, got {value:?}")]
@@ -47,6 +47,8 @@ pub struct ParamSpec {
     /// ClickHouse type of the placeholder (`UInt32`, `String`, `Date`).
     pub ty: String,
     pub default: String,
+    /// The accepted values, when the header lists them as `(a|b|c)` after the default.
+    pub choices: Vec<String>,
     pub help: String,
 }
 
@@ -87,13 +89,25 @@ impl Report {
         for line in lines {
             if let Some(rest) = line.strip_prefix("@param ") {
                 let (spec, help) = rest.split_once("  ").unwrap_or((rest, ""));
-                let (head, default) = spec.split_once('=').ok_or(format!("@param {rest:?} needs `= default`"))?;
-                let mut words = head.split_whitespace();
-                let (Some(param), Some(ty), None) = (words.next(), words.next(), words.next()) else {
-                    return Err(format!("@param {rest:?} must be `name Type = default  help`"));
+                let (head, default) = spec.split_once(" = ").ok_or(format!("@param {rest:?} needs ` = default`"))?;
+                let (name, ty) = head
+                    .trim()
+                    .split_once(' ')
+                    .ok_or(format!("@param {rest:?} must be `name Type = default [(a|b)]  help`"))?;
+                let (default, choices) = match default.split_once(" (") {
+                    Some((default, choices)) => {
+                        (default, choices.trim_end_matches(')').split('|').map(|c| c.trim().to_string()).collect())
+                    }
+                    None => (default, Vec::new()),
                 };
                 let default = default.trim().trim_matches('\'').to_string();
-                report.params.push(ParamSpec { name: param.into(), ty: ty.into(), default, help: help.trim().into() });
+                report.params.push(ParamSpec {
+                    name: name.into(),
+                    ty: ty.trim().into(),
+                    default,
+                    choices,
+                    help: help.trim().into(),
+                });
             } else if let Some(rest) = line.strip_prefix("@money ") {
                 let mut words = rest.split_whitespace();
                 let (Some(column), Some(currency)) = (words.next(), words.next()) else {
@@ -125,6 +139,34 @@ impl Report {
                     known: self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
                 });
             };
+            if !spec.choices.is_empty() && !spec.choices.contains(value) {
+                return Err(ReportError::BadParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    ty: format!("one of {}", spec.choices.join(", ")),
+                    value: value.clone(),
+                });
+            }
+            if spec.ty.starts_with("Decimal") && value.parse::<rust_decimal::Decimal>().is_err() {
+                return Err(ReportError::BadParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    ty: "a decimal number".into(),
+                    value: value.clone(),
+                });
+            }
+            // Dates travel as strings so that '' can mean "the newest day"; check their form here.
+            let is_date = name == "as_of" || name.ends_with("_date");
+            if is_date && !value.is_empty() {
+                if chrono_like_date(value).is_none() {
+                    return Err(ReportError::BadParam {
+                        report: self.name.clone(),
+                        name: name.clone(),
+                        ty: "a date, YYYY-MM-DD".into(),
+                        value: value.clone(),
+                    });
+                }
+            }
             let numeric = spec.ty.starts_with("UInt") || spec.ty.starts_with("Int");
             if numeric && value.parse::<i128>().is_err() {
                 return Err(ReportError::BadParam {
@@ -151,6 +193,17 @@ impl Report {
     }
 }
 
+/// `YYYY-MM-DD` with a plausible month and day (the engine checks the calendar).
+fn chrono_like_date(value: &str) -> Option<()> {
+    let parts: Vec<&str> = value.split('-').collect();
+    let [y, m, d] = parts.as_slice() else { return None };
+    let ok = y.len() == 4
+        && y.parse::<u16>().is_ok()
+        && m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m))
+        && d.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d));
+    ok.then_some(())
+}
+
 /// Every report shipped with costlake, sorted by name.
 pub fn reports() -> Vec<Report> {
     generated::SOURCES
@@ -160,9 +213,19 @@ pub fn reports() -> Vec<Report> {
 }
 
 pub fn find(name: &str) -> Result<Report, ReportError> {
-    reports().into_iter().find(|r| r.name == name).ok_or_else(|| ReportError::Unknown {
+    let all = reports();
+    if let Some(report) = all.iter().find(|r| r.name == name) {
+        return Ok(report.clone());
+    }
+    let closest = all.iter().min_by_key(|r| strsim::levenshtein(&r.name, name));
+    let suggestion = match closest {
+        Some(report) if strsim::levenshtein(&report.name, name) <= 3 => format!(" (did you mean {}?)", report.name),
+        _ => String::new(),
+    };
+    Err(ReportError::Unknown {
         name: name.to_string(),
-        available: reports().iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+        suggestion,
+        available: all.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
     })
 }
 
@@ -248,7 +311,13 @@ mod tests {
         assert_eq!(report.description, "What it answers.");
         assert_eq!(
             report.params[0],
-            ParamSpec { name: "days".into(), ty: "UInt32".into(), default: "90".into(), help: "age threshold".into() }
+            ParamSpec {
+                name: "days".into(),
+                ty: "UInt32".into(),
+                default: "90".into(),
+                choices: vec![],
+                help: "age threshold".into()
+            }
         );
         assert_eq!(report.params[1].default, "");
         assert_eq!(report.money, vec![("cost".to_string(), "currency".to_string())]);

@@ -181,7 +181,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
         writeln!(out, "\nTotal {} per {}:", block.money, block.by)?;
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(vec![block.by.as_str(), "rows", block.money.as_str(), "without a price"]);
+        table.set_header(vec![block.by.as_str(), "rows", block.money.as_str(), "unknown"]);
         let mut all = GroupTotal::default();
         for (group, total) in &block.groups {
             all.rows += total.rows;

@@ -8,14 +8,15 @@ use crate::ids::IdStream;
 /// the key's shape before sending it must accept it.
 pub const DEFAULT_SECRET_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
-/// Products whose permission can be withdrawn with `deny`.
-pub const DENIABLE_PRODUCTS: [&str; 3] = ["block", "instance", "account"];
+/// Products whose permission can be withdrawn with `deny`: `billing` covers every Billing endpoint, `charges` only
+/// the FinOps `charges` list.
+pub const DENIABLE_PRODUCTS: [&str; 5] = ["block", "instance", "account", "billing", "charges"];
 
 /// Lists that `malformed` can corrupt.
 pub const MALFORMED_MODES: [&str; 3] = ["instance-servers", "block-volumes", "projects"];
 
-const KNOBS: &str = "seed, today, organization_id, secret_key, projects, servers, rate_429, rate_5xx, burst_429, \
-                     latency_ms, malformed, deny, money_as_strings";
+const KNOBS: &str = "seed, today, billing_today, organization_id, secret_key, projects, servers, rate_429, rate_5xx, \
+                     burst_429, latency_ms, malformed, deny, money_as_strings";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -23,6 +24,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// Every timestamp and age is derived from it, so reports are reproducible on any day.
     pub today: NaiveDate,
+    /// The date the Billing API believes it is (its "billing clock"): month-to-date consumptions, invoices and
+    /// charges cover the complete days before it. `None` = `today`. Movable at run time with
+    /// [`crate::Simulator::set_billing_today`]; the inventory always stays as built from `today`.
+    pub billing_today: Option<NaiveDate>,
     pub organization_id: String,
     pub secret_key: String,
     /// At least 2: the planted ghosts live in projects 0 and 1.
@@ -48,6 +53,7 @@ impl Default for SimConfig {
         SimConfig {
             seed,
             today: Utc::now().date_naive(),
+            billing_today: None,
             organization_id: default_organization_id(seed),
             secret_key: DEFAULT_SECRET_KEY.to_string(),
             projects: 3,
@@ -71,9 +77,10 @@ pub fn default_organization_id(seed: u64) -> String {
 
 impl SimConfig {
     /// Applies comma-separated `key=value` knobs on top of `self`, e.g.
-    /// `"projects=4,servers=200,rate_429=0.05,burst_429=2,latency_ms=10,malformed=instance-servers,deny=block,money_as_strings=true,seed=7,today=2026-11-22"`.
+    /// `"projects=4,servers=200,rate_429=0.05,burst_429=2,latency_ms=10,malformed=instance-servers,deny=block,money_as_strings=true,seed=7,today=2026-11-22,billing_today=2026-12-01"`.
     ///
     /// `deny` may be repeated or list several products joined with `+` (`deny=block+account`); `deny=` clears it.
+    /// `billing_today=none` clears the billing clock (back to `today`).
     /// `malformed=none` clears it. When `seed` changes and the organisation id is still the one derived from the
     /// previous seed, it follows the new seed.
     pub fn with_knobs(mut self, knobs: &str) -> Result<SimConfig, String> {
@@ -90,6 +97,15 @@ impl SimConfig {
                 "today" => {
                     self.today = NaiveDate::parse_from_str(value, "%Y-%m-%d")
                         .map_err(|_| invalid(key, value, "a date YYYY-MM-DD"))?
+                }
+                "billing_today" => {
+                    self.billing_today = match value {
+                        "" | "none" => None,
+                        v => Some(
+                            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                                .map_err(|_| invalid(key, value, "a date YYYY-MM-DD (or none)"))?,
+                        ),
+                    }
                 }
                 "organization_id" => {
                     self.organization_id = non_empty(key, value)?;
@@ -162,6 +178,11 @@ impl SimConfig {
         if !(1970..=9000).contains(&self.today.year()) {
             return Err(invalid("today", &self.today.to_string(), "a date between 1970 and 9000"));
         }
+        if let Some(day) = self.billing_today
+            && !(1970..=9000).contains(&day.year())
+        {
+            return Err(invalid("billing_today", &day.to_string(), "a date between 1970 and 9000"));
+        }
         if let Some(mode) = &self.malformed
             && !MALFORMED_MODES.contains(&mode.as_str())
         {
@@ -180,6 +201,11 @@ impl SimConfig {
 
     pub(crate) fn denies(&self, product: &str) -> bool {
         self.deny.iter().any(|d| d == product)
+    }
+
+    /// The initial billing clock: `billing_today`, or `today`.
+    pub fn billing_date(&self) -> NaiveDate {
+        self.billing_today.unwrap_or(self.today)
     }
 }
 
@@ -245,6 +271,17 @@ mod tests {
     }
 
     #[test]
+    fn billing_knobs() {
+        let cfg = SimConfig::default().with_knobs("deny=billing,deny=charges,billing_today=2026-12-01").unwrap();
+        assert_eq!(cfg.deny, vec!["billing", "charges"]);
+        assert_eq!(cfg.billing_today, NaiveDate::from_ymd_opt(2026, 12, 1));
+        assert_eq!(cfg.billing_date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        let cleared = cfg.with_knobs("billing_today=none,today=2026-11-22").unwrap();
+        assert_eq!(cleared.billing_today, None);
+        assert_eq!(cleared.billing_date(), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
+    }
+
+    #[test]
     fn explicit_organization_survives_a_seed_change() {
         let cfg = SimConfig::default().with_knobs("organization_id=abc,seed=9").unwrap();
         assert_eq!(cfg.organization_id, "abc");
@@ -260,8 +297,10 @@ mod tests {
         assert!(err.contains("rate_429") && err.contains("probability"), "{err}");
         let err = SimConfig::default().with_knobs("projects=1").unwrap_err();
         assert!(err.contains("projects"), "{err}");
-        let err = SimConfig::default().with_knobs("deny=billing").unwrap_err();
-        assert!(err.contains("deny") && err.contains("instance"), "{err}");
+        let err = SimConfig::default().with_knobs("deny=storage").unwrap_err();
+        assert!(err.contains("deny") && err.contains("instance") && err.contains("charges"), "{err}");
+        let err = SimConfig::default().with_knobs("billing_today=tomorrow").unwrap_err();
+        assert!(err.contains("billing_today") && err.contains("YYYY-MM-DD"), "{err}");
         let err = SimConfig::default().with_knobs("servers").unwrap_err();
         assert!(err.contains("key=value"), "{err}");
         let err = SimConfig::default().with_knobs("today=22/11/2026").unwrap_err();

@@ -13,6 +13,14 @@
 //! | `/instance/v1/zones/{zone}/products/servers` | A, over the map's sorted keys | none |
 //! | `/block/v1/zones/{zone}/{volumes,snapshots,volume-types}` | B | token |
 //! | `/product-catalog/v2alpha1/public-catalog/products` | B | none |
+//! | `/billing/v2beta1/{consumptions,invoices,taxes,discounts}` | B | token |
+//! | `/billing/v2beta1/charges` (FinOps) | C (`page_size` ≤ 100, default 20, opaque `page_token`, `next_page_token`) | token |
+//!
+//! The Billing API answers for a movable **billing clock** (`billing_today`, [`Simulator::set_billing_today`]):
+//! consumptions are month-to-date over the complete days before it, invoices cover the complete months before its
+//! month, charges the complete days before it. Costs come from a deterministic daily table with planted billing
+//! events (a drift, an anomaly, a restatement credit, a deleted-but-billed server and a running-but-unbilled one);
+//! [`billing`] is its oracle. `deny=billing` withdraws every Billing endpoint, `deny=charges` only the charges.
 //!
 //! Every response passes through the same gate, in this order: `latency_ms`; the `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
@@ -31,12 +39,16 @@
 //! let sim = costlake_simulator::Simulator::start(config.clone(), None).await?;
 //! println!("point the collector at {}", sim.base_url());
 //! let expected = costlake_simulator::planted(&config);
+//! let bill = costlake_simulator::billing(&config);
+//! sim.set_billing_today(bill.history_start + chrono::Days::new(40));
 //! # let _ = expected;
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
 #![recursion_limit = "256"]
 
+mod billing;
+mod billing_api;
 mod catalog;
 mod config;
 mod faults;
@@ -47,6 +59,9 @@ mod planted;
 mod server;
 mod wire;
 
+pub use billing::{
+    Anomaly, BILLING_HORIZON_DAYS, BillingTruth, DailyCost, Drift, GhostCharge, Restatement, billing, month_of,
+};
 pub use catalog::{BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType};
 pub use config::{DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id};
 pub use org::{

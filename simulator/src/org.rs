@@ -129,6 +129,8 @@ pub struct BlockVolume {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_detached_at: Option<DateTime<Utc>>,
+    /// Copied from the server it is attached to (empty for a free volume).
+    pub tags: Vec<String>,
     pub future_field: Option<serde_json::Value>,
 }
 
@@ -199,6 +201,7 @@ impl Organization {
         let hibernating = b.hibernating(&mut edge);
         let ghosts = b.ghosts();
         b.edge_cases(&mut edge, hibernating);
+        b.team_tags(&ghosts);
         let mut stat = IdStream::new(config.seed, "image");
         let image = (stat.uuid(), stat.uuid());
         Organization {
@@ -335,6 +338,7 @@ impl<'c> Builder<'c> {
             created_at: creation_date,
             updated_at: modification_date,
             last_detached_at: None,
+            tags: Vec::new(),
             future_field: None,
         });
         let mut ip_ids = Vec::new();
@@ -620,6 +624,7 @@ impl<'c> Builder<'c> {
             created_at,
             updated_at: last_detached_at.unwrap_or(created_at),
             last_detached_at,
+            tags: Vec::new(),
             future_field: None,
         });
         id
@@ -685,6 +690,38 @@ impl<'c> Builder<'c> {
             v.future_field = Some(serde_json::json!({"tier": "warm"}));
         }
         index
+    }
+
+    /// Ownership tags, set last so that they draw nothing from the id streams: the servers of the first three
+    /// projects get their team's tags (the data-platform ones alternate between tagged and untagged, in creation
+    /// order), the planted ghosts keep theirs, and every attached block volume copies its server's tags.
+    fn team_tags(&mut self, ghosts: &GhostIds) {
+        let p2 = self.projects.get(2).map(|p| p.id.clone());
+        let (p0, p1) = (self.project_id(0), self.project_id(1));
+        let mut p2_seen = 0usize;
+        for s in &mut self.servers {
+            if s.id == ghosts.stopped_server || s.id == ghosts.standby_server {
+                continue;
+            }
+            let tags: &[&str] = if s.project_id == p0 {
+                &["team=platform", "env:prod"]
+            } else if s.project_id == p1 {
+                &["team=checkout", "env=prod", "critical"]
+            } else if p2.as_deref() == Some(s.project_id.as_str()) {
+                p2_seen += 1;
+                if p2_seen % 2 == 1 { &["team=data"] } else { &[] }
+            } else {
+                continue;
+            };
+            s.tags = tags.iter().map(ToString::to_string).collect();
+        }
+        let by_id: std::collections::HashMap<&str, &Vec<String>> =
+            self.servers.iter().map(|s| (s.id.as_str(), &s.tags)).collect();
+        for v in &mut self.block_volumes {
+            if let Some(tags) = v.references.first().and_then(|r| by_id.get(r.server_id.as_str())) {
+                v.tags = (*tags).clone();
+            }
+        }
     }
 
     /// Resources that look suspicious to a sloppy report but are not waste.

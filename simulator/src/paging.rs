@@ -1,9 +1,11 @@
-//! The two page-number pagination schemes of the Scaleway APIs.
+//! The three pagination schemes of the Scaleway APIs.
 //!
 //! * Scheme A (Instance): `page` + `per_page` (default 50), no count in the body; `X-Total-Count` and a `Link`
 //!   header relative to the zone path.
-//! * Scheme B (everything else here): `page` + `page_size` (default 20), `total_count` in the body, an empty list
-//!   past the last page.
+//! * Scheme B (most others): `page` + `page_size` (default 20), `total_count` in the body, an empty list past the
+//!   last page.
+//! * Scheme C (Billing FinOps `charges`): `page_size` (default 20) + an opaque `page_token`; the body's
+//!   `next_page_token` is `null` on the last page.
 
 use crate::server::{ApiError, Params};
 
@@ -68,6 +70,80 @@ impl Page {
         links.push(link(last, "last"));
         links.join(",")
     }
+}
+
+/// A scheme-C page: where it starts and how long it is. The token is the unpadded base64url of `offset:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPage {
+    pub offset: usize,
+    pub size: usize,
+}
+
+impl TokenPage {
+    /// `page_size` and `page_token` (their camelCase spellings from the FinOps docs are accepted too).
+    pub fn parse(params: &Params) -> Result<TokenPage, ApiError> {
+        let size_key = if params.get("page_size").is_none() && params.get("pageSize").is_some() {
+            "pageSize"
+        } else {
+            "page_size"
+        };
+        let size = positive(params, size_key, SCHEME_B_DEFAULT, MAX_PAGE_SIZE)?;
+        let token = params.get("page_token").or_else(|| params.get("pageToken")).unwrap_or("");
+        let offset = if token.is_empty() {
+            0
+        } else {
+            decode_token(token).ok_or_else(|| ApiError::invalid("page_token", "invalid page token"))?
+        };
+        Ok(TokenPage { offset, size })
+    }
+
+    pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let start = self.offset.min(items.len());
+        let end = self.offset.saturating_add(self.size).min(items.len());
+        &items[start..end]
+    }
+
+    /// The token of the following page, `None` when this one reaches the end.
+    pub fn next_token(&self, total: usize) -> Option<String> {
+        let next = self.offset.saturating_add(self.size);
+        (next < total).then(|| encode_token(next))
+    }
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn encode_token(offset: usize) -> String {
+    let bytes = format!("offset:{offset}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn decode_token(token: &str) -> Option<usize> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in token.trim_end_matches('=').bytes() {
+        let value = BASE64URL.iter().position(|b| *b == c)? as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    let digits = text.strip_prefix("offset:")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn positive(params: &Params, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
@@ -139,5 +215,30 @@ mod tests {
             assert!(Page::scheme_a(&params(bad)).is_err(), "{bad}");
         }
         assert!(Page::scheme_b(&params("page_size=500")).is_err());
+    }
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_garbage() {
+        for offset in [0, 1, 20, 99, 100, 12345, usize::MAX] {
+            assert_eq!(decode_token(&encode_token(offset)), Some(offset), "{offset}");
+        }
+        assert_eq!(encode_token(20), "b2Zmc2V0OjIw");
+        let first = TokenPage::parse(&params("page_size=20")).unwrap();
+        assert_eq!(first, TokenPage { offset: 0, size: 20 });
+        let token = first.next_token(45).unwrap();
+        let second = TokenPage::parse(&params(&format!("page_token={token}&page_size=20"))).unwrap();
+        assert_eq!(second.offset, 20);
+        let third =
+            TokenPage::parse(&params(&format!("pageToken={}&pageSize=20", second.next_token(45).unwrap()))).unwrap();
+        assert_eq!(third.offset, 40);
+        assert_eq!(third.next_token(45), None);
+        let items: Vec<u32> = (0..45).collect();
+        assert_eq!(third.slice(&items), &[40, 41, 42, 43, 44]);
+        assert!(TokenPage { offset: 100, size: 20 }.slice(&items).is_empty());
+        assert_eq!(TokenPage::parse(&params("")).unwrap().size, 20);
+        for bad in ["page_token=%25%25", "page_token=b2Zmc2V0Og", "page_token=aGVsbG8", "page_size=101", "page_size=0"]
+        {
+            assert!(TokenPage::parse(&params(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,13 +15,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::SimConfig;
+use crate::billing::Book;
+use crate::billing_api;
 use crate::catalog::{BLOCK_ZONES, INSTANCE_ZONES};
 use crate::faults::{Fault, Faults};
 use crate::ids::{fnv1a, splitmix64, uuid_from};
@@ -98,11 +100,14 @@ impl Simulator {
         config.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let org = Organization::build(&config);
         let data = Dataset::new(&org, Style { money_as_strings: config.money_as_strings });
+        let billing = Book::build(&org, &config);
         let state = Arc::new(AppState {
             faults: Faults::new(&config),
             request_ids: AtomicU64::new(0),
             stats: Counters::default(),
             data,
+            billing,
+            billing_day: AtomicI32::new(config.billing_date().num_days_from_ce()),
             config,
         });
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0))).await?;
@@ -134,6 +139,17 @@ impl Simulator {
         self.state.stats.snapshot()
     }
 
+    /// Moves the billing clock: from the next request on, the Billing API answers as if it were `date` (month-to-date
+    /// consumptions, invoices and charges cover the complete days before it). The inventory does not change.
+    pub fn set_billing_today(&self, date: NaiveDate) {
+        self.state.billing_day.store(date.num_days_from_ce(), Ordering::SeqCst);
+    }
+
+    /// The billing clock's current date (initially `billing_today`, or `today`).
+    pub fn billing_today(&self) -> NaiveDate {
+        self.state.billing_today()
+    }
+
     /// Stops accepting connections and waits (up to 5 s for lingering connections) for the server to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -161,15 +177,26 @@ impl Drop for Simulator {
     }
 }
 
-struct AppState {
-    config: SimConfig,
+pub(crate) struct AppState {
+    pub(crate) config: SimConfig,
     data: Dataset,
+    pub(crate) billing: Book,
+    /// The billing clock, as days since 0001-01-01 (shared with [`Simulator::set_billing_today`]).
+    billing_day: AtomicI32,
     faults: Faults,
     stats: Counters,
     request_ids: AtomicU64,
 }
 
 impl AppState {
+    pub(crate) fn style(&self) -> Style {
+        self.data.style
+    }
+
+    pub(crate) fn billing_today(&self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.billing_day.load(Ordering::SeqCst)).unwrap_or(self.config.today)
+    }
+
     /// Request ids are deterministic too (seed and arrival order), so logs of two runs can be diffed.
     fn next_request_id(&self) -> String {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
@@ -239,7 +266,7 @@ fn json_bytes_response(status: StatusCode, bytes: Vec<u8>, mut headers: HeaderMa
     response
 }
 
-fn json_response(status: StatusCode, body: &Value, headers: HeaderMap) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value, headers: HeaderMap) -> Response {
     // Serialising a `Value` cannot fail (string keys only).
     json_bytes_response(status, serde_json::to_vec(body).unwrap_or_default(), headers)
 }
@@ -530,6 +557,11 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/block/v1/zones/{zone}/snapshots", get(block(List::BlockSnapshots)))
         .route("/block/v1/zones/{zone}/volume-types", get(volume_types))
         .route("/product-catalog/v2alpha1/public-catalog/products", get(catalog_products))
+        .route("/billing/v2beta1/consumptions", get(billing_api::consumptions))
+        .route("/billing/v2beta1/invoices", get(billing_api::invoices))
+        .route("/billing/v2beta1/charges", get(billing_api::charges))
+        .route("/billing/v2beta1/taxes", get(billing_api::taxes))
+        .route("/billing/v2beta1/discounts", get(billing_api::discounts))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
@@ -539,6 +571,8 @@ fn router(state: Arc<AppState>) -> Router {
 struct Route {
     /// The product whose permission the key needs (`deny`), if any.
     product: Option<&'static str>,
+    /// A narrower permission the path also needs (`deny=charges`).
+    also: Option<&'static str>,
     needs_auth: bool,
     /// The `resource` named in a 403.
     resource: &'static str,
@@ -552,15 +586,24 @@ fn classify(path: &str) -> Option<Route> {
         "snapshots" => "snapshot",
         "volume-types" => "volume_type",
         "projects" => "project",
+        "consumptions" => "consumption",
+        "invoices" => "invoice",
+        "charges" => "charge",
+        "taxes" => "tax",
+        "discounts" => "discount",
         _ => "product",
     };
     // Price lists are public: the real endpoints answer without a token.
     if path.starts_with("/product-catalog/") {
-        return Some(Route { product: None, needs_auth: false, resource });
+        return Some(Route { product: None, also: None, needs_auth: false, resource });
     }
     if path.starts_with("/instance/v1/") {
         let public = path.ends_with("/products/servers");
-        return Some(Route { product: (!public).then_some("instance"), needs_auth: !public, resource });
+        return Some(Route { product: (!public).then_some("instance"), also: None, needs_auth: !public, resource });
+    }
+    if path.starts_with("/billing/v2beta1/") {
+        let also = (path == "/billing/v2beta1/charges").then_some("charges");
+        return Some(Route { product: Some("billing"), also, needs_auth: true, resource });
     }
     let product = if path.starts_with("/block/v1/") {
         "block"
@@ -569,7 +612,7 @@ fn classify(path: &str) -> Option<Route> {
     } else {
         return None;
     };
-    Some(Route { product: Some(product), needs_auth: true, resource })
+    Some(Route { product: Some(product), also: None, needs_auth: true, resource })
 }
 
 /// Every request passes here: latency, authentication, injected faults, permissions, then the handler.
@@ -590,12 +633,10 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
                 match st.faults.check(&url) {
                     Some(Fault::RateLimited) => rate_limited(),
                     Some(Fault::Unavailable) => ApiError::Unavailable.into_response(),
-                    None => match route.product {
-                        Some(product) if st.config.denies(product) => {
-                            ApiError::PermissionDenied { resource: route.resource }.into_response()
-                        }
-                        _ => next.run(request).await,
-                    },
+                    None if route.product.into_iter().chain(route.also).any(|p| st.config.denies(p)) => {
+                        ApiError::PermissionDenied { resource: route.resource }.into_response()
+                    }
+                    None => next.run(request).await,
                 }
             }
         }
@@ -612,7 +653,7 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
 // ---------------------------------------------------------------------------------------------------------------
 // Handlers
 
-type Handled = Result<Response, ApiError>;
+pub(crate) type Handled = Result<Response, ApiError>;
 
 fn require_zone(zone: &str, zones: &[&str]) -> Result<(), ApiError> {
     if zones.contains(&zone) { Ok(()) } else { Err(ApiError::UnknownZone(zone.to_string())) }
@@ -630,7 +671,7 @@ fn scheme_a_headers(page: &Page, resource: &str, total: usize, params: &Params) 
 }
 
 /// Scheme B body; the count's position follows the recordings of each API.
-fn scheme_b_body(style: Style, key: &str, items: Vec<Value>, total: usize, count_first: bool) -> Value {
+pub(crate) fn scheme_b_body(style: Style, key: &str, items: Vec<Value>, total: usize, count_first: bool) -> Value {
     let mut body = Map::new();
     if count_first {
         body.insert("total_count".into(), style.count(total));
@@ -792,6 +833,10 @@ mod tests {
         assert!(!classify("/product-catalog/v2alpha1/public-catalog/products").unwrap().needs_auth);
         assert_eq!(classify("/block/v1/zones/fr-par-1/snapshots").unwrap().resource, "snapshot");
         assert_eq!(classify("/account/v3/projects").unwrap().product, Some("account"));
-        assert!(classify("/billing/v2beta1/invoices").is_none());
+        let charges = classify("/billing/v2beta1/charges").unwrap();
+        assert_eq!((charges.product, charges.also, charges.resource), (Some("billing"), Some("charges"), "charge"));
+        let taxes = classify("/billing/v2beta1/taxes").unwrap();
+        assert_eq!((taxes.product, taxes.also, taxes.resource, taxes.needs_auth), (Some("billing"), None, "tax", true));
+        assert!(classify("/billing/v2/budgets").is_none());
     }
 }

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use chrono::{Datelike, Days, Months, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
+use crate::billing::{Billable, Book, Invoice, Row};
 use crate::catalog::{INSTANCE_ZONES, PriceBook, ServerType, VolumeType, hourly_to_monthly, money_parts};
 use crate::ids::{api_ts, instance_ts};
 use crate::org::{
@@ -34,12 +36,25 @@ impl Style {
         let (units, nanos) = money_parts(value);
         json!({"currency_code": "EUR", "units": self.int(units), "nanos": self.int(nanos)})
     }
+
+    /// Money with its keys in the order of the recorded Billing responses (`currency_code`, `nanos`, `units`).
+    pub fn money_recorded(self, value: Decimal) -> Value {
+        let (units, nanos) = money_parts(value);
+        json!({"currency_code": "EUR", "nanos": self.int(nanos), "units": self.int(units)})
+    }
 }
 
 /// A decimal as a JSON number written exactly as the decimal reads (`0.0198`, not `0.019799999`); the workspace's
 /// `arbitrary_precision` serde_json keeps the literal.
 pub fn decimal_number(d: Decimal) -> Value {
     serde_json::from_str(&d.normalize().to_string()).unwrap_or(Value::Null)
+}
+
+/// A decimal as a JSON float (`0.0`, `31.42`): the Billing API sends some amounts as float64.
+pub fn float_number(d: Decimal) -> Value {
+    let text = d.normalize().to_string();
+    let text = if text.contains('.') { text } else { format!("{text}.0") };
+    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 fn server_ref(r: Option<&ServerRef>) -> Value {
@@ -283,7 +298,7 @@ pub fn block_volume(org: &Organization, v: &BlockVolume) -> Value {
         "size": v.size,
         "specs": volume_specs(&org.prices, &v.zone, &v.volume_type),
         "status": v.status,
-        "tags": [],
+        "tags": v.tags,
         "type": v.volume_type,
         "updated_at": api_ts(v.updated_at),
         "zone": v.zone,
@@ -454,6 +469,114 @@ pub fn catalog(prices: &PriceBook, style: Style) -> Vec<CatalogProduct> {
     out
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Billing API v2beta1 (consumptions and invoices as recorded, keys in the recorded alphabetical order; charges,
+// taxes and discounts as the SDK types, in the synthetic fixtures' order)
+
+/// The organisation name the Billing API reports.
+pub const ORGANIZATION_NAME: &str = "Demo Org";
+
+/// `2026-08-01T00:00:00Z`.
+pub fn day_start(day: NaiveDate) -> String {
+    format!("{}T00:00:00Z", day.format("%Y-%m-%d"))
+}
+
+/// `2026-08-31T23:59:59.999999Z`.
+pub fn day_end(day: NaiveDate) -> String {
+    format!("{}T23:59:59.999999Z", day.format("%Y-%m-%d"))
+}
+
+/// `updated_at` of consumptions and taxes: the billing clock's 03:00 run.
+pub fn billing_updated_at(billing_today: NaiveDate) -> String {
+    format!("{}T03:00:00.000000Z", billing_today.format("%Y-%m-%d"))
+}
+
+pub fn consumption(project_id: &str, sku: &str, resource_name: &str, row: &Row, style: Style) -> Value {
+    json!({
+        "billed_quantity": row.quantity.normalize().to_string(),
+        "category_name": row.category_name,
+        "product_name": row.product_name,
+        "project_id": project_id,
+        "resource_name": resource_name,
+        "sku": sku,
+        "unit": row.unit,
+        "value": style.money_recorded(row.cost),
+    })
+}
+
+pub fn invoice(organization_id: &str, inv: &Invoice, style: Style) -> Value {
+    let issued = inv.period.checked_add_months(Months::new(1)).and_then(|d| d.with_day(2)).unwrap_or(inv.period);
+    let due = issued.checked_add_days(Days::new(30)).unwrap_or(issued);
+    let at_ten = |d: NaiveDate| format!("{}T10:00:00Z", d.format("%Y-%m-%d"));
+    json!({
+        "billing_period": day_start(inv.period),
+        "due_date": at_ten(due),
+        "id": inv.id,
+        "issued_date": at_ten(issued),
+        "number": inv.number,
+        "organization_id": organization_id,
+        "organization_name": ORGANIZATION_NAME,
+        "seller_name": "Scaleway SAS",
+        "start_date": day_start(inv.period),
+        "state": inv.state,
+        "stop_date": day_end(crate::billing::last_of_month(inv.period)),
+        "total_discount": style.money_recorded(Decimal::ZERO),
+        "total_tax": style.money_recorded(inv.total_tax),
+        "total_taxed": style.money_recorded(inv.total_untaxed + inv.total_tax),
+        "total_undiscount": style.money_recorded(inv.total_untaxed),
+        "total_untaxed": style.money_recorded(inv.total_untaxed),
+        "type": "periodic",
+    })
+}
+
+/// One FinOps charge: what `resource` cost on `day`.
+pub fn charge(book: &Book, resource: &Billable, day: NaiveDate, billing_today: NaiveDate, style: Style) -> Value {
+    let (project_id, project_name) = &book.projects[resource.project];
+    json!({
+        "organization_id": book.organization_id,
+        "organization_name": ORGANIZATION_NAME,
+        "project_id": project_id,
+        "project_name": project_name,
+        "sku": resource.sku,
+        "invoice_id": book.charge_invoice_id(day, billing_today),
+        "resource_id": resource.resource_id,
+        "resource_name": resource.resource_name,
+        "price": style.money(resource.usage(day).0.normalize()),
+        "start_date": day_start(day),
+        "end_date": day_end(day),
+        "updated_at": format!("{}T03:00:00Z", billing_today.format("%Y-%m-%d")),
+    })
+}
+
+pub fn tax(total_tax: Decimal) -> Value {
+    json!({
+        "description": "VAT 20%",
+        "currency": "EUR",
+        "rate": float_number(Decimal::new(2, 1)),
+        "total_tax_value": float_number(total_tax),
+    })
+}
+
+/// The organisation's one voucher, valid for a year from the history start.
+pub fn discount(book: &Book) -> Value {
+    let start = book.truth.history_start;
+    let stop = start.checked_add_months(Months::new(12)).unwrap_or(start);
+    json!({
+        "id": crate::ids::IdStream::new(book.seed, "discount").uuid(),
+        "creation_date": format!("{}T10:00:00Z", start.format("%Y-%m-%d")),
+        "organization_id": book.organization_id,
+        "description": "Startup program voucher",
+        "value": float_number(Decimal::new(1000, 1)),
+        "value_used": float_number(Decimal::new(375, 1)),
+        "value_remaining": float_number(Decimal::new(625, 1)),
+        "mode": "discount_mode_value",
+        "start_date": day_start(start),
+        "stop_date": day_start(stop),
+        "coupon": {"description": "Welcome offer"},
+        "filters": [],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +591,20 @@ mod tests {
         assert_eq!(vt["pricing"].to_string(), r#"{"currency_code":"EUR","units":0,"nanos":118000}"#);
         let vt = volume_type(&book.volume_types[0], Style { money_as_strings: true });
         assert_eq!(vt["pricing"].to_string(), r#"{"currency_code":"EUR","units":"0","nanos":"118000"}"#);
+    }
+
+    #[test]
+    fn billing_numbers_are_written_like_the_sdk_types() {
+        assert_eq!(float_number(Decimal::ZERO).to_string(), "0.0");
+        assert_eq!(float_number(Decimal::new(3142, 2)).to_string(), "31.42");
+        assert_eq!(float_number(Decimal::new(1000, 1)).to_string(), "100.0");
+        assert_eq!(float_number(Decimal::new(2, 1)).to_string(), "0.2");
+        let money = Style::default().money_recorded(Decimal::new(242, 2));
+        assert_eq!(money.to_string(), r#"{"currency_code":"EUR","nanos":420000000,"units":2}"#);
+        let day = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        assert_eq!(day_end(day), "2024-12-31T23:59:59.999999Z");
+        assert_eq!(day_start(day), "2024-12-31T00:00:00Z");
+        assert_eq!(billing_updated_at(day), "2024-12-31T03:00:00.000000Z");
     }
 
     #[test]

@@ -266,7 +266,8 @@ async fn authentication_permissions_and_errors() {
     assert_eq!(h.get("/account/v3/projects?page_size=1000").await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(h.get("/account/v3/projects?order_by=sideways").await.status(), StatusCode::BAD_REQUEST);
 
-    let missing = h.get("/billing/v2beta1/invoices").await;
+    // Billing v2 (budgets) is not simulated.
+    let missing = h.get("/billing/v2/budgets").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"message": "resource is not found", "type": "not_found"}));

@@ -159,7 +159,10 @@ async fn configuration_mistakes_are_named() {
     let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=soon"]).await);
     assert!(error.contains("parameter min_snapshot_age_days must be an integer (UInt32), got \"soon\""), "{error}");
     let error = error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
-    assert!(error.contains("no report named \"ghost-resurces\"; available: ghost-resources"), "{error}");
+    assert!(
+        error.contains("no report named \"ghost-resurces\" (did you mean ghost-resources?); available:"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,8 @@ const ORG: &str = "org-1";
 async fn ledger(warehouse: &dyn Warehouse, run: &str, at: &str) {
     warehouse
         .execute(
-            "INSERT INTO _load_ledger SELECT {run:String}, {org:String}, toDate(parseDateTime64BestEffort({at:String}, 6, 'UTC')), \
+            "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, manifest) \
+             SELECT {run:String}, {org:String}, toDate(parseDateTime64BestEffort({at:String}, 6, 'UTC')), \
              parseDateTime64BestEffort({at:String}, 6, 'UTC'), now64(3), 0, '{}'",
             &[("run".into(), run.into()), ("org".into(), ORG.into()), ("at".into(), at.into())],
         )

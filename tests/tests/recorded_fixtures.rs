@@ -42,6 +42,7 @@ fn context() -> RowContext {
         snapshot_at: "2026-11-22T08:00:00Z".parse().unwrap(),
         organization_id: "105bdce1-64c0-48ab-899d-868455867ecf".into(),
         locality: "fr-par-1".into(),
+        extras: Vec::new(),
     }
 }
 

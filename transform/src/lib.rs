@@ -11,6 +11,7 @@ pub mod warehouse;
 pub use warehouse::{Warehouse, WarehouseError, WarehouseLocation};
 pub mod load;
 pub mod migrate;
+pub mod models;
 
 pub use load::{LoadError, LoadReport, load};
 pub use migrate::migrate;

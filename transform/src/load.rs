@@ -31,6 +31,11 @@ pub const DATASETS: &[(&str, u32)] = &[
     ("block_snapshots", 1),
     ("block_volume_types", 1),
     ("catalog_products", 1),
+    ("billing_consumptions", 1),
+    ("billing_invoices", 1),
+    ("billing_charges", 1),
+    ("billing_taxes", 1),
+    ("billing_discounts", 1),
 ];
 
 pub fn table_of(dataset: &str) -> String {
@@ -64,7 +69,7 @@ pub struct LoadedRun {
 
 /// Loads every committed run not loaded yet.
 pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, LoadError> {
-    migrate(warehouse).await?;
+    let migrated = !migrate(warehouse).await?.is_empty();
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
 
@@ -86,6 +91,10 @@ pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, 
             continue;
         }
         report.loaded.push(load_run(lake, warehouse, &manifest).await?);
+    }
+    // The derived tables follow the runs: rebuilt after a load, or after a migration that may change them.
+    if migrated || !report.loaded.is_empty() {
+        crate::models::refresh(warehouse).await?;
     }
     Ok(report)
 }
@@ -159,20 +168,29 @@ async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -
     let manifest_json = String::from_utf8_lossy(&manifest.to_json()).into_owned();
     warehouse
         .execute(
-            "INSERT INTO _load_ledger SELECT {run_id:String}, {organization_id:String}, toDate({snapshot_date:String}), \
-             parseDateTime64BestEffort({snapshot_at:String}, 6, 'UTC'), now64(3), {rows:UInt64}, {manifest:String}",
+            "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, manifest) \
+             SELECT {run_id:String}, {organization_id:String}, toDate({snapshot_date:String}), \
+             parseDateTime64BestEffort({snapshot_at:String}, 6, 'UTC'), now64(3), {rows:UInt64}, {datasets:Array(String)}, \
+             {manifest:String}",
             &[
                 ("run_id".into(), run_id.clone()),
                 ("organization_id".into(), manifest.organization_id.clone().unwrap_or_default()),
                 ("snapshot_date".into(), manifest.snapshot_date.to_string()),
                 ("snapshot_at".into(), manifest.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
                 ("rows".into(), rows.to_string()),
+                ("datasets".into(), datasets_literal(manifest)),
                 ("manifest".into(), manifest_json),
             ],
         )
         .await?;
     tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
     Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
+}
+
+/// The run's dataset names as a ClickHouse array value (`['a','b']`): names are `[a-z_]`, nothing to escape.
+fn datasets_literal(manifest: &Manifest) -> String {
+    let names: Vec<String> = manifest.datasets.iter().map(|d| format!("'{}'", d.name)).collect();
+    format!("[{}]", names.join(","))
 }
 
 /// Test hook for crash-safety tests: `COSTLAKE_FAILPOINT=load.pause_after_dataset=N` makes the loader stop

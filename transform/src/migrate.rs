@@ -16,6 +16,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_ledger_and_raw_inventory.sql"),
     },
     Migration { version: 2, name: "inventory_models", sql: include_str!("../migrations/0002_inventory_models.sql") },
+    Migration {
+        version: 3,
+        name: "billing_raw_and_dataset_runs",
+        sql: include_str!("../migrations/0003_billing_raw_and_dataset_runs.sql"),
+    },
+    Migration { version: 4, name: "billing_models", sql: include_str!("../migrations/0004_billing_models.sql") },
 ];
 
 /// The schema version this costlake writes.

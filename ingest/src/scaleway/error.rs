@@ -11,7 +11,7 @@ pub enum ApiError {
     Unauthorized { status: StatusCode, kind: String, message: String, request: String, secret_origin: String },
 
     #[error(
-        "the API key lacks permission{permissions} on {request} ({message}); grant the IAM permission set {permission_set} to the key's user or application, or exclude this product"
+        "the API key lacks permission{permissions} on {request} ({message}); grant the IAM permission set {permission_set} to the key's user or application, or leave this product out with --sources"
     )]
     Forbidden { request: String, permissions: String, permission_set: &'static str, message: String },
 

@@ -2,6 +2,7 @@
 //! [`Source`]: its datasets (declared as data, see [`crate::dataset`]) and how to walk its lists.
 
 pub mod account;
+pub mod billing;
 pub mod block;
 pub mod catalog;
 pub mod instance;
@@ -49,6 +50,7 @@ impl Context {
             snapshot_at: self.snapshot_at,
             organization_id: self.organization_id.clone(),
             locality: locality.to_string(),
+            extras: Vec::new(),
         }
     }
 
@@ -76,14 +78,26 @@ impl Context {
     }
 }
 
-/// Where a collector sends its record batches: one sender per dataset.
+/// Where a collector sends its record batches (one sender per dataset), and the warnings of the run.
 pub struct Outputs {
     senders: HashMap<&'static str, BatchSender>,
+    warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Outputs {
     pub fn new(senders: impl IntoIterator<Item = BatchSender>) -> Outputs {
-        Outputs { senders: senders.into_iter().map(|s| (s.dataset(), s)).collect() }
+        Outputs { senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(), warnings: Default::default() }
+    }
+
+    /// Records something the run could not collect but that does not make it fail (an optional endpoint the
+    /// key may not see). It goes into the manifest and to the log.
+    pub fn warn(&self, warning: String) {
+        tracing::warn!("{warning}");
+        self.warnings.lock().expect("warnings poisoned").push(warning);
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().expect("warnings poisoned").clone()
     }
 
     /// Sends a whole page; errors name items as `servers[3] (page 2)`.
@@ -131,7 +145,23 @@ pub trait Source: Send + Sync {
 
 /// Every collector costlake has, in collection order.
 pub fn all() -> Vec<Box<dyn Source>> {
-    vec![Box::new(account::Account), Box::new(instance::Instance), Box::new(block::Block), Box::new(catalog::Catalog)]
+    vec![
+        Box::new(account::Account),
+        Box::new(instance::Instance),
+        Box::new(block::Block),
+        Box::new(catalog::Catalog),
+        Box::new(billing::Billing),
+    ]
+}
+
+/// The collectors named in `names` (`--sources instance,block`), in collection order; an unknown name is an
+/// error listing the known ones.
+pub fn select(names: &[String]) -> Result<Vec<Box<dyn Source>>, String> {
+    let known: Vec<&'static str> = all().iter().map(|s| s.name()).collect();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(format!("unknown source {unknown:?}: use some of {}", known.join(", ")));
+    }
+    Ok(all().into_iter().filter(|s| names.iter().any(|n| n == s.name())).collect())
 }
 
 /// Walks one list to its end, sending every page to `spec`. Returns the number of items.

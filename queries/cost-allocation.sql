@@ -1,0 +1,78 @@
+-- cost-allocation: who spends what, by tag, and how much nobody owns
+--
+-- The FinOps per-resource charges (the only Scaleway cost data with resource ids) of a window, allocated by
+-- the tags of each resource in the inventory, normalised like FOCUS tags: `team=checkout` and `team:checkout`
+-- are key `team`, value `checkout`; a bare tag `critical` is key `critical`, value `true`. One row per
+-- (tag key, tag value), and per key one row with an empty value: the cost of resources without that key
+-- (project-level charges such as bandwidth included), with its share of the total. Needs FinOps charges: a key
+-- without permission to read them gets no rows (see the collection's warnings).
+--
+-- @param tag_key String = ''  only this tag key ('' for every key found)
+-- @param from_date String = ''  first day, YYYY-MM-DD ('' for the first day of as_of's month)
+-- @param as_of String = ''  last day, YYYY-MM-DD ('' for the newest day charged)
+-- @param organization String = ''  only this organisation ('' for all)
+-- @param project String = ''  only this project, by id or name ('' for all)
+-- @money cost currency
+-- @totals tag_key
+
+WITH
+    project_names AS
+    (
+        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
+        FROM raw_account_projects AS p
+        WHERE p.run_id IN (SELECT run_id FROM runs)
+        GROUP BY p.id
+    ),
+    scoped AS
+    (
+        SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
+               c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost, coalesce(c.currency, 'EUR') AS currency
+        FROM charges_latest AS c
+        LEFT JOIN project_names AS pn ON pn.id = c.project_id
+        WHERE ({organization:String} = '' OR c.organization_id = {organization:String})
+          AND ({project:String} = '' OR c.project_id = {project:String} OR pn.name = {project:String})
+    ),
+    -- Computed on its own: see cost-drift.sql.
+    anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM scoped), toDate({as_of:String})) AS day),
+    bounds AS
+    (
+        SELECT a.day AS last_day,
+               if({from_date:String} = '', toStartOfMonth(a.day), toDate({from_date:String})) AS from_date
+        FROM anchor AS a
+    ),
+    charged AS
+    (
+        SELECT s.* FROM scoped AS s CROSS JOIN bounds AS b WHERE s.day BETWEEN b.from_date AND b.last_day
+    ),
+    tags AS
+    (
+        SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
+        FROM resource_tags
+        GROUP BY organization_id, resource_id, tag_key
+    ),
+    tag_keys AS
+    (
+        SELECT DISTINCT t.tag_key AS tag_key
+        FROM charged AS c
+        INNER JOIN tags AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
+        WHERE {tag_key:String} = '' OR t.tag_key = {tag_key:String}
+        UNION DISTINCT
+        SELECT {tag_key:String} WHERE {tag_key:String} != ''
+    ),
+    total AS (SELECT sum(cost) AS total FROM charged)
+SELECT
+    k.tag_key AS tag_key,
+    t.tag_value AS tag_value,
+    CAST(round(sum(c.cost), 6), 'Decimal(38, 6)') AS cost,
+    CAST(round(sum(c.cost) * 100 / (SELECT total FROM total), 1), 'Decimal(38, 1)') AS share_percent,
+    uniqExactIf(c.resource_id, c.resource_id != '') AS resources,
+    any(c.currency) AS currency,
+    (SELECT from_date FROM bounds) AS from_date,
+    (SELECT last_day FROM bounds) AS to_date
+FROM charged AS c
+CROSS JOIN tag_keys AS k
+LEFT JOIN tags AS t
+    ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id AND t.tag_key = k.tag_key
+GROUP BY k.tag_key, t.tag_value
+ORDER BY tag_key, tag_value IS NULL, cost DESC
+SETTINGS join_use_nulls = 1

@@ -1,0 +1,194 @@
+-- cost-anomalies: which project's service started costing more than usual, since when, and by how much
+--
+-- Daily usage cost per (project, service), corrections left out, against a trailing 28-day baseline with a
+-- weekday profile: the expected cost of a day is the mean of the same weekday over the 28 days before it, and
+-- the spread is the standard deviation of those 28 days around their weekday means. A day is anomalous when
+--   actual - expected >= min_delta euros, >= min_percent % of expected, and z = (actual - expected) / spread >= min_z.
+-- Euros are exact decimals throughout; z, a statistic, is computed in floating point. Consecutive anomalous days make
+-- one anomaly, reported with its start date, expected and actual euros, and the SKUs behind the excess.
+-- A series with under 21 days of history is compared as a normalised month instead (month to date / elapsed
+-- days x days of last month, against last month's total), on the as_of day.
+--
+-- @param as_of String = ''  the last day examined, YYYY-MM-DD ('' for the newest day with data)
+-- @param days UInt32 = 30  how many days before as_of to examine
+-- @param min_z Decimal(38, 9) = 3  smallest z-score that is an anomaly
+-- @param min_delta Decimal(38, 9) = 10  smallest excess in euros
+-- @param min_percent Decimal(38, 9) = 20  smallest excess in percent of the expected cost
+-- @param organization String = ''  only this organisation ('' for all)
+-- @param project String = ''  only this project, by id or name ('' for all)
+-- @money excess currency
+-- @totals project_name
+
+WITH
+    project_names AS
+    (
+        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
+        FROM raw_account_projects AS p
+        WHERE p.run_id IN (SELECT run_id FROM runs)
+        GROUP BY p.id
+    ),
+    usage AS
+    (
+        SELECT d.organization_id AS organization_id, d.project_id AS project_id,
+               coalesce(d.product_name, d.sku) AS service, d.sku AS sku, d.day AS day, d.cost AS cost,
+               d.currency AS currency
+        FROM billing_daily AS d
+        LEFT JOIN project_names AS pn ON pn.id = d.project_id
+        WHERE d.charge_class = ''
+          AND ({organization:String} = '' OR d.organization_id = {organization:String})
+          AND ({project:String} = '' OR d.project_id = {project:String} OR pn.name = {project:String})
+    ),
+    anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM usage), toDate({as_of:String})) AS day),
+    series_daily AS
+    (
+        SELECT organization_id, project_id, service, day, sum(cost) AS cost
+        FROM usage
+        WHERE day <= (SELECT day FROM anchor)
+        GROUP BY organization_id, project_id, service, day
+    ),
+    series AS
+    (
+        SELECT organization_id, project_id, service, min(day) AS first_day
+        FROM series_daily
+        GROUP BY organization_id, project_id, service
+    ),
+    -- Every day from a series' first day to the anchor day: a day without cost is a zero, not a gap.
+    dense AS
+    (
+        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
+               s.first_day AS first_day, s.first_day + offset AS day, coalesce(d.cost, toDecimal128(0, 9)) AS cost
+        FROM series AS s
+        ARRAY JOIN range(toUInt32(dateDiff('day', s.first_day, (SELECT day FROM anchor)) + 1)) AS offset
+        LEFT JOIN series_daily AS d
+            ON d.organization_id = s.organization_id AND d.project_id = s.project_id AND d.service = s.service
+           AND d.day = s.first_day + offset
+    ),
+    windows AS
+    (
+        SELECT e.organization_id AS organization_id, e.project_id AS project_id, e.service AS service,
+               e.day AS day, e.cost AS actual, w.day AS past_day, w.cost AS past_cost
+        FROM dense AS e
+        INNER JOIN dense AS w
+            ON w.organization_id = e.organization_id AND w.project_id = e.project_id AND w.service = e.service
+        WHERE e.day > (SELECT day FROM anchor) - {days:UInt32} AND w.day >= e.day - 28 AND w.day < e.day
+    ),
+    weekday_means AS
+    (
+        SELECT organization_id, project_id, service, day, toDayOfWeek(past_day) AS weekday,
+               sum(past_cost) / count() AS mean
+        FROM windows
+        GROUP BY organization_id, project_id, service, day, weekday
+    ),
+    stats AS
+    (
+        SELECT w.organization_id AS organization_id, w.project_id AS project_id, w.service AS service, w.day AS day,
+               any(w.actual) AS actual, count() AS history_days,
+               sum((w.past_cost - m.mean) * (w.past_cost - m.mean)) / count() AS variance
+        FROM windows AS w
+        INNER JOIN weekday_means AS m
+            ON m.organization_id = w.organization_id AND m.project_id = w.project_id AND m.service = w.service
+           AND m.day = w.day AND m.weekday = toDayOfWeek(w.past_day)
+        GROUP BY w.organization_id, w.project_id, w.service, w.day
+    ),
+    flagged AS
+    (
+        SELECT s.*, m.mean AS expected, s.actual - m.mean AS excess,
+               if(s.variance > 0, toFloat64(s.actual - m.mean) / sqrt(toFloat64(s.variance)), NULL) AS z
+        FROM stats AS s
+        INNER JOIN weekday_means AS m
+            ON m.organization_id = s.organization_id AND m.project_id = s.project_id AND m.service = s.service
+           AND m.day = s.day AND m.weekday = toDayOfWeek(s.day)
+        WHERE s.history_days >= 21
+          AND s.actual - m.mean >= {min_delta:Decimal(38, 9)}
+          AND (m.mean = 0 OR (s.actual - m.mean) * 100 >= {min_percent:Decimal(38, 9)} * m.mean)
+          AND toFloat64(s.actual - m.mean) >= toFloat64({min_z:Decimal(38, 9)}) * sqrt(toFloat64(s.variance))
+    ),
+    -- Consecutive anomalous days are one anomaly (islands: day minus its rank is constant along a run).
+    anomaly_runs AS
+    (
+        SELECT organization_id, project_id, service, min(day) AS start_date, max(day) AS end_date,
+               toUInt32(count()) AS days, sum(expected) AS expected, sum(actual) AS actual, max(z) AS z,
+               'weekday_baseline' AS method
+        FROM
+        (
+            SELECT *, day - toIntervalDay(row_number() OVER (PARTITION BY organization_id, project_id, service ORDER BY day)) AS island
+            FROM flagged
+        )
+        GROUP BY organization_id, project_id, service, island
+    ),
+    -- Short histories: this month normalised to last month's length, against last month's total.
+    normalised AS
+    (
+        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
+               toStartOfMonth(a.day) AS start_date, a.day AS end_date, toUInt32(toDayOfMonth(a.day)) AS days,
+               sumIf(d.cost, d.day >= toStartOfMonth(a.day) - toIntervalMonth(1) AND d.day < toStartOfMonth(a.day)) AS expected,
+               sumIf(d.cost, d.day >= toStartOfMonth(a.day)) / toDayOfMonth(a.day)
+                   * toDayOfMonth(toLastDayOfMonth(toStartOfMonth(a.day) - toIntervalMonth(1))) AS actual,
+               CAST(NULL, 'Nullable(Float64)') AS z, 'normalized_month' AS method
+        FROM series AS s
+        CROSS JOIN anchor AS a
+        INNER JOIN series_daily AS d
+            ON d.organization_id = s.organization_id AND d.project_id = s.project_id AND d.service = s.service
+        WHERE dateDiff('day', s.first_day, a.day) < 21
+        GROUP BY s.organization_id, s.project_id, s.service, a.day
+        HAVING expected > 0
+           AND actual - expected >= {min_delta:Decimal(38, 9)}
+           AND (actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected
+    ),
+    anomalies AS
+    (
+        SELECT * FROM anomaly_runs
+        UNION ALL
+        SELECT * FROM normalised
+    ),
+    behind AS
+    (
+        SELECT a.organization_id AS organization_id, a.project_id AS project_id, a.service AS service,
+               a.start_date AS start_date, u.sku AS sku,
+               sumIf(u.cost, u.day BETWEEN a.start_date AND a.end_date)
+                   - sumIf(u.cost, u.day BETWEEN a.start_date - 28 AND a.start_date - 1) / 28 * a.days AS excess
+        FROM anomalies AS a
+        INNER JOIN usage AS u
+            ON u.organization_id = a.organization_id AND u.project_id = a.project_id AND u.service = a.service
+        GROUP BY a.organization_id, a.project_id, a.service, a.start_date, u.sku, a.days
+    ),
+    currencies AS
+    (
+        SELECT organization_id, project_id, service, any(currency) AS currency
+        FROM usage
+        GROUP BY organization_id, project_id, service
+    ),
+    skus AS
+    (
+        SELECT organization_id, project_id, service, start_date,
+               arrayStringConcat(arrayMap(x -> concat(x.1, ' (+', toString(CAST(round(x.2, 2), 'Decimal(38, 2)')), ')'),
+                                          arraySlice(arrayReverseSort(x -> x.2, groupArrayIf((sku, excess), excess > 0)), 1, 3)),
+                                 ', ') AS skus
+        FROM behind
+        GROUP BY organization_id, project_id, service, start_date
+    )
+SELECT
+    a.project_id AS project_id,
+    coalesce(pn.name, a.project_id) AS project_name,
+    a.service AS service,
+    a.start_date AS start_date,
+    a.end_date AS end_date,
+    a.days AS days,
+    CAST(round(a.expected, 6), 'Decimal(38, 6)') AS expected,
+    CAST(round(a.actual, 6), 'Decimal(38, 6)') AS actual,
+    CAST(round(a.actual - a.expected, 6), 'Decimal(38, 6)') AS excess,
+    if(a.expected = 0, NULL, CAST(round((a.actual - a.expected) * 100 / a.expected, 1), 'Decimal(38, 1)')) AS excess_percent,
+    round(a.z, 1) AS z,
+    a.method AS method,
+    s.skus AS skus,
+    c.currency AS currency
+FROM anomalies AS a
+LEFT JOIN currencies AS c
+    ON c.organization_id = a.organization_id AND c.project_id = a.project_id AND c.service = a.service
+LEFT JOIN skus AS s
+    ON s.organization_id = a.organization_id AND s.project_id = a.project_id AND s.service = a.service
+   AND s.start_date = a.start_date
+LEFT JOIN project_names AS pn ON pn.id = a.project_id
+WHERE a.end_date > (SELECT day FROM anchor) - {days:UInt32}
+ORDER BY a.start_date DESC, excess DESC
+SETTINGS join_use_nulls = 1
