@@ -157,15 +157,13 @@ impl Report {
             }
             // Dates travel as strings so that '' can mean "the newest day"; check their form here.
             let is_date = name == "as_of" || name.ends_with("_date");
-            if is_date && !value.is_empty() {
-                if chrono_like_date(value).is_none() {
-                    return Err(ReportError::BadParam {
-                        report: self.name.clone(),
-                        name: name.clone(),
-                        ty: "a date, YYYY-MM-DD".into(),
-                        value: value.clone(),
-                    });
-                }
+            if is_date && !value.is_empty() && chrono_like_date(value).is_none() {
+                return Err(ReportError::BadParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    ty: "a date, YYYY-MM-DD".into(),
+                    value: value.clone(),
+                });
             }
             let numeric = spec.ty.starts_with("UInt") || spec.ty.starts_with("Int");
             if numeric && value.parse::<i128>().is_err() {
