@@ -156,6 +156,15 @@ async fn collect_run(
     scw: &ScwConfig,
     organization: Option<String>,
 ) -> anyhow::Result<(Manifest, Lake)> {
+    collect_at(settings, scw, organization, None).await
+}
+
+async fn collect_at(
+    settings: &Settings,
+    scw: &ScwConfig,
+    organization: Option<String>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<(Manifest, Lake)> {
     let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
         "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
     )?;
@@ -164,7 +173,7 @@ async fn collect_run(
     }
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let client = client(settings, scw)?;
-    let options = CollectOptions { organization_id, localities: settings.localities() };
+    let options = CollectOptions { organization_id, localities: settings.localities(), now };
     let manifest = collect(&lake, &client, &settings.sources()?, &options).await?;
     Ok((manifest, lake))
 }
@@ -278,21 +287,28 @@ async fn export(settings: &Settings, args: ExportArgs) -> anyhow::Result<()> {
     if binary && args.output.is_none() {
         bail!("Parquet is binary: give a file with --output (CSV can go to stdout)");
     }
+    // Only the bounds given become conditions: ClickHouse evaluates both sides of an OR, so an empty date
+    // string cannot sit in a guarded `toDate(...)`.
     let mut params = Vec::new();
-    for (name, value) in [("from", &args.from), ("to", &args.to)] {
-        let value = value.clone().unwrap_or_default();
-        if !value.is_empty() && chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_err() {
+    let mut conditions = Vec::new();
+    for (name, value, condition) in [
+        ("from", &args.from, "ChargePeriodStart >= {from:Date}"),
+        ("to", &args.to, "ChargePeriodStart < {to:Date} + 1"),
+    ] {
+        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
+        if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
             bail!("--{name} {value:?} is not a date (YYYY-MM-DD)");
         }
-        params.push((name.to_string(), value));
+        params.push((name.to_string(), value.to_string()));
+        conditions.push(condition);
     }
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     let warehouse = open_warehouse(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    let sql = "SELECT * FROM focus_costs \
-               WHERE ({from:String} = '' OR ChargePeriodStart >= toDate({from:String})) \
-                 AND ({to:String} = '' OR ChargePeriodStart < toDate({to:String}) + 1) \
-               ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, SkuId, ResourceId";
-    let bytes = warehouse.query(sql, &params, format).await?;
+    let sql = format!(
+        "SELECT * FROM focus_costs {filter} ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, SkuId, ResourceId"
+    );
+    let bytes = warehouse.query(&sql, &params, format).await?;
     match &args.output {
         Some(path) => {
             let partial = path.with_extension("partial");
@@ -369,8 +385,11 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     let full_sources = settings.sources.take();
     settings.sources = Some("billing".into());
     for days_ago in (1..=args.billing_days.max(0)).rev() {
-        simulator.set_billing_today(today - chrono::Duration::days(days_ago));
-        collect_run(&settings, &scw, None).await?;
+        let day = today - chrono::Duration::days(days_ago);
+        simulator.set_billing_today(day);
+        // The replayed collection happens on that day, early morning, as a daily job's would.
+        let at = day.and_hms_opt(4, 0, 0).expect("valid time").and_utc();
+        collect_at(&settings, &scw, None, Some(at)).await?;
     }
     eprintln!("replayed {} days of billing collections", args.billing_days.max(0));
     simulator.set_billing_today(today);

@@ -20,6 +20,9 @@ pub struct CollectOptions {
     pub organization_id: String,
     /// Restrict to these zones/regions (`--zones`).
     pub localities: Option<Vec<String>>,
+    /// The time the run takes as "now" (its snapshot time, the billing periods it asks for); the clock when
+    /// `None`. Set when replaying past days against the simulator (`costlake demo`).
+    pub now: Option<chrono::DateTime<Utc>>,
 }
 
 pub async fn collect(
@@ -28,7 +31,7 @@ pub async fn collect(
     sources: &[Box<dyn Source>],
     options: &CollectOptions,
 ) -> Result<Manifest, CollectError> {
-    let started_at = Utc::now();
+    let started_at = options.now.unwrap_or_else(Utc::now);
     let run_id = RunId::new(started_at);
     let snapshot_date = started_at.date_naive();
     lake.check_writable(&run_id).await?;

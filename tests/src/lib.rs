@@ -7,5 +7,6 @@
 
 pub mod clickhouse_front;
 pub mod engine;
+pub mod replay;
 pub mod s3;
 pub mod sandbox;
