@@ -64,7 +64,8 @@ SELECT
     k.tag_key AS tag_key,
     t.tag_value AS tag_value,
     CAST(round(sum(c.cost), 6), 'Decimal(38, 6)') AS cost,
-    CAST(round(sum(c.cost) * 100 / (SELECT total FROM total), 1), 'Decimal(38, 1)') AS share_percent,
+    -- Nullable: no share of a total that is nothing (no charges in the window, or credits that cancel it).
+    CAST(round(sum(c.cost) * 100 / nullIf((SELECT total FROM total), 0), 1), 'Nullable(Decimal(38, 1))') AS share_percent,
     uniqExactIf(c.resource_id, c.resource_id != '') AS resources,
     any(c.currency) AS currency,
     (SELECT from_date FROM bounds) AS from_date,

@@ -175,6 +175,28 @@ async fn conformance(warehouse: &dyn Warehouse) {
         .unwrap();
     let out = warehouse.query("SELECT count() FROM conformance_parquet", &[], "TabSeparated").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out).trim(), "501");
+
+    // Every shipped report runs on this backend with its defaults, and its money is exact: each `@money`
+    // column is a Decimal and its currency column a string.
+    for report in costlake_queries::reports() {
+        let result = costlake_queries::run(warehouse, &report, &[])
+            .await
+            .unwrap_or_else(|e| panic!("report {} fails on {}: {e}", report.name, warehouse.describe()));
+        let type_of = |column: &str| {
+            let at = result.column(column).unwrap_or_else(|| panic!("{}: no column {column}", report.name));
+            result.columns[at].1.clone()
+        };
+        for (money, currency) in &report.money {
+            let money_type = type_of(money);
+            let inner = money_type.strip_prefix("Nullable(").unwrap_or(&money_type);
+            assert!(inner.starts_with("Decimal("), "{}: {money} is {money_type}, not a Decimal", report.name);
+            let currency_type = type_of(currency);
+            assert!(currency_type.contains("String"), "{}: {currency} is {currency_type}", report.name);
+        }
+        for total in &report.totals {
+            type_of(total);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
