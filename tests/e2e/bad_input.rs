@@ -65,6 +65,42 @@ async fn a_missing_permission_names_the_permission_set() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_billing_access_fails_clearly_or_leaves_billing_out() {
+    let simulator = simulator("deny=billing").await;
+    let mut sandbox = sandbox(&simulator);
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(error.contains("/billing/v2beta1/consumptions"), "{error}");
+    assert!(error.contains("BillingReadOnly"), "{error}");
+    assert!(error.contains("--sources"), "{error}");
+    assert_nothing_committed(&sandbox);
+    // Leaving billing out, as the error says, collects the rest.
+    sandbox.set("COSTLAKE_SOURCES", "account,instance,block,catalog");
+    let outcome = sandbox.ok(&["collect"]).await;
+    assert!(!outcome.stderr.contains("warning"), "{}", outcome.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_finops_charges_collects_the_bill_and_says_what_is_missing() {
+    let simulator = simulator("deny=charges").await;
+    let sandbox = sandbox(&simulator);
+    let outcome = sandbox.ok(&["run"]).await;
+    let warning = outcome.stderr.lines().find(|l| l.contains("warning: FinOps charges not collected"));
+    let warning = warning.unwrap_or_else(|| panic!("no warning about charges in:\n{}", outcome.stderr));
+    assert!(warning.contains("BillingReadOnly"), "{warning}");
+    // The manifest keeps the warning, the consumption-based reports work, the per-resource ones are empty.
+    let manifest =
+        sandbox.files_under("lake").into_iter().find(|f| f.to_string_lossy().contains("/manifests/")).unwrap();
+    let manifest = std::fs::read_to_string(manifest).unwrap();
+    assert!(manifest.contains("FinOps charges not collected"), "{manifest}");
+    let consumption =
+        sandbox.ok(&["-q", "sql", "SELECT count() AS n FROM consumption_pulls", "--format", "json"]).await;
+    assert!(consumption.json()[0]["n"].as_u64().unwrap() > 0);
+    sandbox.ok(&["report", "cost-drift"]).await;
+    let allocation = sandbox.ok(&["-q", "report", "cost-allocation", "--format", "json"]).await;
+    assert_eq!(allocation.json(), serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_api_page_names_the_request_and_the_field() {
     let simulator = simulator("malformed=instance-servers").await;
     let sandbox = sandbox(&simulator);

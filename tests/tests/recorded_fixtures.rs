@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use costlake_ingest::dataset::{DatasetSpec, RowContext};
 use costlake_ingest::scaleway::{ApiError, ClientOptions, ListShape, Pager, ScalewayClient, Scheme};
-use costlake_ingest::sources::{account, block, catalog, instance};
+use costlake_ingest::sources::{account, billing, block, catalog, instance};
 use serde_json::Value;
 
 fn fixture(path: &str) -> Value {
@@ -147,6 +147,69 @@ fn recorded_prices_are_exact_decimals() {
     assert_eq!(strings(&catalog, "currency")[at].as_deref(), Some("EUR"));
     assert_eq!(strings(&catalog, "instance_offer_id")[at].as_deref(), Some("BASIC3-X2C-4G"));
     assert_eq!(strings(&catalog, "zone")[at].as_deref(), Some("fr-par-1"));
+}
+
+/// A Money object's amount in nanos, straight from the JSON (`units` and `nanos` carry the same sign).
+fn money_nanos(money: &Value) -> i128 {
+    let units = money["units"].as_i64().unwrap_or(0) as i128;
+    let nanos = money["nanos"].as_i64().unwrap_or(0) as i128;
+    units * 1_000_000_000 + nanos
+}
+
+fn decimals(batch: &RecordBatch, column: &str) -> Vec<Option<i128>> {
+    let array = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    let array = array.as_primitive::<Decimal128Type>();
+    (0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i))).collect()
+}
+
+#[test]
+fn recorded_billing_lists_decode_to_the_nano() {
+    // Month-to-date consumption: 333 recorded rows across projects; every value is kept exactly, and the
+    // list's `updated_at` (outside the rows) rides along as an extra.
+    let body = fixture("billing/consumptions_list.json");
+    let rows = items(&body, "consumptions");
+    let mut context = context();
+    context.extras = vec![("billing_period", Value::from("2025-01")), ("updated_at", body["updated_at"].clone())];
+    let batch = billing::consumptions().build(&rows, &context, &|i| format!("consumptions[{i}]")).unwrap();
+    assert_eq!(batch.num_rows(), 333);
+    let values = decimals(&batch, "value");
+    let expected: i128 = rows.iter().map(|r| money_nanos(&r["value"])).sum();
+    assert_eq!(values.iter().map(|v| v.unwrap()).sum::<i128>(), expected);
+    assert!(expected > 0);
+    assert!(strings(&batch, "currency").iter().all(|c| c.as_deref() == Some("EUR")));
+    assert!(strings(&batch, "billing_period").iter().all(|p| p.as_deref() == Some("2025-01")));
+    // billed_quantity is a decimal string on the wire ("22", "1841"): exact too.
+    let quantities = decimals(&batch, "billed_quantity");
+    for (row, quantity) in rows.iter().zip(&quantities) {
+        let wire: rust_decimal::Decimal = row["billed_quantity"].as_str().unwrap().parse().unwrap();
+        assert_eq!(rust_decimal::Decimal::from_i128_with_scale(quantity.unwrap(), 9), wire);
+    }
+
+    // Invoices: negative Money (a discount) keeps its sign in units and nanos.
+    let invoices = items(&fixture("billing/invoices_list.json"), "invoices");
+    let batch = build(&billing::invoices(), &invoices);
+    assert_eq!(batch.num_rows(), 62);
+    for column in ["total_untaxed", "total_taxed", "total_discount", "total_undiscount"] {
+        let decoded: i128 = decimals(&batch, column).iter().map(|v| v.unwrap()).sum();
+        let wire: i128 = invoices.iter().map(|i| money_nanos(&i[column])).sum();
+        assert_eq!(decoded, wire, "{column}");
+    }
+    let discounts = decimals(&batch, "total_discount");
+    assert_eq!(discounts[0], Some(-4_661_380_000_000), "-4661.38 EUR");
+
+    // The FinOps lists (synthetic, shaped after the API reference): charges, taxes, discounts.
+    let charges: Vec<Value> =
+        ["billing/charges_list_page1.SYNTHETIC.json", "billing/charges_list_page2.SYNTHETIC.json"]
+            .iter()
+            .flat_map(|page| items(&fixture(page), "charges"))
+            .collect();
+    let batch = build(&billing::charges(), &charges);
+    let decoded: i128 = decimals(&batch, "price").iter().map(|v| v.unwrap()).sum();
+    assert_eq!(decoded, charges.iter().map(|c| money_nanos(&c["price"])).sum::<i128>());
+    let taxes = items(&fixture("billing/taxes_list.SYNTHETIC.json"), "taxes");
+    assert_eq!(build(&billing::taxes(), &taxes).num_rows(), taxes.len());
+    let discounts = items(&fixture("billing/discounts_list.SYNTHETIC.json"), "discounts");
+    assert_eq!(build(&billing::discounts(), &discounts).num_rows(), discounts.len());
 }
 
 type Canned = (StatusCode, Vec<(&'static str, String)>, String);
