@@ -4,8 +4,10 @@
 -- weekday profile: the expected cost of a day is the mean of the same weekday over the 28 days before it, and
 -- the spread is the standard deviation of those 28 days around their weekday means. A day is anomalous when
 --   actual - expected >= min_delta euros, >= min_percent % of expected, and z = (actual - expected) / spread >= min_z.
--- Euros are exact decimals throughout; z, a statistic, is computed in floating point. Consecutive anomalous days make
--- one anomaly, reported with its start date, expected and actual euros, and the SKUs behind the excess.
+-- Euros are exact decimals throughout, and so is the decision: z >= min_z is tested as
+-- excess^2 >= min_z^2 x variance in Decimal256; only the z shown, rounded to 0.1, goes through a square root in
+-- floating point. Consecutive anomalous days make one anomaly, reported with its start date, expected and actual
+-- euros, and the SKUs behind the excess.
 -- A series with under 21 days of history is compared as a normalised month instead (month to date / elapsed
 -- days x days of last month, against last month's total), on the as_of day.
 --
@@ -83,7 +85,7 @@ WITH
     (
         SELECT w.organization_id AS organization_id, w.project_id AS project_id, w.service AS service, w.day AS day,
                any(w.actual) AS actual, count() AS history_days,
-               sum((w.past_cost - m.mean) * (w.past_cost - m.mean)) / count() AS variance
+               sum(toDecimal256(w.past_cost - m.mean, 9) * toDecimal256(w.past_cost - m.mean, 9)) / count() AS variance
         FROM windows AS w
         INNER JOIN weekday_means AS m
             ON m.organization_id = w.organization_id AND m.project_id = w.project_id AND m.service = w.service
@@ -101,7 +103,9 @@ WITH
         WHERE s.history_days >= 21
           AND s.actual - m.mean >= {min_delta:Decimal(38, 9)}
           AND (m.mean = 0 OR (s.actual - m.mean) * 100 >= {min_percent:Decimal(38, 9)} * m.mean)
-          AND toFloat64(s.actual - m.mean) >= toFloat64({min_z:Decimal(38, 9)}) * sqrt(toFloat64(s.variance))
+          AND s.actual > m.mean
+          AND toDecimal256(s.actual - m.mean, 9) * toDecimal256(s.actual - m.mean, 9)
+              >= toDecimal256({min_z:Decimal(38, 9)}, 9) * toDecimal256({min_z:Decimal(38, 9)}, 9) * s.variance
     ),
     -- Consecutive anomalous days are one anomaly (islands: day minus its rank is constant along a run).
     anomaly_runs AS

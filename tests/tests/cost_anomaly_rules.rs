@@ -1,0 +1,104 @@
+//! The cost-anomalies rules on the real engine, from hand-written daily series: the z-score threshold is
+//! decided exactly (a float square root would miss an excess of exactly 3 sigma), and a series with under 21
+//! days of history is compared as a normalised month.
+
+use std::str::FromStr;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use costlake_queries::{ResultSet, find, run};
+use costlake_tests::engine::chdb_library;
+use costlake_transform::migrate;
+use costlake_transform::warehouse::Warehouse;
+use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// Daily usage costs of one (project, service, SKU), written straight into billing_daily.
+async fn series(warehouse: &dyn Warehouse, project: &str, service: &str, days: &[(NaiveDate, Decimal)]) {
+    let rows: Vec<String> = days
+        .iter()
+        .map(|(day, cost)| {
+            format!(
+                r#"{{"organization_id":"org-1","billing_period":"{}","day":"{day}","project_id":"{project}","sku":"/{service}/sku","product_name":"{service}","currency":"EUR","cost":"{cost}","quantity":"1","charge_class":"","spread_days":1,"late":false,"observed_at":"2026-11-11 04:00:00"}}"#,
+                day.format("%Y-%m-01")
+            )
+        })
+        .collect();
+    warehouse.execute(&format!("INSERT INTO billing_daily FORMAT JSONEachRow {}", rows.join("\n")), &[]).await.unwrap();
+}
+
+fn rows(result: &ResultSet) -> Vec<serde_json::Map<String, Value>> {
+    result
+        .rows
+        .iter()
+        .map(|row| result.columns.iter().map(|(n, _)| n.clone()).zip(row.iter().cloned()).collect())
+        .collect()
+}
+
+fn money(row: &serde_json::Map<String, Value>, column: &str) -> Decimal {
+    d(row[column].as_str().unwrap_or_else(|| panic!("{column} is not a decimal string: {}", row[column])))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_z_threshold_is_exact_and_short_histories_use_a_normalised_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+
+    // 28 days of 10.1 and 9.9 by alternate weeks: every weekday's mean is 10, the spread exactly 0.1. On
+    // as_of, one service costs 10.3 (z = 3 exactly), the other a nano less.
+    let baseline = |last: Decimal| -> Vec<(NaiveDate, Decimal)> {
+        let mut days: Vec<(NaiveDate, Decimal)> = (1..=28)
+            .map(|back: i64| {
+                let week = (back - 1) / 7;
+                (as_of - Duration::days(back), if week % 2 == 0 { d("10.1") } else { d("9.9") })
+            })
+            .collect();
+        days.push((as_of, last));
+        days
+    };
+    series(&warehouse, "p-edge", "Edge", &baseline(d("10.3"))).await;
+    series(&warehouse, "p-under", "Under", &baseline(d("10.299999999"))).await;
+
+    // A service first billed on Oct 25 (16 days before as_of): 5 a day in October, 20 a day in November.
+    let young: Vec<(NaiveDate, Decimal)> = NaiveDate::from_ymd_opt(2026, 10, 25)
+        .unwrap()
+        .iter_days()
+        .take_while(|day| *day <= as_of)
+        .map(|day| (day, if day.month0() == 9 { d("5") } else { d("20") }))
+        .collect();
+    series(&warehouse, "p-young", "Young", &young).await;
+
+    let report = find("cost-anomalies").unwrap();
+    let params: Vec<(String, String)> =
+        [("as_of", as_of.to_string()), ("days", "1".into()), ("min_delta", "0".into()), ("min_percent", "0".into())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    let found = rows(&run(&warehouse, &report, &params).await.unwrap());
+
+    let edge = found.iter().find(|r| r["project_id"] == "p-edge").expect("an excess of exactly 3 sigma is flagged");
+    assert_eq!(edge["method"], "weekday_baseline");
+    assert_eq!((money(edge, "expected"), money(edge, "actual"), money(edge, "excess")), (d("10"), d("10.3"), d("0.3")));
+    assert_eq!(edge["z"].as_f64(), Some(3.0));
+    assert!(found.iter().all(|r| r["project_id"] != "p-under"), "a nano under 3 sigma is not: {found:?}");
+
+    let young = found.iter().find(|r| r["project_id"] == "p-young").expect("the young series, normalised");
+    assert_eq!(young["method"], "normalized_month");
+    assert_eq!(young["start_date"], "2026-11-01");
+    assert_eq!(young["days"], Value::from(10));
+    // October's total, against November's 200 over 10 days stretched to October's 31.
+    assert_eq!((money(young, "expected"), money(young, "actual")), (d("35"), d("620")));
+    assert!(young["z"].is_null());
+    assert_eq!(found.len(), 2, "{found:?}");
+
+    // The floors still hold: the default 10 euros and 20 % leave the 0.3 excess out.
+    let defaults = rows(&run(&warehouse, &report, &params[..2]).await.unwrap());
+    assert_eq!(defaults.iter().map(|r| r["project_id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["p-young"]);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
