@@ -7,7 +7,8 @@
 -- Euros are exact decimals throughout, and so is the decision: z >= min_z is tested as
 -- excess^2 >= min_z^2 x variance in Decimal256; only the z shown, rounded to 0.1, goes through a square root in
 -- floating point. Consecutive anomalous days make one anomaly, reported with its start date, expected and actual
--- euros, and the SKUs behind the excess.
+-- euros, and the SKUs behind the excess (up to three: each SKU's cost over the anomaly's days against its own
+-- daily mean of the 28 days before, so their sum need not equal the weekday-based excess).
 -- A series with under 21 days of history is compared as a normalised month instead (month to date / elapsed
 -- days x days of last month, against last month's total), on the as_of day.
 --
