@@ -431,3 +431,72 @@ async fn the_pager_follows_page_tokens_and_refuses_a_repeated_one() {
     let error = pager.next().await.unwrap_err().to_string();
     assert!(error.contains("next_page_token \"c3ludGhldGljLXBhZ2UtMg\" was already returned"), "{error}");
 }
+
+/// The first column of every row of a query, as strings.
+async fn first_column(warehouse: &dyn costlake_transform::warehouse::Warehouse, sql: &str) -> Vec<String> {
+    let result = costlake_queries::query(warehouse, sql, &[]).await.unwrap();
+    result.rows.iter().map(|r| r[0].as_str().unwrap_or_else(|| panic!("{sql}: {r:?}")).to_string()).collect()
+}
+
+/// The recorded billing responses through the whole path: served over loopback HTTP, collected by the billing
+/// collector into a local lake as Parquet, loaded into the embedded engine, and summed there to the nano.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_billing_responses_load_and_sum_to_the_nano() {
+    let ok = |path: &str| (StatusCode::OK, Vec::new(), raw(path));
+    let url = serve(vec![
+        ("/billing/v2beta1/consumptions", "1", ok("billing/consumptions_list.json")),
+        ("/billing/v2beta1/invoices", "1", ok("billing/invoices_list.json")),
+        ("/billing/v2beta1/charges", "1", ok("billing/charges_list_page1.SYNTHETIC.json")),
+        ("/billing/v2beta1/charges", "token:c3ludGhldGljLXBhZ2UtMg", ok("billing/charges_list_page2.SYNTHETIC.json")),
+        ("/billing/v2beta1/taxes", "1", ok("billing/taxes_list.SYNTHETIC.json")),
+        ("/billing/v2beta1/discounts", "1", ok("billing/discounts_list.SYNTHETIC.json")),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = costlake_lake::Lake::open(&costlake_lake::LakeLocation::Local(dir.path().join("lake"))).unwrap();
+    let options = costlake_ingest::CollectOptions {
+        organization_id: "105bdce1-64c0-48ab-899d-868455867ecf".into(),
+        localities: None,
+        now: Some("2025-01-22T14:00:00Z".parse().unwrap()),
+    };
+    let billing = costlake_ingest::sources::select(&["billing".to_string()]).unwrap();
+    let manifest = costlake_ingest::collect(&lake, &client(&url), &billing, &options).await.unwrap();
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
+
+    let warehouse = costlake_transform::warehouse::chdb::EmbeddedWarehouse::open(
+        dir.path().join("warehouse"),
+        Some(costlake_tests::engine::chdb_library()),
+    )
+    .await
+    .unwrap();
+    costlake_transform::load::load(&lake, &warehouse).await.unwrap();
+    let nanos = |total: i128| rust_decimal::Decimal::from_i128_with_scale(total, 9).normalize().to_string();
+
+    // The same recorded list answered for both periods the run asks for (this one and the previous one).
+    let consumptions = items(&fixture("billing/consumptions_list.json"), "consumptions");
+    let expected = nanos(consumptions.iter().map(|c| money_nanos(&c["value"])).sum());
+    assert_eq!(
+        first_column(
+            &warehouse,
+            "SELECT toString(sum(value)) FROM raw_billing_consumptions GROUP BY billing_period ORDER BY billing_period"
+        )
+        .await,
+        vec![expected.clone(), expected]
+    );
+    let invoices = items(&fixture("billing/invoices_list.json"), "invoices");
+    for column in ["total_untaxed", "total_discount", "total_undiscount"] {
+        let sql = format!("SELECT toString(sum({column})) FROM raw_billing_invoices");
+        let expected = nanos(invoices.iter().map(|i| money_nanos(&i[column])).sum());
+        assert_eq!(first_column(&warehouse, &sql).await, vec![expected], "{column}");
+    }
+    let charges: Vec<Value> =
+        ["billing/charges_list_page1.SYNTHETIC.json", "billing/charges_list_page2.SYNTHETIC.json"]
+            .iter()
+            .flat_map(|page| items(&fixture(page), "charges"))
+            .collect();
+    assert_eq!(
+        first_column(&warehouse, "SELECT toString(sum(price)) FROM raw_billing_charges").await,
+        vec![nanos(charges.iter().map(|c| money_nanos(&c["price"])).sum())]
+    );
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
