@@ -38,37 +38,6 @@ pub struct ReportArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ExportArgs {
-    /// What to export
-    #[arg(value_enum)]
-    what: ExportKind,
-    /// csv or parquet
-    #[arg(long, short, default_value = "csv")]
-    format: ExportFormat,
-    /// File to write (written whole, then renamed into place); stdout when absent (CSV only)
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-    /// First day of charges to export, YYYY-MM-DD
-    #[arg(long)]
-    from: Option<String>,
-    /// Last day of charges to export, YYYY-MM-DD
-    #[arg(long)]
-    to: Option<String>,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ExportKind {
-    /// FOCUS 1.2 cost and usage rows
-    Focus,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ExportFormat {
-    Csv,
-    Parquet,
-}
-
-#[derive(clap::Args)]
 pub struct SqlArgs {
     /// The SQL (one statement)
     query: String,
@@ -278,51 +247,10 @@ fn budgets_map(budgets: &[String]) -> anyhow::Result<String> {
     Ok(format!("{{{}}}", entries.join(",")))
 }
 
-async fn export(settings: &Settings, args: ExportArgs) -> anyhow::Result<()> {
-    let ExportKind::Focus = args.what;
-    let (format, binary) = match args.format {
-        ExportFormat::Csv => ("CSVWithNames", false),
-        ExportFormat::Parquet => ("Parquet", true),
-    };
-    if binary && args.output.is_none() {
-        bail!("Parquet is binary: give a file with --output (CSV can go to stdout)");
-    }
-    // Only the bounds given become conditions: ClickHouse evaluates both sides of an OR, so an empty date
-    // string cannot sit in a guarded `toDate(...)`.
-    let mut params = Vec::new();
-    let mut conditions = Vec::new();
-    for (name, value, condition) in [
-        ("from", &args.from, "ChargePeriodStart >= {from:Date}"),
-        ("to", &args.to, "ChargePeriodStart < {to:Date} + 1"),
-    ] {
-        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
-        if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
-            bail!("--{name} {value:?} is not a date (YYYY-MM-DD)");
-        }
-        params.push((name.to_string(), value.to_string()));
-        conditions.push(condition);
-    }
-    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow::Result<()> {
     let warehouse = open_warehouse(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    let sql = format!(
-        "SELECT * FROM focus_costs {filter} ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, SkuId, ResourceId"
-    );
-    let bytes = warehouse.query(&sql, &params, format).await?;
-    match &args.output {
-        Some(path) => {
-            let partial = path.with_extension("partial");
-            std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
-            std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote FOCUS 1.2 ({}) to {}", if binary { "Parquet" } else { "CSV" }, path.display());
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
-    }
-    Ok(())
+    crate::export::export(warehouse.as_ref(), args).await
 }
 
 async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 //! collect (Scaleway APIs → Parquet lake) → load (lake → ClickHouse) → report (canned SQL).
 
 mod commands;
+mod export;
 mod settings;
 
 use std::path::PathBuf;
@@ -74,7 +75,7 @@ enum Command {
     /// FOCUS (FinOps Open Cost and Usage Specification) 1.2 columns, one row per resource, SKU and day: from the
     /// FinOps per-resource charges where they were collected, else from the month-to-date consumption. Custom
     /// columns are prefixed x_. CSV goes to stdout unless --output is given; Parquet needs --output.
-    Export(commands::ExportArgs),
+    Export(export::ExportArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -426,6 +426,10 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
         );
     }
     assert_eq!(csv.lines().count() - 1, rows.len());
+    // Exported a billing month at a time, the Parquet file holds every row once.
+    let months: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r["day"].as_str().unwrap()[..7]).collect();
+    assert!(months.len() >= 3, "{months:?}");
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), rows.len());
     // A date range keeps the charge periods that start in it, both ends included.
     let from = november + Duration::days(9);
     let november_rows = rows.iter().filter(|r| {
@@ -437,4 +441,20 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
     let bad = sandbox.run(&["export", "focus", "--from", "last tuesday"]).await;
     assert!(!bad.success());
     assert!(bad.stderr.contains("--from \"last tuesday\" is not a date (YYYY-MM-DD)"), "{}", bad.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_warehouse_exports_the_focus_columns_and_no_rows() {
+    let sandbox = Sandbox::new(BIN);
+    let csv = sandbox.ok(&["-q", "export", "focus"]).await.stdout;
+    assert_eq!(csv.lines().count(), 1, "{csv}");
+    assert!(csv.starts_with("\"BilledCost\",\"BillingAccountId\""), "{csv}");
+    let path = sandbox.path("empty.parquet");
+    sandbox.ok(&["-q", "export", "focus", "-f", "parquet", "-o", path.to_str().unwrap()]).await;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap();
+    assert!(reader.schema().field_with_name("BilledCost").is_ok());
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
+    assert!(!sandbox.path("empty.partial").exists());
 }
