@@ -16,13 +16,6 @@
 -- @totals tag_key
 
 WITH
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
-    ),
     scoped AS
     (
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,

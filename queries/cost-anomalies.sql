@@ -23,13 +23,6 @@
 -- @totals project_name
 
 WITH
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
-    ),
     usage AS
     (
         SELECT d.organization_id AS organization_id, d.project_id AS project_id,

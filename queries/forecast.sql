@@ -18,13 +18,6 @@
 -- @money weekday_forecast currency
 
 WITH
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
-    ),
     daily AS
     (
         SELECT d.organization_id AS organization_id, d.project_id AS project_id, d.day AS day,

@@ -18,13 +18,6 @@
 -- @totals finding
 
 WITH
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
-    ),
     organizations AS
     (
         SELECT organization_id FROM latest_runs

@@ -59,14 +59,6 @@ WITH
     (
         SELECT * FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'block_snapshots')
     ),
-    -- Names of every project ever seen: a deleted project keeps its name.
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
-    ),
 
     -- Attachments still in force per Block volume and run (a `detached` reference no longer holds it).
     block_refs AS

@@ -18,6 +18,14 @@
 -- charges_latest     FinOps per-resource charges, the newest collected version of each
 -- resource_tags      inventory tags as FOCUS key/values: `k=v` and `k:v` split, a bare tag is `true`
 -- focus_costs        FOCUS 1.2: FinOps charges where they were collected for the period, else billing_daily
+-- project_names      the newest name of every project a loaded run has seen (a deleted project keeps its name,
+--                    so its costs and ghosts still read as the project people knew); every report uses it
+
+CREATE OR REPLACE VIEW project_names AS
+SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
+FROM raw_account_projects AS p
+WHERE p.run_id IN (SELECT run_id FROM runs)
+GROUP BY p.id;
 
 CREATE OR REPLACE VIEW consumption_pulls AS
 SELECT c.organization_id AS organization_id,
@@ -176,13 +184,6 @@ WITH
         FROM raw_catalog_products AS p
         WHERE p.run_id IN (SELECT run_id FROM runs)
         GROUP BY p.sku
-    ),
-    project_names AS
-    (
-        SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-        FROM raw_account_projects AS p
-        WHERE p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY p.id
     ),
     organization_names AS
     (
