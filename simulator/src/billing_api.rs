@@ -223,10 +223,30 @@ pub(crate) async fn charges(State(st): State<Arc<AppState>>, uri: Uri) -> Handle
         invoice_ids: list_of("invoice_ids", "invoiceIds"),
     };
     let book = &st.billing;
-    let list = if organization_matches(&st, &params) {
-        book.charges(after, before, today, &filter, order == "start_date_desc")
-    } else {
-        Vec::new()
+    // Everything but the page position identifies the listing.
+    let key = format!(
+        "{today} {}",
+        uri.query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.starts_with("page_token=") && !p.starts_with("pageToken="))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    let cached =
+        st.last_charges.lock().expect("charges cache").as_ref().filter(|(k, _)| *k == key).map(|(_, l)| l.clone());
+    let list = match cached {
+        Some(list) => list,
+        None => {
+            let list = if organization_matches(&st, &params) {
+                book.charges(after, before, today, &filter, order == "start_date_desc")
+            } else {
+                Vec::new()
+            };
+            let list = Arc::new(list);
+            *st.last_charges.lock().expect("charges cache") = Some((key, list.clone()));
+            list
+        }
     };
     let style = st.style();
     let items: Vec<Value> =

@@ -104,6 +104,7 @@ impl Simulator {
         let state = Arc::new(AppState {
             faults: Faults::new(&config),
             request_ids: AtomicU64::new(0),
+            last_charges: std::sync::Mutex::new(None),
             stats: Counters::default(),
             data,
             billing,
@@ -186,7 +187,13 @@ pub(crate) struct AppState {
     faults: Faults,
     stats: Counters,
     request_ids: AtomicU64,
+    /// The last charges listing, by its query and billing day: a client pages through one listing, and
+    /// rebuilding it for every page made a large organisation's charges quadratic to serve.
+    pub(crate) last_charges: std::sync::Mutex<Option<(String, ChargeListing)>>,
 }
+
+/// A charges listing: (day, index into the book's resources), in the order served.
+pub(crate) type ChargeListing = Arc<Vec<(NaiveDate, usize)>>;
 
 impl AppState {
     pub(crate) fn style(&self) -> Style {
