@@ -37,6 +37,14 @@ WITH
     (
         SELECT s.* FROM scoped AS s CROSS JOIN bounds AS b WHERE s.day BETWEEN b.from_date AND b.last_day
     ),
+    -- One row per charged resource (and one per organisation for the charges without a resource): the joins
+    -- below then grow with resources, not with resources x days.
+    per_resource AS
+    (
+        SELECT organization_id, resource_id, sum(cost) AS cost, any(currency) AS currency
+        FROM charged
+        GROUP BY organization_id, resource_id
+    ),
     tags AS
     (
         SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
@@ -46,13 +54,13 @@ WITH
     tag_keys AS
     (
         SELECT DISTINCT t.tag_key AS tag_key
-        FROM charged AS c
+        FROM per_resource AS c
         INNER JOIN tags AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
         WHERE {tag_key:String} = '' OR t.tag_key = {tag_key:String}
         UNION DISTINCT
         SELECT {tag_key:String} WHERE {tag_key:String} != ''
     ),
-    total AS (SELECT sum(cost) AS total FROM charged)
+    total AS (SELECT sum(cost) AS total FROM per_resource)
 SELECT
     k.tag_key AS tag_key,
     t.tag_value AS tag_value,
@@ -63,7 +71,7 @@ SELECT
     any(c.currency) AS currency,
     (SELECT from_date FROM bounds) AS from_date,
     (SELECT last_day FROM bounds) AS to_date
-FROM charged AS c
+FROM per_resource AS c
 CROSS JOIN tag_keys AS k
 LEFT JOIN tags AS t
     ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id AND t.tag_key = k.tag_key

@@ -15,7 +15,8 @@
 --                      * a state dated after its period's last day (late data) lands on that last day, late;
 --                      * the first state of a period starts from zero at the period's first day.
 --                    The daily costs of a period always add up to its newest month-to-date total.
--- charges_latest     FinOps per-resource charges, the newest collected version of each
+-- charges_latest     FinOps per-resource charges of each day, from the newest run that collected that day (a
+--                    filter, not an aggregation: it stays a scan at millions of charges)
 -- resource_tags      inventory tags as FOCUS key/values: `k=v` and `k:v` split, a bare tag is `true`
 -- focus_costs        FOCUS 1.2: FinOps charges where they were collected for the period, else billing_daily
 -- project_names      the newest name of every project a loaded run has seen (a deleted project keeps its name,
@@ -144,17 +145,24 @@ ENGINE = MergeTree
 ORDER BY (organization_id, day, project_id, sku);
 
 CREATE OR REPLACE VIEW charges_latest AS
+WITH newest AS
+(
+    -- The newest loaded run holding charges of each day: every run re-collects its window whole, so that run's
+    -- list is the current truth for the day (a charge it no longer lists has been restated away).
+    SELECT c.organization_id AS organization_id, toDate(assumeNotNull(c.start_date)) AS day,
+           argMax(c.run_id, c.snapshot_at) AS run_id
+    FROM raw_billing_charges AS c
+    WHERE c.run_id IN (SELECT run_id FROM runs) AND c.start_date IS NOT NULL
+    GROUP BY organization_id, day
+)
 SELECT c.organization_id AS organization_id, coalesce(c.project_id, '') AS project_id, c.sku AS sku,
        coalesce(c.resource_id, '') AS resource_id, assumeNotNull(c.start_date) AS start_date,
-       assumeNotNull(c.end_date) AS end_date,
-       argMax(c.price, c.snapshot_at) AS price, argMax(c.currency, c.snapshot_at) AS currency,
-       argMax(c.project_name, c.snapshot_at) AS project_name, argMax(c.organization_name, c.snapshot_at) AS organization_name,
-       argMax(c.resource_name, c.snapshot_at) AS resource_name, argMax(c.invoice_id, c.snapshot_at) AS invoice_id,
-       max(c.snapshot_at) AS collected_at
+       assumeNotNull(c.end_date) AS end_date, assumeNotNull(c.price) AS price, c.currency AS currency,
+       c.project_name AS project_name, c.organization_name AS organization_name, c.resource_name AS resource_name,
+       c.invoice_id AS invoice_id, c.snapshot_at AS collected_at
 FROM raw_billing_charges AS c
-WHERE c.run_id IN (SELECT run_id FROM runs) AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL
-  AND c.price IS NOT NULL
-GROUP BY organization_id, project_id, sku, resource_id, start_date, end_date;
+WHERE (c.organization_id, toDate(assumeNotNull(c.start_date)), c.run_id) IN (SELECT organization_id, day, run_id FROM newest)
+  AND c.start_date IS NOT NULL AND c.end_date IS NOT NULL AND c.price IS NOT NULL;
 
 CREATE OR REPLACE VIEW resource_tags AS
 SELECT organization_id, resource_type, resource_id, project_id, tag,
