@@ -1,7 +1,7 @@
 //! `costlake-bench`: the release `costlake` binary, end to end, against the simulator at several organisation
-//! sizes. For each size it runs `collect`, `load` and `report ghost-resources` as separate processes and reports
-//! wall time, peak resident memory (the child's own `ru_maxrss`, from `wait4`) and throughput, as a Markdown
-//! table for BENCHMARKS.md.
+//! sizes. For each size it runs `collect`, `load`, `report ghost-resources` and the five billing reports as
+//! separate processes and reports wall time, peak resident memory (the child's own `ru_maxrss`, from `wait4`) and
+//! throughput, as a Markdown table for BENCHMARKS.md.
 //!
 //!   cargo build --release --bin costlake && cargo run --release --bin costlake-bench [-- 1000 10000 50000]
 //!
@@ -44,7 +44,8 @@ fn measure(bin: &Path, env: &[(String, String)], args: &[&str]) -> Measure {
     Measure { wall, max_rss_kib: usage.ru_maxrss }
 }
 
-fn rows_of(lake: &Path) -> (u64, u64, u64) {
+/// (rows, billing rows, Parquet bytes, API calls) of the one run in `lake`.
+fn rows_of(lake: &Path) -> (u64, u64, u64, u64) {
     let manifests = lake.join("manifests");
     let mut stack = vec![manifests];
     while let Some(dir) = stack.pop() {
@@ -54,14 +55,20 @@ fn rows_of(lake: &Path) -> (u64, u64, u64) {
             } else {
                 let manifest: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
-                let rows = manifest["datasets"].as_array().unwrap().iter().map(|d| d["rows"].as_u64().unwrap()).sum();
+                let datasets = manifest["datasets"].as_array().unwrap();
+                let rows = datasets.iter().map(|d| d["rows"].as_u64().unwrap()).sum();
+                let billing = datasets
+                    .iter()
+                    .filter(|d| d["name"].as_str().unwrap().starts_with("billing_"))
+                    .map(|d| d["rows"].as_u64().unwrap())
+                    .sum();
                 let bytes = manifest["datasets"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .flat_map(|d| d["files"].as_array().unwrap().iter().map(|f| f["bytes"].as_u64().unwrap()))
                     .sum();
-                return (rows, bytes, manifest["stats"]["api_calls"].as_u64().unwrap());
+                return (rows, billing, bytes, manifest["stats"]["api_calls"].as_u64().unwrap());
             }
         }
     }
@@ -79,9 +86,9 @@ fn main() {
         .unwrap_or_else(costlake_transform::warehouse::chdb::default_library_path);
 
     println!(
-        "| servers | rows collected | Parquet | API calls | collect | collect peak RSS | load | load peak RSS | rows/s loaded | report | report peak RSS |"
+        "| servers | rows collected | of which billing | Parquet | API calls | collect | collect peak RSS | load | load peak RSS | rows/s loaded | ghost-resources | its peak RSS | 5 billing reports | their peak RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for servers in sizes {
         let mut simulator = Command::new(&bin)
             .args(["-q", "simulator", "--knobs", &format!("servers={servers},projects=20")])
@@ -108,11 +115,15 @@ fn main() {
             ("COSTLAKE_LOG".into(), "warn".into()),
         ]);
         let collect = measure(&bin, &env, &["collect"]);
-        let (rows, bytes, calls) = rows_of(&dir.path().join("lake"));
+        let (rows, billing_rows, bytes, calls) = rows_of(&dir.path().join("lake"));
         let load = measure(&bin, &env, &["load"]);
         let report = measure(&bin, &env, &["report", "ghost-resources", "--format", "json"]);
+        let billing: Vec<Measure> = ["cost-drift", "cost-anomalies", "forecast", "cost-allocation", "ghost-cost"]
+            .iter()
+            .map(|name| measure(&bin, &env, &["report", name, "--format", "json"]))
+            .collect();
         println!(
-            "| {servers} | {rows} | {:.1} MB | {calls} | {:.2} s | {} MiB | {:.2} s | {} MiB | {:.0} | {:.2} s | {} MiB |",
+            "| {servers} | {rows} | {billing_rows} | {:.1} MB | {calls} | {:.2} s | {} MiB | {:.2} s | {} MiB | {:.0} | {:.2} s | {} MiB | {:.2} s | {} MiB |",
             bytes as f64 / 1e6,
             collect.wall.as_secs_f64(),
             collect.max_rss_kib / 1024,
@@ -121,6 +132,8 @@ fn main() {
             rows as f64 / load.wall.as_secs_f64(),
             report.wall.as_secs_f64(),
             report.max_rss_kib / 1024,
+            billing.iter().map(|m| m.wall.as_secs_f64()).sum::<f64>(),
+            billing.iter().map(|m| m.max_rss_kib).max().unwrap_or(0) / 1024,
         );
         let _ = simulator.kill();
         let _ = simulator.wait();
