@@ -733,7 +733,6 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
     use std::str::FromStr;
 
     fn config() -> SimConfig {
@@ -894,14 +893,7 @@ mod tests {
         assert_eq!(g.daily_cost, dec("1.008"));
         assert_eq!(g.sku, "/compute/dev1_l/run_fr-par-1");
         assert_eq!(g.project_id, org.projects[0].id);
-        let inventory: HashSet<&str> = org
-            .servers
-            .iter()
-            .map(|s| s.id.as_str())
-            .chain(org.block_volumes.iter().map(|v| v.id.as_str()))
-            .chain(org.ips.iter().map(|i| i.id.as_str()))
-            .chain(org.block_snapshots.iter().map(|s| s.id.as_str()))
-            .collect();
+        let inventory = org.billable_ids();
         assert!(!inventory.contains(g.resource_id.as_str()));
 
         // Ghost (b): a running server of project 1 in fr-par-1 that bills nothing.

@@ -193,6 +193,17 @@ pub fn organization(config: &SimConfig) -> Organization {
 }
 
 impl Organization {
+    /// The ids of every resource the Billing API charges for: servers, Block volumes and snapshots, flexible IPs.
+    pub fn billable_ids(&self) -> std::collections::HashSet<&str> {
+        self.servers
+            .iter()
+            .map(|s| s.id.as_str())
+            .chain(self.block_volumes.iter().map(|v| v.id.as_str()))
+            .chain(self.ips.iter().map(|i| i.id.as_str()))
+            .chain(self.block_snapshots.iter().map(|s| s.id.as_str()))
+            .collect()
+    }
+
     pub fn build(config: &SimConfig) -> Organization {
         let mut b = Builder::new(config);
         b.projects(config.projects);

@@ -414,14 +414,7 @@ async fn charges_walk_sums_to_the_daily_costs() {
 
     let charges = h.all_charges("start_date_after=2026-10-25T00:00:00Z&end_date_before=2026-11-30T00:00:00Z").await;
     let mut sums: BTreeMap<(NaiveDate, String, String), Decimal> = BTreeMap::new();
-    let inventory: HashSet<&str> = org
-        .servers
-        .iter()
-        .map(|s| s.id.as_str())
-        .chain(org.block_volumes.iter().map(|v| v.id.as_str()))
-        .chain(org.ips.iter().map(|i| i.id.as_str()))
-        .chain(org.block_snapshots.iter().map(|s| s.id.as_str()))
-        .collect();
+    let inventory = org.billable_ids();
     let mut unknown: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
     let mut previous_day = date("2026-10-25");
     for c in &charges {
