@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{Days, NaiveDate};
-use costlake_simulator::{
-    BillingTruth, DEFAULT_SECRET_KEY, SimConfig, Simulator, billing, month_of, organization, planted,
-};
+use costlake_simulator::{BillingTruth, billing, month_of, organization, planted};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::Value;
+
+mod common;
+
+use common::{Harness, config, count};
 
 const TODAY: &str = "2026-11-22";
 
@@ -18,62 +20,7 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn config(knobs: &str) -> SimConfig {
-    let base = SimConfig { today: date(TODAY), ..SimConfig::default() };
-    base.with_knobs(knobs).unwrap()
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().unwrap()
-}
-
-struct Harness {
-    sim: Simulator,
-    http: reqwest::Client,
-    config: SimConfig,
-}
-
 impl Harness {
-    async fn start(knobs: &str) -> Harness {
-        let config = config(knobs);
-        Harness { sim: Simulator::start(config.clone(), None).await.unwrap(), http: client(), config }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        let url = format!("{}{path}", self.sim.base_url());
-        self.http.get(url).header("X-Auth-Token", DEFAULT_SECRET_KEY).send().await.unwrap()
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert_eq!(response.headers()["content-type"], "application/json");
-        response.json().await.unwrap()
-    }
-
-    /// Every item of a scheme-B list; also returns page 1's envelope.
-    async fn all_b(&self, path: &str, key: &str) -> (Vec<Value>, Value) {
-        let mut items = Vec::new();
-        let mut first = Value::Null;
-        for page in 1.. {
-            let sep = if path.contains('?') { '&' } else { '?' };
-            let body = self.json(&format!("{path}{sep}page={page}&page_size=100")).await;
-            let batch = body[key].as_array().unwrap().clone();
-            let total = count(&body["total_count"]);
-            let empty = batch.is_empty();
-            items.extend(batch);
-            if page == 1 {
-                first = body;
-            }
-            if items.len() >= total || empty {
-                assert_eq!(items.len(), total, "{path}");
-                break;
-            }
-        }
-        (items, first)
-    }
-
     /// Every charge of a scheme-C walk, following `next_page_token` (a repeated token is an error).
     async fn all_charges(&self, query: &str) -> Vec<Value> {
         let mut items = Vec::new();
@@ -100,14 +47,7 @@ impl Harness {
     }
 
     fn truth(&self) -> BillingTruth {
-        billing(&self.config)
-    }
-}
-
-fn count(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.parse().unwrap(),
-        v => v.as_u64().unwrap() as usize,
+        billing(self.config())
     }
 }
 
@@ -167,7 +107,7 @@ fn by_row(rows: &[Value]) -> BTreeMap<(String, String), Decimal> {
 async fn consumptions_at(h: &Harness, day: NaiveDate, query: &str) -> (Vec<Value>, Value) {
     h.sim.set_billing_today(day);
     assert_eq!(h.sim.billing_today(), day);
-    h.all_b(&format!("/billing/v2beta1/consumptions?{query}"), "consumptions").await
+    h.all_b_and_envelope(&format!("/billing/v2beta1/consumptions?{query}"), "consumptions").await
 }
 
 #[tokio::test]
@@ -230,13 +170,13 @@ async fn consumptions_are_month_to_date() {
 
     // A past period returns its full total, whatever the clock; the history and the future are empty.
     h.sim.set_billing_today(date(TODAY));
-    let (october, _) = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-10", "consumptions").await;
+    let october = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-10", "consumptions").await;
     let october_sum: Decimal = by_row(&october).values().copied().sum();
     assert_eq!(october_sum, truth.total(None, date("2026-10-01"), date("2026-10-31")));
     h.sim.set_billing_today(date("2027-01-15"));
-    let (again, _) = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-10", "consumptions").await;
+    let again = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-10", "consumptions").await;
     assert_eq!(by_row(&again), by_row(&october));
-    let (november, _) = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-11", "consumptions").await;
+    let november = h.all_b("/billing/v2beta1/consumptions?billing_period=2026-11", "consumptions").await;
     let november_sum: Decimal = by_row(&november).values().copied().sum();
     assert_eq!(november_sum, truth.total(None, nov, date("2026-11-30")) - r.credit);
     for period in ["2026-07", "2027-02"] {
@@ -244,7 +184,7 @@ async fn consumptions_are_month_to_date() {
         assert_eq!(body["total_count"], 0, "{period}");
     }
     // Empty billing_period = the clock's period (January 2027).
-    let (january, _) = h.all_b("/billing/v2beta1/consumptions?billing_period=", "consumptions").await;
+    let january = h.all_b("/billing/v2beta1/consumptions?billing_period=", "consumptions").await;
     assert_eq!(
         by_row(&january).values().copied().sum::<Decimal>(),
         truth.total(None, date("2027-01-01"), date("2027-01-14"))
@@ -256,8 +196,8 @@ async fn consumption_rows_filters_and_orders() {
     let h = Harness::start("billing_today=2026-11-20").await;
     assert_eq!(h.sim.billing_today(), date("2026-11-20"));
     let truth = h.truth();
-    let org = organization(&h.config);
-    let (rows, envelope) = h.all_b("/billing/v2beta1/consumptions", "consumptions").await;
+    let org = organization(h.config());
+    let (rows, envelope) = h.all_b_and_envelope("/billing/v2beta1/consumptions", "consumptions").await;
     assert!(rows.len() > 20);
     assert_eq!(envelope["consumptions"].as_array().unwrap().len(), rows.len().min(100));
     let bandwidth = rows
@@ -287,27 +227,27 @@ async fn consumption_rows_filters_and_orders() {
 
     // Filters.
     let p2 = &org.projects[2].id;
-    let (in_p2, _) = h.all_b(&format!("/billing/v2beta1/consumptions?project_id={p2}"), "consumptions").await;
+    let in_p2 = h.all_b(&format!("/billing/v2beta1/consumptions?project_id={p2}"), "consumptions").await;
     assert!(!in_p2.is_empty() && in_p2.iter().all(|r| r["project_id"] == p2.as_str()));
     let p2_sum: Decimal = by_row(&in_p2).values().copied().sum();
     assert_eq!(p2_sum, truth.total(Some(p2), date("2026-11-01"), date("2026-11-19")));
-    let (storage, _) = h.all_b("/billing/v2beta1/consumptions?category_name=Storage", "consumptions").await;
+    let storage = h.all_b("/billing/v2beta1/consumptions?category_name=Storage", "consumptions").await;
     assert!(!storage.is_empty() && storage.iter().all(|r| r["category_name"] == "Storage"));
-    let org_id = &h.config.organization_id;
-    let (mine, _) = h.all_b(&format!("/billing/v2beta1/consumptions?organization_id={org_id}"), "consumptions").await;
+    let org_id = &h.config().organization_id;
+    let mine = h.all_b(&format!("/billing/v2beta1/consumptions?organization_id={org_id}"), "consumptions").await;
     assert_eq!(mine.len(), rows.len());
     let other = h.json("/billing/v2beta1/consumptions?organization_id=00000000-0000-4000-8000-000000000000").await;
     assert_eq!(other["total_count"], 0);
 
     // Orders.
-    let (by_category, _) = h.all_b("/billing/v2beta1/consumptions?order_by=category_name_asc", "consumptions").await;
+    let by_category = h.all_b("/billing/v2beta1/consumptions?order_by=category_name_asc", "consumptions").await;
     let categories: Vec<&str> = by_category.iter().map(|r| r["category_name"].as_str().unwrap()).collect();
     assert!(categories.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(by_category.len(), rows.len());
-    let (desc, _) = h.all_b("/billing/v2beta1/consumptions?order_by=category_name_desc", "consumptions").await;
+    let desc = h.all_b("/billing/v2beta1/consumptions?order_by=category_name_desc", "consumptions").await;
     assert_eq!(desc[0]["category_name"], "Storage");
     for order in ["updated_at_desc", "updated_at_asc"] {
-        let (same, _) = h.all_b(&format!("/billing/v2beta1/consumptions?order_by={order}"), "consumptions").await;
+        let same = h.all_b(&format!("/billing/v2beta1/consumptions?order_by={order}"), "consumptions").await;
         assert_eq!(same, rows);
     }
 
@@ -332,7 +272,7 @@ async fn consumption_rows_filters_and_orders() {
 async fn invoices_one_per_complete_month() {
     let h = Harness::start("").await;
     let truth = h.truth();
-    let (invoices, envelope) = h.all_b("/billing/v2beta1/invoices", "invoices").await;
+    let (invoices, envelope) = h.all_b_and_envelope("/billing/v2beta1/invoices", "invoices").await;
     assert_eq!(ordered_keys(&envelope), ["invoices", "total_count"]);
     // Newest first (invoice_number_desc).
     let periods: Vec<&str> = invoices.iter().map(|i| i["billing_period"].as_str().unwrap()).collect();
@@ -361,7 +301,7 @@ async fn invoices_one_per_complete_month() {
         assert_eq!(inv["type"], "periodic");
         assert_eq!(inv["seller_name"], "Scaleway SAS");
         assert_eq!(inv["organization_name"], "Demo Org");
-        assert_eq!(inv["organization_id"], h.config.organization_id.as_str());
+        assert_eq!(inv["organization_id"], h.config().organization_id.as_str());
         assert_eq!(inv["id"].as_str().unwrap().len(), 36);
     }
 
@@ -390,7 +330,7 @@ async fn invoices_one_per_complete_month() {
 
     // The clock moves: November is invoiced in December, restatement credit included; the ids are stable.
     h.sim.set_billing_today(date("2026-12-01"));
-    let (later, _) = h.all_b("/billing/v2beta1/invoices?order_by=invoice_number_asc", "invoices").await;
+    let later = h.all_b("/billing/v2beta1/invoices?order_by=invoice_number_asc", "invoices").await;
     assert_eq!(later.len(), 4);
     assert_eq!(later[2]["id"], invoices[0]["id"]);
     assert_eq!(later[2]["state"], "paid");
@@ -407,8 +347,8 @@ async fn invoices_one_per_complete_month() {
 async fn charges_walk_sums_to_the_daily_costs() {
     let h = Harness::start("").await;
     let truth = h.truth();
-    let org = organization(&h.config);
-    let (invoices, _) = h.all_b("/billing/v2beta1/invoices", "invoices").await;
+    let org = organization(h.config());
+    let invoices = h.all_b("/billing/v2beta1/invoices", "invoices").await;
     let october_invoice =
         invoices.iter().find(|i| i["billing_period"] == "2026-10-01T00:00:00Z").unwrap()["id"].clone();
 
@@ -425,7 +365,7 @@ async fn charges_walk_sums_to_the_daily_costs() {
         assert_eq!(start, format!("{day}T00:00:00Z"));
         assert_eq!(c["end_date"], format!("{day}T23:59:59.999999Z"));
         assert_eq!(c["updated_at"], "2026-11-22T03:00:00Z");
-        assert_eq!(c["organization_id"], h.config.organization_id.as_str());
+        assert_eq!(c["organization_id"], h.config().organization_id.as_str());
         let expected_invoice = if day < date("2026-11-01") { october_invoice.clone() } else { Value::from("") };
         assert_eq!(c["invoice_id"], expected_invoice, "{c}");
         let project = c["project_id"].as_str().unwrap();
@@ -531,7 +471,7 @@ async fn taxes_and_discounts() {
     assert_eq!(d["mode"], "discount_mode_value");
     assert_eq!(d["coupon"], serde_json::json!({"description": "Welcome offer"}));
     assert_eq!(d["filters"], serde_json::json!([]));
-    assert_eq!(d["organization_id"], h.config.organization_id.as_str());
+    assert_eq!(d["organization_id"], h.config().organization_id.as_str());
     let other = h.json("/billing/v2beta1/discounts?organization_id=00000000-0000-4000-8000-000000000000").await;
     assert_eq!(other["total_count"], 0);
 }

@@ -2,67 +2,15 @@
 
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
-use costlake_simulator::{DEFAULT_SECRET_KEY, SimConfig, SimStats, Simulator, planted};
+use costlake_simulator::{SimConfig, SimStats, Simulator, planted};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-fn config(knobs: &str) -> SimConfig {
-    let base = SimConfig { today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), ..SimConfig::default() };
-    base.with_knobs(knobs).unwrap()
-}
+mod common;
 
-fn client() -> reqwest::Client {
-    // reqwest is built without a bundled crypto provider; plain http needs none, but building a client does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().unwrap()
-}
-
-struct Harness {
-    sim: Simulator,
-    http: reqwest::Client,
-}
+use common::{Harness, client, config};
 
 impl Harness {
-    async fn start(knobs: &str) -> Harness {
-        Harness { sim: Simulator::start(config(knobs), None).await.unwrap(), http: client() }
-    }
-
-    async fn get_with(&self, path: &str, key: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}{path}", self.sim.base_url()));
-        if let Some(key) = key {
-            request = request.header("X-Auth-Token", key);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.get_with(path, Some(DEFAULT_SECRET_KEY)).await
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        response.json().await.unwrap()
-    }
-
-    /// Every item of a scheme-B list, following pages until `total_count` items were seen.
-    async fn all_b(&self, path: &str, key: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        for page in 1.. {
-            let sep = if path.contains('?') { '&' } else { '?' };
-            let body = self.json(&format!("{path}{sep}page={page}&page_size=100")).await;
-            let batch = body[key].as_array().unwrap().clone();
-            let total = body["total_count"].as_u64().unwrap() as usize;
-            let empty = batch.is_empty();
-            items.extend(batch);
-            if items.len() >= total || empty {
-                break;
-            }
-        }
-        items
-    }
-
     /// Every item of a scheme-A (Instance) list.
     async fn all_a(&self, path: &str, key: &str) -> Vec<Value> {
         let mut items = Vec::new();
