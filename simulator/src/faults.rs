@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::SimConfig;
+use crate::config::SimConfig;
 use crate::ids::{fnv1a, splitmix64};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

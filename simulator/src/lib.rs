@@ -1,20 +1,37 @@
 //! costlake-simulator: a loopback HTTP server that speaks the real Scaleway API shapes (Instance, Block, Account,
 //! Product Catalog) for a synthetic, deterministic organisation with planted "ghost" resources.
 //!
-//! Used by `costlake demo` and by the end-to-end tests. [`planted`] is the test oracle: the findings a correct
+//! Used by `costlake demo` and by the end-to-end tests. [`planted()`] is the test oracle: the findings a correct
 //! ghost-resources report must produce for a given [`SimConfig`].
+//!
+//! # Layout
+//!
+//! The simulator mirrors the collectors (`ingest/src/sources/`): one module per product, over small shared files.
+//!
+//! * `products/{account,instance,block,catalog}.rs`: each product's model, wire shapes and routes;
+//! * `products/billing/`: the Billing model (`mod.rs`), its book built in named steps
+//!   (`book.rs`), wire shapes (`wire.rs`) and handlers with the billing clock (`api.rs`);
+//! * `org.rs`: the organisation aggregate, generated from the seed; `planted.rs`: the oracle of ghost findings;
+//! * `server.rs`: state, start/shutdown, the router mounting the products' routes, and the gate (auth, faults);
+//! * `http.rs`, `paging.rs`, `listing.rs`, `wire.rs`: errors and query parameters, the `Legacy`/`TotalCount`/`Token`
+//!   pagination schemes, pre-rendered list items and their orders, shared JSON formatting;
+//! * `prices.rs`, `config.rs`, `faults.rs`, `ids.rs`: the price book and zones, the knobs, injected faults, seeded
+//!   ids and timestamps.
+//!
+//! Imports go one way: shared files import no product and not the server; products import shared files (Billing
+//! also the organisation it bills); the server imports the products.
 //!
 //! # What is served
 //!
 //! | path (GET) | pagination | auth |
 //! |---|---|---|
-//! | `/account/v3/projects` | B (`page`, `page_size` ≤ 100, default 20, `total_count`) | token |
-//! | `/instance/v1/zones/{zone}/{servers,volumes,ips,snapshots}` | A (`page`, `per_page` ≤ 100, default 50, `X-Total-Count` + `Link`) | token |
-//! | `/instance/v1/zones/{zone}/products/servers` | A, over the map's sorted keys | none |
-//! | `/block/v1/zones/{zone}/{volumes,snapshots,volume-types}` | B | token |
-//! | `/product-catalog/v2alpha1/public-catalog/products` | B | none |
-//! | `/billing/v2beta1/{consumptions,invoices,taxes,discounts}` | B | token |
-//! | `/billing/v2beta1/charges` (FinOps) | C (`page_size` ≤ 100, default 20, opaque `page_token`, `next_page_token`) | token |
+//! | `/account/v3/projects` | TotalCount (`page`, `page_size` ≤ 100, default 20, `total_count`) | token |
+//! | `/instance/v1/zones/{zone}/{servers,volumes,ips,snapshots}` | Legacy (`page`, `per_page` ≤ 100, default 50, `X-Total-Count` + `Link`) | token |
+//! | `/instance/v1/zones/{zone}/products/servers` | Legacy, over the map's sorted keys | none |
+//! | `/block/v1/zones/{zone}/{volumes,snapshots,volume-types}` | TotalCount | token |
+//! | `/product-catalog/v2alpha1/public-catalog/products` | TotalCount | none |
+//! | `/billing/v2beta1/{consumptions,invoices,taxes,discounts}` | TotalCount | token |
+//! | `/billing/v2beta1/charges` (FinOps) | Token (`page_size` ≤ 100, default 20, opaque `page_token`, `next_page_token`) | token |
 //!
 //! The Billing API answers for a movable **billing clock** (`billing_today`, [`Simulator::set_billing_today`]):
 //! consumptions are month-to-date over the complete days before it, invoices cover the complete months before its
@@ -47,26 +64,28 @@
 //! ```
 #![recursion_limit = "256"]
 
-mod billing;
-mod billing_api;
-mod catalog;
 mod config;
 mod faults;
+mod http;
 mod ids;
+mod listing;
 mod org;
 mod paging;
 mod planted;
+mod prices;
+mod products;
 mod server;
 mod wire;
 
-pub use billing::{
-    Anomaly, BILLING_HORIZON_DAYS, BillingTruth, DailyCost, Drift, GhostCharge, Restatement, billing, month_of,
-};
-pub use catalog::{BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType};
 pub use config::{DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id};
-pub use org::{
-    BlockSnapshot, BlockVolume, FlexibleIp, GhostIds, InstanceSnapshot, InstanceVolume, Organization, ParentVolume,
-    Project, Server, ServerRef, ServerVolume, VolumeReference, organization,
-};
+pub use org::{GhostIds, Organization, organization};
 pub use planted::{PlantedGhost, planted};
+pub use prices::{BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType};
+pub use products::account::Project;
+pub use products::billing::book::billing;
+pub use products::billing::{
+    Anomaly, BILLING_HORIZON_DAYS, BillingTruth, DailyCost, Drift, GhostCharge, Restatement, month_of,
+};
+pub use products::block::{BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
+pub use products::instance::{FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
 pub use server::{SimStats, Simulator};

@@ -1,11 +1,16 @@
-//! The synthetic organisation: projects, healthy resources, edge cases a correct report must not flag, and the
-//! planted ghosts. Built once per configuration; everything is a pure function of the [`SimConfig`].
+//! The synthetic organisation, the aggregate of every product's resources: projects, healthy resources, edge cases
+//! a correct report must not flag, and the planted ghosts. Built once per configuration; everything is a pure
+//! function of the [`SimConfig`]. The resource types are each product's (see [`crate::products`]); they are
+//! generated here together because one server draws its volume and IP from the same seeded stream.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::SimConfig;
-use crate::catalog::{GB, PriceBook};
+use crate::config::SimConfig;
 use crate::ids::IdStream;
+use crate::prices::{GB, PriceBook};
+use crate::products::account::Project;
+use crate::products::block::{self, BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
+use crate::products::instance::{self, FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
 
 /// Where the healthy servers go, cycled by index: 60 % in fr-par-1 (so its lists span several pages once there
 /// are ~100 servers), the rest split between a second Paris zone and Amsterdam.
@@ -21,139 +26,6 @@ const PROJECT_NAMES: [&str; 4] = ["default", "web-shop", "data-platform", "sandb
 
 /// Public prefixes for the healthy servers' flexible IPs; the orphaned ghosts use 51.15.x.y, so they never collide.
 const IP_PREFIXES: [&str; 4] = ["51.158", "163.172", "212.47", "62.210"];
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Project {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ServerVolume {
-    /// An SBS volume, described by the Block API; the server only carries a reduced entry.
-    Sbs { id: String },
-    /// A local volume, carried in full in the server's `volumes` map (id into `instance_volumes`).
-    Local { id: String },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Server {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub zone: String,
-    pub commercial_type: String,
-    pub state: String,
-    pub state_detail: String,
-    pub creation_date: DateTime<Utc>,
-    pub modification_date: DateTime<Utc>,
-    pub volumes: Vec<ServerVolume>,
-    /// Ids into `ips`, in `public_ips` order.
-    pub ip_ids: Vec<String>,
-    pub mac_address: String,
-    pub security_group_id: String,
-    pub tags: Vec<String>,
-    /// Hypervisor placement (`location`), absent for powered-off servers.
-    pub location: Option<[String; 3]>,
-    /// An extra field the real API does not send (yet): decoders must ignore it.
-    pub future_field: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerRef {
-    pub id: String,
-    pub name: String,
-}
-
-/// A volume of the Instance API (local volumes; SBS volumes live in the Block API).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceVolume {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub zone: String,
-    pub volume_type: String,
-    pub size: u64,
-    pub server: Option<ServerRef>,
-    pub state: String,
-    pub creation_date: DateTime<Utc>,
-    pub modification_date: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlexibleIp {
-    pub id: String,
-    pub address: String,
-    pub project_id: String,
-    pub zone: String,
-    pub ip_type: String,
-    pub state: String,
-    pub server: Option<ServerRef>,
-    pub ipam_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceSnapshot {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub zone: String,
-    pub volume_type: String,
-    pub size: u64,
-    pub state: String,
-    pub base_volume: Option<ServerRef>,
-    pub creation_date: DateTime<Utc>,
-    pub modification_date: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct VolumeReference {
-    pub id: String,
-    pub server_id: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlockVolume {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub zone: String,
-    pub volume_type: String,
-    pub size: u64,
-    pub status: String,
-    pub references: Vec<VolumeReference>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub last_detached_at: Option<DateTime<Utc>>,
-    /// Copied from the server it is attached to (empty for a free volume).
-    pub tags: Vec<String>,
-    pub future_field: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParentVolume {
-    pub id: String,
-    pub name: String,
-    pub volume_type: String,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlockSnapshot {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub zone: String,
-    pub size: u64,
-    pub status: String,
-    pub parent_volume: Option<ParentVolume>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Ids of the planted resources, so the oracle finds them without relying on names.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +100,30 @@ impl Organization {
             prices: PriceBook::default(),
             ghosts,
             image,
+        }
+    }
+
+    /// What the Instance API serves.
+    pub(crate) fn instance(&self) -> instance::Served<'_> {
+        instance::Served {
+            organization_id: &self.id,
+            today: self.today,
+            image: &self.image,
+            servers: &self.servers,
+            volumes: &self.instance_volumes,
+            ips: &self.ips,
+            snapshots: &self.instance_snapshots,
+            server_types: &self.prices.server_types,
+        }
+    }
+
+    /// What the Block API serves.
+    pub(crate) fn block(&self) -> block::Served<'_> {
+        block::Served {
+            organization_id: &self.id,
+            prices: &self.prices,
+            volumes: &self.block_volumes,
+            snapshots: &self.block_snapshots,
         }
     }
 

@@ -1,17 +1,21 @@
-//! The three pagination schemes of the Scaleway APIs.
+//! The three pagination schemes of the Scaleway APIs, named as the collectors in `ingest/` name them:
 //!
-//! * Scheme A (Instance): `page` + `per_page` (default 50), no count in the body; `X-Total-Count` and a `Link`
-//!   header relative to the zone path.
-//! * Scheme B (most others): `page` + `page_size` (default 20), `total_count` in the body, an empty list past the
-//!   last page.
-//! * Scheme C (Billing FinOps `charges`): `page_size` (default 20) + an opaque `page_token`; the body's
-//!   `next_page_token` is `null` on the last page.
+//! * `Legacy` (Instance; [`Page::legacy`], [`legacy_headers`]): `page` + `per_page` (default 50), no count in the
+//!   body; `X-Total-Count` and a `Link` header relative to the zone path.
+//! * `TotalCount` (most others; [`Page::total_count`], [`total_count_body`]): `page` + `page_size` (default 20),
+//!   `total_count` in the body, an empty list past the last page.
+//! * `Token` (Billing FinOps `charges`; [`TokenPage`]): `page_size` (default 20) + an opaque `page_token`; the
+//!   body's `next_page_token` is `null` on the last page.
 
-use crate::server::{ApiError, Params};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use serde_json::{Map, Value};
+
+use crate::http::{ApiError, Params};
+use crate::wire::Style;
 
 pub const MAX_PAGE_SIZE: usize = 100;
-pub const SCHEME_A_DEFAULT: usize = 50;
-pub const SCHEME_B_DEFAULT: usize = 20;
+pub const LEGACY_DEFAULT: usize = 50;
+pub const TOTAL_COUNT_DEFAULT: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -21,14 +25,14 @@ pub struct Page {
 }
 
 impl Page {
-    /// Instance API: `page`, `per_page`.
-    pub fn scheme_a(params: &Params) -> Result<Page, ApiError> {
-        Page::parse(params, "per_page", SCHEME_A_DEFAULT)
+    /// Legacy (Instance API): `page`, `per_page`.
+    pub fn legacy(params: &Params) -> Result<Page, ApiError> {
+        Page::parse(params, "per_page", LEGACY_DEFAULT)
     }
 
-    /// Other APIs: `page`, `page_size`.
-    pub fn scheme_b(params: &Params) -> Result<Page, ApiError> {
-        Page::parse(params, "page_size", SCHEME_B_DEFAULT)
+    /// TotalCount (other APIs): `page`, `page_size`.
+    pub fn total_count(params: &Params) -> Result<Page, ApiError> {
+        Page::parse(params, "page_size", TOTAL_COUNT_DEFAULT)
     }
 
     fn parse(params: &Params, size_key: &str, default_size: usize) -> Result<Page, ApiError> {
@@ -72,7 +76,7 @@ impl Page {
     }
 }
 
-/// A scheme-C page: where it starts and how long it is. The token is the unpadded base64url of `offset:N`.
+/// A Token page: where it starts and how long it is. The token is the unpadded base64url of `offset:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPage {
     pub offset: usize,
@@ -87,7 +91,7 @@ impl TokenPage {
         } else {
             "page_size"
         };
-        let size = positive(params, size_key, SCHEME_B_DEFAULT, MAX_PAGE_SIZE)?;
+        let size = positive(params, size_key, TOTAL_COUNT_DEFAULT, MAX_PAGE_SIZE)?;
         let token = params.get("page_token").or_else(|| params.get("pageToken")).unwrap_or("");
         let offset = if token.is_empty() {
             0
@@ -108,6 +112,31 @@ impl TokenPage {
         let next = self.offset.saturating_add(self.size);
         (next < total).then(|| encode_token(next))
     }
+}
+
+/// The Legacy headers: `X-Total-Count` and the `Link` header.
+pub(crate) fn legacy_headers(page: &Page, resource: &str, total: usize, params: &Params) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
+    let rest = params.rest_without(&["page", "per_page"]);
+    // The raw query is URI-safe ASCII, so this only fails on input hyper would already have refused.
+    if let Ok(link) = HeaderValue::from_str(&page.link_header(resource, total, &rest)) {
+        headers.insert(header::LINK, link);
+    }
+    headers
+}
+
+/// The TotalCount body; the count's position follows the recordings of each API.
+pub(crate) fn total_count_body(style: Style, key: &str, items: Vec<Value>, total: usize, count_first: bool) -> Value {
+    let mut body = Map::new();
+    if count_first {
+        body.insert("total_count".into(), style.count(total));
+        body.insert(key.into(), Value::Array(items));
+    } else {
+        body.insert(key.into(), Value::Array(items));
+        body.insert("total_count".into(), style.count(total));
+    }
+    Value::Object(body)
 }
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -208,13 +237,13 @@ mod tests {
 
     #[test]
     fn parses_defaults_and_rejects_bad_values() {
-        assert_eq!(Page::scheme_a(&params("")).unwrap(), Page { number: 1, size: 50 });
-        assert_eq!(Page::scheme_b(&params("page=2")).unwrap(), Page { number: 2, size: 20 });
-        assert_eq!(Page::scheme_b(&params("page_size=100")).unwrap(), Page { number: 1, size: 100 });
+        assert_eq!(Page::legacy(&params("")).unwrap(), Page { number: 1, size: 50 });
+        assert_eq!(Page::total_count(&params("page=2")).unwrap(), Page { number: 2, size: 20 });
+        assert_eq!(Page::total_count(&params("page_size=100")).unwrap(), Page { number: 1, size: 100 });
         for bad in ["page=0", "page=-1", "page=abc", "per_page=101", "per_page=0", "page=99999999999999999999999"] {
-            assert!(Page::scheme_a(&params(bad)).is_err(), "{bad}");
+            assert!(Page::legacy(&params(bad)).is_err(), "{bad}");
         }
-        assert!(Page::scheme_b(&params("page_size=500")).is_err());
+        assert!(Page::total_count(&params("page_size=500")).is_err());
     }
 
     #[test]

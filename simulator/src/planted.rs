@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::SimConfig;
-use crate::catalog::{hourly_to_monthly, storage_monthly};
-use crate::org::{Organization, ServerVolume};
+use crate::config::SimConfig;
+use crate::org::Organization;
+use crate::prices::{hourly_to_monthly, storage_monthly};
+use crate::products::instance::ServerVolume;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlantedGhost {

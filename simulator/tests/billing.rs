@@ -1,7 +1,6 @@
 //! The Billing API over real HTTP on 127.0.0.1, checked against the billing oracle.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{Days, NaiveDate};
@@ -12,7 +11,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Harness, config, count};
+use common::{Harness, config, count, fixture};
 
 const TODAY: &str = "2026-11-22";
 
@@ -71,17 +70,6 @@ fn half_up(d: Decimal) -> Decimal {
 
 fn float(v: &Value) -> Decimal {
     Decimal::from_str(&v.to_string()).unwrap()
-}
-
-fn fixture(path: &str) -> Value {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        manifest.join("../tests/fixtures/scaleway").join(path),
-        manifest.join("../../shared/fixtures/scaleway").join(path),
-        PathBuf::from("/work/shared/fixtures/scaleway").join(path),
-    ];
-    let file = candidates.iter().find(|f| f.exists()).unwrap_or(&candidates[0]);
-    serde_json::from_str(&std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))).unwrap()
 }
 
 fn keys(v: &Value) -> Vec<String> {

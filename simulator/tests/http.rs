@@ -1,14 +1,12 @@
 //! End-to-end checks of the simulator over real HTTP on 127.0.0.1.
 
-use std::path::PathBuf;
-
 use costlake_simulator::{SimConfig, SimStats, Simulator, planted};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 mod common;
 
-use common::{Harness, client, config};
+use common::{Harness, client, config, fixture};
 
 impl Harness {
     /// Every item of a scheme-A (Instance) list.
@@ -27,12 +25,6 @@ impl Harness {
         }
         items
     }
-}
-
-fn fixture(path: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/scaleway").join(path);
-    let file = if file.exists() { file } else { PathBuf::from("/work/shared/fixtures/scaleway").join(path) };
-    serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))).unwrap()
 }
 
 fn keys(v: &Value) -> Vec<String> {

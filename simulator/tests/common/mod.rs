@@ -3,6 +3,8 @@
 // Each suite compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use chrono::NaiveDate;
 use costlake_simulator::{DEFAULT_SECRET_KEY, SimConfig, Simulator};
 use reqwest::StatusCode;
@@ -11,6 +13,12 @@ use serde_json::Value;
 pub fn config(knobs: &str) -> SimConfig {
     let base = SimConfig { today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), ..SimConfig::default() };
     base.with_knobs(knobs).unwrap()
+}
+
+/// A recorded response from the repository's own `tests/fixtures/scaleway/<path>`.
+pub fn fixture(path: &str) -> Value {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/scaleway").join(path);
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))).unwrap()
 }
 
 pub fn client() -> reqwest::Client {

@@ -1,20 +1,62 @@
-//! Handlers of the Billing API v2beta1 (consumptions, invoices, taxes, discounts) and of the FinOps `charges` list.
+//! Handlers of the Billing API v2beta1 (consumptions, invoices, taxes, discounts) and of the FinOps `charges` list,
+//! and the billing clock they answer for.
 //!
-//! Everything is computed per request from the [`crate::billing::Book`] built at start and the billing clock read
-//! at that moment, so moving the clock with [`crate::Simulator::set_billing_today`] takes effect immediately.
+//! Everything is computed per request from the [`Book`] built at start and the billing clock read at that moment,
+//! so moving the clock with [`crate::Simulator::set_billing_today`] takes effect immediately.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::billing::{ChargeFilter, Invoice, month_of, next_month, round_half_up};
-use crate::paging::{Page, TokenPage};
-use crate::server::{ApiError, AppState, Handled, Params, json_response, scheme_b_body};
-use crate::wire;
+use super::book::Book;
+use super::{ChargeFilter, Invoice, month_of, next_month, round_half_up, wire};
+use crate::http::{ApiError, Handled, Params, json_response};
+use crate::paging::{Page, TokenPage, total_count_body};
+use crate::wire::{Style, float_number};
+
+/// A charges listing: (day, index into the book's resources), in the order served.
+pub(crate) type ChargeListing = Arc<Vec<(NaiveDate, usize)>>;
+
+/// What the Billing handlers serve from: the book, the billing clock and the last charges listing.
+pub(crate) struct BillingApi {
+    pub(crate) billing: Book,
+    style: Style,
+    /// The billing clock, as days since 0001-01-01 (shared with [`crate::Simulator::set_billing_today`]).
+    billing_day: AtomicI32,
+    /// The clock's reading when `billing_day` is out of range: the configuration's `today`.
+    today: NaiveDate,
+    /// The last charges listing, by its query and billing day: a client pages through one listing, and
+    /// rebuilding it for every page made a large organisation's charges quadratic to serve.
+    last_charges: Mutex<Option<(String, ChargeListing)>>,
+}
+
+impl BillingApi {
+    pub(crate) fn new(billing: Book, style: Style, billing_today: NaiveDate, today: NaiveDate) -> BillingApi {
+        BillingApi {
+            billing,
+            style,
+            billing_day: AtomicI32::new(billing_today.num_days_from_ce()),
+            today,
+            last_charges: Mutex::new(None),
+        }
+    }
+
+    fn style(&self) -> Style {
+        self.style
+    }
+
+    pub(crate) fn billing_today(&self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.billing_day.load(Ordering::SeqCst)).unwrap_or(self.today)
+    }
+
+    pub(crate) fn set_billing_today(&self, date: NaiveDate) {
+        self.billing_day.store(date.num_days_from_ce(), Ordering::SeqCst);
+    }
+}
 
 const CONSUMPTION_ORDERS: [&str; 4] = ["updated_at_desc", "updated_at_asc", "category_name_desc", "category_name_asc"];
 
@@ -47,7 +89,7 @@ fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
     params.get(key).filter(|v| !v.is_empty())
 }
 
-fn organization_matches(st: &AppState, params: &Params) -> bool {
+fn organization_matches(st: &BillingApi, params: &Params) -> bool {
     param(params, "organization_id").is_none_or(|o| o == st.billing.organization_id)
 }
 
@@ -91,18 +133,16 @@ fn ok(body: Value) -> Handled {
     Ok(json_response(StatusCode::OK, &body, HeaderMap::new()))
 }
 
-pub(crate) async fn consumptions(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
+/// `GET /billing/v2beta1/consumptions`.
+pub(crate) fn consumptions(st: &BillingApi, uri: &Uri) -> Handled {
     let params = Params::parse(uri.query())?;
-    let page = Page::scheme_b(&params)?;
+    let page = Page::total_count(&params)?;
     let order = order(&params, &CONSUMPTION_ORDERS)?;
     let today = st.billing_today();
     let period = billing_period(&params, today)?;
     let book = &st.billing;
-    let rows = if organization_matches(&st, &params) {
-        book.truth.consumption_rows(period, today)
-    } else {
-        Default::default()
-    };
+    let rows =
+        if organization_matches(st, &params) { book.truth.consumption_rows(period, today) } else { Default::default() };
     let project = param(&params, "project_id");
     let category = param(&params, "category_name");
     let mut selected: Vec<_> = rows
@@ -127,18 +167,19 @@ pub(crate) async fn consumptions(State(st): State<Arc<AppState>>, uri: Uri) -> H
     let mut body = Map::new();
     body.insert("consumptions".into(), Value::Array(items));
     body.insert("total_count".into(), style.count(selected.len()));
-    body.insert("total_discount_untaxed_value".into(), wire::float_number(Decimal::ZERO));
+    body.insert("total_discount_untaxed_value".into(), float_number(Decimal::ZERO));
     body.insert("updated_at".into(), Value::String(wire::billing_updated_at(today)));
     ok(Value::Object(body))
 }
 
-pub(crate) async fn taxes(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
+/// `GET /billing/v2beta1/taxes`.
+pub(crate) fn taxes(st: &BillingApi, uri: &Uri) -> Handled {
     let params = Params::parse(uri.query())?;
-    let page = Page::scheme_b(&params)?;
+    let page = Page::total_count(&params)?;
     order(&params, &CONSUMPTION_ORDERS)?;
     let today = st.billing_today();
     let period = billing_period(&params, today)?;
-    let rows = if organization_matches(&st, &params) {
+    let rows = if organization_matches(st, &params) {
         st.billing.truth.consumption_rows(period, today)
     } else {
         Default::default()
@@ -156,9 +197,10 @@ pub(crate) async fn taxes(State(st): State<Arc<AppState>>, uri: Uri) -> Handled 
     ok(Value::Object(body))
 }
 
-pub(crate) async fn invoices(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
+/// `GET /billing/v2beta1/invoices`.
+pub(crate) fn invoices(st: &BillingApi, uri: &Uri) -> Handled {
     let params = Params::parse(uri.query())?;
-    let page = Page::scheme_b(&params)?;
+    let page = Page::total_count(&params)?;
     let order = order(&params, &INVOICE_ORDERS)?;
     let after = timestamp(&params, &["billing_period_start_after"])?;
     let before = timestamp(&params, &["billing_period_start_before"])?;
@@ -171,7 +213,7 @@ pub(crate) async fn invoices(State(st): State<Arc<AppState>>, uri: Uri) -> Handl
     let periodic = invoice_type.is_none_or(|t| t == "unknown_type" || t == "periodic");
     let today = st.billing_today();
     let mut list: Vec<Invoice> =
-        if organization_matches(&st, &params) && periodic { st.billing.invoices(today) } else { Vec::new() };
+        if organization_matches(st, &params) && periodic { st.billing.invoices(today) } else { Vec::new() };
     list.retain(|inv| {
         let start = midnight(inv.period);
         after.is_none_or(|a| start >= a) && before.is_none_or(|b| start <= b)
@@ -191,18 +233,20 @@ pub(crate) async fn invoices(State(st): State<Arc<AppState>>, uri: Uri) -> Handl
     let style = st.style();
     let organization_id = &st.billing.organization_id;
     let items: Vec<Value> = page.slice(&list).iter().map(|inv| wire::invoice(organization_id, inv, style)).collect();
-    ok(scheme_b_body(style, "invoices", items, list.len(), false))
+    ok(total_count_body(style, "invoices", items, list.len(), false))
 }
 
-pub(crate) async fn discounts(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
+/// `GET /billing/v2beta1/discounts`.
+pub(crate) fn discounts(st: &BillingApi, uri: &Uri) -> Handled {
     let params = Params::parse(uri.query())?;
-    let page = Page::scheme_b(&params)?;
+    let page = Page::total_count(&params)?;
     order(&params, &DISCOUNT_ORDERS)?;
-    let list = if organization_matches(&st, &params) { vec![wire::discount(&st.billing)] } else { Vec::new() };
-    ok(scheme_b_body(st.style(), "discounts", page.slice(&list).to_vec(), list.len(), true))
+    let list = if organization_matches(st, &params) { vec![wire::discount(&st.billing)] } else { Vec::new() };
+    ok(total_count_body(st.style(), "discounts", page.slice(&list).to_vec(), list.len(), true))
 }
 
-pub(crate) async fn charges(State(st): State<Arc<AppState>>, uri: Uri) -> Handled {
+/// `GET /billing/v2beta1/charges`.
+pub(crate) fn charges(st: &BillingApi, uri: &Uri) -> Handled {
     let params = Params::parse(uri.query())?;
     let page = TokenPage::parse(&params)?;
     let order = order(&params, &CHARGE_ORDERS)?;
@@ -238,7 +282,7 @@ pub(crate) async fn charges(State(st): State<Arc<AppState>>, uri: Uri) -> Handle
     let list = match cached {
         Some(list) => list,
         None => {
-            let list = if organization_matches(&st, &params) {
+            let list = if organization_matches(st, &params) {
                 book.charges(after, before, today, &filter, order == "start_date_desc")
             } else {
                 Vec::new()

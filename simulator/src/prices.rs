@@ -1,7 +1,7 @@
-//! The price tables the simulator publishes (Instance server types, Block volume types, Product Catalog).
-//!
-//! Both the HTTP layer and the oracle ([`crate::planted`]) read prices from here, so a finding's expected cost is
-//! always what a collector could have derived from the served responses.
+//! The price book the simulator publishes (Instance server types, Block volume types, flexible IPs), and the zones
+//! each API serves. Shared by the Instance, Block, Product Catalog and Billing products and by the oracle
+//! ([`crate::planted()`]), so a finding's expected cost is always what a collector could have derived from the served
+//! responses.
 
 use rust_decimal::Decimal;
 

@@ -1,0 +1,103 @@
+//! Pre-rendered list items and their orders, shared by the Account, Instance and Block lists: each resource is
+//! rendered once at start, then a request filters, orders and pages the rendered items.
+
+use std::cmp::Ordering as CmpOrdering;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::http::{ApiError, Params};
+
+/// One listable resource, rendered once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    id: String,
+    name: String,
+    project_id: String,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    pub(crate) json: Value,
+}
+
+impl Item {
+    pub(crate) fn new(
+        id: &str,
+        name: &str,
+        project: &str,
+        created: DateTime<Utc>,
+        modified: DateTime<Utc>,
+        json: Value,
+    ) -> Item {
+        Item { id: id.to_string(), name: name.to_string(), project_id: project.to_string(), created, modified, json }
+    }
+}
+
+/// Applies the organisation and project filters (every resource belongs to the one organisation).
+pub(crate) fn filtered<'a>(
+    organization_id: &str,
+    items: &'a [Item],
+    organization: Option<&str>,
+    project: Option<&str>,
+) -> Vec<&'a Item> {
+    if organization.is_some_and(|o| o != organization_id) {
+        return Vec::new();
+    }
+    items.iter().filter(|i| project.is_none_or(|p| i.project_id == p)).collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SortKey {
+    CreatedAsc,
+    CreatedDesc,
+    ModifiedAsc,
+    ModifiedDesc,
+    NameAsc,
+    NameDesc,
+}
+
+fn compare(a: &Item, b: &Item, key: SortKey) -> CmpOrdering {
+    let primary = match key {
+        SortKey::CreatedAsc => a.created.cmp(&b.created),
+        SortKey::CreatedDesc => b.created.cmp(&a.created),
+        SortKey::ModifiedAsc => a.modified.cmp(&b.modified),
+        SortKey::ModifiedDesc => b.modified.cmp(&a.modified),
+        SortKey::NameAsc => a.name.cmp(&b.name),
+        SortKey::NameDesc => b.name.cmp(&a.name),
+    };
+    primary.then_with(|| a.id.cmp(&b.id))
+}
+
+pub(crate) fn sort(items: &mut [Item], key: SortKey) {
+    items.sort_by(|a, b| compare(a, b, key));
+}
+
+/// Reorders `items` when the request asks for a non-default order; unknown values are rejected like the real API
+/// rejects unknown enum values.
+pub(crate) fn apply_order(
+    items: &mut [&Item],
+    params: &Params,
+    param: &str,
+    accepted: &[(&str, SortKey)],
+    default: &str,
+) -> Result<(), ApiError> {
+    let Some(value) = params.get(param) else {
+        return Ok(());
+    };
+    if value == default {
+        return Ok(());
+    }
+    let Some((_, key)) = accepted.iter().find(|(name, _)| *name == value) else {
+        let names: Vec<&str> = accepted.iter().map(|(n, _)| *n).collect();
+        return Err(ApiError::invalid(param, &format!("must be one of {}", names.join(", "))));
+    };
+    items.sort_by(|a, b| compare(a, b, *key));
+    Ok(())
+}
+
+/// `order_by` of the Block and Account lists (`created_at_asc` by default).
+pub(crate) const BLOCK_ORDERS: [(&str, SortKey); 4] = [
+    ("created_at_asc", SortKey::CreatedAsc),
+    ("created_at_desc", SortKey::CreatedDesc),
+    ("name_asc", SortKey::NameAsc),
+    ("name_desc", SortKey::NameDesc),
+];
