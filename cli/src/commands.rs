@@ -176,7 +176,7 @@ async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse
 async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let warehouse = open_warehouse(settings).await?;
-    let report = load(&lake, warehouse.as_ref()).await?;
+    let report = load(&lake, warehouse.as_ref(), &costlake_ingest::sources::known_datasets()).await?;
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(
         "loaded {} run{} ({rows} rows) into {}; {} already loaded",
@@ -185,6 +185,9 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
         warehouse.describe(),
         report.already_loaded
     );
+    if report.found_stale {
+        eprintln!("  rebuilt {} (behind the loaded runs: an earlier load was interrupted)", report.rebuilt.join(", "));
+    }
     for run in &report.loaded {
         if run.leftover_rows_removed > 0 {
             eprintln!(
@@ -258,6 +261,13 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
         tracing::warn!("the warehouse holds no loaded run yet: run `costlake run` (or try `costlake demo`)");
     }
+    let stale = costlake_transform::models::stale(warehouse).await?;
+    if !stale.is_empty() {
+        tracing::warn!(
+            "{} is behind the loaded runs (a load was interrupted): run `costlake load` to rebuild it",
+            stale.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -281,10 +291,11 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     eprintln!(
-        "Scaleway simulator on {}: {} projects, {} running servers and 11 planted ghost resources",
+        "Scaleway simulator on {}: {} projects, {} running servers and {} planted ghost resources",
         simulator.base_url(),
         sim.projects,
-        sim.servers
+        sim.servers,
+        costlake_simulator::planted(sim).len()
     );
     let scw = ScwConfig {
         access_key: Some("SCWDEMO0000000000000".into()),

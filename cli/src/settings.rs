@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use costlake_ingest::scaleway::ScwConfig;
+use costlake_ingest::scaleway::client::{
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RPS, DEFAULT_RETRY_BASE_MS,
+};
 use costlake_lake::{LakeLocation, S3Settings};
 use costlake_transform::WarehouseLocation;
 use figment::Figment;
@@ -20,16 +23,29 @@ fn default_warehouse() -> String {
     "./costlake-data/warehouse".into()
 }
 fn default_concurrency() -> usize {
-    8
+    DEFAULT_CONCURRENCY
 }
 fn default_max_rps() -> u32 {
-    20
+    DEFAULT_MAX_RPS
 }
 fn default_max_attempts() -> usize {
-    6
+    DEFAULT_MAX_ATTEMPTS
 }
 fn default_retry_base_ms() -> u64 {
-    1000
+    DEFAULT_RETRY_BASE_MS
+}
+
+fn sources_help() -> String {
+    format!(
+        "Only these products, comma-separated [env: COSTLAKE_SOURCES] [default: all]:\n{}",
+        costlake_ingest::sources::help()
+    )
+}
+fn concurrency_help() -> String {
+    format!("Scaleway API requests in flight at once [env: COSTLAKE_CONCURRENCY] [default: {DEFAULT_CONCURRENCY}]")
+}
+fn max_rps_help() -> String {
+    format!("Scaleway API requests per second [env: COSTLAKE_MAX_RPS] [default: {DEFAULT_MAX_RPS}]")
 }
 
 /// Every setting, after merging. Secrets are wrapped as soon as they are read, and this type has no `Debug`
@@ -49,7 +65,7 @@ pub struct Settings {
     pub s3_secret_key: Option<SecretString>,
     /// Comma-separated zones or regions to collect (default: every locality of every product).
     pub zones: Option<String>,
-    /// Comma-separated collectors to run (default: all).
+    /// Comma-separated products to collect (default: all).
     pub sources: Option<String>,
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -81,17 +97,13 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zones: Option<String>,
-    /// Only these collectors, comma-separated: account, instance, block, catalog, billing
-    /// [env: COSTLAKE_SOURCES] [default: all]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help = sources_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<String>,
-    /// Scaleway API requests in flight at once [env: COSTLAKE_CONCURRENCY] [default: 8]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help = concurrency_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
-    /// Scaleway API requests per second [env: COSTLAKE_MAX_RPS] [default: 20]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help = max_rps_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rps: Option<u32>,
 }
@@ -119,7 +131,7 @@ impl Settings {
         figment.extract().context("invalid costlake configuration")
     }
 
-    pub fn sources(&self) -> anyhow::Result<Vec<Box<dyn costlake_ingest::sources::Source>>> {
+    pub fn sources(&self) -> anyhow::Result<Vec<Box<dyn costlake_ingest::sources::Product>>> {
         match &self.sources {
             None => Ok(costlake_ingest::sources::all()),
             Some(list) => {

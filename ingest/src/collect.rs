@@ -13,7 +13,7 @@ use futures::future::try_join_all;
 
 use crate::scaleway::ScalewayClient;
 use crate::sink::DatasetSink;
-use crate::sources::{CollectError, Context, Outputs, Source};
+use crate::sources::{CollectError, Context, Outputs, Product};
 
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
@@ -28,7 +28,7 @@ pub struct CollectOptions {
 pub async fn collect(
     lake: &Lake,
     client: &ScalewayClient,
-    sources: &[Box<dyn Source>],
+    sources: &[Box<dyn Product>],
     options: &CollectOptions,
 ) -> Result<Manifest, CollectError> {
     let started_at = options.now.unwrap_or_else(Utc::now);
@@ -65,6 +65,9 @@ pub async fn collect(
         async move {
             let clock = Instant::now();
             source.collect(&ctx, outputs).await?;
+            for warning in ctx.client.warnings() {
+                outputs.warn(format!("{}: {warning}", source.name()));
+            }
             let entry = SourceEntry {
                 name: source.name().to_string(),
                 api_versions: source.api_versions(),

@@ -40,7 +40,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Origin {
     /// A dotted path into the item.
     Path(&'static str),
     /// The run id.
@@ -65,38 +65,38 @@ pub enum Source {
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
-    pub source: Source,
+    pub source: Origin,
     /// A required value missing from an item makes the response malformed (used for identifiers).
     pub required: bool,
 }
 
 pub const fn col(name: &'static str, kind: Kind, path: &'static str) -> Column {
-    Column { name, kind, source: Source::Path(path), required: false }
+    Column { name, kind, source: Origin::Path(path), required: false }
 }
 
 pub const fn key(name: &'static str, path: &'static str) -> Column {
-    Column { name, kind: Kind::Str, source: Source::Path(path), required: true }
+    Column { name, kind: Kind::Str, source: Origin::Path(path), required: true }
 }
 
 /// The columns every dataset starts with.
 pub const RUN_COLUMNS: [Column; 3] = [
-    Column { name: "run_id", kind: Kind::Str, source: Source::RunId, required: true },
-    Column { name: "snapshot_at", kind: Kind::Timestamp, source: Source::SnapshotAt, required: true },
-    Column { name: "organization_id", kind: Kind::Str, source: Source::OrganizationId, required: true },
+    Column { name: "run_id", kind: Kind::Str, source: Origin::RunId, required: true },
+    Column { name: "snapshot_at", kind: Kind::Timestamp, source: Origin::SnapshotAt, required: true },
+    Column { name: "organization_id", kind: Kind::Str, source: Origin::OrganizationId, required: true },
 ];
 
 pub const LOCALITY: fn(&'static str) -> Column =
-    |name| Column { name, kind: Kind::Str, source: Source::Locality, required: true };
+    |name| Column { name, kind: Kind::Str, source: Origin::Locality, required: true };
 
 pub const fn constant(name: &'static str, value: &'static str) -> Column {
-    Column { name, kind: Kind::Str, source: Source::Const(value), required: true }
+    Column { name, kind: Kind::Str, source: Origin::Const(value), required: true }
 }
 
 pub const fn extra(name: &'static str, kind: Kind, key: &'static str) -> Column {
-    Column { name, kind, source: Source::Extra(key), required: false }
+    Column { name, kind, source: Origin::Extra(key), required: false }
 }
 
-pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Source::Raw, required: true };
+pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Origin::Raw, required: true };
 
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
 /// column set, and the columns.
@@ -114,7 +114,7 @@ pub struct RowContext {
     pub snapshot_at: DateTime<Utc>,
     pub organization_id: String,
     pub locality: String,
-    /// Values for [`Source::Extra`] columns.
+    /// Values for [`Origin::Extra`] columns.
     pub extras: Vec<(&'static str, Value)>,
 }
 
@@ -146,14 +146,14 @@ impl DatasetSpec {
             let mut builder = ColumnBuilder::new(column.kind, items.len());
             for (index, item) in items.iter().enumerate() {
                 let value = match column.source {
-                    Source::Path(path) => decode::lookup(item, path).map(Cell::Json),
-                    Source::RunId => Some(Cell::Text(&ctx.run_id)),
-                    Source::SnapshotAt => Some(Cell::Time(ctx.snapshot_at)),
-                    Source::OrganizationId => Some(Cell::Text(&ctx.organization_id)),
-                    Source::Locality => Some(Cell::Text(&ctx.locality)),
-                    Source::Raw => Some(Cell::Json(item)),
-                    Source::Const(text) => Some(Cell::Text(text)),
-                    Source::Extra(key) => ctx
+                    Origin::Path(path) => decode::lookup(item, path).map(Cell::Json),
+                    Origin::RunId => Some(Cell::Text(&ctx.run_id)),
+                    Origin::SnapshotAt => Some(Cell::Time(ctx.snapshot_at)),
+                    Origin::OrganizationId => Some(Cell::Text(&ctx.organization_id)),
+                    Origin::Locality => Some(Cell::Text(&ctx.locality)),
+                    Origin::Raw => Some(Cell::Json(item)),
+                    Origin::Const(text) => Some(Cell::Text(text)),
+                    Origin::Extra(key) => ctx
                         .extras
                         .iter()
                         .find(|(k, _)| *k == key)
@@ -162,7 +162,7 @@ impl DatasetSpec {
                         .map(Cell::Json),
                 };
                 let field = match column.source {
-                    Source::Path(path) => path,
+                    Origin::Path(path) => path,
                     _ => column.name,
                 };
                 let appended = builder.append(value).map_err(|e| format!("{}.{field}: {e}", label(index)))?;

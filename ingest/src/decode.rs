@@ -13,8 +13,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::scaleway::pager::kind_of;
-
 /// Looks up a dotted path (`server.id`, `specs.perf_iops`); `None` when any step is absent or null.
 pub fn lookup<'v>(item: &'v Value, path: &str) -> Option<&'v Value> {
     let mut current = item;
@@ -22,6 +20,18 @@ pub fn lookup<'v>(item: &'v Value, path: &str) -> Option<&'v Value> {
         current = current.as_object()?.get(step)?;
     }
     (!current.is_null()).then_some(current)
+}
+
+/// What a JSON value is, for error messages (`expected a string, got a number`).
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn shown(value: &Value) -> String {
@@ -110,6 +120,11 @@ pub fn as_money(value: &Value) -> Result<(Decimal, Option<String>), String> {
     if nanos.abs() >= 1_000_000_000 {
         return Err(format!("nanos: {nanos} is out of range (|nanos| < 10^9)"));
     }
+    // google.type.Money, which Scaleway's follows: "if units is positive, nanos must be positive or zero; if
+    // units is negative, nanos must be negative or zero". 5 and -0.5 is not 4.5: it is a broken amount.
+    if (units > 0 && nanos < 0) || (units < 0 && nanos > 0) {
+        return Err(format!("units {units} and nanos {nanos} have opposite signs, which a Money amount never has"));
+    }
     let amount = Decimal::from(units) + Decimal::new(nanos, 9);
     let currency = match fields.get("currency_code") {
         None | Some(Value::Null) => None,
@@ -152,6 +167,11 @@ mod tests {
         assert_eq!(amount.to_string(), "0.039449");
         assert!(as_money(&json!({"units": "lots"})).unwrap_err().contains("units"));
         assert!(as_money(&json!({"nanos": 2_000_000_000i64})).is_err());
+        // Opposite signs are refused like an out-of-range nanos, never summed (5 and -0.5 is not 4.5).
+        let error = as_money(&json!({"currency_code": "EUR", "units": 5, "nanos": -500000000})).unwrap_err();
+        assert!(error.contains("opposite signs"), "{error}");
+        assert!(as_money(&json!({"units": "-5", "nanos": 500000000})).is_err());
+        assert_eq!(as_money(&json!({"units": 0, "nanos": -500000000})).unwrap().0.to_string(), "-0.5");
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Ingest: snapshot an organisation's inventory, prices (and, later, billing and metrics) from the Scaleway
-//! APIs into Parquet in the lake.
+//! Ingest: snapshot an organisation's inventory, prices and billing from the Scaleway APIs into Parquet in the
+//! lake.
 //!
 //! ```text
-//! scaleway (client, pagination, retries)  ->  sources/* (one per product, datasets declared as data)
+//! scaleway (client, pagination, retries)  ->  sources/* (one module per product: API, datasets, walk)
 //!     -> dataset (JSON page -> Arrow batch)  ->  sink (Parquet on a blocking thread, multipart upload)
 //!     -> collect (all sources, then the manifest as commit marker)
 //! ```

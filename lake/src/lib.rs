@@ -21,7 +21,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 pub use layout::RunId;
 pub use location::{LakeLocation, S3Settings};
-pub use manifest::{DatasetEntry, FileEntry, Manifest, RunStats, SourceEntry};
+pub use manifest::{DatasetEntry, FileEntry, KnownDataset, Manifest, RunStats, SourceEntry};
 
 /// Errors from the lake. Each names the lake (never its credentials) and the object involved.
 #[derive(Debug, thiserror::Error)]

@@ -158,3 +158,11 @@ mod tests {
         assert!(Manifest::from_json(b"{").unwrap_err().contains("not JSON"));
     }
 }
+
+/// A dataset a costlake build knows: its name in the lake and the newest schema version it writes (and so
+/// reads). `ingest` declares them; `transform` loads only these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownDataset {
+    pub name: &'static str,
+    pub schema_version: u32,
+}

@@ -61,7 +61,7 @@ impl Replay<'_> {
         &self,
         lake: &Lake,
         client: &ScalewayClient,
-        sources: &[Box<dyn sources::Source>],
+        sources: &[Box<dyn sources::Product>],
         day: NaiveDate,
     ) -> Manifest {
         self.simulator.set_billing_today(day);

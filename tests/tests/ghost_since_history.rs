@@ -12,9 +12,11 @@ const ORG: &str = "org-1";
 async fn ledger(warehouse: &dyn Warehouse, run: &str, at: &str) {
     warehouse
         .execute(
-            "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, manifest) \
+            "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, manifest) \
              SELECT {run:String}, {org:String}, toDate(parseDateTime64BestEffort({at:String}, 6, 'UTC')), \
-             parseDateTime64BestEffort({at:String}, 6, 'UTC'), now64(3), 0, '{}'",
+             parseDateTime64BestEffort({at:String}, 6, 'UTC'), now64(3), 0, \
+             ['instance_servers', 'instance_ips', 'instance_volumes', 'instance_snapshots', 'instance_server_volumes', \
+              'block_volumes', 'block_snapshots', 'block_volume_references'], '{}'",
             &[("run".into(), run.into()), ("org".into(), ORG.into()), ("at".into(), at.into())],
         )
         .await
@@ -111,5 +113,55 @@ async fn since_follows_the_history_of_runs() {
     assert_eq!(since("ip-released-later"), ("2026-11-10".into(), 10));
     assert!(result.rows.iter().all(|r| r[name_at] != "ip-reattached"));
     assert_eq!(result.rows.len(), 6);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_costlake_does_not_know_is_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    let at = "2026-11-20T06:00:00Z";
+    ledger(&warehouse, "run-a", at).await;
+    server(&warehouse, "run-a", at, "hibernating-server", "hibernating", "2026-11-02T00:00:00Z").await;
+    server(&warehouse, "run-a", at, "busy-server", "running", "2026-11-02T00:00:00Z").await;
+    server(&warehouse, "run-a", at, "parked-server", "stopped", "2026-11-02T00:00:00Z").await;
+    for (id, status) in [("archived-volume", "archived"), ("available-volume", "available"), ("used-volume", "in_use")]
+    {
+        warehouse
+            .execute(
+                "INSERT INTO raw_block_volumes (run_id, snapshot_at, organization_id, zone, id, name, project_id, type, size, status, created_at, raw) \
+                 SELECT 'run-a', parseDateTime64BestEffort({at:String}, 6, 'UTC'), {org:String}, 'fr-par-1', {id:String}, {id:String}, 'p', \
+                 'sbs_5k', 10000000000, {status:String}, parseDateTime64BestEffort('2026-11-03T00:00:00Z', 6, 'UTC'), '{}'",
+                &[
+                    ("at".into(), at.into()),
+                    ("org".into(), ORG.into()),
+                    ("id".into(), id.into()),
+                    ("status".into(), status.into()),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let report = find("ghost-resources").unwrap();
+    let result = run(&warehouse, &report, &[]).await.unwrap();
+    let (kind_at, name_at, state_at, cost_at, reason_at) = (
+        result.column("kind").unwrap(),
+        result.column("name").unwrap(),
+        result.column("state").unwrap(),
+        result.column("monthly_cost").unwrap(),
+        result.column("reason").unwrap(),
+    );
+    let row = |name: &str| result.rows.iter().find(|r| r[name_at] == name);
+    for (name, state) in [("hibernating-server", "hibernating"), ("archived-volume", "archived")] {
+        let found = row(name).unwrap_or_else(|| panic!("{name} was dropped: {:?}", result.rows));
+        assert_eq!(found[kind_at], "unknown_state", "{name}");
+        assert_eq!(found[state_at], state, "{name}");
+        assert!(found[cost_at].is_null(), "{name}: its cost is unknown, not zero");
+        assert!(found[reason_at].as_str().unwrap().contains("unknown to costlake"), "{name}");
+    }
+    assert_eq!(row("parked-server").unwrap()[kind_at], "stopped_server");
+    assert_eq!(row("available-volume").unwrap()[kind_at], "unattached_volume");
+    assert!(row("busy-server").is_none() && row("used-volume").is_none(), "known healthy states stay out");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -432,6 +432,41 @@ async fn the_pager_follows_page_tokens_and_refuses_a_repeated_one() {
     assert!(error.contains("next_page_token \"c3ludGhldGljLXBhZ2UtMg\" was already returned"), "{error}");
 }
 
+#[tokio::test]
+async fn a_total_count_the_pages_do_not_hold_is_a_warning() {
+    // Before: a total_count larger than the list passed unnoticed.
+    let path = "/block/v1/zones/fr-par-1/snapshots";
+    let mut body: Value = serde_json::from_str(&raw("block/v1_snapshots_list.json")).unwrap();
+    let held = body["snapshots"].as_array().unwrap().len();
+    body["total_count"] = Value::from(held + 40);
+    let mut empty = body.clone();
+    empty["snapshots"] = Value::Array(vec![]);
+    let url = serve(vec![
+        (path, "1", (StatusCode::OK, vec![], body.to_string())),
+        (path, "2", (StatusCode::OK, vec![], empty.to_string())),
+    ])
+    .await;
+    let lying = client(&url);
+    let mut pager = Pager::new(&lying, Scheme::TotalCount, path, Vec::new(), ListShape::Array("snapshots"));
+    let mut collected = 0;
+    while let Some(page) = pager.next().await.unwrap() {
+        collected += page.items.len();
+    }
+    assert_eq!(collected, held, "what was served is kept");
+    let warnings = lying.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(&format!("declared {} items but its pages held {held}", held + 40)), "{warnings:?}");
+
+    // A count that adds up says nothing.
+    let mut honest = body.clone();
+    honest["total_count"] = Value::from(held);
+    let url = serve(vec![(path, "1", (StatusCode::OK, vec![], honest.to_string()))]).await;
+    let good = client(&url);
+    let mut pager = Pager::new(&good, Scheme::TotalCount, path, Vec::new(), ListShape::Array("snapshots"));
+    while pager.next().await.unwrap().is_some() {}
+    assert!(good.warnings().is_empty());
+}
+
 /// The first column of every row of a query, as strings.
 async fn first_column(warehouse: &dyn costlake_transform::warehouse::Warehouse, sql: &str) -> Vec<String> {
     let result = costlake_queries::query(warehouse, sql, &[]).await.unwrap();
@@ -469,7 +504,7 @@ async fn recorded_billing_responses_load_and_sum_to_the_nano() {
     )
     .await
     .unwrap();
-    costlake_transform::load::load(&lake, &warehouse).await.unwrap();
+    costlake_transform::load::load(&lake, &warehouse, &costlake_ingest::sources::known_datasets()).await.unwrap();
     let nanos = |total: i128| rust_decimal::Decimal::from_i128_with_scale(total, 9).normalize().to_string();
 
     // The same recorded list answered for both periods the run asks for (this one and the previous one).

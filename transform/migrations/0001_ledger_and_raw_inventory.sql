@@ -1,8 +1,9 @@
 -- 0001: the load ledger and one raw table per inventory dataset of the lake.
 --
--- Raw tables mirror the Parquet datasets column for column (ingest/src/sources/*.rs declare them; a test
--- checks they agree). Rows of a run become visible to the models only once the run is in _load_ledger, which
--- the loader writes last; a load that crashed is deleted and redone, so no run is ever counted twice.
+-- Raw tables mirror the Parquet datasets column for column (ingest/src/sources/*.rs declare them; the test
+-- raw_tables_match_datasets checks they agree, with no engine). Rows of a run become visible to the models
+-- only once the run is in _load_ledger, which the loader writes last; a load that crashed is deleted and
+-- redone, so no run is ever counted twice.
 
 CREATE TABLE IF NOT EXISTS _load_ledger
 (
@@ -287,19 +288,3 @@ CREATE TABLE IF NOT EXISTS raw_catalog_products
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(snapshot_at)
 ORDER BY (run_id, sku);
-
--- Prices that no collected API publishes (or that differ for you): rows here win over every collected
--- price. price_kind is one of server_hour, volume_gb_hour, snapshot_gb_hour, ip_hour; zone and match_key
--- may be '' to match any. Example:
---   INSERT INTO price_overrides VALUES ('volume_gb_hour', '', 'l_ssd', 0.00012, 'EUR', 'local SSD, our contract')
-CREATE TABLE IF NOT EXISTS price_overrides
-(
-    price_kind LowCardinality(String),
-    zone       String,
-    match_key  String,
-    unit_price Decimal(38, 9),
-    currency   LowCardinality(String),
-    note       String
-)
-ENGINE = MergeTree
-ORDER BY (price_kind, zone, match_key);

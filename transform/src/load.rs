@@ -10,34 +10,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use costlake_lake::{Lake, LakeError, Manifest};
+use costlake_lake::{KnownDataset, Lake, LakeError, Manifest};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
 use crate::migrate::migrate;
 use crate::warehouse::{Param, Warehouse, WarehouseError};
 
-/// The lake datasets this costlake can load, with the newest schema version of each.
-pub const DATASETS: &[(&str, u32)] = &[
-    ("account_projects", 1),
-    ("instance_servers", 1),
-    ("instance_server_volumes", 1),
-    ("instance_volumes", 1),
-    ("instance_ips", 1),
-    ("instance_snapshots", 1),
-    ("instance_server_types", 1),
-    ("block_volumes", 1),
-    ("block_volume_references", 1),
-    ("block_snapshots", 1),
-    ("block_volume_types", 1),
-    ("catalog_products", 1),
-    ("billing_consumptions", 1),
-    ("billing_invoices", 1),
-    ("billing_charges", 1),
-    ("billing_taxes", 1),
-    ("billing_discounts", 1),
-];
-
+/// The raw table of a lake dataset.
 pub fn table_of(dataset: &str) -> String {
     format!("raw_{dataset}")
 }
@@ -56,6 +36,10 @@ pub enum LoadError {
 pub struct LoadReport {
     pub loaded: Vec<LoadedRun>,
     pub already_loaded: usize,
+    /// Materialised tables rebuilt, and whether one was found behind the ledger (an earlier load that died
+    /// after its ledger row) rather than rebuilt for this load's runs.
+    pub rebuilt: Vec<&'static str>,
+    pub found_stale: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,8 +51,10 @@ pub struct LoadedRun {
     pub leftover_rows_removed: u64,
 }
 
-/// Loads every committed run not loaded yet.
-pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, LoadError> {
+/// Loads every committed run not loaded yet. `datasets` are the datasets this costlake knows, with the newest
+/// schema version of each (`costlake_ingest::sources::known_datasets()`, the products' registry): a run holding
+/// any other is refused whole.
+pub async fn load(lake: &Lake, warehouse: &dyn Warehouse, datasets: &[KnownDataset]) -> Result<LoadReport, LoadError> {
     let migrated = !migrate(warehouse).await?.is_empty();
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
@@ -90,11 +76,17 @@ pub async fn load(lake: &Lake, warehouse: &dyn Warehouse) -> Result<LoadReport, 
             report.already_loaded += 1;
             continue;
         }
-        report.loaded.push(load_run(lake, warehouse, &manifest).await?);
+        report.loaded.push(load_run(lake, warehouse, datasets, &manifest).await?);
     }
-    // The derived tables follow the runs: rebuilt after a load, or after a migration that may change them.
+    // The derived tables follow the runs: rebuilt after a load, after a migration that may change them, or when
+    // they are behind the ledger (an earlier load died between its ledger row and the rebuild).
+    failpoint("load.pause_before_models").await;
     if migrated || !report.loaded.is_empty() {
-        crate::models::refresh(warehouse).await?;
+        report.rebuilt = crate::models::refresh(warehouse).await?;
+    } else if !crate::models::stale(warehouse).await?.is_empty() {
+        tracing::warn!("derived tables were behind the loaded runs (an earlier load was interrupted): rebuilding");
+        report.found_stale = true;
+        report.rebuilt = crate::models::refresh(warehouse).await?;
     }
     Ok(report)
 }
@@ -109,21 +101,26 @@ async fn count_rows(warehouse: &dyn Warehouse, table: &str, params: &[Param]) ->
     Ok(String::from_utf8_lossy(&out).trim().parse().unwrap_or(0))
 }
 
-async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -> Result<LoadedRun, LoadError> {
+async fn load_run(
+    lake: &Lake,
+    warehouse: &dyn Warehouse,
+    known: &[KnownDataset],
+    manifest: &Manifest,
+) -> Result<LoadedRun, LoadError> {
     let clock = Instant::now();
     let run_id = manifest.run_id.to_string();
     let fail = |reason: String| LoadError::Run { run_id: run_id.clone(), reason };
 
     // Refuse the whole run before touching anything if any dataset is unknown or newer than we read.
     for dataset in &manifest.datasets {
-        match DATASETS.iter().find(|(name, _)| *name == dataset.name) {
+        match known.iter().find(|k| k.name == dataset.name).map(|k| k.schema_version) {
             None => {
                 return Err(fail(format!(
                     "dataset {} is unknown to this costlake; upgrade costlake to load this run",
                     dataset.name
                 )));
             }
-            Some((_, supported)) if dataset.schema_version > *supported => {
+            Some(supported) if dataset.schema_version > supported => {
                 return Err(fail(format!(
                     "dataset {} has schema version {} but this costlake reads up to {supported}; upgrade costlake",
                     dataset.name, dataset.schema_version
@@ -135,8 +132,8 @@ async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -
 
     let params = run_param(manifest);
     let mut leftover_rows_removed = 0;
-    for (dataset, _) in DATASETS {
-        let table = table_of(dataset);
+    for dataset in known {
+        let table = table_of(dataset.name);
         let leftover = count_rows(warehouse, &table, &params).await?;
         if leftover > 0 {
             warehouse.execute(&format!("DELETE FROM {table} WHERE run_id = {{run_id:String}}"), &params).await?;
@@ -161,7 +158,7 @@ async fn load_run(lake: &Lake, warehouse: &dyn Warehouse, manifest: &Manifest) -
             )));
         }
         tracing::info!(%run_id, dataset = %dataset.name, rows = loaded, "dataset loaded");
-        failpoint_after_dataset(index + 1).await;
+        failpoint(&format!("load.pause_after_dataset={}", index + 1)).await;
     }
 
     let rows: u64 = manifest.datasets.iter().map(|d| d.rows).sum();
@@ -193,17 +190,13 @@ fn datasets_literal(manifest: &Manifest) -> String {
     format!("[{}]", names.join(","))
 }
 
-/// Test hook for crash-safety tests: `COSTLAKE_FAILPOINT=load.pause_after_dataset=N` makes the loader stop
-/// (forever) after its N-th dataset, so a test can kill the process mid-load deterministically.
-async fn failpoint_after_dataset(done: usize) {
-    let Ok(spec) = std::env::var("COSTLAKE_FAILPOINT") else {
-        return;
-    };
-    let Some(n) = spec.strip_prefix("load.pause_after_dataset=").and_then(|n| n.parse::<usize>().ok()) else {
-        return;
-    };
-    if done == n {
-        eprintln!("costlake: failpoint load.pause_after_dataset={n} reached, pausing");
+/// Test hook for crash-safety tests: with `COSTLAKE_FAILPOINT=<name>` the loader stops (forever) at the point of
+/// that name, so a test can kill the process there deterministically. Points: `load.pause_after_dataset=N`
+/// (after a run's N-th dataset), `load.pause_before_models` (after every ledger row, before the rebuild of the
+/// materialised tables), `models.pause_before_exchange` (a rebuilt table not swapped in yet).
+pub(crate) async fn failpoint(name: &str) {
+    if std::env::var("COSTLAKE_FAILPOINT").is_ok_and(|spec| spec == name) {
+        eprintln!("costlake: failpoint {name} reached, pausing");
         loop {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }

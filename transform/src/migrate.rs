@@ -1,5 +1,14 @@
-//! Versioned schema migrations: SQL files in `transform/migrations/`, applied in order, each recorded in
-//! `_migrations`. Files are append-only history: a change to the schema is a new file.
+//! The warehouse schema, in two kinds of SQL file, both embedded at build time (`build.rs`):
+//! - `transform/migrations/NNNN_name.sql`: tables, the schema's history. Applied in version order, once, each
+//!   recorded in `_migrations` with a checksum of its text. Append-only: a change is a new file, and an applied
+//!   migration whose text changed since is a clear error rather than a silent difference between warehouses.
+//! - `transform/models/<name>.sql`: views, one file each holding its current definition and its explanation.
+//!   They hold no data, so they are recreated whenever any model's text differs from what `_models` recorded,
+//!   in dependency order (a model after the models it reads).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
 
 use crate::warehouse::{Result, Warehouse, WarehouseError};
 
@@ -9,64 +18,212 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "ledger_and_raw_inventory",
-        sql: include_str!("../migrations/0001_ledger_and_raw_inventory.sql"),
-    },
-    Migration { version: 2, name: "inventory_models", sql: include_str!("../migrations/0002_inventory_models.sql") },
-    Migration {
-        version: 3,
-        name: "billing_raw_and_dataset_runs",
-        sql: include_str!("../migrations/0003_billing_raw_and_dataset_runs.sql"),
-    },
-    Migration { version: 4, name: "billing_models", sql: include_str!("../migrations/0004_billing_models.sql") },
-];
+impl Migration {
+    pub fn checksum(&self) -> String {
+        checksum(self.sql)
+    }
+
+    fn label(&self) -> String {
+        format!("transform/migrations/{:04}_{}.sql", self.version, self.name)
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
+
+/// A view of the model: its name (the file's) and its `CREATE OR REPLACE VIEW` statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Migrated {
+    /// Versions of the migrations applied.
+    pub migrations: Vec<u32>,
+    /// Models (re)created, in the order they were created; empty when every one was current.
+    pub models: Vec<&'static str>,
+}
+
+impl Migrated {
+    pub fn is_empty(&self) -> bool {
+        self.migrations.is_empty() && self.models.is_empty()
+    }
+}
 
 /// The schema version this costlake writes.
 pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
-/// Applies the migrations the warehouse lacks; returns the versions applied.
-pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
+/// SHA-256 of a file's text, in hex.
+pub fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies the migrations the warehouse lacks, then recreates the models if any changed.
+pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
+    let migrations = apply_migrations(warehouse).await?;
+    let models = refresh_models(warehouse).await?;
+    Ok(Migrated { migrations, models })
+}
+
+fn tsv_rows(out: &[u8]) -> Vec<Vec<String>> {
+    String::from_utf8_lossy(out).lines().map(|line| line.split('\t').map(str::to_string).collect()).collect()
+}
+
+async fn apply_migrations(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
     warehouse
         .execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC')) \
-             ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
+            "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC'), \
+             checksum String) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
             &[],
         )
         .await?;
-    let applied =
-        warehouse.query("SELECT version FROM _migrations FINAL ORDER BY version", &[], "TabSeparated").await?;
-    let applied: Vec<u32> = String::from_utf8_lossy(&applied).lines().filter_map(|l| l.trim().parse().ok()).collect();
-    if let Some(&newest) = applied.iter().max()
-        && newest > latest_version()
-    {
-        return Err(WarehouseError::Open {
-            warehouse: warehouse.describe(),
-            reason: format!(
-                "its schema is at version {newest}, newer than this costlake's {}; upgrade costlake",
-                latest_version()
-            ),
-        });
+    // Warehouses created before checksums were recorded.
+    warehouse.execute("ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum String", &[]).await?;
+    let applied = warehouse
+        .query("SELECT version, name, checksum FROM _migrations FINAL ORDER BY version", &[], "TabSeparated")
+        .await?;
+    let refuse = |reason: String| WarehouseError::Open { warehouse: warehouse.describe(), reason };
+
+    let mut applied_versions = Vec::new();
+    let mut unrecorded = Vec::new();
+    for row in tsv_rows(&applied) {
+        let (Some(version), Some(name), checksum) =
+            (row.first().and_then(|v| v.parse::<u32>().ok()), row.get(1), row.get(2).map_or("", String::as_str))
+        else {
+            continue;
+        };
+        applied_versions.push(version);
+        let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version) else {
+            return Err(refuse(if version > latest_version() {
+                format!(
+                    "its schema is at version {version}, newer than this costlake's {}; upgrade costlake",
+                    latest_version()
+                )
+            } else {
+                format!("it has migration {version} ({name}) applied, which this costlake does not have")
+            }));
+        };
+        if checksum.is_empty() {
+            // Applied before checksums were recorded: what ran is not known, so record today's text.
+            unrecorded.push(migration);
+        } else if checksum != migration.checksum() {
+            return Err(refuse(format!(
+                "migration {} was edited after it was applied here (checksum {} applied, {} now): an applied \
+                 migration is history; restore its text and put the change in a new migration file",
+                migration.label(),
+                &checksum[..checksum.len().min(12)],
+                &migration.checksum()[..12],
+            )));
+        }
     }
+    for migration in unrecorded {
+        record(warehouse, migration).await?;
+    }
+
     let mut done = Vec::new();
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for migration in MIGRATIONS.iter().filter(|m| !applied_versions.contains(&m.version)) {
         for statement in statements(migration.sql) {
             warehouse.execute(&statement, &[]).await?;
         }
-        warehouse
-            .execute(
-                "INSERT INTO _migrations SELECT {version:UInt32}, {name:String}, now64(3)",
-                &[("version".into(), migration.version.to_string()), ("name".into(), migration.name.into())],
-            )
-            .await?;
+        record(warehouse, migration).await?;
         tracing::info!(version = migration.version, name = migration.name, "migration applied");
         done.push(migration.version);
     }
     Ok(done)
+}
+
+async fn record(warehouse: &dyn Warehouse, migration: &Migration) -> Result<()> {
+    warehouse
+        .execute(
+            "INSERT INTO _migrations (version, name, applied_at, checksum) \
+             SELECT {version:UInt32}, {name:String}, now64(3), {checksum:String}",
+            &[
+                ("version".into(), migration.version.to_string()),
+                ("name".into(), migration.name.into()),
+                ("checksum".into(), migration.checksum()),
+            ],
+        )
+        .await
+}
+
+/// Every model, each after the models it reads.
+pub fn models() -> std::result::Result<Vec<Model>, String> {
+    let names: BTreeSet<&str> = MODEL_FILES.iter().map(|(name, _)| *name).collect();
+    let mut pending: BTreeMap<&str, (&str, BTreeSet<&str>)> = MODEL_FILES
+        .iter()
+        .map(|(name, sql)| {
+            let reads = identifiers(sql).filter(|id| id != name && names.contains(id)).collect();
+            (*name, (*sql, reads))
+        })
+        .collect();
+    let mut ordered = Vec::new();
+    while !pending.is_empty() {
+        let ready: Vec<&str> = pending
+            .iter()
+            .filter(|(_, (_, reads))| reads.iter().all(|r| !pending.contains_key(r)))
+            .map(|(name, _)| *name)
+            .collect();
+        if ready.is_empty() {
+            let stuck: Vec<&str> = pending.keys().copied().collect();
+            return Err(format!("transform/models: these models read each other in a cycle: {}", stuck.join(", ")));
+        }
+        for name in ready {
+            let (sql, _) = pending.remove(name).expect("ready models are pending");
+            ordered.push(Model { name, sql });
+        }
+    }
+    Ok(ordered)
+}
+
+/// The identifiers of a statement outside its comments (`FROM runs AS r` → `FROM`, `runs`, `AS`, `r`).
+fn identifiers(sql: &str) -> impl Iterator<Item = &str> {
+    sql.lines()
+        .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
+        .flat_map(|code| code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| !word.is_empty())
+}
+
+async fn refresh_models(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
+    let models = models().map_err(|reason| WarehouseError::Open { warehouse: warehouse.describe(), reason })?;
+    warehouse
+        .execute(
+            // No version column: the row inserted last wins, whatever the clocks of the machines that wrote them.
+            "CREATE TABLE IF NOT EXISTS _models (name String, checksum String, created_at DateTime64(3, 'UTC')) \
+             ENGINE = ReplacingMergeTree ORDER BY name",
+            &[],
+        )
+        .await?;
+    let recorded = warehouse.query("SELECT name, checksum FROM _models FINAL", &[], "TabSeparated").await?;
+    let recorded: BTreeMap<String, String> =
+        tsv_rows(&recorded).into_iter().filter_map(|row| Some((row.first()?.clone(), row.get(1)?.clone()))).collect();
+    let current: BTreeMap<String, String> = models.iter().map(|m| (m.name.to_string(), checksum(m.sql))).collect();
+    if recorded == current {
+        return Ok(Vec::new());
+    }
+    // A model whose file is gone is dropped: nothing may keep reading a definition nobody maintains.
+    for name in recorded.keys().filter(|name| !current.contains_key(*name)) {
+        warehouse.execute(&format!("DROP VIEW IF EXISTS `{}`", name.replace('`', "")), &[]).await?;
+        warehouse.execute("DELETE FROM _models WHERE name = {name:String}", &[("name".into(), name.clone())]).await?;
+    }
+    let mut created = Vec::new();
+    for model in &models {
+        for statement in statements(model.sql) {
+            warehouse.execute(&statement, &[]).await?;
+        }
+        warehouse
+            .execute(
+                "INSERT INTO _models (name, checksum, created_at) SELECT {name:String}, {checksum:String}, now64(3)",
+                &[("name".into(), model.name.into()), ("checksum".into(), checksum(model.sql))],
+            )
+            .await?;
+        created.push(model.name);
+    }
+    tracing::info!(models = created.len(), "models created");
+    Ok(created)
 }
 
 /// Splits a migration file into statements: a statement ends with a line ending in `;`.
@@ -107,10 +264,48 @@ mod tests {
     }
 
     #[test]
-    fn migrations_are_numbered_in_order() {
+    fn migrations_are_numbered_in_order_and_hold_no_view() {
         for (index, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version as usize, index + 1);
-            assert!(!statements(migration.sql).is_empty());
+            assert_eq!(migration.version as usize, index + 1, "{}: versions follow each other", migration.label());
+            let statements = statements(migration.sql);
+            assert!(!statements.is_empty(), "{} is empty", migration.label());
+            for statement in statements {
+                assert!(
+                    !statement.to_uppercase().contains("CREATE OR REPLACE VIEW"),
+                    "{}: a view is a model, one file in transform/models/",
+                    migration.label()
+                );
+            }
         }
+    }
+
+    #[test]
+    fn each_model_file_is_one_view_named_as_the_file() {
+        assert!(!MODEL_FILES.is_empty());
+        for (name, sql) in MODEL_FILES {
+            let statements = statements(sql);
+            assert_eq!(statements.len(), 1, "transform/models/{name}.sql holds one statement");
+            let expected = format!("CREATE OR REPLACE VIEW {name} AS");
+            assert!(statements[0].starts_with(&expected), "transform/models/{name}.sql must start with `{expected}`");
+        }
+    }
+
+    #[test]
+    fn models_come_after_the_models_they_read() {
+        let ordered = models().unwrap();
+        let position = |name: &str| ordered.iter().position(|m| m.name == name).unwrap();
+        assert_eq!(ordered.len(), MODEL_FILES.len());
+        assert!(position("runs") < position("latest_dataset_runs"));
+        assert!(position("latest_dataset_runs") < position("latest_runs"));
+        assert!(position("latest_runs") < position("inventory_latest"));
+        assert!(position("inventory_history") < position("inventory_latest"));
+        assert!(position("inventory_latest") < position("resource_tags"));
+        assert!(position("charges_latest") < position("focus_costs"));
+    }
+
+    #[test]
+    fn identifiers_skip_comments() {
+        let words: Vec<&str> = identifiers("SELECT a.b -- from runs\nFROM latest_runs").collect();
+        assert_eq!(words, ["SELECT", "a", "b", "FROM", "latest_runs"]);
     }
 }

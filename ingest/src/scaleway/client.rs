@@ -21,6 +21,12 @@ use tokio::sync::Semaphore;
 
 use super::error::{ApiError, describe_error_body, permission_set_for};
 
+/// The client's defaults, which `costlake`'s settings and help also show.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_MAX_RPS: u32 = 20;
+pub const DEFAULT_MAX_ATTEMPTS: usize = 6;
+pub const DEFAULT_RETRY_BASE_MS: u64 = 1000;
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub api_url: String,
@@ -44,10 +50,10 @@ impl Default for ClientOptions {
             api_url: super::config::DEFAULT_API_URL.to_string(),
             secret_key: None,
             secret_origin: "SCW_SECRET_KEY".into(),
-            concurrency: 8,
-            max_rps: 20,
-            max_attempts: 6,
-            retry_base: Duration::from_secs(1),
+            concurrency: DEFAULT_CONCURRENCY,
+            max_rps: DEFAULT_MAX_RPS,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            retry_base: Duration::from_millis(DEFAULT_RETRY_BASE_MS),
             timeout: Duration::from_secs(60),
         }
     }
@@ -60,6 +66,8 @@ struct Counters {
     rate_limited: AtomicU64,
     server_errors: AtomicU64,
     pages: AtomicU64,
+    /// What the pages said that did not add up (a `total_count` the list did not hold), for the manifest.
+    warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Counters {
@@ -137,6 +145,18 @@ impl ScalewayClient {
 
     pub fn stats(&self) -> RunStats {
         self.counters.snapshot()
+    }
+
+    /// Warnings of this source's lists so far (see [`ScalewayClient::warn`]).
+    pub fn warnings(&self) -> Vec<String> {
+        self.counters.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// Records something a list said that does not add up but loses nothing costlake can know of.
+    pub(crate) fn warn(&self, warning: String) {
+        if let Ok(mut warnings) = self.counters.warnings.lock() {
+            warnings.push(warning);
+        }
     }
 
     pub fn api_url(&self) -> &str {

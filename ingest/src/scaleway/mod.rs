@@ -3,7 +3,6 @@
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod localities;
 pub mod pager;
 
 pub use client::{ClientOptions, Response, ScalewayClient};

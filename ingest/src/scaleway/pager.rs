@@ -1,9 +1,10 @@
-//! The three pagination schemes of the Scaleway APIs, walked one page at a time so that a collector never
-//! holds more than one page of an organisation:
-//! - **A** (Instance v1, "legacy"): `page`/`per_page`; the body has no `total_count`, the count is in the
+//! The three pagination schemes of the Scaleway APIs ([`Scheme`]), walked one page at a time so that a
+//! collector never holds more than one page of an organisation:
+//! - [`Scheme::Legacy`] (Instance v1): `page`/`per_page`; the body has no `total_count`, the count is in the
 //!   `X-Total-Count` header and the next page in an RFC 5988 `Link` header (relative to the zone path);
-//! - **B**: `page`/`page_size`, `total_count` in the body (a number, or a numeric string in older APIs);
-//! - **C** (FinOps charges, autoscaling v1alpha2): `page_token` → `next_page_token`.
+//! - [`Scheme::TotalCount`] (most APIs): `page`/`page_size`, `total_count` in the body (a number, or a numeric
+//!   string in older APIs);
+//! - [`Scheme::Token`] (FinOps charges, autoscaling v1alpha2): `page_token` → `next_page_token`.
 //!
 //! Clients that trusted one page (Ansible at 50 servers, lexicon at 20) silently lost resources; this pager
 //! always walks to the end and refuses a server that does not advance.
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::client::{Response, ScalewayClient};
 use super::error::ApiError;
+use crate::decode::kind_of;
 
 /// The maximum page size every Scaleway list accepts.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -70,6 +72,8 @@ pub struct Pager<'a> {
     token: Option<String>,
     seen_tokens: HashSet<String>,
     previous_first: Option<String>,
+    /// The item count the API declared (`total_count` or `X-Total-Count`) on its last page.
+    declared: Option<u64>,
     done: bool,
 }
 
@@ -92,6 +96,7 @@ impl<'a> Pager<'a> {
             token: None,
             seen_tokens: HashSet::new(),
             previous_first: None,
+            declared: None,
             done: false,
         }
     }
@@ -142,6 +147,7 @@ impl<'a> Pager<'a> {
         let more = match self.scheme {
             Scheme::Legacy => {
                 let total = header_u64(&response, "x-total-count").map_err(&malformed)?;
+                self.declared = total.or(self.declared);
                 let has_next_link = link_has_next(&response);
                 !items.is_empty()
                     && match total {
@@ -156,6 +162,7 @@ impl<'a> Pager<'a> {
                         Some(crate::decode::as_u64(value).map_err(|e| malformed(format!("field total_count: {e}")))?)
                     }
                 };
+                self.declared = total.or(self.declared);
                 !items.is_empty()
                     && match total {
                         Some(total) => self.collected < total,
@@ -180,6 +187,16 @@ impl<'a> Pager<'a> {
             },
         };
         self.done = !more;
+        if self.done
+            && let Some(declared) = self.declared
+            && declared != self.collected
+        {
+            self.client.warn(format!(
+                "{}: the API declared {declared} items but its pages held {}; the list was collected as served \
+                 (if this repeats, the API may be changing under the run or losing items)",
+                self.path, self.collected
+            ));
+        }
         Ok(Some(Page {
             items,
             scalars: body,
@@ -249,15 +266,4 @@ fn link_has_next(response: &Response) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|link| link.split(';').skip(1).any(|param| param.trim().replace(' ', "") == "rel=\"next\""))
-}
-
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 
-use super::{CollectError, Context, Outputs, Source, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::localities::GLOBAL;
 use crate::scaleway::{ListShape, Scheme};
 
 pub struct Account;
+
+pub const API: Api = Api { version: "account/v3", scope: Scope::Global, scheme: Scheme::TotalCount };
 
 pub fn projects() -> DatasetSpec {
     DatasetSpec::new(
@@ -27,13 +28,17 @@ pub fn projects() -> DatasetSpec {
 }
 
 #[async_trait]
-impl Source for Account {
+impl Product for Account {
     fn name(&self) -> &'static str {
         "account"
     }
 
-    fn api_versions(&self) -> Vec<String> {
-        vec!["account/v3".into()]
+    fn summary(&self) -> &'static str {
+        "the organisation's projects (names for every report)"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
@@ -42,7 +47,7 @@ impl Source for Account {
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         let query = vec![("organization_id".to_string(), ctx.organization_id.clone())];
-        let pager = ctx.pager(Scheme::TotalCount, "/account/v3/projects", query, ListShape::Array("projects"));
+        let pager = ctx.list(&API, GLOBAL, "projects", query, ListShape::Array("projects"));
         let count = walk_list(out, &projects(), pager, &ctx.row_context(GLOBAL)).await?;
         // Every organisation has at least its default project: an empty list means a wrong organisation id
         // or a broken API (a billing exporter silently exported nothing for weeks when account/v2 went away).

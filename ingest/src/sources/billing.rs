@@ -10,12 +10,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::{CollectError, Context, Outputs, Source, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, extra, key};
-use crate::scaleway::localities::GLOBAL;
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
 pub struct Billing;
+
+/// Every list pages by `total_count` but the FinOps `charges`, which page by token.
+pub const API: Api = Api { version: "billing/v2beta1", scope: Scope::Global, scheme: Scheme::TotalCount };
 
 const PERIOD: &str = "billing_period";
 const UPDATED_AT: &str = "updated_at";
@@ -174,7 +176,6 @@ impl Billing {
         ctx: &Context,
         out: &Outputs,
         spec: &DatasetSpec,
-        path: &str,
         key: &'static str,
         period: &str,
     ) -> Result<(), CollectError> {
@@ -182,7 +183,7 @@ impl Billing {
             ("organization_id".to_string(), ctx.organization_id.clone()),
             ("billing_period".to_string(), period.to_string()),
         ];
-        let mut pager = ctx.pager(Scheme::TotalCount, path, query, ListShape::Array(key));
+        let mut pager = ctx.list(&API, GLOBAL, key, query, ListShape::Array(key));
         let mut row = ctx.row_context(GLOBAL);
         row.extras = vec![(PERIOD, Value::from(period))];
         while let Some(page) = pager.next().await? {
@@ -206,13 +207,17 @@ impl Billing {
 }
 
 #[async_trait]
-impl Source for Billing {
+impl Product for Billing {
     fn name(&self) -> &'static str {
         "billing"
     }
 
-    fn api_versions(&self) -> Vec<String> {
-        vec!["billing/v2beta1".into()]
+    fn summary(&self) -> &'static str {
+        "month-to-date consumption, invoices, and the FinOps charges, taxes and discounts"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
@@ -227,11 +232,9 @@ impl Source for Billing {
         // Consumptions and invoices are the bill itself: a key that cannot read them fails the run (grant
         // BillingReadOnly, or leave billing out with --sources).
         for period in &periods {
-            Self::walk_period(ctx, out, &consumptions(), "/billing/v2beta1/consumptions", "consumptions", period)
-                .await?;
+            Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;
         }
-        let pager =
-            ctx.pager(Scheme::TotalCount, "/billing/v2beta1/invoices", owner.clone(), ListShape::Array("invoices"));
+        let pager = ctx.list(&API, GLOBAL, "invoices", owner.clone(), ListShape::Array("invoices"));
         walk_list(out, &invoices(), pager, &global).await?;
 
         // The FinOps charges, taxes and discounts depend on the key's permissions and the account's options.
@@ -239,13 +242,13 @@ impl Source for Billing {
         let mut query = owner.clone();
         query.push(("start_date_after".into(), window_start));
         query.push(("end_date_before".into(), ctx.snapshot_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
-        let pager = ctx.pager(Scheme::Token, "/billing/v2beta1/charges", query, ListShape::Array("charges"));
+        let pager = ctx.pager(Scheme::Token, API.path(GLOBAL, "charges"), query, ListShape::Array("charges"));
         Self::optional(out, "FinOps charges", walk_list(out, &charges(), pager, &global).await.map(|_| ())).await?;
         for period in &periods {
-            let taxes = Self::walk_period(ctx, out, &taxes(), "/billing/v2beta1/taxes", "taxes", period).await;
+            let taxes = Self::walk_period(ctx, out, &taxes(), "taxes", period).await;
             Self::optional(out, "taxes", taxes).await?;
         }
-        let pager = ctx.pager(Scheme::TotalCount, "/billing/v2beta1/discounts", owner, ListShape::Array("discounts"));
+        let pager = ctx.list(&API, GLOBAL, "discounts", owner, ListShape::Array("discounts"));
         Self::optional(out, "discounts", walk_list(out, &discounts(), pager, &global).await.map(|_| ())).await?;
         Ok(())
     }

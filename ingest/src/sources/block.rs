@@ -1,15 +1,22 @@
 //! Block Storage API v1 (zonal): SBS volumes (with their attachments), snapshots, and the volume types with
-//! their per-GB-hour prices. Pagination scheme B.
+//! their per-GB-hour prices. Pagination: [`Scheme::TotalCount`].
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{CollectError, Context, Outputs, Source, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::localities::BLOCK_ZONES;
 use crate::scaleway::{ListShape, Scheme};
 
 pub struct Block;
+
+pub const API: Api = Api {
+    version: "block/v1",
+    scope: Scope::Zones(&[
+        "fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3",
+    ]),
+    scheme: Scheme::TotalCount,
+};
 
 pub fn volumes() -> DatasetSpec {
     DatasetSpec::new(
@@ -108,13 +115,17 @@ pub fn explode_references(volumes: &[Value]) -> Vec<Value> {
 }
 
 #[async_trait]
-impl Source for Block {
+impl Product for Block {
     fn name(&self) -> &'static str {
         "block"
     }
 
-    fn api_versions(&self) -> Vec<String> {
-        vec!["block/v1".into()]
+    fn summary(&self) -> &'static str {
+        "Block Storage volumes, their attachments, snapshots and volume types with prices"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
@@ -123,19 +134,17 @@ impl Source for Block {
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         // Collected first: a lazy `map` over a closure held across an await trips the `Send` check.
-        let zones: Vec<_> = ctx.localities(BLOCK_ZONES).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
+        let zones: Vec<_> = ctx.localities(&API).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
         for_each_locality(zones).await
     }
 }
 
 async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
-    let base = format!("/block/v1/zones/{zone}");
     let owner = vec![("organization_id".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
 
     let (volumes, references) = (volumes(), volume_references());
-    let mut pager =
-        ctx.pager(Scheme::TotalCount, format!("{base}/volumes"), owner.clone(), ListShape::Array("volumes"));
+    let mut pager = ctx.list(&API, zone, "volumes", owner.clone(), ListShape::Array("volumes"));
     while let Some(page) = pager.next().await? {
         out.emit_page(&volumes, &page, &row).await?;
         let attachments = explode_references(&page.items);
@@ -143,10 +152,10 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         let label = |i| format!("volumes[].references entry {i} (page {number})");
         out.emit(&references, &attachments, &row, &page.request, &label).await?;
     }
-    let pager = ctx.pager(Scheme::TotalCount, format!("{base}/snapshots"), owner, ListShape::Array("snapshots"));
+    let pager = ctx.list(&API, zone, "snapshots", owner, ListShape::Array("snapshots"));
     walk_list(out, &snapshots(), pager, &row).await?;
     let shape = ListShape::Array("volume_types");
-    let pager = ctx.pager(Scheme::TotalCount, format!("{base}/volume-types"), Vec::new(), shape);
+    let pager = ctx.list(&API, zone, "volume-types", Vec::new(), shape);
     walk_list(out, &volume_types(), pager, &row).await?;
     Ok(())
 }

@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 
-use super::{CollectError, Context, Outputs, Source, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::localities::GLOBAL;
 use crate::scaleway::{ListShape, Scheme};
 
 pub struct Catalog;
+
+pub const API: Api = Api { version: "product-catalog/v2alpha1", scope: Scope::Global, scheme: Scheme::TotalCount };
 
 pub fn products() -> DatasetSpec {
     DatasetSpec::new(
@@ -38,13 +39,17 @@ pub fn products() -> DatasetSpec {
 }
 
 #[async_trait]
-impl Source for Catalog {
+impl Product for Catalog {
     fn name(&self) -> &'static str {
         "catalog"
     }
 
-    fn api_versions(&self) -> Vec<String> {
-        vec!["product-catalog/v2alpha1".into()]
+    fn summary(&self) -> &'static str {
+        "the public Product Catalog: prices in billing's SKU vocabulary"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
@@ -52,8 +57,7 @@ impl Source for Catalog {
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
-        let path = "/product-catalog/v2alpha1/public-catalog/products";
-        let pager = ctx.pager(Scheme::TotalCount, path, Vec::new(), ListShape::Array("products"));
+        let pager = ctx.list(&API, GLOBAL, "public-catalog/products", Vec::new(), ListShape::Array("products"));
         walk_list(out, &products(), pager, &ctx.row_context(GLOBAL)).await?;
         Ok(())
     }

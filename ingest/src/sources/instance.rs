@@ -1,15 +1,24 @@
 //! Instance API v1 (zonal): servers (and the volumes attached to them), local volumes, flexible IPs,
-//! snapshots, and the server types with their hourly prices. Pagination scheme A (`X-Total-Count` + `Link`).
+//! snapshots, and the server types with their hourly prices. Pagination: [`Scheme::Legacy`]
+//! (`X-Total-Count` + `Link`).
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{CollectError, Context, Outputs, Source, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, constant, key};
-use crate::scaleway::localities::INSTANCE_ZONES;
 use crate::scaleway::{ListShape, Scheme};
 
 pub struct Instance;
+
+pub const API: Api = Api {
+    version: "instance/v1",
+    scope: Scope::Zones(&[
+        "fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3",
+        "it-mil-1",
+    ]),
+    scheme: Scheme::Legacy,
+};
 
 pub fn servers() -> DatasetSpec {
     DatasetSpec::new(
@@ -158,13 +167,17 @@ pub fn explode_server_volumes(servers: &[Value]) -> Vec<Value> {
 }
 
 #[async_trait]
-impl Source for Instance {
+impl Product for Instance {
     fn name(&self) -> &'static str {
         "instance"
     }
 
-    fn api_versions(&self) -> Vec<String> {
-        vec!["instance/v1".into()]
+    fn summary(&self) -> &'static str {
+        "Instances, their volumes, flexible IPs, snapshots and server types with prices"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
@@ -173,19 +186,17 @@ impl Source for Instance {
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         // Collected first: a lazy `map` over a closure held across an await trips the `Send` check.
-        let zones: Vec<_> =
-            ctx.localities(INSTANCE_ZONES).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
+        let zones: Vec<_> = ctx.localities(&API).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
         for_each_locality(zones).await
     }
 }
 
 async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
-    let base = format!("/instance/v1/zones/{zone}");
     let owner = vec![("organization".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
 
     let (servers, server_volumes) = (servers(), server_volumes());
-    let mut pager = ctx.pager(Scheme::Legacy, format!("{base}/servers"), owner.clone(), ListShape::Array("servers"));
+    let mut pager = ctx.list(&API, zone, "servers", owner.clone(), ListShape::Array("servers"));
     while let Some(page) = pager.next().await? {
         out.emit_page(&servers, &page, &row).await?;
         let attachments = explode_server_volumes(&page.items);
@@ -194,11 +205,11 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         out.emit(&server_volumes, &attachments, &row, &page.request, &label).await?;
     }
     for (spec, list) in [(volumes(), "volumes"), (ips(), "ips"), (snapshots(), "snapshots")] {
-        let pager = ctx.pager(Scheme::Legacy, format!("{base}/{list}"), owner.clone(), ListShape::Array(list));
+        let pager = ctx.list(&API, zone, list, owner.clone(), ListShape::Array(list));
         walk_list(out, &spec, pager, &row).await?;
     }
     let shape = ListShape::Map { key: "servers", name_field: "commercial_type" };
-    let pager = ctx.pager(Scheme::Legacy, format!("{base}/products/servers"), Vec::new(), shape);
+    let pager = ctx.list(&API, zone, "products/servers", Vec::new(), shape);
     walk_list(out, &server_types(), pager, &row).await?;
     Ok(())
 }

@@ -1,5 +1,8 @@
-//! Collectors, one module per Scaleway product API. A new product is one module here implementing
-//! [`Source`]: its datasets (declared as data, see [`crate::dataset`]) and how to walk its lists.
+//! Collectors, one module per Scaleway product. A product module declares, once, the API it calls ([`Api`]:
+//! version, localities, pagination scheme), its datasets (declared as data, see [`crate::dataset`]) and how to
+//! walk its lists ([`Product::collect`]). [`all`] is the registry: `--sources` and its help, the manifest's API
+//! versions and the loader's list of datasets ([`known_datasets`]) all read it, so adding a product is adding
+//! its module here and one line to [`all`].
 
 pub mod account;
 pub mod billing;
@@ -11,7 +14,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use costlake_lake::RunId;
+use costlake_lake::{KnownDataset, RunId};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -65,8 +68,25 @@ impl Context {
         Pager::new(&self.client, scheme, path, query, shape)
     }
 
-    /// The localities of `all` this run covers. A zone filter also selects the regions its zones belong to.
-    pub fn localities(&self, all: &'static [&'static str]) -> Vec<&'static str> {
+    /// A pager over `list` of `api` in `locality`, in the API's pagination scheme.
+    pub fn list(
+        &self,
+        api: &Api,
+        locality: &str,
+        list: &str,
+        query: Vec<(String, String)>,
+        shape: ListShape,
+    ) -> Pager<'_> {
+        self.pager(api.scheme, api.path(locality, list), query, shape)
+    }
+
+    /// The localities of `api` this run covers. A zone filter also selects the regions its zones belong to;
+    /// a global API has the one locality [`GLOBAL`].
+    pub fn localities(&self, api: &Api) -> Vec<&'static str> {
+        let all = match api.scope {
+            Scope::Global => return vec![GLOBAL],
+            Scope::Zones(all) | Scope::Regions(all) => all,
+        };
         match &self.localities {
             None => all.to_vec(),
             Some(wanted) => all
@@ -74,6 +94,42 @@ impl Context {
                 .copied()
                 .filter(|l| wanted.iter().any(|w| w == l || w.starts_with(&format!("{l}-"))))
                 .collect(),
+        }
+    }
+}
+
+/// The locality recorded for APIs that are not localised (Account, Billing, Product Catalog).
+pub const GLOBAL: &str = "global";
+
+/// Where an API exists. There is no "all zones" endpoint: a collector fans out over these itself, as the
+/// official SDKs do client-side (`scw.WithZones`); the lists follow scaleway-sdk-go's generated `Zones()`.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// Not localised: `/<product>/<version>/...`.
+    Global,
+    /// Zonal: `/<product>/<version>/zones/<zone>/...`.
+    Zones(&'static [&'static str]),
+    /// Regional: `/<product>/<version>/regions/<region>/...`.
+    Regions(&'static [&'static str]),
+}
+
+/// One Scaleway API a product calls, declared once in its module.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// `instance/v1`: the path prefix, and what the manifest records.
+    pub version: &'static str,
+    pub scope: Scope,
+    /// How its lists paginate (a list that differs says so where it is walked).
+    pub scheme: Scheme,
+}
+
+impl Api {
+    /// The path of `list` (`servers`, `products/servers`) in `locality` (ignored for a global API).
+    pub fn path(&self, locality: &str, list: &str) -> String {
+        match self.scope {
+            Scope::Global => format!("/{}/{list}", self.version),
+            Scope::Zones(_) => format!("/{}/zones/{locality}/{list}", self.version),
+            Scope::Regions(_) => format!("/{}/regions/{locality}/{list}", self.version),
         }
     }
 }
@@ -130,21 +186,28 @@ impl Outputs {
     }
 }
 
-/// A collector for one Scaleway product.
+/// The collector of one Scaleway product.
 #[async_trait]
-pub trait Source: Send + Sync {
+pub trait Product: Send + Sync {
     /// Short name, used in the manifest and in `--sources`.
     fn name(&self) -> &'static str;
-    /// API paths and versions this collector calls, recorded in the manifest (`instance/v1`).
-    fn api_versions(&self) -> Vec<String>;
-    /// The datasets this collector writes.
+    /// What it collects, one line for `--sources`' help.
+    fn summary(&self) -> &'static str;
+    /// The APIs it calls.
+    fn apis(&self) -> &'static [Api];
+    /// The datasets it writes.
     fn datasets(&self) -> Vec<DatasetSpec>;
     /// Walks the product's lists and sends every page to `out`.
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError>;
+
+    /// The API versions it calls, recorded in the manifest (`instance/v1`).
+    fn api_versions(&self) -> Vec<String> {
+        self.apis().iter().map(|api| api.version.to_string()).collect()
+    }
 }
 
-/// Every collector costlake has, in collection order.
-pub fn all() -> Vec<Box<dyn Source>> {
+/// Every product costlake collects, in collection order: the registry.
+pub fn all() -> Vec<Box<dyn Product>> {
     vec![
         Box::new(account::Account),
         Box::new(instance::Instance),
@@ -156,12 +219,27 @@ pub fn all() -> Vec<Box<dyn Source>> {
 
 /// The collectors named in `names` (`--sources instance,block`), in collection order; an unknown name is an
 /// error listing the known ones.
-pub fn select(names: &[String]) -> Result<Vec<Box<dyn Source>>, String> {
+pub fn select(names: &[String]) -> Result<Vec<Box<dyn Product>>, String> {
     let known: Vec<&'static str> = all().iter().map(|s| s.name()).collect();
     if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
         return Err(format!("unknown source {unknown:?}: use some of {}", known.join(", ")));
     }
     Ok(all().into_iter().filter(|s| names.iter().any(|n| n == s.name())).collect())
+}
+
+/// Every dataset of every product with the schema version this costlake writes: what the loader may load.
+pub fn known_datasets() -> Vec<KnownDataset> {
+    all()
+        .iter()
+        .flat_map(|product| product.datasets())
+        .map(|spec| KnownDataset { name: spec.name, schema_version: spec.schema_version })
+        .collect()
+}
+
+/// `--sources`' help: one line per product.
+pub fn help() -> String {
+    let lines: Vec<String> = all().iter().map(|p| format!("  {:<9} {}", p.name(), p.summary())).collect();
+    lines.join("\n")
 }
 
 /// Walks one list to its end, sending every page to `spec`. Returns the number of items.

@@ -1,0 +1,117 @@
+//! Migrations and models on the real engine: every migration file is applied and recorded with its checksum, an
+//! applied migration whose text changed is refused by name, a warehouse from before checksums is adopted, and
+//! models are recreated only when their text changed (a model whose file is gone is dropped).
+
+use costlake_tests::engine::chdb_library;
+use costlake_transform::migrate::{MIGRATIONS, MODEL_FILES, checksum, migrate, models};
+use costlake_transform::warehouse::Warehouse;
+use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
+
+async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<String> {
+    let out = warehouse.query(sql, &[], "TabSeparated").await.unwrap();
+    String::from_utf8_lossy(&out).lines().map(str::to_string).collect()
+}
+
+async fn open() -> (tempfile::TempDir, EmbeddedWarehouse) {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    (dir, warehouse)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_is_applied_once_with_its_checksum_and_every_model_exists() {
+    let (_dir, warehouse) = open().await;
+    let first = migrate(&warehouse).await.unwrap();
+    assert_eq!(first.migrations, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert_eq!(first.models.len(), MODEL_FILES.len());
+
+    let recorded = rows(&warehouse, "SELECT version, name, checksum FROM _migrations FINAL ORDER BY version").await;
+    let expected: Vec<String> =
+        MIGRATIONS.iter().map(|m| format!("{}\t{}\t{}", m.version, m.name, m.checksum())).collect();
+    assert_eq!(recorded, expected, "every migration file is applied and recorded with its checksum");
+
+    let views = rows(
+        &warehouse,
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'View' ORDER BY name",
+    )
+    .await;
+    let mut names: Vec<String> = MODEL_FILES.iter().map(|(name, _)| name.to_string()).collect();
+    names.sort();
+    assert_eq!(views, names, "the views are exactly the model files");
+
+    let again = migrate(&warehouse).await.unwrap();
+    assert!(again.is_empty(), "a second migrate does nothing: {again:?}");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_migration_that_changed_is_refused_by_name() {
+    let (_dir, warehouse) = open().await;
+    migrate(&warehouse).await.unwrap();
+    // As if 0002 had been applied with another text than the file holds today.
+    warehouse
+        .execute(
+            "INSERT INTO _migrations (version, name, applied_at, checksum) \
+             SELECT 2, 'price_overrides', now64(3) + 1, {checksum:String}",
+            &[("checksum".into(), checksum("CREATE TABLE something_else (x UInt8) ENGINE = Memory"))],
+        )
+        .await
+        .unwrap();
+    let error = migrate(&warehouse).await.unwrap_err().to_string();
+    assert!(error.contains("transform/migrations/0002_price_overrides.sql"), "{error}");
+    assert!(error.contains("edited after it was applied"), "{error}");
+    assert!(error.contains("new migration file"), "{error}");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_migration_is_applied_and_a_warehouse_without_checksums_is_adopted() {
+    let (_dir, warehouse) = open().await;
+    migrate(&warehouse).await.unwrap();
+    // A warehouse from before checksums (the column did not exist) that also lacks migration 3's record.
+    warehouse.execute("DELETE FROM _migrations WHERE version = 3", &[]).await.unwrap();
+    warehouse.execute("ALTER TABLE _migrations DROP COLUMN checksum", &[]).await.unwrap();
+
+    let applied = migrate(&warehouse).await.unwrap();
+    assert_eq!(applied.migrations, vec![3], "the unrecorded migration is applied (its statements are idempotent)");
+    let recorded = rows(&warehouse, "SELECT version, checksum FROM _migrations FINAL ORDER BY version").await;
+    let expected: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}\t{}", m.version, m.checksum())).collect();
+    assert_eq!(recorded, expected, "the older records get today's checksums");
+    assert!(migrate(&warehouse).await.unwrap().is_empty());
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_are_recreated_when_their_text_changed_and_dropped_when_gone() {
+    let (_dir, warehouse) = open().await;
+    migrate(&warehouse).await.unwrap();
+    // rate_card as an older costlake defined it, and a view a later costlake no longer ships.
+    warehouse.execute("CREATE OR REPLACE VIEW rate_card AS SELECT 1 AS stale", &[]).await.unwrap();
+    warehouse.execute("CREATE OR REPLACE VIEW retired_model AS SELECT 1 AS x", &[]).await.unwrap();
+    warehouse
+        .execute(
+            "INSERT INTO _models (name, checksum, created_at) VALUES \
+             ('rate_card', 'older', now64(3)), ('retired_model', 'older', now64(3))",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let migrated = migrate(&warehouse).await.unwrap();
+    let order: Vec<&str> = models().unwrap().iter().map(|m| m.name).collect();
+    assert_eq!(migrated.models, order, "every model is recreated, in dependency order");
+    let columns = rows(
+        &warehouse,
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'rate_card' ORDER BY position",
+    )
+    .await;
+    assert_eq!(columns, ["price_kind", "zone", "match_key", "monthly_price", "currency", "source", "priority"]);
+    let retired = rows(
+        &warehouse,
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'retired_model'",
+    )
+    .await;
+    assert_eq!(retired, ["0"], "a model whose file is gone is dropped");
+    assert!(migrate(&warehouse).await.unwrap().is_empty());
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}

@@ -1,0 +1,42 @@
+-- inventory_history: every resource in every committed run, one shape for all resource types.
+
+CREATE OR REPLACE VIEW inventory_history AS
+SELECT run_id, snapshot_at, organization_id,
+       'instance_server' AS resource_type, id AS resource_id,
+       CAST(name, 'Nullable(String)') AS name, CAST(project_id, 'Nullable(String)') AS project_id,
+       CAST(zone, 'String') AS zone, CAST(state, 'Nullable(String)') AS state,
+       CAST(commercial_type, 'Nullable(String)') AS resource_class,
+       CAST(NULL, 'Nullable(UInt64)') AS size_bytes, creation_date AS created_at,
+       CAST(NULL, 'Nullable(String)') AS attached_to, tags
+FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT run_id, snapshot_at, organization_id, 'instance_volume', id, name, project_id, CAST(zone, 'String'),
+       CAST(state, 'Nullable(String)'), CAST(volume_type, 'Nullable(String)'), size, creation_date, server_id, tags
+FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT run_id, snapshot_at, organization_id, 'instance_ip', id, coalesce(address, prefix), project_id, CAST(zone, 'String'),
+       CAST(state, 'Nullable(String)'), CAST(type, 'Nullable(String)'), CAST(NULL, 'Nullable(UInt64)'),
+       CAST(NULL, 'Nullable(DateTime64(6, \'UTC\'))'), server_id, tags
+FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT run_id, snapshot_at, organization_id, 'instance_snapshot', id, name, project_id, CAST(zone, 'String'),
+       CAST(state, 'Nullable(String)'), CAST(volume_type, 'Nullable(String)'), size, creation_date, base_volume_id, tags
+FROM raw_instance_snapshots WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT v.run_id, v.snapshot_at, v.organization_id, 'block_volume', v.id, v.name, v.project_id, CAST(v.zone, 'String'),
+       CAST(v.status, 'Nullable(String)'), CAST(v.type, 'Nullable(String)'), v.size, v.created_at,
+       CAST(r.attached_to, 'Nullable(String)'), v.tags
+FROM raw_block_volumes AS v
+LEFT JOIN
+(
+    SELECT run_id, volume_id, anyIf(product_resource_id, status != 'detached') AS attached_to
+    FROM raw_block_volume_references
+    WHERE run_id IN (SELECT run_id FROM runs)
+    GROUP BY run_id, volume_id
+) AS r ON r.run_id = v.run_id AND r.volume_id = v.id
+WHERE v.run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT run_id, snapshot_at, organization_id, 'block_snapshot', id, name, project_id, CAST(zone, 'String'),
+       CAST(status, 'Nullable(String)'), CAST(class, 'Nullable(String)'), size, created_at, parent_volume_id, tags
+FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM runs)
+SETTINGS join_use_nulls = 1;
