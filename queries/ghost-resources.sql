@@ -10,6 +10,9 @@
 --   orphaned_ip        a flexible IP attached to no Instance: billed while reserved
 --   old_snapshot       at least min_snapshot_age_days old; over_a_year marks those past 365 days
 --   orphaned_snapshot  the volume it was taken from no longer exists (takes precedence over old)
+--   unknown_state      an Instance, or a Block volume attached to nothing, in a state or status costlake does
+--                      not know (the API added one): it may still bill, so it is shown, never silently dropped;
+--                      monthly_cost is unknown
 --
 -- since: when the resource entered this state, from its own timestamps and from costlake's history of
 -- snapshots (the first run that saw it so, after the last run that saw it otherwise). monthly_cost: 730 hours
@@ -69,6 +72,22 @@ WITH
         GROUP BY run_id, volume_id
     ),
     stopped AS (SELECT * FROM servers WHERE state IN ('stopped', 'stopped in place')),
+    unknown_servers AS
+    (
+        SELECT * FROM servers
+        WHERE coalesce(CAST(state, 'Nullable(String)'), '')
+              NOT IN ('running', 'stopped', 'stopped in place', 'starting', 'stopping', 'locked')
+    ),
+    unknown_block AS
+    (
+        SELECT v.*
+        FROM block_volumes AS v
+        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
+        WHERE coalesce(CAST(v.status, 'Nullable(String)'), '')
+              NOT IN ('creating', 'available', 'in_use', 'deleting', 'deleted', 'resizing', 'error', 'snapshotting',
+                      'locked', 'updating')
+          AND coalesce(r.active, 0) = 0
+    ),
     unattached_block AS
     (
         SELECT v.*
@@ -115,6 +134,20 @@ WITH
                if(s.state = 'stopped in place', 'in standby (stopped in place), still billed for compute',
                   'powered off') AS what
         FROM stopped AS s
+        UNION ALL
+        SELECT 'unknown_state', s.organization_id, s.id, CAST(s.name, 'Nullable(String)'),
+               CAST(s.project_id, 'Nullable(String)'), toString(s.zone), CAST(s.state, 'Nullable(String)'),
+               s.modification_date, CAST(NULL, 'Nullable(UInt64)'),
+               concat('Instance in state "', coalesce(CAST(s.state, 'Nullable(String)'), 'null'),
+                      '", unknown to costlake: it may still bill for compute, volumes and IPs; check it')
+        FROM unknown_servers AS s
+        UNION ALL
+        SELECT 'unknown_state', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
+               CAST(v.status, 'Nullable(String)'), coalesce(v.last_detached_at, v.created_at), v.size,
+               concat('Block Storage volume attached to nothing in status "',
+                      coalesce(CAST(v.status, 'Nullable(String)'), 'null'),
+                      '", unknown to costlake: it may still bill; check it')
+        FROM unknown_block AS v
         UNION ALL
         -- Instance volumes: local ones only; SBS volumes are listed, and judged, by the Block API below.
         SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
@@ -263,7 +296,7 @@ WITH
                l.as_of AS as_of, c.part_count AS part_count, c.priced_parts AS priced_parts, c.known_cost AS known_cost,
                c.currency AS priced_currency, c.currencies AS currencies, c.billed AS billed, c.unpriced AS unpriced,
                toDate(multiIf(
-                   f.kind IN ('old_snapshot', 'orphaned_snapshot'), f.api_since,
+                   f.kind IN ('old_snapshot', 'orphaned_snapshot', 'unknown_state'), f.api_since,
                    f.api_since IS NOT NULL AND f.api_since > st.last_healthy AND f.api_since <= st.streak_start, f.api_since,
                    st.streak_start)) AS since
         FROM findings AS f
@@ -284,7 +317,8 @@ SELECT
     since,
     dateDiff('day', since, as_of) AS age_days,
     size_bytes,
-    multiIf(coalesce(part_count, 0) = 0, toDecimal128(0, 6),
+    multiIf(kind = 'unknown_state', CAST(NULL, 'Nullable(Decimal(38, 6))'),
+            coalesce(part_count, 0) = 0, toDecimal128(0, 6),
             priced_parts = 0 OR currencies > 1, CAST(NULL, 'Nullable(Decimal(38, 6))'),
             CAST(round(known_cost, 6), 'Decimal(38, 6)')) AS monthly_cost,
     if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), coalesce(priced_currency, 'EUR')) AS currency,

@@ -59,8 +59,8 @@ enum Command {
     Report(commands::ReportArgs),
     /// Run ad-hoc SQL on the warehouse.
     ///
-    /// Tables: raw_* (one per lake dataset), runs, latest_runs, inventory_history, inventory_latest,
-    /// rate_card, price_overrides. Parameters are ClickHouse query parameters: --param name=value binds
+    /// Tables: raw_* (one per lake dataset), price_overrides, billing_daily, and the models of
+    /// transform/models/ (runs, inventory_latest, rate_card, focus_costs, ...). Parameters are ClickHouse query parameters: --param name=value binds
     /// {name:Type} in the SQL.
     Sql(commands::SqlArgs),
     /// The whole pipeline on a built-in Scaleway simulator: no account, no server.
@@ -106,7 +106,10 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Error messages quote what the API, the lake or the engine said: never raw escape sequences.
+            let message = format!("{error:#}");
+            let lines: Vec<String> = message.lines().map(costlake_queries::output::terminal_safe).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

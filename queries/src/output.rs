@@ -3,6 +3,10 @@
 //! JSON is an array of objects, one per row, in column order; money stays a decimal string exactly as the
 //! engine computed it. CSV has a header row; NULL is an empty field. The table rounds money to cents for
 //! reading only, says `unknown` where there is no price, and ends with the report's totals.
+//!
+//! Names and descriptions come from the API, so from anyone who can name a resource: in table and CSV output
+//! their control characters are shown escaped ([`terminal_safe`]), never sent to the terminal (an escape
+//! sequence would clear the screen or retitle the window, a newline would forge a row). JSON escapes them itself.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -89,9 +93,41 @@ fn money_text(sums: &BTreeMap<String, Decimal>) -> String {
 fn text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => terminal_safe(s),
         other => other.to_string(),
     }
+}
+
+/// Text with every control character (C0, DEL, C1: escape sequences, CR, BS, NUL, newlines, tabs) replaced by
+/// its visible escape (`\x1b`, `\n`, `\u{9b}`); everything else, accents and emoji included, is kept.
+pub fn terminal_safe(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The longest text a table cell shows; longer values end in `…` (JSON and CSV keep them whole).
+pub const MAX_CELL_CHARS: usize = 160;
+
+fn truncated(text: String) -> String {
+    if text.chars().count() <= MAX_CELL_CHARS {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
+    short.push('…');
+    short
 }
 
 /// Writes `set` in `format`. `report` adds the money formatting and the totals of the table format.
@@ -164,7 +200,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
                     text(value)
                 };
                 let numeric = ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float");
-                let cell = comfy_table::Cell::new(shown);
+                let cell = comfy_table::Cell::new(truncated(shown));
                 if numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
             })
             .collect();
@@ -190,7 +226,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
                 *all.sums.entry(currency.clone()).or_default() += *sum;
             }
             table.add_row(vec![
-                comfy_table::Cell::new(if group.is_empty() { "(none)" } else { group }),
+                comfy_table::Cell::new(if group.is_empty() { "(none)".to_string() } else { truncated(group.clone()) }),
                 comfy_table::Cell::new(total.rows).set_alignment(CellAlignment::Right),
                 comfy_table::Cell::new(money_text(&total.sums)).set_alignment(CellAlignment::Right),
                 comfy_table::Cell::new(total.unpriced).set_alignment(CellAlignment::Right),
@@ -267,5 +303,30 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"), "{table}");
+    }
+
+    #[test]
+    fn a_hostile_name_reaches_no_terminal_raw() {
+        let (mut set, report) = sample();
+        let hostile = "web\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nforged,row\u{8}\u{0}\u{9b}31m";
+        set.rows[0][0] = Value::from(hostile);
+        set.rows[1][0] = Value::from("x".repeat(500));
+        for format in [Format::Table, Format::Csv] {
+            let mut out = Vec::new();
+            render(&set, format, Some(&report), &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            let bad: Vec<char> = out.chars().filter(|c| c.is_control() && *c != '\n').collect();
+            assert!(bad.is_empty(), "{format:?} printed control characters {bad:?}:\n{out}");
+            assert!(out.contains("web\\x1b[2J\\x1b]0;pwned\\x07\\r\\nforged"), "{format:?}: {out}");
+            assert!(!out.lines().any(|l| l.starts_with("forged")), "{format:?}: a newline forged a row:\n{out}");
+            if format == Format::Table {
+                assert!(out.contains(&format!("{}…", "x".repeat(MAX_CELL_CHARS - 1))), "long values are cut");
+                assert!(!out.contains(&"x".repeat(MAX_CELL_CHARS)), "long values are cut");
+            }
+        }
+        let mut json = Vec::new();
+        render(&set, Format::Json, Some(&report), &mut json).unwrap();
+        let parsed: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed[0]["kind"], Value::from(hostile), "JSON keeps the value, escaped by JSON itself");
     }
 }
