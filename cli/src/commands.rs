@@ -291,7 +291,8 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     eprintln!(
-        "Scaleway simulator on {}: {} projects, {} running servers and {} planted ghost resources",
+        "Scaleway simulator on {}: {} projects, {} running servers, {} planted ghost resources and one server in a \
+         state the API does not document",
         simulator.base_url(),
         sim.projects,
         sim.servers,
