@@ -78,22 +78,21 @@ WITH
         WHERE coalesce(CAST(state, 'Nullable(String)'), '')
               NOT IN ('running', 'stopped', 'stopped in place', 'starting', 'stopping', 'locked')
     ),
+    -- Block volumes with no attachment in force: `available` ones are unattached, undocumented statuses unknown.
+    detached_block AS
+    (
+        SELECT v.*
+        FROM block_volumes AS v
+        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
+        WHERE coalesce(r.active, 0) = 0
+    ),
+    unattached_block AS (SELECT * FROM detached_block WHERE status = 'available'),
     unknown_block AS
     (
-        SELECT v.*
-        FROM block_volumes AS v
-        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
-        WHERE coalesce(CAST(v.status, 'Nullable(String)'), '')
+        SELECT * FROM detached_block
+        WHERE coalesce(CAST(status, 'Nullable(String)'), '')
               NOT IN ('creating', 'available', 'in_use', 'deleting', 'deleted', 'resizing', 'error', 'snapshotting',
                       'locked', 'updating')
-          AND coalesce(r.active, 0) = 0
-    ),
-    unattached_block AS
-    (
-        SELECT v.*
-        FROM block_volumes AS v
-        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
-        WHERE v.status = 'available' AND coalesce(r.active, 0) = 0
     ),
     live_volume_ids AS
     (
