@@ -13,7 +13,7 @@
 -- @param organization String = ''  only this organisation ('' for all)
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money cost currency
--- @totals tag_key
+-- @partitions tag_key
 
 WITH
     scoped AS

@@ -186,7 +186,10 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
         report.already_loaded
     );
     if report.found_stale {
-        eprintln!("  rebuilt {} (behind the loaded runs: an earlier load was interrupted)", report.rebuilt.join(", "));
+        eprintln!(
+            "  rebuilt {} (behind the loaded runs or this costlake's models: an interrupted load, or an upgrade)",
+            report.rebuilt.join(", ")
+        );
     }
     for run in &report.loaded {
         if run.leftover_rows_removed > 0 {
@@ -264,7 +267,8 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     let stale = costlake_transform::models::stale(warehouse).await?;
     if !stale.is_empty() {
         tracing::warn!(
-            "{} is behind the loaded runs (a load was interrupted): run `costlake load` to rebuild it",
+            "{} is behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
+             `costlake load` to rebuild it",
             stale.join(", ")
         );
     }

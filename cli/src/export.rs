@@ -163,7 +163,8 @@ async fn write(
         ExportFormat::Csv => "CSV",
     };
     let order = "ORDER BY ChargePeriodStart, BillingAccountId, SubAccountId, SkuId, ResourceId";
-    let settings = "SETTINGS output_format_parquet_compression_method = 'zstd'";
+    // Empty fields for NULL, as the reports' CSV writes them (ClickHouse's default is \N).
+    let settings = "SETTINGS output_format_parquet_compression_method = 'zstd', format_csv_null_representation = ''";
     if months.is_empty() {
         // No rows: still the columns (a CSV header, a Parquet schema).
         let sql = format!("SELECT * FROM focus_costs LIMIT 0 {settings}");

@@ -12,7 +12,9 @@
 //!
 //! Parameters are ClickHouse query parameters (`{name:Type}` in the SQL, values bound by the engine), never
 //! spliced into the text. `@money` names a money column and its currency column (exact decimal strings);
-//! `@totals` asks for sums of the money per value of each listed column, per currency.
+//! `@totals` asks for sums of the money per value of each listed column, per currency. `@partitions` is
+//! `@totals` for a column each of whose values splits the same money again (cost-allocation: every tag key
+//! allocates the whole spend), so its groups are never added up into one grand total.
 
 pub mod output;
 
@@ -61,6 +63,8 @@ pub struct Report {
     /// (money column, its currency column)
     pub money: Vec<(String, String)>,
     pub totals: Vec<String>,
+    /// Columns of `totals` whose values each split the same money: no grand total across them.
+    pub partitions: Vec<String>,
     pub sql: String,
 }
 
@@ -83,6 +87,7 @@ impl Report {
             params: Vec::new(),
             money: Vec::new(),
             totals: Vec::new(),
+            partitions: Vec::new(),
             sql: sql.to_string(),
         };
         let mut description = Vec::new();
@@ -115,7 +120,12 @@ impl Report {
                 };
                 report.money.push((column.into(), currency.into()));
             } else if let Some(rest) = line.strip_prefix("@totals ") {
-                report.totals = rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+                report.totals.extend(rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
+            } else if let Some(rest) = line.strip_prefix("@partitions ") {
+                let columns: Vec<String> =
+                    rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+                report.totals.extend(columns.iter().cloned());
+                report.partitions.extend(columns);
             } else {
                 description.push(line);
             }

@@ -43,6 +43,8 @@ impl FromStr for Format {
 pub struct TotalsBlock {
     pub by: String,
     pub money: String,
+    /// Each group splits the same money (`@partitions`): the groups are not added up.
+    pub partition: bool,
     pub groups: BTreeMap<String, GroupTotal>,
 }
 
@@ -77,7 +79,8 @@ pub fn totals(set: &ResultSet, report: &Report) -> Vec<TotalsBlock> {
                     None => group.unpriced += 1,
                 }
             }
-            blocks.push(TotalsBlock { by: by.clone(), money: money.clone(), groups });
+            let partition = report.partitions.contains(by);
+            blocks.push(TotalsBlock { by: by.clone(), money: money.clone(), partition, groups });
         }
     }
     blocks
@@ -87,7 +90,7 @@ fn money_text(sums: &BTreeMap<String, Decimal>) -> String {
     if sums.is_empty() {
         return "unknown".into();
     }
-    sums.iter().map(|(currency, sum)| format!("{} {currency}", sum.round_dp(2))).collect::<Vec<_>>().join(" + ")
+    sums.iter().map(|(currency, sum)| format!("{:.2} {currency}", sum.round_dp(2))).collect::<Vec<_>>().join(" + ")
 }
 
 fn text(value: &Value) -> String {
@@ -128,6 +131,11 @@ fn truncated(text: String) -> String {
     let mut short: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
     short.push('…');
     short
+}
+
+/// `1 row`, `2 rows`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 /// Writes `set` in `format`. `report` adds the money formatting and the totals of the table format.
@@ -207,7 +215,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
         table.add_row(cells);
     }
     writeln!(out, "{table}")?;
-    writeln!(out, "{} row{}", set.rows.len(), if set.rows.len() == 1 { "" } else { "s" })?;
+    writeln!(out, "{}", plural(set.rows.len() as u64, "row"))?;
 
     let Some(report) = report else { return Ok(()) };
     for block in totals(set, report) {
@@ -233,7 +241,18 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
             ]);
         }
         writeln!(out, "{table}")?;
-        write!(out, "All {} rows: {}", all.rows, money_text(&all.sums))?;
+        if block.partition {
+            // Adding the groups up would count the same euros once per group.
+            let mut sums = block.groups.values().map(|g| &g.sums);
+            let first = sums.next().cloned().unwrap_or_default();
+            if sums.all(|s| *s == first) {
+                writeln!(out, "Each {} splits the same {}: {}", block.by, block.money, money_text(&first))?;
+            } else {
+                writeln!(out, "Each {} splits its own {}: not added up across them", block.by, block.money)?;
+            }
+            continue;
+        }
+        write!(out, "All {}: {}", plural(all.rows, "row"), money_text(&all.sums))?;
         if all.unpriced > 0 {
             write!(out, ", plus {} without a known price", all.unpriced)?;
         }
@@ -303,6 +322,46 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"), "{table}");
+    }
+
+    /// cost-allocation: every tag key splits the whole spend; adding the keys up would count each euro once per key.
+    #[test]
+    fn partitions_are_not_added_up_across_groups() {
+        let report = Report::parse(
+            "a",
+            "-- a: t\n-- @param p String = ''  x\n-- @money cost currency\n-- @partitions tag_key\nSELECT {p:String}",
+        )
+        .unwrap();
+        assert_eq!(
+            (report.totals.clone(), report.partitions.clone()),
+            (vec!["tag_key".into()], vec!["tag_key".into()])
+        );
+        let row = |key: &str, value: Value, cost: &str| vec![Value::from(key), value, Value::from(cost), "EUR".into()];
+        let mut set = ResultSet {
+            columns: vec![
+                ("tag_key".into(), "String".into()),
+                ("tag_value".into(), "Nullable(String)".into()),
+                ("cost".into(), "Decimal(38, 9)".into()),
+                ("currency".into(), "String".into()),
+            ],
+            rows: vec![
+                row("team", "web".into(), "60.5"),
+                row("team", Value::Null, "39.5"),
+                row("env", "prod".into(), "100"),
+                row("env", Value::Null, "0"),
+            ],
+        };
+        let render_table = |set: &ResultSet| {
+            let mut out = Vec::new();
+            render(set, Format::Table, Some(&report), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let table = render_table(&set);
+        assert!(table.contains("Each tag_key splits the same cost: 100.00 EUR"), "{table}");
+        assert!(!table.contains("All 4 rows") && !table.contains("200"), "{table}");
+        set.rows[3] = row("env", Value::Null, "1");
+        let table = render_table(&set);
+        assert!(table.contains("Each tag_key splits its own cost: not added up across them"), "{table}");
     }
 
     #[test]

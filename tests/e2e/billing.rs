@@ -324,6 +324,17 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
     assert!(dec(&untagged["cost"]) > Decimal::ZERO);
     let shares: Decimal = allocation.iter().map(|r| dec(&r["share_percent"])).sum();
     assert!((shares - Decimal::from(100)).abs() <= Decimal::new(2, 1), "{shares}");
+    // The table's totals: every tag key splits the same spend, so it is said once and never summed over keys.
+    let table = sandbox.ok(&["-q", "report", "cost-allocation"]).await.stdout;
+    let keys: std::collections::BTreeSet<String> = json(&sandbox, &["report", "cost-allocation"])
+        .await
+        .iter()
+        .map(|r| r["tag_key"].as_str().unwrap().to_string())
+        .collect();
+    assert!(keys.len() > 1, "{keys:?}");
+    let each = format!("Each tag_key splits the same cost: {:.2} EUR", charged_total.round_dp(2));
+    assert!(table.contains(&each), "{each}\n{table}");
+    assert!(!table.contains("All "), "{table}");
 
     // --- FOCUS 1.2, as Parquet: mandatory columns, their types, no nulls where FOCUS forbids them.
     let path = sandbox.path("focus.parquet");
@@ -400,9 +411,32 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
     assert!(rows.iter().all(|r| {
         ["Usage", "Purchase", "Tax", "Credit", "Adjustment"].contains(&r["ChargeCategory"].as_str().unwrap())
     }));
-    let november_cost: Decimal =
-        rows.iter().filter(|r| r["day"].as_str().unwrap().starts_with("2026-11")).map(|r| dec(&r["BilledCost"])).sum();
-    assert_eq!(november_cost, truth.total(None, november, last));
+    // Every billing period adds up to its bill, to the nano: the month-to-date consumption total, which is the
+    // invoice's untaxed total once the month is over. November's charges lack the restatement credit; one row
+    // carries it.
+    let periods = json(&sandbox, &["sql", "SELECT toString(toDate(BillingPeriodStart)) AS period, toString(sum(BilledCost)) AS billed, countIf(InvoiceId IS NULL) AS without_invoice FROM focus_costs GROUP BY period ORDER BY period"]).await;
+    let invoices = json(&sandbox, &["sql", "SELECT toString(toDate(billing_period)) AS period, toString(argMax(total_untaxed, snapshot_at)) AS total FROM raw_billing_invoices WHERE type = 'periodic' GROUP BY period"]).await;
+    assert!(periods.len() >= 3, "{periods:#?}");
+    for period in &periods {
+        let month = date(&period["period"]);
+        let billed = dec(&period["billed"]);
+        assert_eq!(billed, truth.month_to_date_total(None, month, today), "{month}: FOCUS against the consumption");
+        if month < november {
+            assert_eq!(billed, truth.invoice_total(month), "{month}: FOCUS against the simulator's invoice");
+            let invoice = invoices.iter().find(|i| i["period"] == period["period"]).expect("the month's invoice");
+            assert_eq!(billed, dec(&invoice["total"]), "{month}: FOCUS against the collected invoice");
+            assert_eq!(period["without_invoice"], 0, "{month}: every row names the month's invoice");
+        }
+    }
+    let credits = json(&sandbox, &["sql", "SELECT ChargeCategory, ChargeClass, x_Source, SkuId, SubAccountId, toString(toDate(ChargePeriodStart)) AS day, BilledCost FROM focus_costs WHERE x_Source = 'reconciliation'"]).await;
+    assert_eq!(credits.len(), 1, "{credits:#?}");
+    let credit = &credits[0];
+    let restatement = &truth.restatement;
+    assert_eq!(dec(&credit["BilledCost"]), -restatement.credit);
+    assert_eq!((credit["ChargeCategory"].as_str(), credit["ChargeClass"].as_str()), (Some("Credit"), None));
+    assert_eq!(credit["SkuId"], restatement.sku.as_str());
+    assert_eq!(credit["SubAccountId"], restatement.project_id.as_str());
+    assert_eq!(date(&credit["day"]), restatement.visible_from - Duration::days(1), "the day billing_daily books it");
     // Tags: FOCUS key/value JSON; `k=v` and `k:v` split, a bare tag is true.
     let checkout = rows
         .iter()
@@ -426,6 +460,7 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
         );
     }
     assert_eq!(csv.lines().count() - 1, rows.len());
+    assert!(!csv.contains("\\N"), "a CSV null is an empty field, as in the reports' CSV");
     // Exported a billing month at a time, the Parquet file holds every row once.
     let months: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r["day"].as_str().unwrap()[..7]).collect();
     assert!(months.len() >= 3, "{months:?}");

@@ -509,14 +509,14 @@ async fn recorded_billing_responses_load_and_sum_to_the_nano() {
 
     // The same recorded list answered for both periods the run asks for (this one and the previous one).
     let consumptions = items(&fixture("billing/consumptions_list.json"), "consumptions");
-    let expected = nanos(consumptions.iter().map(|c| money_nanos(&c["value"])).sum());
+    let expected: String = nanos(consumptions.iter().map(|c| money_nanos(&c["value"])).sum());
     assert_eq!(
         first_column(
             &warehouse,
             "SELECT toString(sum(value)) FROM raw_billing_consumptions GROUP BY billing_period ORDER BY billing_period"
         )
         .await,
-        vec![expected.clone(), expected]
+        vec![expected.clone(), expected.clone()]
     );
     let invoices = items(&fixture("billing/invoices_list.json"), "invoices");
     for column in ["total_untaxed", "total_discount", "total_undiscount"] {
@@ -533,5 +533,21 @@ async fn recorded_billing_responses_load_and_sum_to_the_nano() {
         first_column(&warehouse, "SELECT toString(sum(price)) FROM raw_billing_charges").await,
         vec![nanos(charges.iter().map(|c| money_nanos(&c["price"])).sum())]
     );
+    // FOCUS: each billing period's rows add up to its bill (the consumption total). The synthetic charges are
+    // of a month whose consumption was not collected: no bill to reconcile with, they stand alone.
+    let per_period = |table: &str, period: &str, money: &str| {
+        format!("SELECT toString(sum({money})) FROM {table} GROUP BY {period} ORDER BY {period}")
+    };
+    let focus = first_column(&warehouse, &per_period("focus_costs", "BillingPeriodStart", "BilledCost")).await;
+    let daily = first_column(&warehouse, &per_period("billing_daily", "billing_period", "cost")).await;
+    assert_eq!(daily, vec![expected.clone(), expected.clone()]);
+    assert_eq!(
+        focus,
+        vec![expected.clone(), expected.clone(), nanos(charges.iter().map(|c| money_nanos(&c["price"])).sum())]
+    );
+    let sources =
+        first_column(&warehouse, "SELECT arrayStringConcat(arraySort(groupUniqArray(x_Source)), ',') FROM focus_costs")
+            .await;
+    assert_eq!(sources, vec!["charges,consumptions".to_string()]);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

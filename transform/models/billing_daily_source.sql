@@ -7,7 +7,8 @@
 --   * a decrease (a credit, a restatement) is one row on the last of those days, with charge_class
 --     'Correction', never spread;
 --   * a SKU that vanishes from a later state is restated to zero;
---   * a state dated after its period's last day (late data) lands on that last day, late;
+--   * a state dated after its period's last day (late data) lands on that last day, late; when the state before
+--     it already covered the whole period, the row restates a closed period (restates_closed_period);
 --   * the first state of a period starts from zero at the period's first day.
 -- The daily costs of a period always add up to its newest month-to-date total.
 
@@ -89,7 +90,9 @@ SELECT i.organization_id AS organization_id, i.period_start AS billing_period,
        if(i.delta < 0, 'Correction', '') AS charge_class,
        i.spread_days AS spread_days,
        CAST(toDate(i.as_of) > i.period_end + 1, 'Bool') AS late,
-       i.as_of AS observed_at
+       i.as_of AS observed_at,
+       CAST(i.previous_as_of IS NOT NULL AND toDate(assumeNotNull(i.previous_as_of)) > i.period_end, 'Bool')
+           AS restates_closed_period
 FROM intervals AS i
 INNER JOIN keys AS k
     ON k.organization_id = i.organization_id AND k.period_start = i.period_start

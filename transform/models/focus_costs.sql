@@ -1,5 +1,14 @@
 -- focus_costs: FOCUS 1.2, one row per resource (or project), SKU and day: the FinOps charges where they were
--- collected for the period, else billing_daily.
+-- collected for the period, else billing_daily. Every billing period's rows add up to its bill (the newest
+-- month-to-date consumption total, which is the invoice's untaxed total once issued), to the nano:
+--   * a period with charges (and collected consumptions) gets one more row per project and SKU whose consumption differs from its charges
+--     (x_Source 'reconciliation'): a credit or restatement the per-resource charges do not carry. A decrease is
+--     ChargeCategory 'Credit', an increase 'Adjustment'; it is dated on the day billing_daily books the drop
+--     (else the key's last day);
+--   * from the consumptions, a decrease between two month-to-date states is a 'Credit';
+--   * ChargeClass is 'Correction' only where FOCUS says so: a restatement of an earlier billing period, i.e. a
+--     change to a period's total seen after a state that already covered the whole period
+--     (billing_daily.restates_closed_period).
 
 CREATE OR REPLACE VIEW focus_costs AS
 WITH
@@ -30,6 +39,42 @@ WITH
     (
         SELECT DISTINCT organization_id, toStartOfMonth(start_date) AS period_start FROM charges_latest
     ),
+    period_invoices AS
+    (
+        -- The periodic invoice of each period, once issued: its id goes on the rows that carry none.
+        SELECT i.organization_id AS organization_id, toStartOfMonth(toDate(assumeNotNull(i.billing_period))) AS period_start,
+               argMax(i.id, i.snapshot_at) AS invoice_id
+        FROM raw_billing_invoices AS i
+        WHERE i.run_id IN (SELECT run_id FROM runs) AND i.billing_period IS NOT NULL AND i.type = 'periodic'
+        GROUP BY organization_id, period_start
+    ),
+    reconciliation AS
+    (
+        -- Per project and SKU of a period with charges: what the bill holds minus what the charges hold.
+        SELECT organization_id, period_start, project_id, sku,
+               sum(billed) - sum(charged) AS difference,
+               if(countIf(billed < 0) > 0, maxIf(day, billed < 0), max(day)) AS booked_on,
+               max(restates_closed_period) AS restates, argMax(resource_name, day) AS name, any(currency) AS money
+        FROM
+        (
+            SELECT d.organization_id AS organization_id, d.billing_period AS period_start, d.project_id AS project_id,
+                   d.sku AS sku, d.cost AS billed, toDecimal128(0, 9) AS charged, d.day AS day,
+                   d.restates_closed_period AS restates_closed_period,
+                   d.resource_name AS resource_name, d.currency AS currency
+            FROM billing_daily AS d
+            WHERE (d.organization_id, d.billing_period) IN (SELECT organization_id, period_start FROM charged_periods)
+            UNION ALL
+            SELECT ch.organization_id, toStartOfMonth(ch.start_date), ch.project_id, ch.sku, toDecimal128(0, 9),
+                   toDecimal128(ch.price, 9), toDate(ch.start_date), false, CAST(NULL, 'Nullable(String)'),
+                   coalesce(ch.currency, 'EUR')
+            FROM charges_latest AS ch
+            -- A period whose consumption was never collected has no known bill: its charges stand alone.
+            WHERE (ch.organization_id, toStartOfMonth(ch.start_date))
+                  IN (SELECT DISTINCT organization_id, billing_period FROM billing_daily)
+        )
+        GROUP BY organization_id, period_start, project_id, sku
+        HAVING difference != 0
+    ),
     tags_json AS
     (
         SELECT organization_id, resource_id,
@@ -52,14 +97,21 @@ WITH
                toDateTime64(ch.start_date, 3, 'UTC') AS charge_start,
                toDateTime64(toStartOfDay(ch.end_date) + toIntervalDay(1), 3, 'UTC') AS charge_end,
                ch.price AS cost, CAST(NULL, 'Nullable(Decimal(38, 9))') AS quantity, CAST(NULL, 'Nullable(String)') AS unit,
-               coalesce(ch.currency, 'EUR') AS currency, '' AS charge_class, nullIf(ch.invoice_id, '') AS invoice_id,
+               coalesce(ch.currency, 'EUR') AS currency, false AS restates, nullIf(ch.invoice_id, '') AS invoice_id,
                toUInt32(1) AS spread_days, 'charges' AS source
         FROM charges_latest AS ch
+        UNION ALL
+        -- Per project and SKU, what the bill of a period with charges holds beyond them.
+        SELECT rc.organization_id, rc.project_id, rc.sku, CAST(NULL, 'Nullable(String)'), rc.name,
+               toDateTime64(rc.booked_on, 3, 'UTC'), toDateTime64(rc.booked_on + 1, 3, 'UTC'),
+               rc.difference, CAST(NULL, 'Nullable(Decimal(38, 9))'), CAST(NULL, 'Nullable(String)'), rc.money,
+               rc.restates, CAST(NULL, 'Nullable(String)'), toUInt32(1), 'reconciliation'
+        FROM reconciliation AS rc
         UNION ALL
         -- Per project and SKU, from the month-to-date consumption, for periods without charges.
         SELECT d.organization_id, d.project_id, d.sku, CAST(NULL, 'Nullable(String)'), d.resource_name,
                toDateTime64(d.day, 3, 'UTC'), toDateTime64(d.day + 1, 3, 'UTC'),
-               d.cost, d.quantity, d.unit, d.currency, d.charge_class, CAST(NULL, 'Nullable(String)'),
+               d.cost, d.quantity, d.unit, d.currency, d.restates_closed_period, CAST(NULL, 'Nullable(String)'),
                d.spread_days, 'consumptions'
         FROM billing_daily AS d
         WHERE (d.organization_id, d.billing_period) NOT IN (SELECT organization_id, period_start FROM charged_periods)
@@ -71,8 +123,8 @@ SELECT
     r.currency AS BillingCurrency,
     toDateTime64(toStartOfMonth(r.charge_start) + toIntervalMonth(1), 3, 'UTC') AS BillingPeriodEnd,
     toDateTime64(toStartOfMonth(r.charge_start), 3, 'UTC') AS BillingPeriodStart,
-    'Usage' AS ChargeCategory,
-    nullIf(r.charge_class, '') AS ChargeClass,
+    multiIf(r.cost < 0 AND r.source != 'charges', 'Credit', r.source = 'reconciliation', 'Adjustment', 'Usage') AS ChargeCategory,
+    if(r.restates, 'Correction', NULL) AS ChargeClass,
     concat(coalesce(sn.product_name, cn.product_name, r.sku), coalesce(concat(' - ', r.resource_name), '')) AS ChargeDescription,
     'Usage-Based' AS ChargeFrequency,
     r.charge_end AS ChargePeriodEnd,
@@ -80,7 +132,7 @@ SELECT
     r.cost AS ContractedCost,
     r.cost AS EffectiveCost,
     'Scaleway' AS InvoiceIssuer,
-    r.invoice_id AS InvoiceId,
+    coalesce(r.invoice_id, pi.invoice_id) AS InvoiceId,
     r.cost AS ListCost,
     r.quantity AS PricingQuantity,
     r.unit AS PricingUnit,
@@ -113,6 +165,7 @@ LEFT JOIN sku_names AS sn ON sn.sku = r.sku
 LEFT JOIN catalog_names AS cn ON cn.sku = r.sku
 LEFT JOIN project_names AS pn ON pn.id = r.project_id
 LEFT JOIN organization_names AS o ON o.organization_id = r.organization_id
+LEFT JOIN period_invoices AS pi ON pi.organization_id = r.organization_id AND pi.period_start = toStartOfMonth(r.charge_start)
 LEFT JOIN tags_json AS t ON t.organization_id = r.organization_id AND t.resource_id = r.resource_id
 LEFT JOIN
 (

@@ -84,7 +84,9 @@ pub async fn load(lake: &Lake, warehouse: &dyn Warehouse, datasets: &[KnownDatas
     if migrated || !report.loaded.is_empty() {
         report.rebuilt = crate::models::refresh(warehouse).await?;
     } else if !crate::models::stale(warehouse).await?.is_empty() {
-        tracing::warn!("derived tables were behind the loaded runs (an earlier load was interrupted): rebuilding");
+        tracing::warn!(
+            "derived tables were behind the loaded runs or the models (an interrupted load, or an upgrade): rebuilding"
+        );
         report.found_stale = true;
         report.rebuilt = crate::models::refresh(warehouse).await?;
     }

@@ -62,6 +62,12 @@ pub fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One SHA-256 over every model's text: what a materialised table was built with, beside the ledger.
+pub fn models_checksum() -> String {
+    let all: String = MODEL_FILES.iter().map(|(name, sql)| format!("{name}:{}\n", checksum(sql))).collect();
+    checksum(&all)
+}
+
 /// Applies the migrations the warehouse lacks, then recreates the models if any changed.
 pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     let migrations = apply_migrations(warehouse).await?;

@@ -4,7 +4,9 @@
 //! (atomic on ClickHouse's default Atomic database engine): a reader sees the old table or the new one, never a
 //! half-built one, and a crash mid-rebuild leaves the old one in place. Each rebuild records the ledger it was
 //! built from (`_refresh_state`), so a table that fell behind the ledger (a crash after a run's ledger row,
-//! before its rebuild) is found stale and rebuilt by the next load, whatever that load finds to load.
+//! before its rebuild) is found stale and rebuilt by the next load, whatever that load finds to load. The record
+//! also holds a checksum of the models' text: a costlake whose models changed finds the table stale too, so an
+//! upgrade never leaves a table computed by the old definition.
 
 use crate::warehouse::{Result, Warehouse};
 
@@ -15,14 +17,20 @@ pub const MATERIALISED: &[(&str, &str)] = &[("billing_daily", "billing_daily_sou
 const LEDGER_FINGERPRINT: &str =
     "SELECT concat(toString(count()), ':', toString(groupBitXor(sipHash64(run_id)))) FROM _load_ledger FINAL";
 
+/// What a materialised table is built from: the loaded runs and the models' definitions.
+async fn fingerprint(warehouse: &dyn Warehouse) -> Result<String> {
+    let ledger = scalar(warehouse, LEDGER_FINGERPRINT, &[]).await?;
+    Ok(format!("{ledger}:{}", crate::migrate::models_checksum()))
+}
+
 async fn scalar(warehouse: &dyn Warehouse, sql: &str, params: &[crate::warehouse::Param]) -> Result<String> {
     let out = warehouse.query(sql, params, "TabSeparated").await?;
     Ok(String::from_utf8_lossy(&out).trim().to_string())
 }
 
-/// The materialised tables built from another ledger than the current one.
+/// The materialised tables built from another ledger, or other models, than the current ones.
 pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let ledger = scalar(warehouse, LEDGER_FINGERPRINT, &[]).await?;
+    let ledger = fingerprint(warehouse).await?;
     let mut stale = Vec::new();
     for (table, _) in MATERIALISED {
         let built_from = scalar(
@@ -40,7 +48,7 @@ pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
 
 /// Rebuilds every materialised table; returns the tables rebuilt.
 pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let ledger = scalar(warehouse, LEDGER_FINGERPRINT, &[]).await?;
+    let ledger = fingerprint(warehouse).await?;
     let mut rebuilt = Vec::new();
     for (table, source) in MATERIALISED {
         let next = format!("{table}_next");
