@@ -142,7 +142,12 @@ async fn collect_at(
     }
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let client = client(settings, scw)?;
-    let options = CollectOptions { organization_id, localities: settings.localities(), now };
+    let options = CollectOptions {
+        organization_id,
+        localities: settings.localities(),
+        now,
+        orphan_grace: settings.orphan_grace(),
+    };
     let manifest = collect(&lake, &client, &settings.sources()?, &options).await?;
     Ok((manifest, lake))
 }
@@ -163,6 +168,16 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
         "  Scaleway API: {} calls, {} pages, {} retries ({} rate limited, {} server errors)",
         s.api_calls, s.pages, s.retries, s.rate_limited, s.server_errors
     );
+    let orphans = manifest.orphans_removed;
+    if orphans.files > 0 {
+        eprintln!(
+            "  lake: removed {} file{} left by {} earlier run{} that never committed",
+            orphans.files,
+            if orphans.files == 1 { "" } else { "s" },
+            orphans.runs,
+            if orphans.runs == 1 { "" } else { "s" }
+        );
+    }
     for warning in &manifest.warnings {
         eprintln!("  warning: {warning}");
     }

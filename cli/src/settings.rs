@@ -75,6 +75,8 @@ pub struct Settings {
     pub max_attempts: usize,
     #[serde(default = "default_retry_base_ms")]
     pub retry_base_ms: u64,
+    /// Minutes an uncommitted run's files must sit untouched before a collection removes them (default: 360).
+    pub orphan_grace_minutes: Option<u64>,
 }
 
 /// The flags that override settings; `None` means "not given on the command line".
@@ -140,6 +142,10 @@ impl Settings {
                 costlake_ingest::sources::select(&names).map_err(anyhow::Error::msg)
             }
         }
+    }
+
+    pub fn orphan_grace(&self) -> Option<std::time::Duration> {
+        self.orphan_grace_minutes.map(|minutes| std::time::Duration::from_secs(minutes * 60))
     }
 
     pub fn localities(&self) -> Option<Vec<String>> {

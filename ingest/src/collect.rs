@@ -2,7 +2,7 @@
 //!
 //! All or nothing: if any source or any write fails, the uploads in progress are aborted, the run's files are
 //! deleted (best effort; without a manifest they are invisible to the loader anyway) and no manifest is
-//! written.
+//! written. Before writing, the run removes what earlier runs that died before their commit left behind.
 
 use std::time::Instant;
 
@@ -23,7 +23,15 @@ pub struct CollectOptions {
     /// The time the run takes as "now" (its snapshot time, the billing periods it asks for); the clock when
     /// `None`. Set when replaying past days against the simulator (`costlake demo`).
     pub now: Option<chrono::DateTime<Utc>>,
+    /// How old the files of an uncommitted run must be before this run removes them ([`DEFAULT_ORPHAN_GRACE`]
+    /// when `None`). Measured on the real clock, whatever `now` says.
+    pub orphan_grace: Option<std::time::Duration>,
 }
+
+/// Files of an uncommitted run are removed once the run has written nothing for this long: far longer than any
+/// pause of a live run (a run of 50,000 servers takes about half an hour), and short enough that a daily job
+/// cleans up after yesterday's crash.
+pub const DEFAULT_ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 pub async fn collect(
     lake: &Lake,
@@ -36,6 +44,15 @@ pub async fn collect(
     let snapshot_date = started_at.date_naive();
     lake.check_writable(&run_id).await?;
     tracing::info!(%run_id, lake = %lake, "collection started");
+    // Garbage from runs that died before their commit. Failing to sweep costs bytes, not data: a warning.
+    let grace = options.orphan_grace.unwrap_or(DEFAULT_ORPHAN_GRACE);
+    let orphans_removed = match lake.sweep_uncommitted(grace, &run_id).await {
+        Ok(swept) => swept,
+        Err(error) => {
+            tracing::warn!(%error, "could not remove the files of earlier uncommitted runs");
+            Default::default()
+        }
+    };
 
     let mut sinks = Vec::new();
     for source in sources {
@@ -129,7 +146,9 @@ pub async fn collect(
         datasets,
         stats,
         warnings,
+        orphans_removed,
     };
+    costlake_lake::failpoint::failpoint("collect.pause_before_commit").await;
     if let Err(error) = lake.commit(&manifest).await {
         delete_run_files(lake, &dataset_names, &run_id, snapshot_date).await;
         return Err(error.into());

@@ -14,5 +14,5 @@ pub mod scaleway;
 pub mod sink;
 pub mod sources;
 
-pub use collect::{CollectOptions, collect};
+pub use collect::{CollectOptions, DEFAULT_ORPHAN_GRACE, collect};
 pub use sources::CollectError;

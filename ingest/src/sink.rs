@@ -146,6 +146,7 @@ async fn write_dataset(
                 Chunk::StartFile { part } => {
                     let path = layout::dataset_file(name, snapshot_date, &run_id, part);
                     current = Some((lake.create(&path).await?, path.to_string()));
+                    costlake_lake::failpoint::failpoint("collect.pause_mid_upload").await;
                 }
                 Chunk::Bytes(bytes) => {
                     if let Some((writer, _)) = current.as_mut() {

@@ -7,9 +7,11 @@
 //! - [`manifest`]: the per-run manifest, written last, which is the commit marker of a run;
 //! - [`Lake`]: the handle both sides use (streamed writes, listing committed runs, streamed reads).
 
+pub mod failpoint;
 pub mod layout;
 pub mod location;
 pub mod manifest;
+mod sweep;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 pub use layout::RunId;
 pub use location::{LakeLocation, S3Settings};
 pub use manifest::{DatasetEntry, FileEntry, KnownDataset, Manifest, RunStats, SourceEntry};
+pub use sweep::Swept;
 
 /// Errors from the lake. Each names the lake (never its credentials) and the object involved.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,9 @@ pub struct Lake {
     root: Path,
     /// Human-readable location, safe to log: it never carries credentials.
     display: String,
+    /// The directory of a local lake: the sweep walks it itself, because `object_store` hides the staged files
+    /// (`part-00000.parquet#1`) of uploads a killed run never finished.
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -81,12 +87,16 @@ impl Lake {
     /// [`Lake::check_writable`] before a collection so an unreachable lake fails before any API call.
     pub fn open(location: &LakeLocation) -> Result<Lake> {
         let (store, root) = location.open_store()?;
-        Ok(Lake { store, root, display: location.to_string() })
+        let local_dir = match location {
+            LakeLocation::Local(dir) => Some(dir.clone()),
+            LakeLocation::S3 { .. } => None,
+        };
+        Ok(Lake { store, root, display: location.to_string(), local_dir })
     }
 
     /// Wraps an existing store (tests use `object_store::memory::InMemory`).
     pub fn from_store(store: Arc<dyn ObjectStore>, root: &str, display: impl Into<String>) -> Lake {
-        Lake { store, root: Path::from(root), display: display.into() }
+        Lake { store, root: Path::from(root), display: display.into(), local_dir: None }
     }
 
     fn full(&self, relative: &Path) -> Path {

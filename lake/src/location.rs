@@ -79,10 +79,13 @@ impl LakeLocation {
                     location: dir.display().to_string(),
                     reason: format!("cannot create the lake directory: {e}"),
                 })?;
-                let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| LakeError::InvalidLocation {
-                    location: dir.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                // Deleting a file also removes the folders it leaves empty (a write probe, a failed run's files).
+                let store = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| LakeError::InvalidLocation {
+                        location: dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?
+                    .with_automatic_cleanup(true);
                 Ok((Arc::new(store), Path::from("")))
             }
             LakeLocation::S3 { bucket, prefix, settings } => {

@@ -27,6 +27,9 @@ pub struct Manifest {
     /// What the run could not collect without failing (an optional endpoint the key may not see).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Files of earlier uncommitted runs this run removed from the lake before writing (see `Lake::sweep_uncommitted`).
+    #[serde(default)]
+    pub orphans_removed: crate::Swept,
 }
 
 /// One collector (one Scaleway product API).
@@ -119,6 +122,7 @@ mod tests {
         let started: DateTime<Utc> = "2026-11-22T08:15:00Z".parse().unwrap();
         Manifest {
             manifest_version: MANIFEST_VERSION,
+            orphans_removed: crate::Swept::default(),
             run_id: RunId::new(started),
             snapshot_date: started.date_naive(),
             started_at: started,

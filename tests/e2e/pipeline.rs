@@ -244,3 +244,62 @@ async fn a_load_killed_before_its_derived_tables_are_rebuilt_is_repaired_by_the_
         assert!(!again.stderr.contains("rebuilt"), "{point}: a current table is left alone: {}", again.stderr);
     }
 }
+
+/// Every file under the lake's `datasets/` (staged upload parts included), relative to the lake.
+fn dataset_files(lake: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![lake.join("datasets")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.push(entry.path().strip_prefix(lake).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_a_killed_collection_are_removed_by_a_later_run_once_past_the_grace() {
+    // Before the fix, a collection killed before its commit left its files (empty staged parts mid-upload) for good.
+    for point in ["collect.pause_mid_upload", "collect.pause_before_commit"] {
+        let simulator = simulator("").await;
+        let mut sandbox = sandbox(&simulator);
+        sandbox.set("COSTLAKE_FAILPOINT", point);
+        let mut paused = sandbox.start_until(&["collect"], &format!("failpoint {point} reached")).await;
+        paused.kill().await.expect("kill -9 the paused collection");
+        sandbox.unset("COSTLAKE_FAILPOINT");
+        let lake = sandbox.lake_dir();
+        let orphans = dataset_files(&lake);
+        assert!(!orphans.is_empty(), "{point}: the killed run left files");
+        assert!(manifests(&sandbox).is_empty(), "{point}: and no manifest");
+
+        // Within the grace (6 hours by default) the files stay: a run that wrote them may still be running.
+        let within = sandbox.ok(&["collect"]).await;
+        assert!(!within.stderr.contains("never committed"), "{point}: {}", within.stderr);
+        assert!(orphans.iter().all(|f| dataset_files(&lake).contains(f)), "{point}");
+
+        sandbox.set("COSTLAKE_ORPHAN_GRACE_MINUTES", "0");
+        let swept = sandbox.ok(&["collect"]).await;
+        let said = format!(
+            "removed {} file{} left by 1 earlier run that never committed",
+            orphans.len(),
+            if orphans.len() == 1 { "" } else { "s" }
+        );
+        assert!(swept.stderr.contains(&said), "{point}: {said}\n{}", swept.stderr);
+        let committed: Vec<String> =
+            manifests(&sandbox).iter().map(|m| m["run_id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(committed.len(), 2, "{point}");
+        let left = dataset_files(&lake);
+        assert!(
+            left.iter().all(|f| committed.iter().any(|run| f.contains(&format!("run_id={run}/")))),
+            "{point}: only committed runs' files remain: {left:#?}"
+        );
+        assert!(!lake.join("_probe").exists(), "{point}: no empty probe folder");
+        let recorded: u64 = manifests(&sandbox).iter().map(|m| m["orphans_removed"]["files"].as_u64().unwrap()).sum();
+        assert_eq!(recorded, orphans.len() as u64, "{point}: the manifest says it too");
+    }
+}

@@ -69,6 +69,7 @@ impl Replay<'_> {
             organization_id: self.simulator.config().organization_id.clone(),
             localities: None,
             now: Some(day.and_hms_opt(4, 0, 0).expect("valid time").and_utc()),
+            orphan_grace: None,
         };
         collect(lake, client, sources, &options).await.unwrap_or_else(|e| panic!("collection of {day} failed: {e}"))
     }

@@ -493,6 +493,7 @@ async fn recorded_billing_responses_load_and_sum_to_the_nano() {
         organization_id: "105bdce1-64c0-48ab-899d-868455867ecf".into(),
         localities: None,
         now: Some("2025-01-22T14:00:00Z".parse().unwrap()),
+        orphan_grace: None,
     };
     let billing = costlake_ingest::sources::select(&["billing".to_string()]).unwrap();
     let manifest = costlake_ingest::collect(&lake, &client(&url), &billing, &options).await.unwrap();

@@ -192,18 +192,7 @@ fn datasets_literal(manifest: &Manifest) -> String {
     format!("[{}]", names.join(","))
 }
 
-/// Test hook for crash-safety tests: with `COSTLAKE_FAILPOINT=<name>` the loader stops (forever) at the point of
-/// that name, so a test can kill the process there deterministically. Points: `load.pause_after_dataset=N`
-/// (after a run's N-th dataset), `load.pause_before_models` (after every ledger row, before the rebuild of the
-/// materialised tables), `models.pause_before_exchange` (a rebuilt table not swapped in yet).
-pub(crate) async fn failpoint(name: &str) {
-    if std::env::var("COSTLAKE_FAILPOINT").is_ok_and(|spec| spec == name) {
-        eprintln!("costlake: failpoint {name} reached, pausing");
-        loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        }
-    }
-}
+pub(crate) use costlake_lake::failpoint::failpoint;
 
 /// The datasets a run of the lake holds, for tests and `costlake runs`.
 pub async fn manifests(lake: &Lake) -> Result<Vec<Manifest>, LoadError> {

@@ -1,0 +1,300 @@
+//! Sweeping the lake: the files of runs that never committed (killed, crashed, out of memory) are garbage, since
+//! the loader never reads a run without its manifest, but they are bytes someone pays for. Each collection sweeps
+//! them first, once they are older than a grace period, so a run still writing (another job, or a slow one) is
+//! never touched: a run is swept only when its newest file is older than the grace.
+//!
+//! On a local lake the sweep walks the directory itself: `object_store` does not list the staged files
+//! (`part-00000.parquet#1`) of uploads that a killed run never completed, and those are most of what a crash
+//! leaves. On S3, an upload that was never completed is not an object at all: the bucket's lifecycle rule
+//! (`AbortIncompleteMultipartUpload`) removes it; the sweep removes the completed files of uncommitted runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path as FsPath, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::{Lake, LakeError, Result, RunId, layout};
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Swept {
+    /// Uncommitted runs whose files were removed.
+    pub runs: u64,
+    /// Files removed (staged upload parts and write probes included).
+    pub files: u64,
+}
+
+impl Lake {
+    /// Removes the files of every run that has no manifest and whose newest file is older than `grace`, and the
+    /// write probes older than `grace`. `current` (the run about to write) is never touched.
+    pub async fn sweep_uncommitted(&self, grace: Duration, current: &RunId) -> Result<Swept> {
+        let committed: BTreeSet<String> = self
+            .list_manifests()
+            .await?
+            .iter()
+            .filter_map(|p| {
+                p.filename().and_then(|n| n.strip_prefix("run_id=")?.strip_suffix(".json")).map(String::from)
+            })
+            .collect();
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let swept = match &self.local_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                let current = current.to_string();
+                tokio::task::spawn_blocking(move || sweep_local(&dir, &committed, &current, cutoff))
+                    .await
+                    .map_err(|e| self.local_error(std::io::Error::other(e)))?
+                    .map_err(|e| self.local_error(e))?
+            }
+            None => self.sweep_store(&committed, current.as_str(), cutoff).await?,
+        };
+        if swept.files > 0 {
+            tracing::info!(runs = swept.runs, files = swept.files, "removed the files of uncommitted runs");
+        }
+        Ok(swept)
+    }
+
+    fn local_error(&self, error: std::io::Error) -> LakeError {
+        LakeError::Store {
+            lake: self.display.clone(),
+            op: "sweep",
+            path: "datasets/".into(),
+            source: Box::new(object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(error) }),
+        }
+    }
+
+    async fn sweep_store(&self, committed: &BTreeSet<String>, current: &str, cutoff: SystemTime) -> Result<Swept> {
+        // run id -> (its files, its newest modification)
+        let mut runs: BTreeMap<String, (Vec<Path>, SystemTime)> = BTreeMap::new();
+        let mut probes = Vec::new();
+        for prefix in [layout::datasets_root(), Path::from("_probe")] {
+            let full = self.full(&prefix);
+            let listed: Vec<_> =
+                self.store.list(Some(&full)).try_collect().await.map_err(|e| self.err("list", &full, e))?;
+            for meta in listed {
+                let modified = SystemTime::from(meta.last_modified);
+                if prefix.as_ref() == "_probe" {
+                    if modified < cutoff {
+                        probes.push(meta.location);
+                    }
+                    continue;
+                }
+                let relative = self.relative(&meta.location);
+                let Some(run) = relative.parts().find_map(|p| p.as_ref().strip_prefix("run_id=").map(String::from))
+                else {
+                    continue;
+                };
+                let entry = runs.entry(run).or_insert_with(|| (Vec::new(), SystemTime::UNIX_EPOCH));
+                entry.0.push(meta.location);
+                entry.1 = entry.1.max(modified);
+            }
+        }
+        let mut swept = Swept::default();
+        for (run, (files, newest)) in runs {
+            if committed.contains(&run) || run == current || newest >= cutoff {
+                continue;
+            }
+            for file in &files {
+                self.store.delete(file).await.map_err(|e| self.err("delete", file, e))?;
+            }
+            swept.runs += 1;
+            swept.files += files.len() as u64;
+        }
+        for probe in &probes {
+            self.store.delete(probe).await.map_err(|e| self.err("delete", probe, e))?;
+            swept.files += 1;
+        }
+        Ok(swept)
+    }
+}
+
+/// Every file under `dir` (recursively) and the newest modification among them (the folder's own when it holds
+/// no file).
+fn files_under(dir: &FsPath) -> std::io::Result<(Vec<PathBuf>, SystemTime)> {
+    let mut files = Vec::new();
+    let mut newest = None;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                newest = newest.max(Some(meta.modified()?));
+                files.push(entry.path());
+            }
+        }
+    }
+    let newest = match newest {
+        Some(newest) => newest,
+        None => std::fs::metadata(dir)?.modified()?,
+    };
+    Ok((files, newest))
+}
+
+fn read_dir_paths(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn name(path: &FsPath) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+/// `<dir>/datasets/<dataset>/snapshot_date=<d>/run_id=<id>/…` and `<dir>/_probe/<id>`.
+fn sweep_local(
+    dir: &FsPath,
+    committed: &BTreeSet<String>,
+    current: &str,
+    cutoff: SystemTime,
+) -> std::io::Result<Swept> {
+    let mut swept = Swept::default();
+    let mut runs_seen = BTreeSet::new();
+    for dataset in read_dir_paths(&dir.join("datasets"))? {
+        for date in read_dir_paths(&dataset)?.into_iter().filter(|p| name(p).starts_with("snapshot_date=")) {
+            for run_dir in read_dir_paths(&date)? {
+                let Some(run) = name(&run_dir).strip_prefix("run_id=") else { continue };
+                if committed.contains(run) || run == current || !run_dir.is_dir() {
+                    continue;
+                }
+                let (files, newest) = files_under(&run_dir)?;
+                if newest >= cutoff {
+                    continue;
+                }
+                std::fs::remove_dir_all(&run_dir)?;
+                swept.files += files.len() as u64;
+                runs_seen.insert(run.to_string());
+            }
+            // An emptied date folder goes too (a later run recreates what it needs).
+            if read_dir_paths(&date)?.is_empty() {
+                let _ = std::fs::remove_dir(&date);
+            }
+        }
+    }
+    let probe_dir = dir.join("_probe");
+    for probe in read_dir_paths(&probe_dir)? {
+        if std::fs::metadata(&probe)?.modified()? < cutoff && name(&probe) != current {
+            std::fs::remove_file(&probe)?;
+            swept.files += 1;
+        }
+    }
+    if probe_dir.is_dir() && read_dir_paths(&probe_dir)?.is_empty() {
+        let _ = std::fs::remove_dir(&probe_dir);
+    }
+    swept.runs = runs_seen.len() as u64;
+    Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::LakeLocation;
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn run(id: &str) -> RunId {
+        RunId::parse(id).unwrap()
+    }
+
+    /// Every file under `dir`, relative, sorted.
+    fn walk(dir: &FsPath) -> Vec<String> {
+        let mut out: Vec<String> = files_under(dir)
+            .map(|(files, _)| files)
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f.strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn age(path: &FsPath, by: Duration) {
+        let file = std::fs::File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    async fn manifest_for(lake: &Lake, id: &RunId) {
+        let path = layout::manifest_path(id, date());
+        lake.put(&path, Bytes::from_static(b"{}")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_local_sweep_removes_old_uncommitted_runs_and_their_staged_parts_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&LakeLocation::Local(dir.path().to_path_buf())).unwrap();
+        let (committed, dead, live, current) = (
+            run("20261122T040000Z-00000001"),
+            run("20261122T050000Z-00000002"),
+            run("20261122T060000Z-00000003"),
+            run("20261122T070000Z-00000004"),
+        );
+        let hour = Duration::from_secs(3600);
+        for id in [&committed, &dead, &live, &current] {
+            let part = dir.path().join(layout::dataset_file("instance_servers", date(), id, 0).as_ref());
+            std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+            std::fs::write(&part, b"PAR1").unwrap();
+            // What a killed multipart upload leaves: a staged file object_store does not list.
+            let staged = part.with_file_name("part-00001.parquet#1");
+            std::fs::write(&staged, b"").unwrap();
+            if *id != live {
+                age(&part, 2 * hour);
+                age(&staged, 2 * hour);
+            }
+        }
+        manifest_for(&lake, &committed).await;
+        std::fs::create_dir_all(dir.path().join("_probe")).unwrap();
+        std::fs::write(dir.path().join("_probe").join(dead.as_str()), b"probe").unwrap();
+        age(&dir.path().join("_probe").join(dead.as_str()), 2 * hour);
+
+        // Within the grace nothing goes: a run that wrote an hour ago may still be running.
+        assert_eq!(lake.sweep_uncommitted(3 * hour, &current).await.unwrap(), Swept::default());
+        let swept = lake.sweep_uncommitted(hour, &current).await.unwrap();
+        assert_eq!(swept, Swept { runs: 1, files: 3 }, "the dead run's part, its staged part, its probe");
+        let left = walk(dir.path());
+        assert!(left.iter().all(|f| !f.contains(dead.as_str())), "{left:?}");
+        for kept in [&committed, &live, &current] {
+            assert_eq!(
+                left.iter().filter(|f| f.starts_with("datasets/") && f.contains(kept.as_str())).count(),
+                2,
+                "{kept}"
+            );
+        }
+        assert!(!dir.path().join("_probe").exists(), "an emptied probe folder goes too");
+    }
+
+    #[tokio::test]
+    async fn a_store_sweep_removes_the_listed_files_of_uncommitted_runs() {
+        let store = Arc::new(object_store::memory::InMemory::new());
+        let lake = Lake::from_store(store, "lake", "memory://lake");
+        let (committed, dead, current) =
+            (run("20261122T040000Z-00000001"), run("20261122T050000Z-00000002"), run("20261122T070000Z-00000004"));
+        for id in [&committed, &dead, &current] {
+            for part in 0..2 {
+                let path = layout::dataset_file("block_volumes", date(), id, part);
+                lake.put(&path, Bytes::from_static(b"PAR1")).await.unwrap();
+            }
+        }
+        manifest_for(&lake, &committed).await;
+        let hour = Duration::from_secs(3600);
+        assert_eq!(lake.sweep_uncommitted(hour, &current).await.unwrap(), Swept::default(), "all written just now");
+        assert_eq!(lake.sweep_uncommitted(Duration::ZERO, &current).await.unwrap(), Swept { runs: 1, files: 2 });
+        for (id, files) in [(&committed, 2), (&dead, 0), (&current, 2)] {
+            let dir = layout::run_dataset_dir("block_volumes", date(), id);
+            assert_eq!(lake.delete_prefix(&dir).await.unwrap(), files, "{id}");
+        }
+    }
+}
