@@ -105,12 +105,18 @@ impl LakeLocation {
                         retry_timeout: std::time::Duration::from_secs(30),
                         ..Default::default()
                     });
-                if let Some(key) = &settings.access_key {
-                    builder = builder.with_access_key_id(key);
-                }
-                if let Some(secret) = &settings.secret_key {
-                    builder = builder.with_secret_access_key(secret.expose_secret());
-                }
+                // Both keys, always: without them object_store would ask a cloud metadata service
+                // (169.254.169.254) for credentials, which costlake never contacts.
+                let (Some(key), Some(secret)) = (&settings.access_key, &settings.secret_key) else {
+                    return Err(LakeError::InvalidLocation {
+                        location: self.to_string(),
+                        reason: "no S3 credentials: set COSTLAKE_S3_ACCESS_KEY and COSTLAKE_S3_SECRET_KEY, or \
+                                 SCW_ACCESS_KEY and SCW_SECRET_KEY (a Scaleway API key works for Object Storage), \
+                                 or a profile in ~/.config/scw/config.yaml"
+                            .into(),
+                    });
+                };
+                builder = builder.with_access_key_id(key).with_secret_access_key(secret.expose_secret());
                 let store = builder
                     .build()
                     .map_err(|e| LakeError::InvalidLocation { location: self.to_string(), reason: e.to_string() })?;
@@ -139,6 +145,19 @@ impl std::fmt::Display for LakeLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_lake_without_keys_is_refused_before_any_request() {
+        let region = S3Settings { region: "fr-par".into(), ..Default::default() };
+        let only_key = S3Settings { access_key: Some("SCWXXXXXXXXXXXXXXXXX".into()), ..region.clone() };
+        for settings in [region, only_key] {
+            let location = LakeLocation::parse("s3://bills/costlake", settings).unwrap();
+            let Err(error) = location.open_store() else { panic!("opened an S3 lake without credentials") };
+            let message = error.to_string();
+            assert!(message.contains("s3://bills/costlake"), "{message}");
+            assert!(message.contains("COSTLAKE_S3_ACCESS_KEY") && message.contains("SCW_ACCESS_KEY"), "{message}");
+        }
+    }
 
     #[test]
     fn parses_local_and_s3_locations() {

@@ -257,3 +257,22 @@ async fn secrets_never_reach_output_logs_or_files() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_lake_without_keys_names_the_variables_and_asks_no_metadata_service() {
+    // Before the fix, `load` tried the cloud metadata service (169.254.169.254) for credentials, four times.
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.set("COSTLAKE_S3_REGION", "fr-par");
+    // A Scaleway secret key but no access key: the S3 lake still lacks half its credentials.
+    sandbox.set("SCW_DEFAULT_ORGANIZATION_ID", "0b1c2d3e-0000-4000-8000-000000000001");
+    sandbox.set("SCW_SECRET_KEY", "11111111-2222-4333-8444-555555555555");
+    for command in [&["load", "--lake", "s3://bills/costlake"][..], &["collect", "--lake", "s3://bills/costlake"]] {
+        let started = std::time::Instant::now();
+        let outcome = sandbox.run(command).await;
+        let error = error_of(&outcome);
+        assert!(error.contains("s3://bills/costlake") && error.contains("no S3 credentials"), "{error}");
+        assert!(error.contains("COSTLAKE_S3_ACCESS_KEY") && error.contains("SCW_ACCESS_KEY"), "{error}");
+        assert!(!outcome.stderr.contains("169.254") && !outcome.stderr.contains("metadata"), "{}", outcome.stderr);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused before any request");
+    }
+}
