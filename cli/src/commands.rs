@@ -75,13 +75,35 @@ pub struct SimulatorArgs {
     knobs: String,
 }
 
+/// A run committed without some products: exit code [`PartialRun::EXIT_CODE`], so a scheduler sees it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} not collected ({}): the run committed the other products; reports keep each missing dataset from the newest run that holds it",
+    if .0.len() == 1 { "one product was" } else { "some products were" },
+    .0.iter().map(|f| format!("{}: {}", f.name, f.error)).collect::<Vec<_>>().join("; ")
+)]
+pub struct PartialRun(pub Vec<costlake_lake::FailedSource>);
+
+impl PartialRun {
+    pub const EXIT_CODE: u8 = 3;
+
+    fn check(manifest: &Manifest) -> anyhow::Result<()> {
+        if manifest.failed_sources.is_empty() {
+            Ok(())
+        } else {
+            Err(PartialRun(manifest.failed_sources.clone()).into())
+        }
+    }
+}
+
 pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<()> {
     let settings = Settings::load(config, overrides)?;
     let scw = || ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from);
     match command {
         Command::Collect(args) => {
             let scw = scw()?;
-            run_collect(&settings, &scw, args.organization).await.map(|_| ())
+            let manifest = run_collect(&settings, &scw, args.organization).await?;
+            PartialRun::check(&manifest)
         }
         Command::Load => {
             let scw = scw()?;
@@ -89,8 +111,9 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         }
         Command::Run(args) => {
             let scw = scw()?;
-            run_collect(&settings, &scw, args.organization).await?;
-            run_load(&settings, &scw).await
+            let manifest = run_collect(&settings, &scw, args.organization).await?;
+            run_load(&settings, &scw).await?;
+            PartialRun::check(&manifest)
         }
         Command::Report(args) => report(&settings, args).await,
         Command::Sql(args) => sql(&settings, args).await,
@@ -177,6 +200,9 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
             orphans.runs,
             if orphans.runs == 1 { "" } else { "s" }
         );
+    }
+    for failed in &manifest.failed_sources {
+        eprintln!("  not collected: {}: {}", failed.name, failed.error);
     }
     for warning in &manifest.warnings {
         eprintln!("  warning: {warning}");

@@ -47,13 +47,15 @@ enum Command {
     /// Snapshot the organisation's inventory and prices from the Scaleway APIs into the lake.
     ///
     /// Walks every zone and region of every product, every page, and writes one Parquet dataset per API list
-    /// (streamed, zstd) plus a manifest, written last, that commits the run. A failed run commits nothing.
+    /// (streamed, zstd) plus a manifest, written last, that commits the run. A failed run commits nothing; a
+    /// product that fails alone (permission, 404, 5xx after every retry, a malformed page) is left out, the others
+    /// are committed, and the exit code is 3.
     Collect(commands::CollectArgs),
     /// Load every committed run of the lake that the warehouse has not loaded yet.
     ///
     /// Idempotent: a loaded run is skipped, a run whose earlier load was interrupted is cleaned and reloaded.
     Load,
-    /// Collect, then load.
+    /// Collect, then load (exit code 3 when some products were left out, as for collect).
     Run(commands::CollectArgs),
     /// Run a canned report (without a name: list them).
     Report(commands::ReportArgs),
@@ -110,7 +112,11 @@ async fn main() -> ExitCode {
             let message = format!("{error:#}");
             let lines: Vec<String> = message.lines().map(costlake_queries::output::terminal_safe).collect();
             eprintln!("error: {}", lines.join("\n"));
-            ExitCode::FAILURE
+            if error.is::<commands::PartialRun>() {
+                ExitCode::from(commands::PartialRun::EXIT_CODE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -1,15 +1,17 @@
 //! One collection run: every source, every dataset, then the manifest, last.
 //!
-//! All or nothing: if any source or any write fails, the uploads in progress are aborted, the run's files are
-//! deleted (best effort; without a manifest they are invisible to the loader anyway) and no manifest is
-//! written. Before writing, the run removes what earlier runs that died before their commit left behind.
+//! All or nothing per product: a product whose API fails (after every retry: a 403, a withdrawn alpha API's 404,
+//! a 5xx that lasts) has its uploads aborted and its files deleted, and the run commits the other products with
+//! the failure in its manifest (`failed_sources`). If the lake fails, or every product does, the uploads in
+//! progress are aborted, the run's files are deleted (best effort; without a manifest they are invisible to the
+//! loader anyway) and no manifest is written. Before writing, the run removes what earlier runs that died before their commit left behind.
 
 use std::time::Instant;
 
 use chrono::Utc;
 use costlake_lake::manifest::MANIFEST_VERSION;
-use costlake_lake::{Lake, Manifest, RunId, RunStats, SourceEntry, layout};
-use futures::future::try_join_all;
+use costlake_lake::{FailedSource, Lake, Manifest, RunId, RunStats, SourceEntry, layout};
+use futures::future::join_all;
 
 use crate::scaleway::ScalewayClient;
 use crate::sink::DatasetSink;
@@ -54,23 +56,29 @@ pub async fn collect(
         }
     };
 
-    let mut sinks = Vec::new();
+    // Each product's sinks, in the order of `sources`: a product that fails takes only its own datasets down.
+    let mut sinks: Vec<Vec<DatasetSink>> = Vec::new();
     for source in sources {
-        for spec in source.datasets() {
-            sinks.push(DatasetSink::start(
-                lake.clone(),
-                spec.name,
-                spec.schema_version,
-                spec.schema(),
-                run_id.clone(),
-                snapshot_date,
-            ));
-        }
+        sinks.push(
+            source
+                .datasets()
+                .iter()
+                .map(|spec| {
+                    DatasetSink::start(
+                        lake.clone(),
+                        spec.name,
+                        spec.schema_version,
+                        spec.schema(),
+                        run_id.clone(),
+                        snapshot_date,
+                    )
+                })
+                .collect(),
+        );
     }
-    let outputs = Outputs::new(sinks.iter().map(DatasetSink::sender));
-    let dataset_names: Vec<String> = sinks.iter().map(|s| s.name().to_string()).collect();
+    let outputs = Outputs::new(sinks.iter().flatten().map(DatasetSink::sender));
 
-    let ran = try_join_all(sources.iter().map(|source| {
+    let ran = join_all(sources.iter().map(|source| {
         let ctx = Context {
             client: client.for_source(),
             organization_id: options.organization_id.clone(),
@@ -81,10 +89,11 @@ pub async fn collect(
         let outputs = &outputs;
         async move {
             let clock = Instant::now();
-            source.collect(&ctx, outputs).await?;
+            let collected = source.collect(&ctx, outputs).await;
             for warning in ctx.client.warnings() {
                 outputs.warn(format!("{}: {warning}", source.name()));
             }
+            collected?;
             let entry = SourceEntry {
                 name: source.name().to_string(),
                 api_versions: source.api_versions(),
@@ -104,17 +113,46 @@ pub async fn collect(
     let warnings = outputs.warnings();
     drop(outputs);
 
-    let source_entries = match ran {
-        Ok(entries) => entries,
-        Err(error) => {
-            abandon(lake, sinks, &dataset_names, &run_id, snapshot_date).await;
-            return Err(error);
+    // A product whose API failed (after every retry) is left out of the run; the others are committed. A failure
+    // of the lake, or of every product, fails the run.
+    let mut source_entries = Vec::new();
+    let mut failed_sources = Vec::new();
+    let mut fatal = None;
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for ((source, result), source_sinks) in sources.iter().zip(ran).zip(sinks) {
+        match result {
+            Ok(entry) => {
+                source_entries.push(entry);
+                kept.extend(source_sinks);
+            }
+            Err(error) if error.fails_the_run() => {
+                fatal.get_or_insert(error);
+                dropped.extend(source_sinks);
+            }
+            Err(error) => {
+                tracing::warn!(source = source.name(), %error, "product not collected; the run goes on without it");
+                failed_sources.push(FailedSource { name: source.name().to_string(), error: error.to_string() });
+                if fatal.is_none() && failed_sources.len() == sources.len() {
+                    fatal = Some(error);
+                }
+                dropped.extend(source_sinks);
+            }
         }
-    };
+    }
+    let dataset_names = |sinks: &[DatasetSink]| sinks.iter().map(|s| s.name().to_string()).collect::<Vec<_>>();
+    let all_names: Vec<String> = dataset_names(&kept).into_iter().chain(dataset_names(&dropped)).collect();
+    if let Some(error) = fatal {
+        abandon(lake, kept.into_iter().chain(dropped).collect(), &all_names, &run_id, snapshot_date).await;
+        return Err(error);
+    }
+    let dropped_names = dataset_names(&dropped);
+    abandon(lake, dropped, &dropped_names, &run_id, snapshot_date).await;
 
     let mut datasets = Vec::new();
     let mut failure = None;
-    let mut remaining = sinks.into_iter();
+    let kept_names = dataset_names(&kept);
+    let mut remaining = kept.into_iter();
     for sink in remaining.by_ref() {
         match sink.finish().await {
             Ok(entry) => datasets.push(entry),
@@ -125,7 +163,7 @@ pub async fn collect(
         }
     }
     if let Some(error) = failure {
-        abandon(lake, remaining.collect(), &dataset_names, &run_id, snapshot_date).await;
+        abandon(lake, remaining.collect(), &kept_names, &run_id, snapshot_date).await;
         return Err(error.into());
     }
 
@@ -147,10 +185,11 @@ pub async fn collect(
         stats,
         warnings,
         orphans_removed,
+        failed_sources,
     };
     costlake_lake::failpoint::failpoint("collect.pause_before_commit").await;
     if let Err(error) = lake.commit(&manifest).await {
-        delete_run_files(lake, &dataset_names, &run_id, snapshot_date).await;
+        delete_run_files(lake, &kept_names, &run_id, snapshot_date).await;
         return Err(error.into());
     }
     tracing::info!(%run_id, rows = manifest.datasets.iter().map(|d| d.rows).sum::<u64>(), "run committed");

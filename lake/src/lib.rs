@@ -23,7 +23,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 pub use layout::RunId;
 pub use location::{LakeLocation, S3Settings};
-pub use manifest::{DatasetEntry, FileEntry, KnownDataset, Manifest, RunStats, SourceEntry};
+pub use manifest::{DatasetEntry, FailedSource, FileEntry, KnownDataset, Manifest, RunStats, SourceEntry};
 pub use sweep::Swept;
 
 /// Errors from the lake. Each names the lake (never its credentials) and the object involved.

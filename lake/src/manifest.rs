@@ -30,6 +30,17 @@ pub struct Manifest {
     /// Files of earlier uncommitted runs this run removed from the lake before writing (see `Lake::sweep_uncommitted`).
     #[serde(default)]
     pub orphans_removed: crate::Swept,
+    /// Products that failed (their datasets are absent from this run: the loader keeps using the newest run that
+    /// holds them), with the error.
+    #[serde(default)]
+    pub failed_sources: Vec<FailedSource>,
+}
+
+/// A product a run could not collect.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedSource {
+    pub name: String,
+    pub error: String,
 }
 
 /// One collector (one Scaleway product API).
@@ -123,6 +134,7 @@ mod tests {
         Manifest {
             manifest_version: MANIFEST_VERSION,
             orphans_removed: crate::Swept::default(),
+            failed_sources: Vec::new(),
             run_id: RunId::new(started),
             snapshot_date: started.date_naive(),
             started_at: started,

@@ -12,11 +12,15 @@ pub const DEFAULT_SECRET_KEY: &str = "11111111-2222-4333-8444-555555555555";
 /// the FinOps `charges` list.
 pub const DENIABLE_PRODUCTS: [&str; 5] = ["block", "instance", "account", "billing", "charges"];
 
+/// Products whose whole API `withdrawn` (404, like an alpha API that was removed) or `down` (503 on every request,
+/// whatever the retries) can take away.
+pub const API_PRODUCTS: [&str; 5] = ["account", "instance", "block", "catalog", "billing"];
+
 /// Lists that `malformed` can corrupt.
 pub const MALFORMED_MODES: [&str; 3] = ["instance-servers", "block-volumes", "projects"];
 
 const KNOBS: &str = "seed, today, billing_today, organization_id, secret_key, projects, servers, rate_429, rate_5xx, \
-                     burst_429, latency_ms, malformed, deny, money_as_strings";
+                     burst_429, latency_ms, malformed, deny, withdrawn, down, money_as_strings";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -43,6 +47,10 @@ pub struct SimConfig {
     pub malformed: Option<String>,
     /// Products (see [`DENIABLE_PRODUCTS`]) the API key has no permission for.
     pub deny: Vec<String>,
+    /// Products (see [`API_PRODUCTS`]) whose API answers 404 to everything.
+    pub withdrawn: Vec<String>,
+    /// Products (see [`API_PRODUCTS`]) whose API answers 503 to everything.
+    pub down: Vec<String>,
     /// Money `units`/`nanos` and `total_count` as JSON strings (the protobuf-JSON int64 convention of older docs).
     pub money_as_strings: bool,
 }
@@ -64,6 +72,8 @@ impl Default for SimConfig {
             latency_ms: 0,
             malformed: None,
             deny: Vec::new(),
+            withdrawn: Vec::new(),
+            down: Vec::new(),
             money_as_strings: false,
         }
     }
@@ -141,6 +151,16 @@ impl SimConfig {
                         if !self.deny.iter().any(|d| d == product) {
                             self.deny.push(product.to_string());
                         }
+                    }
+                }
+                "withdrawn" | "down" => {
+                    let list = if key == "withdrawn" { &mut self.withdrawn } else { &mut self.down };
+                    list.clear();
+                    for product in value.split('+').map(str::trim).filter(|p| !p.is_empty()) {
+                        if !API_PRODUCTS.contains(&product) {
+                            return Err(invalid(key, product, &API_PRODUCTS.join(" | ")));
+                        }
+                        list.push(product.to_string());
                     }
                 }
                 "money_as_strings" => {

@@ -309,6 +309,19 @@ fn classify(path: &str) -> Option<Route> {
     Some(Route { product: Some(product), also: None, needs_auth: true, resource })
 }
 
+/// The product (of [`crate::config::API_PRODUCTS`]) whose API a path belongs to.
+fn api_product(path: &str) -> Option<&'static str> {
+    [
+        ("/account/", "account"),
+        ("/instance/", "instance"),
+        ("/block/", "block"),
+        ("/product-catalog/", "catalog"),
+        ("/billing/", "billing"),
+    ]
+    .into_iter()
+    .find_map(|(prefix, product)| path.starts_with(prefix).then_some(product))
+}
+
 /// Every request passes here: latency, authentication, injected faults, permissions, then the handler.
 async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     st.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -321,7 +334,13 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
             let url =
                 request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), ToString::to_string);
             let token = request.headers().get("x-auth-token").and_then(|v| v.to_str().ok());
-            if route.needs_auth && token != Some(st.config.secret_key.as_str()) {
+            let family = api_product(request.uri().path());
+            let is = |list: &[String]| family.is_some_and(|f| list.iter().any(|p| p == f));
+            if is(&st.config.withdrawn) {
+                ApiError::NotFound.into_response()
+            } else if is(&st.config.down) {
+                ApiError::Unavailable.into_response()
+            } else if route.needs_auth && token != Some(st.config.secret_key.as_str()) {
                 ApiError::Unauthenticated.into_response()
             } else {
                 match st.faults.check(&url) {

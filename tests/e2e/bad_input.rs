@@ -49,11 +49,30 @@ async fn a_wrong_secret_key_is_named_and_never_printed() {
     assert!(!outcome.stderr.contains(wrong));
 }
 
+/// The error of a run that committed without some products: exit code 3, the error last.
+fn partial_error_of(outcome: &Outcome) -> String {
+    assert_eq!(outcome.code, Some(3), "a partial run exits 3; stderr:\n{}", outcome.stderr);
+    let line = outcome.error_line().unwrap_or_else(|| panic!("no `error:` line in:\n{}", outcome.stderr)).to_string();
+    assert!(line.contains("the run committed the other products"), "{line}");
+    line
+}
+
+/// The one manifest of the sandbox's lake.
+fn only_manifest(sandbox: &Sandbox) -> serde_json::Value {
+    let manifests = common::manifests(sandbox);
+    assert_eq!(manifests.len(), 1, "{manifests:#?}");
+    manifests.into_iter().next().unwrap()
+}
+
+fn dataset_names(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["datasets"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_permission_names_the_permission_set() {
+async fn a_missing_permission_names_the_permission_set_and_the_run_goes_on_without_that_product() {
     let simulator = simulator("deny=block").await;
     let sandbox = sandbox(&simulator);
-    let error = error_of(&sandbox.run(&["collect"]).await);
+    let error = partial_error_of(&sandbox.run(&["collect"]).await);
     assert!(
         error.contains("lacks permission `read` on `volume`")
             || error.contains("lacks permission `read` on `snapshot`")
@@ -61,22 +80,63 @@ async fn a_missing_permission_names_the_permission_set() {
         "{error}"
     );
     assert!(error.contains("BlockStorageReadOnly"), "{error}");
-    assert_nothing_committed(&sandbox);
+    let manifest = only_manifest(&sandbox);
+    assert_eq!(manifest["failed_sources"][0]["name"], "block", "{manifest:#}");
+    let datasets = dataset_names(&manifest);
+    assert!(datasets.iter().all(|d| !d.starts_with("block_")), "{datasets:?}");
+    assert!(datasets.iter().any(|d| d == "instance_servers"), "{datasets:?}");
+    let files = sandbox.files_under("lake/datasets");
+    assert!(files.iter().all(|f| !f.to_string_lossy().contains("/block_")), "no file of the failed product: {files:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_without_billing_access_fails_clearly_or_leaves_billing_out() {
     let simulator = simulator("deny=billing").await;
     let mut sandbox = sandbox(&simulator);
-    let error = error_of(&sandbox.run(&["collect"]).await);
+    let error = partial_error_of(&sandbox.run(&["collect"]).await);
     assert!(error.contains("/billing/v2beta1/consumptions"), "{error}");
     assert!(error.contains("BillingReadOnly"), "{error}");
     assert!(error.contains("--sources"), "{error}");
-    assert_nothing_committed(&sandbox);
-    // Leaving billing out, as the error says, collects the rest.
+    assert_eq!(only_manifest(&sandbox)["failed_sources"][0]["name"], "billing");
+    // Leaving billing out, as the error says, collects the rest with no error.
     sandbox.set("COSTLAKE_SOURCES", "account,instance,block,catalog");
     let outcome = sandbox.ok(&["collect"]).await;
     assert!(!outcome.stderr.contains("warning"), "{}", outcome.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_or_down_product_leaves_the_others_loaded_and_a_later_run_completes_them() {
+    // Before the fix, one price source answering 404 aborted the whole run.
+    for (knob, says) in [("withdrawn=catalog", "404"), ("down=billing", "503")] {
+        let broken = simulator(knob).await;
+        let mut sandbox = sandbox(&broken);
+        sandbox.set("COSTLAKE_MAX_ATTEMPTS", "2").set("COSTLAKE_RETRY_BASE_MS", "10");
+        let outcome = sandbox.run(&["run"]).await;
+        let error = partial_error_of(&outcome);
+        let product = knob.split('=').nth(1).unwrap();
+        assert!(error.contains(&format!("{product}: ")) && error.contains(says), "{knob}: {error}");
+        assert!(outcome.stderr.contains(&format!("not collected: {product}: ")), "{knob}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains("loaded 1 run"), "{knob}: the rest is loaded: {}", outcome.stderr);
+        let inventory = common::scalar(&sandbox, "SELECT count() FROM inventory_latest").await;
+        assert!(inventory > 200, "{knob}: the inventory is there ({inventory} resources)");
+        let failed_datasets = common::scalar(
+            &sandbox,
+            &format!("SELECT count() FROM runs ARRAY JOIN datasets AS d WHERE d LIKE '{product}%'"),
+        )
+        .await;
+        assert_eq!(failed_datasets, 0, "{knob}: no dataset of the failed product is loaded");
+
+        // The product is back: the next run collects everything, exit 0.
+        let healthy = simulator("").await;
+        sandbox.use_simulator(&healthy);
+        sandbox.ok(&["run"]).await;
+        let loaded = common::scalar(
+            &sandbox,
+            &format!("SELECT count() FROM runs ARRAY JOIN datasets AS d WHERE d LIKE '{product}%'"),
+        )
+        .await;
+        assert!(loaded > 0, "{knob}: the product's datasets arrive with the next run");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,20 +164,22 @@ async fn a_key_without_finops_charges_collects_the_bill_and_says_what_is_missing
 async fn a_malformed_api_page_names_the_request_and_the_field() {
     let simulator = simulator("malformed=instance-servers").await;
     let sandbox = sandbox(&simulator);
-    let error = error_of(&sandbox.run(&["collect"]).await);
+    let error = partial_error_of(&sandbox.run(&["collect"]).await);
     assert!(error.contains("malformed response from GET /instance/v1/zones/fr-par-1/servers?"), "{error}");
     assert!(
         error.contains("servers[1] (page 1).creation_date: expected an RFC 3339 timestamp, got \"yesterday\""),
         "{error}"
     );
-    assert!(error.contains("nothing was committed"), "{error}");
-    assert_nothing_committed(&sandbox);
+    assert!(error.contains("this product was not collected"), "{error}");
+    let datasets = dataset_names(&only_manifest(&sandbox));
+    assert!(datasets.iter().all(|d| !d.starts_with("instance_")), "nothing of a half-read product: {datasets:?}");
 
     let truncating = common::simulator("malformed=block-volumes").await;
     let sandbox = common::sandbox(&truncating);
-    let error = error_of(&sandbox.run(&["collect"]).await);
+    let error = partial_error_of(&sandbox.run(&["collect"]).await);
     assert!(error.contains("GET /block/v1/zones/fr-par-1/volumes?") && error.contains("not valid JSON"), "{error}");
-    assert_nothing_committed(&sandbox);
+    let datasets = dataset_names(&only_manifest(&sandbox));
+    assert!(datasets.iter().all(|d| !d.starts_with("block_")), "{datasets:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,7 @@ pub enum ApiError {
     Transport { request: String, reason: String },
 
     #[error(
-        "malformed response from {request}: {detail}; nothing was committed, retry later and report it if it persists"
+        "malformed response from {request}: {detail}; this product was not collected, retry later and report it if it persists"
     )]
     Malformed { request: String, detail: String },
 }

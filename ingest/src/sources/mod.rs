@@ -34,6 +34,18 @@ pub enum CollectError {
     Guard(String),
 }
 
+impl CollectError {
+    /// Whether the error fails the whole run rather than one product: the lake, a rejected key, an API that
+    /// cannot be reached, an organisation that does not exist. A product's own failure (permission, a withdrawn
+    /// or failing API, a malformed page) leaves the other products to commit.
+    pub fn fails_the_run(&self) -> bool {
+        match self {
+            CollectError::Sink(_) | CollectError::Lake(_) | CollectError::Guard(_) => true,
+            CollectError::Api(error) => matches!(error, ApiError::Unauthorized { .. } | ApiError::Transport { .. }),
+        }
+    }
+}
+
 /// What a collector knows about the run it is part of.
 #[derive(Clone)]
 pub struct Context {
