@@ -170,6 +170,7 @@ async fn collect_at(
         localities: settings.localities(),
         now,
         orphan_grace: settings.orphan_grace(),
+        cockpit: settings.cockpit()?,
     };
     let manifest = collect(&lake, &client, &settings.sources()?, &options).await?;
     Ok((manifest, lake))
@@ -327,8 +328,27 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let params = costlake_queries::parse_params(&args.params)?;
     let warehouse = open_warehouse(settings).await?;
     migrate(warehouse.as_ref()).await?;
+    // `... FORMAT TSV`, as a ClickHouse user types it: the engine's own output, as it is.
+    if let Some(format) = format_clause(&args.query) {
+        let out = warehouse.query(&args.query, &params, format).await?;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&out)?;
+        stdout.flush()?;
+        return Ok(());
+    }
     let result = costlake_queries::query(warehouse.as_ref(), &args.query, &params).await?;
     print(&result, args.format, None)
+}
+
+/// The output format a query names in a trailing `FORMAT <name>` clause, if any.
+fn format_clause(query: &str) -> Option<&str> {
+    let trimmed = query.trim_end().trim_end_matches(';').trim_end();
+    let mut words = trimmed.rsplitn(3, char::is_whitespace);
+    let (name, keyword) = (words.next()?, words.next()?);
+    (keyword.eq_ignore_ascii_case("FORMAT")
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some(name)
 }
 
 async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyhow::Result<()> {
@@ -389,6 +409,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         ("ghost-resources", "Ghost resources: what keeps billing while doing nothing"),
         ("cost-drift", "Cost drift: this month to date against the same days of last month"),
         ("cost-anomalies", "Cost anomalies of the last 30 days"),
+        ("rightsizing", "Rightsizing: idle and oversized Instances, from 30 days of CPU"),
     ] {
         let report = costlake_queries::find(name)?;
         let result = costlake_queries::run(warehouse.as_ref(), &report, &organization).await?;

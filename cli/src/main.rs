@@ -95,6 +95,12 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,6 +113,8 @@ async fn main() -> ExitCode {
     let _ = tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `costlake export focus | head`: the reader has all it wanted; that is a success, said by nobody.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // Error messages quote what the API, the lake or the engine said: never raw escape sequences.
             let message = format!("{error:#}");

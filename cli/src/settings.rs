@@ -77,6 +77,11 @@ pub struct Settings {
     pub retry_base_ms: u64,
     /// Minutes an uncommitted run's files must sit untouched before a collection removes them (default: 360).
     pub orphan_grace_minutes: Option<u64>,
+    /// Cockpit tokens with the read_only_metrics scope, `PROJECT_ID=TOKEN,...`; projects without one get a
+    /// temporary token created and deleted by the run.
+    pub cockpit_tokens: Option<SecretString>,
+    /// Resolution of the collected metric series, in seconds (default: 300).
+    pub cockpit_step_seconds: Option<u64>,
 }
 
 /// The flags that override settings; `None` means "not given on the command line".
@@ -142,6 +147,30 @@ impl Settings {
                 costlake_ingest::sources::select(&names).map_err(anyhow::Error::msg)
             }
         }
+    }
+
+    /// The Cockpit collector's settings. A malformed token list is an error that names the setting, never a
+    /// token.
+    pub fn cockpit(&self) -> anyhow::Result<costlake_ingest::sources::cockpit::CockpitSettings> {
+        use secrecy::ExposeSecret;
+        let mut tokens = std::collections::BTreeMap::new();
+        if let Some(list) = &self.cockpit_tokens {
+            for (index, entry) in list.expose_secret().split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+                let Some((project, token)) =
+                    entry.split_once('=').filter(|(p, t)| !p.trim().is_empty() && !t.trim().is_empty())
+                else {
+                    bail!("cockpit_tokens (COSTLAKE_COCKPIT_TOKENS): entry {} is not PROJECT_ID=TOKEN", index + 1);
+                };
+                tokens.insert(project.trim().to_string(), SecretString::from(token.trim().to_string()));
+            }
+        }
+        let step_seconds = self.cockpit_step_seconds.unwrap_or(costlake_ingest::sources::cockpit::DEFAULT_STEP_SECONDS);
+        if step_seconds == 0 || step_seconds > 3600 {
+            bail!(
+                "cockpit_step_seconds (COSTLAKE_COCKPIT_STEP_SECONDS) must be between 1 and 3600, got {step_seconds}"
+            );
+        }
+        Ok(costlake_ingest::sources::cockpit::CockpitSettings { tokens, step_seconds })
     }
 
     pub fn orphan_grace(&self) -> Option<std::time::Duration> {

@@ -6,6 +6,8 @@
 //! progress are aborted, the run's files are deleted (best effort; without a manifest they are invisible to the
 //! loader anyway) and no manifest is written. Before writing, the run removes what earlier runs that died before their commit left behind.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -28,6 +30,8 @@ pub struct CollectOptions {
     /// How old the files of an uncommitted run must be before this run removes them ([`DEFAULT_ORPHAN_GRACE`]
     /// when `None`). Measured on the real clock, whatever `now` says.
     pub orphan_grace: Option<std::time::Duration>,
+    /// Cockpit tokens given by the user and the step of the series (`COSTLAKE_COCKPIT_*`).
+    pub cockpit: crate::sources::cockpit::CockpitSettings,
 }
 
 /// Files of an uncommitted run are removed once the run has written nothing for this long: far longer than any
@@ -55,6 +59,9 @@ pub async fn collect(
             Default::default()
         }
     };
+
+    let cursors = Arc::new(previous_cursors(lake, &options.organization_id).await?);
+    let cockpit = Arc::new(options.cockpit.clone());
 
     // Each product's sinks, in the order of `sources`: a product that fails takes only its own datasets down.
     let mut sinks: Vec<Vec<DatasetSink>> = Vec::new();
@@ -85,6 +92,8 @@ pub async fn collect(
             run_id: run_id.clone(),
             snapshot_at: started_at,
             localities: options.localities.clone(),
+            cursors: cursors.clone(),
+            cockpit: cockpit.clone(),
         };
         let outputs = &outputs;
         async move {
@@ -111,6 +120,7 @@ pub async fn collect(
     }))
     .await;
     let warnings = outputs.warnings();
+    let new_cursors = outputs.cursors();
     drop(outputs);
 
     // A product whose API failed (after every retry) is left out of the run; the others are committed. A failure
@@ -145,6 +155,14 @@ pub async fn collect(
     if let Some(error) = fatal {
         abandon(lake, kept.into_iter().chain(dropped).collect(), &all_names, &run_id, snapshot_date).await;
         return Err(error);
+    }
+    // The cursors of the products that failed stay where the last committed run left them.
+    let mut cursors = (*cursors).clone();
+    for (key, value) in new_cursors {
+        let product = key.split('/').next().unwrap_or("");
+        if !failed_sources.iter().any(|f| f.name == product) {
+            cursors.insert(key, value);
+        }
     }
     let dropped_names = dataset_names(&dropped);
     abandon(lake, dropped, &dropped_names, &run_id, snapshot_date).await;
@@ -186,6 +204,7 @@ pub async fn collect(
         warnings,
         orphans_removed,
         failed_sources,
+        cursors,
     };
     costlake_lake::failpoint::failpoint("collect.pause_before_commit").await;
     if let Err(error) = lake.commit(&manifest).await {
@@ -217,4 +236,17 @@ async fn delete_run_files(lake: &Lake, datasets: &[String], run_id: &RunId, snap
             tracing::warn!(%error, "could not delete the files of the failed run");
         }
     }
+}
+
+/// The cursors of the newest committed run of `organization_id` that recorded any (each run carries the previous
+/// ones forward, so one manifest holds them all).
+async fn previous_cursors(lake: &Lake, organization_id: &str) -> Result<BTreeMap<String, String>, CollectError> {
+    for path in lake.list_manifests().await?.iter().rev() {
+        // A manifest that does not parse is the loader's to report; here it only cannot hold cursors.
+        let Ok(manifest) = lake.read_manifest(path).await else { continue };
+        if manifest.organization_id.as_deref() == Some(organization_id) && !manifest.cursors.is_empty() {
+            return Ok(manifest.cursors);
+        }
+    }
+    Ok(BTreeMap::new())
 }

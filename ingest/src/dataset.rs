@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -37,6 +37,8 @@ pub enum Kind {
     StrList,
     /// A JSON subtree kept as text.
     Json,
+    /// A measurement (a metric sample), never money. ClickHouse: `Float64`.
+    F64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,14 @@ impl DatasetSpec {
         DatasetSpec { name, schema_version, columns: all }
     }
 
+    /// `RUN_COLUMNS`, then `columns`, and no `raw`: for datasets whose columns hold the whole source (a metric
+    /// sample is its labels, kept as JSON, a time and a value) and whose rows are too many to repeat it.
+    pub fn without_raw(name: &'static str, schema_version: u32, columns: &[Column]) -> DatasetSpec {
+        let mut all = RUN_COLUMNS.to_vec();
+        all.extend_from_slice(columns);
+        DatasetSpec { name, schema_version, columns: all }
+    }
+
     pub fn schema(&self) -> SchemaRef {
         let fields: Vec<Field> =
             self.columns.iter().map(|c| Field::new(c.name, arrow_type(c.kind), !c.required)).collect();
@@ -185,6 +195,7 @@ pub fn arrow_type(kind: Kind) -> DataType {
         Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         Kind::Decimal => DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
         Kind::StrList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
+        Kind::F64 => DataType::Float64,
     }
 }
 
@@ -204,6 +215,7 @@ enum ColumnBuilder {
     Currency(StringBuilder),
     StrList(ListBuilder<StringBuilder>),
     Json(StringBuilder),
+    F64(Float64Builder),
 }
 
 impl ColumnBuilder {
@@ -228,6 +240,7 @@ impl ColumnBuilder {
                 false,
             ))),
             Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(capacity, capacity * 256)),
+            Kind::F64 => ColumnBuilder::F64(Float64Builder::with_capacity(capacity)),
         }
     }
 
@@ -267,6 +280,12 @@ impl ColumnBuilder {
             }
             (ColumnBuilder::Json(b), Cell::Json(v)) => b.append_value(v.to_string()),
             (ColumnBuilder::Json(b), Cell::Text(text)) => b.append_value(text),
+            // Prometheus writes samples as strings ("0.0312", "NaN"); JSON numbers are accepted too.
+            (ColumnBuilder::F64(b), Cell::Json(v)) => b.append_value(match v {
+                Value::Number(n) => n.as_f64().ok_or("not a finite number")?,
+                Value::String(text) => text.parse().map_err(|_| format!("{text:?} is not a number"))?,
+                other => return Err(format!("expected a number, got {other}")),
+            }),
             _ => return Err("internal: column kind and source do not match".into()),
         }
         Ok(true)
@@ -281,6 +300,7 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(b) => b.append_null(),
             ColumnBuilder::Decimal(b) => b.append_null(),
             ColumnBuilder::StrList(b) => b.append(false),
+            ColumnBuilder::F64(b) => b.append_null(),
         }
     }
 
@@ -295,6 +315,7 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
             ColumnBuilder::Decimal(mut b) => Arc::new(b.finish()),
             ColumnBuilder::StrList(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::F64(mut b) => Arc::new(b.finish()),
         }
     }
 }

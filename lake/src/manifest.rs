@@ -34,6 +34,11 @@ pub struct Manifest {
     /// holds them), with the error.
     #[serde(default)]
     pub failed_sources: Vec<FailedSource>,
+    /// Where incremental collectors stopped, by key (e.g. `cockpit/fr-par/<data source>/<metric>` → the last
+    /// timestamp collected): the next run of the organisation starts there. Only committed runs count, so a run
+    /// killed before its commit is collected again, with no gap and no duplicate.
+    #[serde(default)]
+    pub cursors: std::collections::BTreeMap<String, String>,
 }
 
 /// A product a run could not collect.
@@ -135,6 +140,7 @@ mod tests {
             manifest_version: MANIFEST_VERSION,
             orphans_removed: crate::Swept::default(),
             failed_sources: Vec::new(),
+            cursors: Default::default(),
             run_id: RunId::new(started),
             snapshot_date: started.date_naive(),
             started_at: started,

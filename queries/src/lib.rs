@@ -175,12 +175,13 @@ impl Report {
                     value: value.clone(),
                 });
             }
-            let numeric = spec.ty.starts_with("UInt") || spec.ty.starts_with("Int");
-            if numeric && value.parse::<i128>().is_err() {
+            if let Some((low, high)) = integer_range(&spec.ty)
+                && !value.parse::<i128>().is_ok_and(|v| (low..=high).contains(&v))
+            {
                 return Err(ReportError::BadParam {
                     report: self.name.clone(),
                     name: name.clone(),
-                    ty: format!("an integer ({})", spec.ty),
+                    ty: format!("an integer from {low} to {high} ({})", spec.ty),
                     value: value.clone(),
                 });
             }
@@ -288,6 +289,16 @@ pub async fn query(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Re
     ResultSet::parse(&bytes)
 }
 
+/// The values a ClickHouse integer type holds (`UInt32` → 0..=4294967295); `None` for other types.
+fn integer_range(ty: &str) -> Option<(i128, i128)> {
+    let (signed, bits) = match ty.strip_prefix("UInt") {
+        Some(bits) => (false, bits),
+        None => (true, ty.strip_prefix("Int")?),
+    };
+    let bits: u32 = bits.parse().ok().filter(|b| [8, 16, 32, 64].contains(b))?;
+    Some(if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) })
+}
+
 /// Runs a report with `overrides` on top of its defaults.
 pub async fn run(
     warehouse: &dyn Warehouse,
@@ -301,6 +312,17 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_parameters_are_checked_against_their_type_before_the_engine_sees_them() {
+        let report = find("ghost-resources").unwrap();
+        let bad = report.bind(&[("min_snapshot_age_days".into(), "-5".into())]).unwrap_err().to_string();
+        assert!(bad.contains("an integer from 0 to 4294967295 (UInt32)") && bad.contains("-5"), "{bad}");
+        assert!(report.bind(&[("min_snapshot_age_days".into(), "4294967296".into())]).is_err());
+        assert!(report.bind(&[("min_snapshot_age_days".into(), "30".into())]).is_ok());
+        assert_eq!(integer_range("Int8"), Some((-128, 127)));
+        assert_eq!(integer_range("String"), None);
+    }
 
     #[test]
     fn every_shipped_report_has_a_valid_header() {

@@ -9,12 +9,12 @@ use crate::ids::IdStream;
 pub const DEFAULT_SECRET_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
 /// Products whose permission can be withdrawn with `deny`: `billing` covers every Billing endpoint, `charges` only
-/// the FinOps `charges` list.
-pub const DENIABLE_PRODUCTS: [&str; 5] = ["block", "instance", "account", "billing", "charges"];
+/// the FinOps `charges` list, `cockpit` the Cockpit control plane (data sources and tokens).
+pub const DENIABLE_PRODUCTS: [&str; 6] = ["block", "instance", "account", "billing", "charges", "cockpit"];
 
 /// Products whose whole API `withdrawn` (404, like an alpha API that was removed) or `down` (503 on every request,
-/// whatever the retries) can take away.
-pub const API_PRODUCTS: [&str; 5] = ["account", "instance", "block", "catalog", "billing"];
+/// whatever the retries) can take away. `cockpit` covers its control plane and its data sources' Prometheus API.
+pub const API_PRODUCTS: [&str; 6] = ["account", "instance", "block", "catalog", "billing", "cockpit"];
 
 /// Lists that `malformed` can corrupt.
 pub const MALFORMED_MODES: [&str; 3] = ["instance-servers", "block-volumes", "projects"];

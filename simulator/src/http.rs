@@ -13,6 +13,8 @@ pub enum ApiError {
     InvalidArguments(BTreeMap<String, Vec<String>>),
     #[error("zone {0} is not available for this API")]
     UnknownZone(String),
+    #[error("region {0} is not available for this API")]
+    UnknownRegion(String),
     #[error("resource is not found")]
     NotFound,
     #[error("authentication is denied")]
@@ -36,7 +38,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidArguments(fields) => {
                 (StatusCode::BAD_REQUEST, json!({"message": message, "type": "invalid_arguments", "fields": fields}))
             }
-            ApiError::UnknownZone(_) => {
+            ApiError::UnknownZone(_) | ApiError::UnknownRegion(_) => {
                 (StatusCode::NOT_FOUND, json!({"message": message, "type": "unknown_resource"}))
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"message": message, "type": "not_found"})),
@@ -78,6 +80,11 @@ pub(crate) fn require_zone(zone: &str, zones: &[&str]) -> Result<(), ApiError> {
     if zones.contains(&zone) { Ok(()) } else { Err(ApiError::UnknownZone(zone.to_string())) }
 }
 
+/// 404 `unknown_resource` unless the API serves `region`.
+pub(crate) fn require_region(region: &str, regions: &[&str]) -> Result<(), ApiError> {
+    if regions.contains(&region) { Ok(()) } else { Err(ApiError::UnknownRegion(region.to_string())) }
+}
+
 /// Decoded query parameters, plus the raw pairs (the `Link` header echoes them verbatim).
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -110,6 +117,17 @@ impl Params {
             .flat_map(|(_, v)| v.split(','))
             .filter(|v| !v.is_empty())
             .collect()
+    }
+
+    /// Every value of a repeated key, as sent (no comma splitting: `match[]` selectors contain commas).
+    pub fn values(&self, key: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// Appends the parameters of `other` (a form body after the query string).
+    pub fn extend(&mut self, other: Params) {
+        self.pairs.extend(other.pairs);
+        self.raw.extend(other.raw);
     }
 
     /// The raw query minus the given keys, in request order.

@@ -1,8 +1,10 @@
 //! costlake-simulator: a loopback HTTP server that speaks the real Scaleway API shapes (Instance, Block, Account,
-//! Product Catalog) for a synthetic, deterministic organisation with planted "ghost" resources.
+//! Product Catalog, Billing, Cockpit) for a synthetic, deterministic organisation with planted "ghost" resources
+//! and planted utilisation cases.
 //!
 //! Used by `costlake demo` and by the end-to-end tests. [`planted()`] is the test oracle: the findings a correct
-//! ghost-resources report must produce for a given [`SimConfig`].
+//! ghost-resources report must produce for a given [`SimConfig`]; [`billing()`] that of the bill and
+//! [`utilisation()`] that of a rightsizing report.
 //!
 //! # Layout
 //!
@@ -11,6 +13,9 @@
 //! * `products/{account,instance,block,catalog}.rs`: each product's model, wire shapes and routes;
 //! * `products/billing/`: the Billing model (`mod.rs`), its book built in named steps
 //!   (`book.rs`), wire shapes (`wire.rs`) and handlers with the billing clock (`api.rs`);
+//! * `products/cockpit/`: the Cockpit model (`mod.rs`: the planted utilisation cases, load profiles and the closed
+//!   form of the CPU series, the [`utilisation()`] oracle), the PromQL selectors, regexes, timestamps and
+//!   durations the data plane parses (`promql.rs`), and the control- and data-plane handlers (`api.rs`);
 //! * `org.rs`: the organisation aggregate, generated from the seed; `planted.rs`: the oracle of ghost findings;
 //! * `server.rs`: state, start/shutdown, the router mounting the products' routes, and the gate (auth, faults);
 //! * `http.rs`, `paging.rs`, `listing.rs`, `wire.rs`: errors and query parameters, the `Legacy`/`TotalCount`/`Token`
@@ -18,8 +23,9 @@
 //! * `prices.rs`, `config.rs`, `faults.rs`, `ids.rs`: the price book and zones, the knobs, injected faults, seeded
 //!   ids and timestamps.
 //!
-//! Imports go one way: shared files import no product and not the server; products import shared files (Billing
-//! also the organisation it bills); the server imports the products.
+//! Imports go one way: shared files import no product and not the server (but `org.rs` reads Cockpit's table of
+//! planted utilisation servers); products import shared files (Billing and Cockpit also the organisation they bill
+//! and measure); the server imports the products.
 //!
 //! # What is served
 //!
@@ -32,12 +38,27 @@
 //! | `/product-catalog/v2alpha1/public-catalog/products` | TotalCount | none |
 //! | `/billing/v2beta1/{consumptions,invoices,taxes,discounts}` | TotalCount | token |
 //! | `/billing/v2beta1/charges` (FinOps) | Token (`page_size` ≤ 100, default 20, opaque `page_token`, `next_page_token`) | token |
+//! | `/cockpit/v1/regions/{region}/data-sources` | TotalCount | token |
+//! | `/cockpit/v1/regions/{region}/tokens` (GET; POST creates, DELETE `…/tokens/{id}` deletes) | TotalCount | token |
+//! | `/cockpit-data/{data_source_id}/prometheus/api/v1/{query_range,series,label/{name}/values}` (GET or form POST) | none | `X-Token` |
 //!
 //! The Billing API answers for a movable **billing clock** (`billing_today`, [`Simulator::set_billing_today`]):
 //! consumptions are month-to-date over the complete days before it, invoices cover the complete months before its
 //! month, charges the complete days before it. Costs come from a deterministic daily table with planted billing
 //! events (a drift, an anomaly, a restatement credit, a deleted-but-billed server and a running-but-unbilled one);
 //! [`billing`] is its oracle. `deny=billing` withdraws every Billing endpoint, `deny=charges` only the charges.
+//!
+//! Cockpit serves, for every project × region (`fr-par`, `nl-ams`, `pl-waw`), a "Scaleway Metrics" data source
+//! (retention 31 days) whose `url` is the simulator's own data plane, `{base_url}/cockpit-data/{id}`, and a
+//! "Scaleway Logs" one (7 days, no data plane). Tokens are created, listed and deleted per region; the data plane
+//! wants the secret of a live token of the data source's project and region with `read_only_metrics` or
+//! `full_access_metrics_rules` in `X-Token` (else 401 `{"status":"error","errorType":"unauthorized",…}`) and
+//! serves the series `instance_server_cpu_seconds_total` (counter) and `instance_server_vcpu_count` (gauge) of the
+//! running servers of that project in that region's zones, labelled `__name__`, `az`, `project_id`, `region`,
+//! `resource_id`, `resource_name`: a sample every 300 s up to the **metrics clock** (the billing clock's date at
+//! 04:00 UTC) and for 31 days before it, in closed form. `query_range` takes a single vector selector and refuses
+//! more than 11,000 points per series (400 `bad_data`). `deny=cockpit` forbids the control plane;
+//! `withdrawn=cockpit` and `down=cockpit` take both planes away.
 //!
 //! Every response passes through the same gate, in this order: `latency_ms`; the `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
@@ -47,8 +68,10 @@
 //! # Determinism
 //!
 //! Everything is derived from [`SimConfig`]: ids come from seeded streams, one per part of the organisation
-//! (`projects`, `healthy`, `ghosts`, `edge`, ...), so the ghosts' ids depend on `seed` alone and not on the number
-//! of servers or projects; timestamps are "D days before `today`, 08:00 UTC" with seeded microseconds.
+//! (`projects`, `healthy`, `ghosts`, `edge`, `utilisation`, ...), so the ghosts' and the planted utilisation
+//! servers' ids depend on `seed` alone and not on the number of servers or projects; timestamps are "D days before
+//! `today`, 08:00 UTC" with seeded microseconds. Cockpit token ids and secrets follow the seed and the order in
+//! which tokens are created.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -87,5 +110,10 @@ pub use products::billing::{
     Anomaly, BILLING_HORIZON_DAYS, BillingTruth, DailyCost, Drift, GhostCharge, Restatement, month_of,
 };
 pub use products::block::{BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
+pub use products::cockpit::api::MAX_POINTS_PER_SERIES;
+pub use products::cockpit::{
+    COCKPIT_REGIONS, CPU_METRIC, METRICS_HISTORY_DAYS, METRICS_RETENTION_DAYS, PlantedUtilisation, SAMPLE_SECONDS,
+    UtilisationTruth, VCPU_METRIC, utilisation,
+};
 pub use products::instance::{FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
 pub use server::{SimStats, Simulator};

@@ -10,6 +10,7 @@ use crate::ids::IdStream;
 use crate::prices::{GB, PriceBook};
 use crate::products::account::Project;
 use crate::products::block::{self, BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
+use crate::products::cockpit::PLANTS;
 use crate::products::instance::{self, FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
 
 /// Where the healthy servers go, cycled by index: 60 % in fr-par-1 (so its lists span several pages once there
@@ -55,6 +56,9 @@ pub struct Organization {
     pub block_snapshots: Vec<BlockSnapshot>,
     pub prices: PriceBook,
     pub ghosts: GhostIds,
+    /// Ids of the planted utilisation servers, in the order of the Cockpit table of planted cases (see
+    /// [`crate::utilisation()`]).
+    pub utilisation_servers: Vec<String>,
     /// Public image every server was created from (id, root snapshot id).
     pub image: (String, String),
 }
@@ -84,6 +88,7 @@ impl Organization {
         let hibernating = b.hibernating(&mut edge);
         let ghosts = b.ghosts();
         b.edge_cases(&mut edge, hibernating);
+        let utilisation_servers = b.utilisation();
         b.team_tags(&ghosts);
         let mut stat = IdStream::new(config.seed, "image");
         let image = (stat.uuid(), stat.uuid());
@@ -99,6 +104,7 @@ impl Organization {
             block_snapshots: b.block_snapshots,
             prices: PriceBook::default(),
             ghosts,
+            utilisation_servers,
             image,
         }
     }
@@ -631,6 +637,35 @@ impl<'c> Builder<'c> {
         }
     }
 
+    /// The planted utilisation cases: running servers built like the healthy ones (a boot SBS volume, an attached
+    /// flexible IP, the team tags), added last and drawn from their own stream, so that no other id, anchor or
+    /// address changes. Their CPU profiles are Cockpit's (see [`crate::products::cockpit`]).
+    fn utilisation(&mut self) -> Vec<String> {
+        let mut rng = IdStream::new(self.config.seed, "utilisation");
+        let mut ids = Vec::with_capacity(PLANTS.len());
+        for plant in &PLANTS {
+            let modified = plant.restart_days_ago.unwrap_or_else(|| rng.below(30).min(plant.created_days_ago));
+            let spec = ServerSpec {
+                name: plant.name.to_string(),
+                project: plant.project,
+                zone: plant.zone,
+                commercial_type: plant.commercial_type,
+                state: "running",
+                state_detail: "booted",
+                created_days_ago: plant.created_days_ago,
+                modified_days_ago: modified,
+                volume_gb: 20,
+                volume_type: "sbs_5k",
+                with_ip: true,
+                tags: vec![format!("role={}", plant.role)],
+            };
+            let address = self.next_healthy_address();
+            let index = self.server(&mut rng, spec, address);
+            ids.push(self.servers[index].id.clone());
+        }
+        ids
+    }
+
     /// Resources that look suspicious to a sloppy report but are not waste.
     fn edge_cases(&mut self, rng: &mut IdStream, hibernating: usize) {
         let today = self.today;
@@ -680,13 +715,15 @@ mod tests {
         let small = Organization::build(&SimConfig { servers: 1, ..config() });
         let large = Organization::build(&SimConfig { servers: 250, projects: 7, ..config() });
         assert_eq!(small.ghosts, large.ghosts);
+        assert_eq!(small.utilisation_servers, large.utilisation_servers);
     }
 
     #[test]
     fn healthy_population_matches_the_config() {
         let org = Organization::build(&config());
-        assert_eq!(org.servers.iter().filter(|s| s.state == "running").count(), 60);
-        assert_eq!(org.servers.iter().filter(|s| s.zone == "fr-par-1" && s.state == "running").count(), 36);
+        // 60 healthy servers and the 5 planted utilisation cases (all in fr-par-1).
+        assert_eq!(org.servers.iter().filter(|s| s.state == "running").count(), 65);
+        assert_eq!(org.servers.iter().filter(|s| s.zone == "fr-par-1" && s.state == "running").count(), 41);
         assert_eq!(org.projects[0].id, org.id);
         assert_eq!(org.projects[0].name, "default");
         assert_eq!(

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -26,7 +26,9 @@ use crate::ids::{fnv1a, splitmix64, uuid_from};
 use crate::org::Organization;
 use crate::products::billing::api::BillingApi;
 use crate::products::billing::book::Book;
-use crate::products::{account, billing, block, catalog, instance};
+use crate::products::cockpit::api::{Cockpit, Endpoint};
+use crate::products::cockpit::metrics_clock_ms;
+use crate::products::{account, billing, block, catalog, cockpit, instance};
 use crate::wire::Style;
 
 /// What the recorded gateway calls itself.
@@ -99,6 +101,9 @@ impl Simulator {
         let org = Organization::build(&config);
         let style = Style { money_as_strings: config.money_as_strings };
         let billing = BillingApi::new(Book::build(&org, &config), style, config.billing_date(), config.today);
+        // Bound first: the metrics data sources' URLs point at the simulator itself.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0))).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             faults: Faults::new(&config),
             request_ids: AtomicU64::new(0),
@@ -108,10 +113,9 @@ impl Simulator {
             block: block::Lists::new(&org.block(), style),
             catalog: catalog::Catalog::new(&org.prices, style),
             billing,
+            cockpit: Cockpit::new(&org, config.seed, style, &format!("http://{addr}")),
             config,
         });
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0))).await?;
-        let addr = listener.local_addr()?;
         let app = router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -150,6 +154,16 @@ impl Simulator {
         self.state.billing.billing_today()
     }
 
+    /// The ids of the Cockpit tokens created and not deleted, in creation order.
+    pub fn cockpit_live_tokens(&self) -> Vec<String> {
+        self.state.cockpit.live_tokens()
+    }
+
+    /// The number of points (entries of `values`) every Cockpit `query_range` answer has carried so far.
+    pub fn cockpit_points_served(&self) -> u64 {
+        self.state.cockpit.points_served()
+    }
+
     /// Stops accepting connections and waits (up to 5 s for lingering connections) for the server to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -185,12 +199,19 @@ struct AppState {
     catalog: catalog::Catalog,
     /// The Billing book, the billing clock and the charges cache.
     billing: BillingApi,
+    /// Data sources, tokens and the metrics series; its clock follows the billing clock.
+    cockpit: Cockpit,
     faults: Faults,
     stats: Counters,
     request_ids: AtomicU64,
 }
 
 impl AppState {
+    /// The metrics clock: the billing clock's date at 04:00 UTC.
+    fn metrics_clock_ms(&self) -> i64 {
+        metrics_clock_ms(self.billing.billing_today())
+    }
+
     /// Request ids are deterministic too (seed and arrival order), so logs of two runs can be diffed.
     fn next_request_id(&self) -> String {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
@@ -224,6 +245,17 @@ fn router(state: Arc<AppState>) -> Router {
     };
     let billing_route =
         |handler: fn(&BillingApi, &Uri) -> Handled| move |st: St, uri: Uri| async move { handler(&st.billing, &uri) };
+    let prometheus = |endpoint: Endpoint| {
+        move |st: St, Path(ds): Path<String>, headers: HeaderMap, uri: Uri, body: Bytes| async move {
+            let clock = st.metrics_clock_ms();
+            cockpit::api::data_plane(&st.cockpit, &ds, endpoint, &headers, &uri, &body, clock)
+        }
+    };
+    let label_values =
+        |st: St, Path((ds, label)): Path<(String, String)>, headers: HeaderMap, uri: Uri, body: Bytes| async move {
+            let clock = st.metrics_clock_ms();
+            cockpit::api::data_plane(&st.cockpit, &ds, Endpoint::LabelValues(label), &headers, &uri, &body, clock)
+        };
     Router::new()
         .route(
             "/account/v3/projects",
@@ -256,6 +288,36 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/billing/v2beta1/charges", get(billing_route(billing::api::charges)))
         .route("/billing/v2beta1/taxes", get(billing_route(billing::api::taxes)))
         .route("/billing/v2beta1/discounts", get(billing_route(billing::api::discounts)))
+        .route(
+            "/cockpit/v1/regions/{region}/data-sources",
+            get(|st: St, Path(region): Path<String>, uri: Uri| async move {
+                cockpit::api::data_sources(&st.cockpit, &region, &uri)
+            }),
+        )
+        .route(
+            "/cockpit/v1/regions/{region}/tokens",
+            get(|st: St, Path(region): Path<String>, uri: Uri| async move {
+                cockpit::api::list_tokens(&st.cockpit, &region, &uri)
+            })
+            .post(|st: St, Path(region): Path<String>, body: Bytes| async move {
+                cockpit::api::create_token(&st.cockpit, &region, &body, st.metrics_clock_ms())
+            }),
+        )
+        .route(
+            "/cockpit/v1/regions/{region}/tokens/{token_id}",
+            delete(|st: St, Path((region, token)): Path<(String, String)>| async move {
+                cockpit::api::delete_token(&st.cockpit, &region, &token)
+            }),
+        )
+        .route(
+            "/cockpit-data/{ds}/prometheus/api/v1/query_range",
+            get(prometheus(Endpoint::QueryRange)).post(prometheus(Endpoint::QueryRange)),
+        )
+        .route(
+            "/cockpit-data/{ds}/prometheus/api/v1/series",
+            get(prometheus(Endpoint::Series)).post(prometheus(Endpoint::Series)),
+        )
+        .route("/cockpit-data/{ds}/prometheus/api/v1/label/{label}/values", get(label_values).post(label_values))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
@@ -285,6 +347,9 @@ fn classify(path: &str) -> Option<Route> {
         "charges" => "charge",
         "taxes" => "tax",
         "discounts" => "discount",
+        "data-sources" => "data_source",
+        "tokens" => "token",
+        _ if path.starts_with("/cockpit/") && path.contains("/tokens/") => "token",
         _ => "product",
     };
     // Price lists are public: the real endpoints answer without a token.
@@ -295,6 +360,10 @@ fn classify(path: &str) -> Option<Route> {
         let public = path.ends_with("/products/servers");
         return Some(Route { product: (!public).then_some("instance"), also: None, needs_auth: !public, resource });
     }
+    // A data source's Prometheus API: authenticated by a Cockpit token (`X-Token`) in the handler.
+    if path.starts_with("/cockpit-data/") {
+        return Some(Route { product: None, also: None, needs_auth: false, resource });
+    }
     if path.starts_with("/billing/v2beta1/") {
         let also = (path == "/billing/v2beta1/charges").then_some("charges");
         return Some(Route { product: Some("billing"), also, needs_auth: true, resource });
@@ -303,6 +372,8 @@ fn classify(path: &str) -> Option<Route> {
         "block"
     } else if path.starts_with("/account/v3/") {
         "account"
+    } else if path.starts_with("/cockpit/v1/") {
+        "cockpit"
     } else {
         return None;
     };
@@ -317,6 +388,8 @@ fn api_product(path: &str) -> Option<&'static str> {
         ("/block/", "block"),
         ("/product-catalog/", "catalog"),
         ("/billing/", "billing"),
+        ("/cockpit/", "cockpit"),
+        ("/cockpit-data/", "cockpit"),
     ]
     .into_iter()
     .find_map(|(prefix, product)| path.starts_with(prefix).then_some(product))
@@ -379,5 +452,13 @@ mod tests {
         let taxes = classify("/billing/v2beta1/taxes").unwrap();
         assert_eq!((taxes.product, taxes.also, taxes.resource, taxes.needs_auth), (Some("billing"), None, "tax", true));
         assert!(classify("/billing/v2/budgets").is_none());
+        let tokens = classify("/cockpit/v1/regions/fr-par/tokens").unwrap();
+        assert_eq!((tokens.product, tokens.resource, tokens.needs_auth), (Some("cockpit"), "token", true));
+        assert_eq!(classify("/cockpit/v1/regions/fr-par/tokens/abc").unwrap().resource, "token");
+        assert_eq!(classify("/cockpit/v1/regions/fr-par/data-sources").unwrap().resource, "data_source");
+        let data = classify("/cockpit-data/x/prometheus/api/v1/query_range").unwrap();
+        assert_eq!((data.product, data.needs_auth), (None, false));
+        assert_eq!(api_product("/cockpit-data/x/prometheus/api/v1/series"), Some("cockpit"));
+        assert_eq!(api_product("/cockpit/v1/regions/fr-par/tokens"), Some("cockpit"));
     }
 }

@@ -255,7 +255,14 @@ async fn configuration_mistakes_are_named() {
 
     sandbox.unset("COSTLAKE_CONFIG");
     let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=soon"]).await);
-    assert!(error.contains("parameter min_snapshot_age_days must be an integer (UInt32), got \"soon\""), "{error}");
+    assert!(
+        error
+            .contains("parameter min_snapshot_age_days must be an integer from 0 to 4294967295 (UInt32), got \"soon\""),
+        "{error}"
+    );
+    // Out of the type's range: refused by costlake, before the engine sees it.
+    let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=-5"]).await);
+    assert!(error.contains("must be an integer from 0 to 4294967295 (UInt32), got \"-5\""), "{error}");
     let error = error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
     assert!(
         error.contains("no report named \"ghost-resurces\" (did you mean ghost-resources?); available:"),

@@ -473,6 +473,14 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
     });
     let range = sandbox.ok(&["export", "focus", "--from", &from.to_string(), "--to", &last.to_string()]).await.stdout;
     assert_eq!(range.lines().count() - 1, november_rows.count());
+    // `| head`: the reader leaves after a few lines; the export ends quietly, successfully.
+    let head = sandbox.run_then_close_stdout(&["-q", "export", "focus"], 3).await;
+    assert_eq!((head.code, head.stderr.as_str()), (Some(0), ""), "{}", head.stderr);
+    assert_eq!(head.stdout.lines().count(), 3);
+    // A FORMAT clause, as a ClickHouse user types it: the engine's output as it is.
+    let tsv =
+        sandbox.ok(&["-q", "sql", "SELECT BillingCurrency, count() > 0 FROM focus_costs GROUP BY 1 FORMAT TSV;"]).await;
+    assert_eq!(tsv.stdout, "EUR\t1\n");
     let bad = sandbox.run(&["export", "focus", "--from", "last tuesday"]).await;
     assert!(!bad.success());
     assert!(bad.stderr.contains("--from \"last tuesday\" is not a date (YYYY-MM-DD)"), "{}", bad.stderr);

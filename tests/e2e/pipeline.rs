@@ -9,16 +9,20 @@ use costlake_tests::s3::S3Server;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     let simulator = simulator("").await;
-    let sandbox = sandbox(&simulator);
+    // Every product, metrics included: the one full run of this suite.
+    let sandbox = common::sandbox_with_metrics(&simulator);
 
     let run = sandbox.ok(&["run"]).await;
     assert!(run.stderr.contains("loaded 1 run"), "{}", run.stderr);
     let manifests = manifests(&sandbox);
     assert_eq!(manifests.len(), 1);
-    // 200 healthy servers, 2 planted stopped ones and the one in an unknown future state: walked over pages.
-    let servers =
-        manifests[0]["datasets"].as_array().unwrap().iter().find(|d| d["name"] == "instance_servers").unwrap();
-    assert_eq!(servers["rows"], 203);
+    // 200 healthy servers, 2 planted stopped ones, the one in an unknown future state and the 5 planted for the
+    // utilisation reports: walked over pages.
+    let datasets = manifests[0]["datasets"].as_array().unwrap();
+    let servers = datasets.iter().find(|d| d["name"] == "instance_servers").unwrap();
+    assert_eq!(servers["rows"], 208);
+    let points = datasets.iter().find(|d| d["name"] == "cockpit_metric_points").expect("metrics are collected");
+    assert!(points["rows"].as_u64().unwrap() > 205 * 2 * 8000, "{points}");
     assert!(
         manifests[0]["stats"]["pages"].as_u64().unwrap() > manifests[0]["stats"]["api_calls"].as_u64().unwrap() / 2
     );
@@ -157,11 +161,11 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     // The inventory model sees every resource once, with its history.
     assert_eq!(
         scalar(&sandbox, "SELECT count() FROM inventory_latest WHERE resource_type = 'instance_server'").await,
-        203
+        208
     );
     assert_eq!(
         scalar(&sandbox, "SELECT count() FROM inventory_history WHERE resource_type = 'instance_server'").await,
-        406
+        416
     );
 }
 

@@ -70,6 +70,7 @@ impl Replay<'_> {
             localities: None,
             now: Some(day.and_hms_opt(4, 0, 0).expect("valid time").and_utc()),
             orphan_grace: None,
+            cockpit: Default::default(),
         };
         collect(lake, client, sources, &options).await.unwrap_or_else(|e| panic!("collection of {day} failed: {e}"))
     }

@@ -118,6 +118,33 @@ impl Sandbox {
         }
     }
 
+    /// Runs `costlake <args>`, reads `lines` lines of its stdout, then closes the pipe (as `| head` does) and
+    /// waits for it to end; `stdout` holds the lines read.
+    pub async fn run_then_close_stdout(&self, args: &[&str], lines: usize) -> Outcome {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+        let mut child = self.command(args).spawn().expect("spawn costlake");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let mut reader = BufReader::new(stdout).lines();
+        let mut read = Vec::new();
+        while read.len() < lines {
+            match reader.next_line().await.expect("read stdout") {
+                Some(line) => read.push(line),
+                None => break,
+            }
+        }
+        drop(reader);
+        let finish = async {
+            let mut errors = String::new();
+            stderr.read_to_string(&mut errors).await.expect("read stderr");
+            (child.wait().await.expect("wait for costlake"), errors)
+        };
+        let (status, errors) = tokio::time::timeout(COMMAND_TIMEOUT, finish)
+            .await
+            .unwrap_or_else(|_| panic!("costlake {args:?} did not end after its reader left"));
+        Outcome { code: status.code(), stdout: read.join("\n"), stderr: errors }
+    }
+
     /// Runs and insists on success, returning the outcome.
     pub async fn ok(&self, args: &[&str]) -> Outcome {
         let outcome = self.run(args).await;

@@ -21,6 +21,7 @@ fn clickhouse_type_for(kind: Kind) -> &'static str {
         Kind::Timestamp => "DateTime64(6, 'UTC')",
         Kind::Decimal => "Decimal(38, 9)",
         Kind::StrList => "Array(String)",
+        Kind::F64 => "Float64",
     }
 }
 

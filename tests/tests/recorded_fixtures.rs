@@ -494,6 +494,7 @@ async fn recorded_billing_responses_load_and_sum_to_the_nano() {
         localities: None,
         now: Some("2025-01-22T14:00:00Z".parse().unwrap()),
         orphan_grace: None,
+        cockpit: Default::default(),
     };
     let billing = costlake_ingest::sources::select(&["billing".to_string()]).unwrap();
     let manifest = costlake_ingest::collect(&lake, &client(&url), &billing, &options).await.unwrap();

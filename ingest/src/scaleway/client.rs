@@ -14,7 +14,7 @@ use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use costlake_lake::RunStats;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, USER_AGENT};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
@@ -167,35 +167,81 @@ impl ScalewayClient {
         self.counters.pages.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// GET `path` with `query`, retrying transient failures.
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Response, ApiError> {
+    /// The URL of an API path on the configured base, with `query`.
+    fn api_url_of(&self, path: &str, query: &[(String, String)]) -> Url {
         let mut url = self.shared.base.clone();
         url.set_path(&format!("{}{}", self.shared.base.path().trim_end_matches('/'), path));
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
-        let request = match url.query() {
-            Some(q) => format!("GET {path}?{q}"),
-            None => format!("GET {path}"),
-        };
+        url
+    }
 
+    /// GET `path` with `query`, retrying transient failures.
+    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Response, ApiError> {
+        let url = self.api_url_of(path, query);
+        self.send(Call { method: reqwest::Method::GET, url, path: path.to_string(), auth: Auth::ApiKey, body: None })
+            .await
+    }
+
+    /// POST a JSON body to an API `path` (creating something): retried only when rate limited, as a 429 is
+    /// the one failure that says the request was not acted upon.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Response, ApiError> {
+        let url = self.api_url_of(path, &[]);
+        let body = Some(Bytes::from(body.to_string()));
+        self.send(Call { method: reqwest::Method::POST, url, path: path.to_string(), auth: Auth::ApiKey, body }).await
+    }
+
+    /// DELETE an API `path`.
+    pub async fn delete(&self, path: &str) -> Result<Response, ApiError> {
+        let url = self.api_url_of(path, &[]);
+        self.send(Call { method: reqwest::Method::DELETE, url, path: path.to_string(), auth: Auth::ApiKey, body: None })
+            .await
+    }
+
+    /// GET a URL the API returned (a Cockpit data source's), authenticated by a Cockpit token in `X-Token`, never
+    /// by the API key; same limits and retries as the API.
+    pub async fn get_with_token(
+        &self,
+        base: &Url,
+        path: &str,
+        query: &[(String, String)],
+        token: &SecretString,
+    ) -> Result<Response, ApiError> {
+        let mut url = base.clone();
+        url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let auth = Auth::Token(token.clone());
+        self.send(Call { method: reqwest::Method::GET, url, path: path.to_string(), auth, body: None }).await
+    }
+
+    async fn send(&self, call: Call) -> Result<Response, ApiError> {
+        let request = match (&call.auth, call.url.query()) {
+            (Auth::ApiKey, Some(q)) => format!("{} {}?{q}", call.method, call.path),
+            (Auth::ApiKey, None) => format!("{} {}", call.method, call.path),
+            // A data-plane URL names its data source: the host is part of what failed.
+            (Auth::Token(_), _) => format!("{} {}", call.method, call.url),
+        };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.shared.retry_base)
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(self.shared.max_attempts - 1)
             .with_jitter();
-        let attempt = || self.attempt(url.clone(), &request, path);
+        let idempotent = call.method != reqwest::Method::POST;
+        let attempt = || self.attempt(&call, &request);
         let result = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(ApiError::is_transient)
+            .when(|error: &ApiError| if idempotent { error.is_transient() } else { error.is_rate_limited() })
             .notify(|error, delay| {
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%request, %error, ?delay, "retrying");
             })
             .await;
         result.map_err(|error| match error {
-            error if error.is_transient() => ApiError::RetriesExhausted {
+            error if error.is_transient() && (idempotent || error.is_rate_limited()) => ApiError::RetriesExhausted {
                 request: request.clone(),
                 attempts: self.shared.max_attempts,
                 last: error.to_string(),
@@ -204,17 +250,32 @@ impl ScalewayClient {
         })
     }
 
-    async fn attempt(&self, url: Url, request: &str, path: &str) -> Result<Response, ApiError> {
+    async fn attempt(&self, call: &Call, request: &str) -> Result<Response, ApiError> {
         let _permit = self.shared.in_flight.acquire().await.expect("the semaphore is never closed");
         self.shared.limiter.until_ready().await;
         self.counters.api_calls.fetch_add(1, Ordering::Relaxed);
 
-        let mut builder = self.shared.http.get(url).header(USER_AGENT, concat!("costlake/", env!("CARGO_PKG_VERSION")));
-        if let Some(secret) = &self.shared.secret {
-            builder = builder.header("X-Auth-Token", secret.expose_secret());
+        let mut builder = self
+            .shared
+            .http
+            .request(call.method.clone(), call.url.clone())
+            .header(USER_AGENT, concat!("costlake/", env!("CARGO_PKG_VERSION")));
+        match &call.auth {
+            Auth::ApiKey => {
+                if let Some(secret) = &self.shared.secret {
+                    builder = builder.header("X-Auth-Token", secret.expose_secret());
+                }
+            }
+            Auth::Token(token) => builder = builder.header("X-Token", token.expose_secret()),
+        }
+        if let Some(body) = &call.body {
+            builder = builder.header(CONTENT_TYPE, "application/json").body(body.clone());
         }
         let transport = |e: reqwest::Error| ApiError::Transport {
-            request: format!("{request} at {}", self.api_url()),
+            request: match call.auth {
+                Auth::ApiKey => format!("{request} at {}", self.api_url()),
+                Auth::Token(_) => request.to_string(),
+            },
             reason: root_cause(&e),
         };
         let response = builder.send().await.map_err(transport)?;
@@ -231,8 +292,15 @@ impl ScalewayClient {
         } else if status.is_server_error() {
             self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
         }
-        Err(match status {
-            StatusCode::UNAUTHORIZED => ApiError::Unauthorized {
+        Err(match (status, &call.auth) {
+            // A refused Cockpit token is that product's failure, not a wrong API key.
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, Auth::Token(_)) => ApiError::Status {
+                request: request.to_string(),
+                status,
+                kind,
+                message: format!("{message}; the Cockpit token was refused (it needs the read_only_metrics scope)"),
+            },
+            (StatusCode::UNAUTHORIZED, Auth::ApiKey) => ApiError::Unauthorized {
                 status,
                 kind,
                 message,
@@ -243,15 +311,30 @@ impl ScalewayClient {
                     "SCW_SECRET_KEY (it is not set, nor in any scw profile)".to_string()
                 },
             },
-            StatusCode::FORBIDDEN => ApiError::Forbidden {
+            (StatusCode::FORBIDDEN, Auth::ApiKey) => ApiError::Forbidden {
                 request: request.to_string(),
                 permissions,
-                permission_set: permission_set_for(path),
+                permission_set: permission_set_for(&call.path),
                 message,
             },
             _ => ApiError::Status { request: request.to_string(), status, kind, message },
         })
     }
+}
+
+/// How a request authenticates: the IAM API key (`X-Auth-Token`) or a Cockpit token (`X-Token`).
+enum Auth {
+    ApiKey,
+    Token(SecretString),
+}
+
+struct Call {
+    method: reqwest::Method,
+    url: Url,
+    /// The API path (for the permission set a 403 names).
+    path: String,
+    auth: Auth,
+    body: Option<Bytes>,
 }
 
 /// The innermost error of a reqwest failure ("connection refused", "operation timed out"), which is what a

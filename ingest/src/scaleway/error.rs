@@ -33,6 +33,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 429: the request was not acted upon, so even a POST may be sent again.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, ApiError::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS)
+    }
+
     /// Whether a retry may succeed: rate limiting, server-side errors and dropped connections.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -43,7 +48,7 @@ impl ApiError {
     }
 }
 
-/// The IAM permission set that grants read access to a product's API, named after Scaleway's reference
+/// The IAM permission set that grants what costlake does with a product's API (read, but for Cockpit tokens), named after Scaleway's reference
 /// (https://www.scaleway.com/en/docs/iam/reference-content/permission-sets/).
 pub fn permission_set_for(path: &str) -> &'static str {
     let product = path.trim_start_matches('/').split('/').next().unwrap_or("");
@@ -55,6 +60,8 @@ pub fn permission_set_for(path: &str) -> &'static str {
         "k8s" => "KubernetesReadOnly",
         "lb" => "LoadBalancersReadOnly",
         "rdb" => "RelationalDatabasesReadOnly",
+        // Temporary tokens are created and deleted: more than read access (or give tokens, see the README).
+        "cockpit" if path.contains("/tokens") => "ObservabilityFullAccess (or give tokens in COSTLAKE_COCKPIT_TOKENS)",
         "cockpit" => "ObservabilityReadOnly",
         "autoscaling" => "InstancesReadOnly",
         "ipam" => "IPAMReadOnly",
@@ -68,8 +75,9 @@ pub fn describe_error_body(body: &[u8]) -> (String, String, String) {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let field =
         |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(serde_json::Value::as_str).map(str::to_string);
-    let kind = field("type").unwrap_or_else(|| "unknown".into());
-    let message = field("message").unwrap_or_else(|| {
+    // Scaleway's APIs say `type`/`message`; a Prometheus data plane says `errorType`/`error`.
+    let kind = field("type").or_else(|| field("errorType")).unwrap_or_else(|| "unknown".into());
+    let message = field("message").or_else(|| field("error")).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() { "empty body".into() } else { text.chars().take(200).collect() }

@@ -8,9 +8,13 @@ pub mod account;
 pub mod billing;
 pub mod block;
 pub mod catalog;
+pub mod cockpit;
 pub mod instance;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -56,6 +60,11 @@ pub struct Context {
     /// When set, only these zones/regions are collected (`--zones`); otherwise every locality the product
     /// exists in.
     pub localities: Option<Vec<String>>,
+    /// Where the organisation's last committed runs stopped, for incremental collectors (see
+    /// [`Outputs::set_cursor`]).
+    pub cursors: Arc<BTreeMap<String, String>>,
+    /// The Cockpit collector's settings (tokens given by the user, the step of the series).
+    pub cockpit: Arc<cockpit::CockpitSettings>,
 }
 
 impl Context {
@@ -150,11 +159,16 @@ impl Api {
 pub struct Outputs {
     senders: HashMap<&'static str, BatchSender>,
     warnings: std::sync::Mutex<Vec<String>>,
+    cursors: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Outputs {
     pub fn new(senders: impl IntoIterator<Item = BatchSender>) -> Outputs {
-        Outputs { senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(), warnings: Default::default() }
+        Outputs {
+            senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(),
+            warnings: Default::default(),
+            cursors: Default::default(),
+        }
     }
 
     /// Records something the run could not collect but that does not make it fail (an optional endpoint the
@@ -166,6 +180,27 @@ impl Outputs {
 
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.lock().expect("warnings poisoned").clone()
+    }
+
+    /// Records where an incremental collector stopped. The key starts with the product's name
+    /// (`cockpit/...`): a product that fails has its cursors dropped with its datasets, so the next run starts
+    /// again from the last committed position.
+    pub fn set_cursor(&self, key: String, value: String) {
+        self.cursors.lock().expect("cursors poisoned").insert(key, value);
+    }
+
+    pub fn cursors(&self) -> BTreeMap<String, String> {
+        self.cursors.lock().expect("cursors poisoned").clone()
+    }
+
+    /// Sends a batch built by the collector itself (for datasets too large for JSON items: metric points).
+    pub async fn send_batch(&self, spec: &DatasetSpec, batch: RecordBatch) -> Result<(), CollectError> {
+        let sender = self
+            .senders
+            .get(spec.name)
+            .unwrap_or_else(|| panic!("dataset {} was not declared by its source", spec.name));
+        sender.send(batch).await?;
+        Ok(())
     }
 
     /// Sends a whole page; errors name items as `servers[3] (page 2)`.
@@ -189,12 +224,7 @@ impl Outputs {
         let batch = spec
             .build(items, row, label)
             .map_err(|detail| ApiError::Malformed { request: request.to_string(), detail })?;
-        let sender = self
-            .senders
-            .get(spec.name)
-            .unwrap_or_else(|| panic!("dataset {} was not declared by its source", spec.name));
-        sender.send(batch).await?;
-        Ok(())
+        self.send_batch(spec, batch).await
     }
 }
 
@@ -226,6 +256,7 @@ pub fn all() -> Vec<Box<dyn Product>> {
         Box::new(block::Block),
         Box::new(catalog::Catalog),
         Box::new(billing::Billing),
+        Box::new(cockpit::Cockpit),
     ]
 }
 

@@ -164,8 +164,12 @@ impl Book {
 fn unbilled_server(org: &Organization) -> String {
     let ghost_servers = [&org.ghosts.stopped_server, &org.ghosts.standby_server];
     let p1 = &org.projects[1].id;
+    // The planted utilisation servers are billed like healthy ones: a rightsizing report weighs their cost.
     let running_in_p1 = |s: &&crate::products::instance::Server| {
-        s.project_id == *p1 && s.state == "running" && !ghost_servers.contains(&&s.id)
+        s.project_id == *p1
+            && s.state == "running"
+            && !ghost_servers.contains(&&s.id)
+            && !org.utilisation_servers.contains(&s.id)
     };
     org.servers
         .iter()

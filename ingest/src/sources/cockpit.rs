@@ -1,0 +1,532 @@
+//! Cockpit (metrics), regional: product metrics of Instances, kept in the lake for as long as costlake runs
+//! (Cockpit itself keeps them 31 days).
+//!
+//! Per project and region: the `scaleway`-origin metrics data source (`GET …/data-sources`), queried at the `url`
+//! the API returns (never one built by hand) under `/prometheus/api/v1/…` with a Cockpit token in `X-Token`. The
+//! token is the user's for that project (`COSTLAKE_COCKPIT_TOKENS`) or a temporary one created for the run
+//! (`POST …/tokens`, scope `read_only_metrics`) and deleted when the project and region are done, whether they
+//! succeeded or not: a token that outlived the run would be a leaked credential. Token secrets never reach a
+//! log, a file or an error.
+//!
+//! Metric names are discovered (`label/__name__/values`), not assumed. Raw series are collected with plain
+//! selectors at a fixed step (rates are computed in ClickHouse, so the lake keeps the source data). Each query
+//! asks at most [`POINTS_PER_QUERY`] points (series × steps, and never more than Prometheus' 11,000 steps per
+//! series), so no response grows with the organisation. Incremental: each (data source, metric) starts after the
+//! last timestamp the previous committed run collected (a cursor in the manifest), the first run at the data
+//! source's retention.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope};
+use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key};
+use crate::scaleway::{ApiError, ListShape, Scheme};
+
+pub struct Cockpit;
+
+pub const API: Api =
+    Api { version: "cockpit/v1", scope: Scope::Regions(&["fr-par", "nl-ams", "pl-waw"]), scheme: Scheme::TotalCount };
+
+/// Metric families collected, by name prefix (discovered names outside them are left in Cockpit).
+pub const COLLECTED_PREFIXES: &[&str] = &["instance_server_"];
+
+/// Default resolution of the collected series.
+pub const DEFAULT_STEP_SECONDS: u64 = 300;
+
+/// Points (series × steps) one `query_range` may return: about 7 MB of JSON.
+pub const POINTS_PER_QUERY: u64 = 250_000;
+
+/// How long after its time a sample is surely in Cockpit.
+pub const INGESTION_DELAY_SECONDS: u64 = 300;
+
+/// Prometheus refuses a query of more steps than this per series.
+pub const MAX_STEPS_PER_QUERY: u64 = 11_000;
+
+/// What the user configures for Cockpit.
+#[derive(Debug, Clone, Default)]
+pub struct CockpitSettings {
+    /// Tokens given by the user, per project id; other projects get a temporary token.
+    pub tokens: BTreeMap<String, SecretString>,
+    /// Resolution of the collected series; [`DEFAULT_STEP_SECONDS`] when 0.
+    pub step_seconds: u64,
+}
+
+pub fn data_sources() -> DatasetSpec {
+    DatasetSpec::new(
+        "cockpit_data_sources",
+        1,
+        &[
+            LOCALITY("region"),
+            key("id", "id"),
+            col("project_id", Kind::Str, "project_id"),
+            col("name", Kind::Str, "name"),
+            col("url", Kind::Str, "url"),
+            col("type", Kind::Str, "type"),
+            col("origin", Kind::Str, "origin"),
+            col("retention_days", Kind::U64, "retention_days"),
+            col("created_at", Kind::Timestamp, "created_at"),
+            col("updated_at", Kind::Timestamp, "updated_at"),
+        ],
+    )
+}
+
+const fn point_column(name: &'static str, kind: Kind, required: bool) -> Column {
+    // Filled by `points_batch`, not from JSON items: the source names the column itself.
+    Column { name, kind, source: Origin::Path(name), required }
+}
+
+/// One row per sample. The labels (all of them, as a JSON object) with the time and the value are the whole
+/// source: no `raw` column.
+pub fn metric_points() -> DatasetSpec {
+    DatasetSpec::without_raw(
+        "cockpit_metric_points",
+        1,
+        &[
+            LOCALITY("region"),
+            point_column("project_id", Kind::Str, true),
+            point_column("data_source_id", Kind::Str, true),
+            point_column("metric", Kind::Str, true),
+            point_column("resource_id", Kind::Str, false),
+            point_column("resource_name", Kind::Str, false),
+            point_column("zone", Kind::Str, false),
+            point_column("labels", Kind::Json, true),
+            point_column("ts", Kind::Timestamp, true),
+            point_column("value", Kind::F64, true),
+        ],
+    )
+}
+
+#[async_trait]
+impl Product for Cockpit {
+    fn name(&self) -> &'static str {
+        "cockpit"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Instance metrics (CPU) from Cockpit, kept past its 31 days (utilisation reports)"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API]
+    }
+
+    fn datasets(&self) -> Vec<DatasetSpec> {
+        vec![data_sources(), metric_points()]
+    }
+
+    async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+        let projects = project_ids(ctx).await?;
+        let regions: Vec<_> =
+            ctx.localities(&API).into_iter().map(|region| collect_region(ctx, out, region, &projects)).collect();
+        // Every region runs to its end, even after another failed: each deletes its own temporary tokens, which
+        // a region dropped halfway could not.
+        futures::future::join_all(regions).await.into_iter().collect()
+    }
+}
+
+async fn collect_region(
+    ctx: &Context,
+    out: &Outputs,
+    region: &'static str,
+    projects: &[String],
+) -> Result<(), CollectError> {
+    for project in projects {
+        collect_project(ctx, out, region, project).await?;
+    }
+    Ok(())
+}
+
+/// The organisation's project ids (the Account collector records the projects themselves).
+async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
+    let query = vec![("organization_id".to_string(), ctx.organization_id.clone())];
+    let mut pager = ctx.list(&super::account::API, GLOBAL, "projects", query, ListShape::Array("projects"));
+    let mut ids = Vec::new();
+    while let Some(page) = pager.next().await? {
+        ids.extend(page.items.iter().filter_map(|p| p.get("id").and_then(Value::as_str)).map(str::to_string));
+    }
+    Ok(ids)
+}
+
+async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &str) -> Result<(), CollectError> {
+    let query = vec![("project_id".to_string(), project.to_string()), ("types".to_string(), "metrics".to_string())];
+    let mut pager = ctx.list(&API, region, "data-sources", query, ListShape::Array("data_sources"));
+    let row = ctx.row_context(region);
+    let mut sources = Vec::new();
+    while let Some(page) = pager.next().await? {
+        out.emit_page(&data_sources(), &page, &row).await?;
+        for item in &page.items {
+            let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+            // Scaleway's product metrics live in the built-in data source; custom ones hold the user's own.
+            if field("origin") == "scaleway" && field("type") == "metrics" {
+                let retention = item.get("retention_days").and_then(Value::as_u64).unwrap_or(31);
+                sources.push((field("id"), field("url"), retention, page.request.clone()));
+            }
+        }
+    }
+    if sources.is_empty() {
+        return Ok(());
+    }
+
+    let (token, temporary) = match ctx.cockpit.tokens.get(project) {
+        Some(token) => (token.clone(), None),
+        None => {
+            let (id, secret) = create_token(ctx, region, project).await?;
+            (secret, Some(id))
+        }
+    };
+    let mut result = Ok(());
+    for (id, url, retention, listed_by) in &sources {
+        result = collect_source(ctx, out, region, project, id, url, *retention, listed_by, &token).await;
+        if result.is_err() {
+            break;
+        }
+    }
+    if let Some(id) = temporary {
+        let deleted = delete_token(ctx, region, &id).await;
+        if let Err(error) = &deleted {
+            tracing::error!(%error, token_id = %id, region, project, "could not delete a temporary Cockpit token");
+        }
+        // The collection's own error comes first; a token left behind fails the product either way.
+        result = result.and(deleted);
+    }
+    result
+}
+
+/// Creates a read-only metrics token for the run; returns its id and secret.
+async fn create_token(ctx: &Context, region: &str, project: &str) -> Result<(String, SecretString), CollectError> {
+    let body = json!({
+        "project_id": project,
+        "name": format!("costlake-temporary-{}", ctx.run_id),
+        "token_scopes": ["read_only_metrics"],
+    });
+    let response = ctx.client.post_json(&API.path(region, "tokens"), &body).await?;
+    let parsed: Value = serde_json::from_slice(&response.body).map_err(|e| ApiError::Malformed {
+        request: response.request.clone(),
+        detail: format!("not valid JSON: {e}"),
+    })?;
+    let field = |name: &str| parsed.get(name).and_then(Value::as_str).map(str::to_string);
+    match (field("id"), field("secret_key")) {
+        (Some(id), Some(secret)) => {
+            tracing::debug!(token_id = %id, region, project, "temporary Cockpit token created");
+            Ok((id, SecretString::from(secret)))
+        }
+        _ => Err(ApiError::Malformed {
+            request: response.request,
+            detail: "the created token has no id or no secret_key".into(),
+        }
+        .into()),
+    }
+}
+
+async fn delete_token(ctx: &Context, region: &str, id: &str) -> Result<(), CollectError> {
+    ctx.client.delete(&API.path(region, &format!("tokens/{id}"))).await.map_err(|error| {
+        CollectError::Api(ApiError::Status {
+            request: format!("DELETE {}", API.path(region, &format!("tokens/{id}"))),
+            status: reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "token_left_behind".into(),
+            message: format!(
+                "{error}; the temporary token costlake-temporary-{} could not be deleted: delete it in the Cockpit \
+                 console (Tokens) of this project",
+                ctx.run_id
+            ),
+        })
+    })?;
+    Ok(())
+}
+
+/// The data plane of one data source, checked: an `https` URL, or the same scheme and host as the API (the
+/// simulator on loopback), so a token is never sent elsewhere in clear.
+fn data_plane(url: &str, api_url: &str, listed_by: &str) -> Result<Url, CollectError> {
+    let malformed = |detail: String| ApiError::Malformed { request: listed_by.to_string(), detail };
+    let parsed = Url::parse(url).map_err(|e| malformed(format!("data source url {url:?}: {e}")))?;
+    let api = Url::parse(api_url).ok();
+    let same_host_as_api = api.as_ref().is_some_and(|a| a.host_str() == parsed.host_str());
+    if parsed.scheme() != "https" && !same_host_as_api {
+        return Err(malformed(format!("data source url {url:?} is not https: costlake sends no token there")).into());
+    }
+    Ok(parsed)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn collect_source(
+    ctx: &Context,
+    out: &Outputs,
+    region: &str,
+    project: &str,
+    source_id: &str,
+    url: &str,
+    retention_days: u64,
+    listed_by: &str,
+    token: &SecretString,
+) -> Result<(), CollectError> {
+    let base = data_plane(url, ctx.client.api_url(), listed_by)?;
+    let step = if ctx.cockpit.step_seconds == 0 { DEFAULT_STEP_SECONDS } else { ctx.cockpit.step_seconds };
+    // Samples reach Cockpit a little after their time: the window stops short of now, so that none is skipped.
+    let end = (ctx.snapshot_at.timestamp().max(0) as u64).saturating_sub(INGESTION_DELAY_SECONDS) / step * step;
+
+    let patterns: Vec<String> = COLLECTED_PREFIXES.iter().map(|p| format!("{p}.*")).collect();
+    let matcher = format!("{{__name__=~\"{}\"}}", patterns.join("|"));
+    let query = vec![("match[]".to_string(), matcher)];
+    let response = ctx.client.get_with_token(&base, "/prometheus/api/v1/label/__name__/values", &query, token).await?;
+    let names: Envelope<Vec<String>> = decode(&response.body, &response.request)?;
+    let mut names: Vec<String> =
+        names.data.into_iter().filter(|n| COLLECTED_PREFIXES.iter().any(|p| n.starts_with(p))).collect();
+    names.sort();
+
+    for metric in names {
+        let cursor_key = format!("cockpit/{region}/{source_id}/{metric}");
+        let start = match ctx.cursors.get(&cursor_key).and_then(|c| c.parse::<u64>().ok()) {
+            Some(last) => last + step,
+            None => end.saturating_sub(retention_days * 86_400).div_ceil(step) * step,
+        };
+        if start <= end {
+            collect_metric(ctx, out, region, project, source_id, &base, token, &metric, start, end, step).await?;
+        }
+        out.set_cursor(cursor_key, end.to_string());
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn collect_metric(
+    ctx: &Context,
+    out: &Outputs,
+    region: &str,
+    project: &str,
+    source_id: &str,
+    base: &Url,
+    token: &SecretString,
+    metric: &str,
+    start: u64,
+    end: u64,
+    step: u64,
+) -> Result<(), CollectError> {
+    // How many series, to size the windows: series × steps per query stays under the budget.
+    let query = vec![
+        ("match[]".to_string(), metric.to_string()),
+        ("start".to_string(), start.to_string()),
+        ("end".to_string(), end.to_string()),
+    ];
+    let response = ctx.client.get_with_token(base, "/prometheus/api/v1/series", &query, token).await?;
+    let series: Envelope<Vec<Value>> = decode(&response.body, &response.request)?;
+    if series.data.is_empty() {
+        return Ok(());
+    }
+    let steps_per_query = (POINTS_PER_QUERY / series.data.len() as u64).clamp(1, MAX_STEPS_PER_QUERY);
+
+    let spec = Arc::new(metric_points());
+    let mut window_start = start;
+    while window_start <= end {
+        let window_end = (window_start + (steps_per_query - 1) * step).min(end);
+        let query = vec![
+            ("query".to_string(), metric.to_string()),
+            ("start".to_string(), window_start.to_string()),
+            ("end".to_string(), window_end.to_string()),
+            ("step".to_string(), step.to_string()),
+        ];
+        let response = ctx.client.get_with_token(base, "/prometheus/api/v1/query_range", &query, token).await?;
+        ctx.client.count_page();
+        // Decoding a page of points and building its columns is CPU work: off the async runtime.
+        let row = Labels {
+            run_id: ctx.run_id.to_string(),
+            snapshot_at: ctx.snapshot_at,
+            organization_id: ctx.organization_id.clone(),
+            region: region.to_string(),
+            project: project.to_string(),
+            source_id: source_id.to_string(),
+            metric: metric.to_string(),
+        };
+        let batch_spec = spec.clone();
+        let batch =
+            tokio::task::spawn_blocking(move || points_batch(&batch_spec, &row, &response.body, &response.request))
+                .await
+                .map_err(|e| ApiError::Malformed {
+                    request: "query_range".into(),
+                    detail: format!("decoding stopped: {e}"),
+                })??;
+        if let Some(batch) = batch {
+            out.send_batch(&spec, batch).await?;
+        }
+        window_start = window_end + step;
+    }
+    Ok(())
+}
+
+/// A Prometheus answer: `{"status": "success", "data": …}`.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: T,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], request: &str) -> Result<Envelope<T>, ApiError> {
+    let envelope: Envelope<T> = serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
+        request: request.to_string(),
+        detail: format!("not a Prometheus answer: {e}"),
+    })?;
+    if envelope.status != "success" {
+        return Err(ApiError::Malformed {
+            request: request.to_string(),
+            detail: format!("status {:?}, expected \"success\"", envelope.status),
+        });
+    }
+    Ok(envelope)
+}
+
+#[derive(Deserialize)]
+struct Matrix {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<Series>,
+}
+
+#[derive(Deserialize)]
+struct Series {
+    metric: BTreeMap<String, String>,
+    values: Vec<(f64, String)>,
+}
+
+/// The values shared by every row of a query.
+struct Labels {
+    run_id: String,
+    snapshot_at: DateTime<Utc>,
+    organization_id: String,
+    region: String,
+    project: String,
+    source_id: String,
+    metric: String,
+}
+
+/// One record batch of the points of a `query_range` answer (`None` when it holds none).
+fn points_batch(spec: &DatasetSpec, row: &Labels, body: &[u8], request: &str) -> Result<Option<RecordBatch>, ApiError> {
+    let malformed = |detail: String| ApiError::Malformed { request: request.to_string(), detail };
+    let matrix: Envelope<Matrix> = decode(body, request)?;
+    if matrix.data.result_type != "matrix" {
+        return Err(malformed(format!("resultType {:?}, expected \"matrix\"", matrix.data.result_type)));
+    }
+    let points: usize = matrix.data.result.iter().map(|s| s.values.len()).sum();
+    if points == 0 {
+        return Ok(None);
+    }
+    let text = |capacity| StringBuilder::with_capacity(points, capacity);
+    let (mut run_id, mut snapshot_at, mut organization, mut region) = (
+        text(points * 26),
+        TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
+        text(points * 36),
+        text(points * 6),
+    );
+    let (mut project, mut source, mut metric) = (text(points * 36), text(points * 36), text(points * 32));
+    let (mut resource_id, mut resource_name, mut zone, mut labels) =
+        (text(points * 36), text(points * 16), text(points * 8), text(points * 128));
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC");
+    let mut value = Float64Builder::with_capacity(points);
+    for (index, series) in matrix.data.result.iter().enumerate() {
+        let label = |name: &str| series.metric.get(name).map(String::as_str);
+        let labels_json = serde_json::to_string(&series.metric).unwrap_or_else(|_| "{}".into());
+        for (sample, (at, raw)) in series.values.iter().enumerate() {
+            let parsed: f64 = raw
+                .parse()
+                .map_err(|_| malformed(format!("result[{index}].values[{sample}]: {raw:?} is not a number")))?;
+            if !at.is_finite() || *at < 0.0 || *at > 32_503_680_000.0 {
+                return Err(malformed(format!("result[{index}].values[{sample}]: {at} is not a Unix time")));
+            }
+            run_id.append_value(&row.run_id);
+            snapshot_at.append_value(row.snapshot_at.timestamp_micros());
+            organization.append_value(&row.organization_id);
+            region.append_value(&row.region);
+            project.append_value(label("project_id").unwrap_or(&row.project));
+            source.append_value(&row.source_id);
+            metric.append_value(label("__name__").unwrap_or(&row.metric));
+            resource_id.append_option(label("resource_id"));
+            resource_name.append_option(label("resource_name"));
+            zone.append_option(label("az"));
+            labels.append_value(&labels_json);
+            ts.append_value((at * 1_000_000.0).round() as i64);
+            value.append_value(parsed);
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(run_id.finish()),
+        Arc::new(snapshot_at.finish()),
+        Arc::new(organization.finish()),
+        Arc::new(region.finish()),
+        Arc::new(project.finish()),
+        Arc::new(source.finish()),
+        Arc::new(metric.finish()),
+        Arc::new(resource_id.finish()),
+        Arc::new(resource_name.finish()),
+        Arc::new(zone.finish()),
+        Arc::new(labels.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(value.finish()),
+    ];
+    RecordBatch::try_new(spec.schema(), columns).map(Some).map_err(|e| malformed(format!("internal: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Labels {
+        Labels {
+            run_id: "run".into(),
+            snapshot_at: "2026-11-22T04:00:00Z".parse().unwrap(),
+            organization_id: "org".into(),
+            region: "fr-par".into(),
+            project: "p".into(),
+            source_id: "ds".into(),
+            metric: "instance_server_cpu_seconds_total".into(),
+        }
+    }
+
+    #[test]
+    fn the_recorded_query_range_shape_becomes_one_row_per_sample() {
+        let body = include_bytes!(
+            "../../../tests/fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json"
+        );
+        let batch = points_batch(&metric_points(), &labels(), body, "GET q").unwrap().unwrap();
+        assert_eq!(batch.num_rows(), 3);
+        assert_eq!(batch.schema(), metric_points().schema());
+        let values =
+            batch.column_by_name("value").unwrap().as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+        assert_eq!(values.value(2), 0.9951);
+        let zone = batch.column_by_name("zone").unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        assert_eq!(zone.value(0), "fr-par-1");
+    }
+
+    #[test]
+    fn hostile_answers_are_errors_naming_the_sample() {
+        for (body, says) in [
+            (
+                r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}"#,
+                "values[0]: \"x\" is not a number",
+            ),
+            (r#"{"status":"error","data":{"resultType":"matrix","result":[]}}"#, "status \"error\""),
+            (r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#, "resultType \"vector\""),
+            (
+                r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[-5,"1"]]}]}}"#,
+                "is not a Unix time",
+            ),
+            (r#"<html>502</html>"#, "not a Prometheus answer"),
+        ] {
+            let error = points_batch(&metric_points(), &labels(), body.as_bytes(), "GET q").unwrap_err().to_string();
+            assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_token_goes_only_to_https_or_to_the_api_host() {
+        assert!(data_plane("https://x.metrics.cockpit.fr-par.scw.cloud", "https://api.scaleway.com", "l").is_ok());
+        assert!(data_plane("http://127.0.0.1:9/cockpit-data/x", "http://127.0.0.1:9", "l").is_ok());
+        assert!(data_plane("http://evil.example/x", "https://api.scaleway.com", "l").is_err());
+        assert!(data_plane("not a url", "https://api.scaleway.com", "l").is_err());
+    }
+}

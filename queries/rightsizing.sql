@@ -1,0 +1,115 @@
+-- rightsizing: running Instances that are idle or oversized, with the euros a month each change saves
+--
+-- Every running Instance of the newest inventory that has CPU metrics (Cockpit), judged on its daily p95 CPU
+-- (the 95th percentile of its 5-minute utilisation each day) over the last `days` days ending at the newest day
+-- with metrics; peak = the highest daily p95.
+--
+--   idle               peak < 5 %: the whole compute price is saved by stopping (or deleting) it
+--   downsize           peak < 20 %: recommended_type is the smallest type of the same family (the commercial
+--                      type's prefix, e.g. PRO2) and architecture, priced in the zone, whose vCPUs keep the peak
+--                      under 80 %; monthly_savings = (current - recommended hourly price) x 730
+--   watch              peak < 35 %: worth a look, no change proposed (monthly_savings 0)
+--   insufficient_data  fewer than 14 days with metrics (a new Instance, or metrics collected recently)
+--   ok                 the rest, listed only with -p include_ok=true
+--
+-- Memory is not considered (no memory metric is collected for Instances): the reason says so. Prices are the
+-- newest collected `products/servers` list; money is exact.
+--
+-- @param days UInt32 = 30  days of history judged, ending at the newest day with metrics
+-- @param include_ok String = 'false' (false|true)  also list the Instances that are fine
+-- @param organization String = ''  only this organisation ('' for all)
+-- @param project String = ''  only this project, by id or name ('' for all)
+-- @money monthly_savings currency
+-- @totals recommendation
+
+WITH
+    -- Computed on its own: see cost-drift.sql.
+    anchor AS (SELECT max(day) AS last_day FROM instance_cpu_daily),
+    servers AS
+    (
+        SELECT i.organization_id AS organization_id, i.resource_id AS resource_id, i.name AS name,
+               i.project_id AS project_id, pn.name AS project_name, i.zone AS zone,
+               i.resource_class AS commercial_type
+        FROM inventory_latest AS i
+        LEFT JOIN project_names AS pn ON pn.id = i.project_id
+        WHERE i.resource_type = 'instance_server' AND i.present AND i.state = 'running'
+          AND ({organization:String} = '' OR i.organization_id = {organization:String})
+          AND ({project:String} = '' OR i.project_id = {project:String} OR pn.name = {project:String})
+    ),
+    usage AS
+    (
+        SELECT organization_id, resource_id, toUInt32(count()) AS days_of_data, max(cpu_p95) AS peak
+        FROM instance_cpu_daily
+        WHERE day > (SELECT last_day FROM anchor) - {days:UInt32} AND day <= (SELECT last_day FROM anchor)
+        GROUP BY organization_id, resource_id
+    ),
+    -- Server types of the newest price list of each organisation, with their family: the commercial type's
+    -- first part (PRO2-S -> PRO2), and the second for POP2's variants (POP2-HC-8C-16G -> POP2-HC).
+    types AS
+    (
+        SELECT t.organization_id AS organization_id, CAST(t.zone, 'String') AS zone,
+               t.commercial_type AS commercial_type, assumeNotNull(t.hourly_price) AS hourly_price,
+               t.ncpus AS ncpus, t.arch AS arch, CAST(t.currency, 'String') AS currency,
+               if(match(t.commercial_type, '^[A-Z0-9]+-(HC|HM|HN)-'),
+                  arrayStringConcat(arraySlice(splitByChar('-', t.commercial_type), 1, 2), '-'),
+                  splitByChar('-', t.commercial_type)[1]) AS family
+        FROM raw_instance_server_types AS t
+        WHERE t.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'instance_server_types')
+          AND t.hourly_price IS NOT NULL AND t.ncpus > 0
+    ),
+    judged AS
+    (
+        SELECT s.organization_id AS organization_id, s.resource_id AS resource_id, s.name AS name,
+               s.project_id AS project_id, s.project_name AS project_name, s.zone AS zone,
+               s.commercial_type AS commercial_type, u.days_of_data AS days_of_data, u.peak AS peak,
+               t.hourly_price AS hourly_price, t.ncpus AS ncpus, t.arch AS arch, t.family AS family,
+               t.currency AS currency,
+               multiIf(u.days_of_data < 14, 'insufficient_data', u.peak < 0.05, 'idle', u.peak < 0.20, 'downsize',
+                       u.peak < 0.35, 'watch', 'ok') AS recommendation
+        FROM servers AS s
+        INNER JOIN usage AS u ON u.organization_id = s.organization_id AND u.resource_id = s.resource_id
+        LEFT JOIN types AS t
+            ON t.organization_id = s.organization_id AND t.zone = s.zone AND t.commercial_type = s.commercial_type
+    ),
+    -- For each Instance to downsize: the smallest type of its family and architecture in its zone that keeps
+    -- the peak under 80 % of its vCPUs and costs less.
+    smaller AS
+    (
+        SELECT j.organization_id AS organization_id, j.resource_id AS resource_id,
+               argMin(t.commercial_type, (t.ncpus, t.hourly_price)) AS recommended_type,
+               argMin(t.hourly_price, (t.ncpus, t.hourly_price)) AS recommended_hourly_price
+        FROM judged AS j
+        INNER JOIN types AS t ON t.organization_id = j.organization_id AND t.zone = j.zone AND t.family = j.family
+        WHERE j.recommendation = 'downsize' AND t.arch = j.arch AND t.hourly_price < j.hourly_price
+          AND j.peak * j.ncpus < 0.8 * t.ncpus
+        GROUP BY j.organization_id, j.resource_id
+    )
+SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id, j.project_name AS project_name,
+       j.zone AS zone, j.commercial_type AS commercial_type, j.recommendation AS recommendation,
+       round(j.peak * 100, 1) AS cpu_p95_percent, j.days_of_data AS days_of_data,
+       sm.recommended_type AS recommended_type,
+       j.hourly_price * 730 AS monthly_cost,
+       multiIf(j.recommendation = 'idle', j.hourly_price * 730,
+               j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,
+               (j.hourly_price - sm.recommended_hourly_price) * 730,
+               toDecimal128(0, 9)) AS monthly_savings,
+       j.currency AS currency,
+       concat(
+           multiIf(j.recommendation = 'insufficient_data',
+                   concat('only ', toString(j.days_of_data), ' days with metrics (14 needed)'),
+                   concat('peak daily p95 CPU ', toString(round(j.peak * 100, 1)), ' % of ', toString(j.ncpus),
+                          ' vCPUs over ', toString(j.days_of_data), ' days')),
+           multiIf(j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,
+                   concat('; ', sm.recommended_type, ' keeps it under 80 %'),
+                   j.recommendation = 'downsize', '; no smaller type of its family in the zone',
+                   j.recommendation = 'idle', '; stop or delete it',
+                   ''),
+           if(j.hourly_price IS NULL, '; no price collected for its type', ''),
+           if(j.recommendation IN ('idle', 'downsize'), '; memory not considered (no memory metric collected)', '')
+       ) AS reason
+FROM judged AS j
+LEFT JOIN smaller AS sm ON sm.organization_id = j.organization_id AND sm.resource_id = j.resource_id
+WHERE j.recommendation != 'ok' OR {include_ok:String} = 'true'
+ORDER BY indexOf(['idle', 'downsize', 'watch', 'insufficient_data', 'ok'], j.recommendation),
+         monthly_savings DESC NULLS LAST, j.name, j.resource_id
+SETTINGS join_use_nulls = 1
