@@ -9,7 +9,8 @@
 --                      type's prefix, e.g. PRO2) and architecture, priced in the zone, whose vCPUs keep the peak
 --                      under 80 %; monthly_savings = (current - recommended hourly price) x 730
 --   watch              peak < 35 %: worth a look, no change proposed (monthly_savings 0)
---   insufficient_data  fewer than 14 days with metrics (a new Instance, or metrics collected recently)
+--   insufficient_data  fewer than 14 days with metrics (or than `days`, if shorter): a new Instance, or
+--                      metrics collected recently
 --   ok                 the rest, listed only with -p include_ok=true
 --
 -- Memory is not considered (no memory metric is collected for Instances): the reason says so. Prices are the
@@ -44,15 +45,17 @@ WITH
         GROUP BY organization_id, resource_id
     ),
     -- Server types of the newest price list of each organisation, with their family: the commercial type's
-    -- first part (PRO2-S -> PRO2), and the second for POP2's variants (POP2-HC-8C-16G -> POP2-HC).
+    -- first part (PRO2-S -> PRO2), and the second for POP2's variants (POP2-HC-8C-16G -> POP2-HC); Windows types
+    -- are a family of their own (POP2-8C-32G-WIN -> POP2-WIN): a resize cannot change the operating system.
     types AS
     (
         SELECT t.organization_id AS organization_id, CAST(t.zone, 'String') AS zone,
                t.commercial_type AS commercial_type, assumeNotNull(t.hourly_price) AS hourly_price,
                t.ncpus AS ncpus, t.arch AS arch, CAST(t.currency, 'String') AS currency,
-               if(match(t.commercial_type, '^[A-Z0-9]+-(HC|HM|HN)-'),
-                  arrayStringConcat(arraySlice(splitByChar('-', t.commercial_type), 1, 2), '-'),
-                  splitByChar('-', t.commercial_type)[1]) AS family
+               concat(if(match(t.commercial_type, '^[A-Z0-9]+-(HC|HM|HN)-'),
+                         arrayStringConcat(arraySlice(splitByChar('-', t.commercial_type), 1, 2), '-'),
+                         splitByChar('-', t.commercial_type)[1]),
+                      if(endsWith(t.commercial_type, '-WIN'), '-WIN', '')) AS family
         FROM raw_instance_server_types AS t
         WHERE t.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'instance_server_types')
           AND t.hourly_price IS NOT NULL AND t.ncpus > 0
@@ -64,7 +67,8 @@ WITH
                s.commercial_type AS commercial_type, u.days_of_data AS days_of_data, u.peak AS peak,
                t.hourly_price AS hourly_price, t.ncpus AS ncpus, t.arch AS arch, t.family AS family,
                t.currency AS currency,
-               multiIf(u.days_of_data < 14, 'insufficient_data', u.peak < 0.05, 'idle', u.peak < 0.20, 'downsize',
+               multiIf(u.days_of_data < least(14, {days:UInt32}), 'insufficient_data', u.peak < 0.05, 'idle',
+                       u.peak < 0.20, 'downsize',
                        u.peak < 0.35, 'watch', 'ok') AS recommendation
         FROM servers AS s
         INNER JOIN usage AS u ON u.organization_id = s.organization_id AND u.resource_id = s.resource_id
@@ -96,7 +100,8 @@ SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id,
        j.currency AS currency,
        concat(
            multiIf(j.recommendation = 'insufficient_data',
-                   concat('only ', toString(j.days_of_data), ' days with metrics (14 needed)'),
+                   concat('only ', toString(j.days_of_data), ' days with metrics (',
+                          toString(least(14, {days:UInt32})), ' needed)'),
                    concat('peak daily p95 CPU ', toString(round(j.peak * 100, 1)), ' % of ', toString(j.ncpus),
                           ' vCPUs over ', toString(j.days_of_data), ' days')),
            multiIf(j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,

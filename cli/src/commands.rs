@@ -75,6 +75,40 @@ pub struct SimulatorArgs {
     knobs: String,
 }
 
+/// Standard output was closed by its reader (`costlake export focus | head`): not a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed by its reader")]
+pub struct StdoutClosed;
+
+/// Standard output, where a closed pipe is told apart from every other write error (an S3 upload that breaks
+/// its connection is a failure, a reader that has read enough is not).
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stdout().write(buf).map_err(mark_closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush().map_err(mark_closed)
+    }
+}
+
+fn mark_closed(error: std::io::Error) -> std::io::Error {
+    if error.kind() == std::io::ErrorKind::BrokenPipe { std::io::Error::new(error.kind(), StdoutClosed) } else { error }
+}
+
+/// Whether `error` is standard output closed by its reader.
+pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<StdoutClosed>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+    })
+}
+
 /// A run committed without some products: exit code [`PartialRun::EXIT_CODE`], so a scheduler sees it.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -246,7 +280,7 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
 
 async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let Some(name) = args.name else {
-        let mut out = std::io::stdout().lock();
+        let mut out = Stdout;
         for report in costlake_queries::reports() {
             writeln!(out, "{:<22} {}", report.name, report.title)?;
             for param in &report.params {
@@ -318,7 +352,7 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
 }
 
 fn print(result: &ResultSet, format: Format, report: Option<&costlake_queries::Report>) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(Stdout);
     costlake_queries::render(result, format, report, &mut out)?;
     out.flush()?;
     Ok(())
@@ -331,8 +365,20 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     // `... FORMAT TSV`, as a ClickHouse user types it: the engine's own output, as it is.
     if let Some(format) = format_clause(&args.query) {
         let out = warehouse.query(&args.query, &params, format).await?;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out)?;
+        // Raw engine output, but never raw escape sequences on a terminal (TSV does not escape ESC).
+        let shown = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            let text = String::from_utf8_lossy(&out);
+            let lines: Vec<String> = text.lines().map(costlake_queries::output::terminal_safe).collect();
+            let mut safe = lines.join("\n");
+            if text.ends_with('\n') {
+                safe.push('\n');
+            }
+            safe.into_bytes()
+        } else {
+            out.to_vec()
+        };
+        let mut stdout = Stdout;
+        stdout.write_all(&shown)?;
         stdout.flush()?;
         return Ok(());
     }
@@ -384,6 +430,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     if overrides.warehouse.is_none() {
         settings.warehouse = args.dir.join("warehouse").display().to_string();
     }
+    start_clean(&args.dir, overrides.lake.is_none(), overrides.warehouse.is_none())?;
     // The demo has no past, so it replays one: the simulator's billing clock walks the last days, with one
     // billing-only collection per day, as a daily job would have collected them.
     let today = sim.today;
@@ -416,11 +463,59 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         eprintln!("\n== {heading} (costlake report {name})\n");
         print(&result, args.format, Some(&report))?;
     }
+    let me = invocation();
     eprintln!(
-        "\nNext: costlake --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      costlake --warehouse {w} report ghost-resources --format json\n      costlake --warehouse {w} export focus --format csv\n      costlake --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
+        "\nNext: {me} --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {me} --warehouse {w} report ghost-resources --format json\n      {me} --warehouse {w} export focus --format csv\n      {me} --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
         w = settings.warehouse
     );
     Ok(())
+}
+
+/// Every demo starts from an empty lake and warehouse: a second `make demo` shows the same story, not 36 more
+/// runs on top of the first. Only what an earlier demo made (its marker file says so) is removed; anything else
+/// in the way is an error naming it.
+fn start_clean(dir: &std::path::Path, own_lake: bool, own_warehouse: bool) -> anyhow::Result<()> {
+    const MARKER: &str = ".costlake-demo";
+    let marked = dir.join(MARKER).exists();
+    for (own, name) in [(own_lake, "lake"), (own_warehouse, "warehouse")] {
+        let path = dir.join(name);
+        let occupied = std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_some());
+        if !own || !occupied {
+            continue;
+        }
+        if !marked {
+            bail!(
+                "{} exists and was not made by `costlake demo`: remove it, or give the demo another --dir",
+                path.display()
+            );
+        }
+        std::fs::remove_dir_all(&path)
+            .with_context(|| format!("cannot remove the previous demo's {}", path.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "made by `costlake demo`: its lake and warehouse are replaced at each demo\n")
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    Ok(())
+}
+
+/// How to call this same binary in the hints, so that they work as printed: `costlake` when that is what the
+/// PATH finds, else its path from the current directory (`./target/debug/costlake` after `make demo`).
+fn invocation() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else { return "costlake".into() };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("costlake").canonicalize().is_ok_and(|found| found == exe))
+    });
+    if on_path {
+        return "costlake".into();
+    }
+    let shown = match std::env::current_dir().and_then(|d| d.canonicalize()) {
+        Ok(cwd) => match exe.strip_prefix(&cwd) {
+            Ok(relative) => format!("./{}", relative.display()),
+            Err(_) => exe.display().to_string(),
+        },
+        Err(_) => exe.display().to_string(),
+    };
+    if shown.contains(char::is_whitespace) { format!("'{shown}'") } else { shown }
 }
 
 async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {

@@ -155,7 +155,7 @@ async fn write(
     let mut sink = match (partial, args.format) {
         (Some(path), ExportFormat::Csv) => Sink::Csv(Box::new(std::io::BufWriter::new(create(path)?))),
         (Some(path), ExportFormat::Parquet) => Sink::Parquet(None, create(path)?),
-        (None, _) => Sink::Csv(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        (None, _) => Sink::Csv(Box::new(std::io::BufWriter::new(crate::commands::Stdout))),
     };
     let format = |first: bool| match args.format {
         ExportFormat::Parquet => "Parquet",

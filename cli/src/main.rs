@@ -30,7 +30,8 @@ struct Cli {
     /// Config file (TOML) [env: COSTLAKE_CONFIG] [default: ~/.config/costlake/config.toml if it exists]
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// More logging (-v: debug, -vv: trace); COSTLAKE_LOG takes a full filter
+    /// More logging (-v: debug, -vv: trace); COSTLAKE_LOG takes a full filter, COSTLAKE_LOG_FORMAT=json one
+    /// JSON object per line
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Only warnings and errors on stderr
@@ -80,25 +81,24 @@ enum Command {
     Export(export::ExportArgs),
 }
 
+/// Logs go to stderr: warnings and errors only, unless `-v` (debug) or `-vv` (trace), or a full filter in
+/// `COSTLAKE_LOG`; the commands print their own short summaries. Colour only on a terminal and never with
+/// `NO_COLOR`; one JSON object per line with `COSTLAKE_LOG_FORMAT=json` (for a Serverless Job's log pipeline).
 fn init_logging(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal;
     let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "warn,costlake=info,costlake_ingest=info,costlake_transform=info",
-        (false, 1) => "info,costlake=debug,costlake_ingest=debug,costlake_transform=debug",
+        (true, _) | (false, 0) => "warn",
+        (false, 1) => "info,costlake=debug,costlake_ingest=debug,costlake_transform=debug,costlake_lake=debug",
         _ => "trace",
     };
-    let filter = std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.to_string());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    let filter = tracing_subscriber::EnvFilter::new(std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.into()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    if std::env::var("COSTLAKE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().flatten_event(true).init();
+    } else {
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        builder.with_ansi(colour).init();
+    }
 }
 
 #[tokio::main]
@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `costlake export focus | head`: the reader has all it wanted; that is a success, said by nobody.
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if commands::is_stdout_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // Error messages quote what the API, the lake or the engine said: never raw escape sequences.
             let message = format!("{error:#}");

@@ -133,7 +133,7 @@ impl Settings {
             }
         }
         figment = figment
-            .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log"]))
+            .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log", "log_format"]))
             .merge(Serialized::globals(overrides));
         figment.extract().context("invalid costlake configuration")
     }

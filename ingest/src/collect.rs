@@ -238,13 +238,13 @@ async fn delete_run_files(lake: &Lake, datasets: &[String], run_id: &RunId, snap
     }
 }
 
-/// The cursors of the newest committed run of `organization_id` that recorded any (each run carries the previous
-/// ones forward, so one manifest holds them all).
+/// The cursors of the newest committed run of `organization_id`: each run carries the previous ones forward, so
+/// that one manifest holds them all.
 async fn previous_cursors(lake: &Lake, organization_id: &str) -> Result<BTreeMap<String, String>, CollectError> {
     for path in lake.list_manifests().await?.iter().rev() {
         // A manifest that does not parse is the loader's to report; here it only cannot hold cursors.
         let Ok(manifest) = lake.read_manifest(path).await else { continue };
-        if manifest.organization_id.as_deref() == Some(organization_id) && !manifest.cursors.is_empty() {
+        if manifest.organization_id.as_deref() == Some(organization_id) {
             return Ok(manifest.cursors);
         }
     }

@@ -148,15 +148,17 @@ fn name(path: &FsPath) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
-/// `<dir>/datasets/<dataset>/snapshot_date=<d>/run_id=<id>/…` and `<dir>/_probe/<id>`.
+/// `<dir>/datasets/<dataset>/snapshot_date=<d>/run_id=<id>/…` and `<dir>/_probe/<id>`. A run is judged by its
+/// newest file over all its datasets (a live run may not have touched a small dataset's file for hours).
 fn sweep_local(
     dir: &FsPath,
     committed: &BTreeSet<String>,
     current: &str,
     cutoff: SystemTime,
 ) -> std::io::Result<Swept> {
-    let mut swept = Swept::default();
-    let mut runs_seen = BTreeSet::new();
+    // run id -> (its folders, its files, its newest modification)
+    let mut runs: BTreeMap<String, (Vec<PathBuf>, u64, SystemTime)> = BTreeMap::new();
+    let mut date_dirs = Vec::new();
     for dataset in read_dir_paths(&dir.join("datasets"))? {
         for date in read_dir_paths(&dataset)?.into_iter().filter(|p| name(p).starts_with("snapshot_date=")) {
             for run_dir in read_dir_paths(&date)? {
@@ -165,17 +167,29 @@ fn sweep_local(
                     continue;
                 }
                 let (files, newest) = files_under(&run_dir)?;
-                if newest >= cutoff {
-                    continue;
-                }
-                std::fs::remove_dir_all(&run_dir)?;
-                swept.files += files.len() as u64;
-                runs_seen.insert(run.to_string());
+                let entry = runs.entry(run.to_string()).or_insert_with(|| (Vec::new(), 0, SystemTime::UNIX_EPOCH));
+                entry.0.push(run_dir);
+                entry.1 += files.len() as u64;
+                entry.2 = entry.2.max(newest);
             }
-            // An emptied date folder goes too (a later run recreates what it needs).
-            if read_dir_paths(&date)?.is_empty() {
-                let _ = std::fs::remove_dir(&date);
-            }
+            date_dirs.push(date);
+        }
+    }
+    let mut swept = Swept::default();
+    for (folders, files, newest) in runs.into_values() {
+        if newest >= cutoff {
+            continue;
+        }
+        for folder in folders {
+            std::fs::remove_dir_all(&folder)?;
+        }
+        swept.runs += 1;
+        swept.files += files;
+    }
+    // An emptied date folder goes too (a later run recreates what it needs).
+    for date in date_dirs {
+        if read_dir_paths(&date)?.is_empty() {
+            let _ = std::fs::remove_dir(&date);
         }
     }
     let probe_dir = dir.join("_probe");
@@ -188,7 +202,6 @@ fn sweep_local(
     if probe_dir.is_dir() && read_dir_paths(&probe_dir)?.is_empty() {
         let _ = std::fs::remove_dir(&probe_dir);
     }
-    swept.runs = runs_seen.len() as u64;
     Ok(swept)
 }
 
@@ -243,6 +256,11 @@ mod tests {
             run("20261122T070000Z-00000004"),
         );
         let hour = Duration::from_secs(3600);
+        // The live run's other dataset has not been touched for two hours: the run is judged as a whole.
+        let quiet = dir.path().join(layout::dataset_file("account_projects", date(), &live, 0).as_ref());
+        std::fs::create_dir_all(quiet.parent().unwrap()).unwrap();
+        std::fs::write(&quiet, b"PAR1").unwrap();
+        age(&quiet, 2 * hour);
         for id in [&committed, &dead, &live, &current] {
             let part = dir.path().join(layout::dataset_file("instance_servers", date(), id, 0).as_ref());
             std::fs::create_dir_all(part.parent().unwrap()).unwrap();
@@ -266,12 +284,10 @@ mod tests {
         assert_eq!(swept, Swept { runs: 1, files: 3 }, "the dead run's part, its staged part, its probe");
         let left = walk(dir.path());
         assert!(left.iter().all(|f| !f.contains(dead.as_str())), "{left:?}");
-        for kept in [&committed, &live, &current] {
-            assert_eq!(
-                left.iter().filter(|f| f.starts_with("datasets/") && f.contains(kept.as_str())).count(),
-                2,
-                "{kept}"
-            );
+        // The live run keeps its two files and the dataset it has not touched for two hours.
+        for (kept, files) in [(&committed, 2), (&live, 3), (&current, 2)] {
+            let count = left.iter().filter(|f| f.starts_with("datasets/") && f.contains(kept.as_str())).count();
+            assert_eq!(count, files, "{kept}");
         }
         assert!(!dir.path().join("_probe").exists(), "an emptied probe folder goes too");
     }

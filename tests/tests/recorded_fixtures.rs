@@ -329,6 +329,18 @@ async fn the_pager_walks_recorded_pages_with_their_recorded_headers() {
     assert_eq!(client.stats().pages, 3);
 }
 
+/// A redirect would carry the API key (a custom header, which reqwest does not strip) to wherever it points:
+/// it is an error, never followed.
+#[tokio::test]
+async fn a_redirect_is_an_error_and_is_never_followed() {
+    // Following it would end in "connection refused" on port 1.
+    let moved = (StatusCode::FOUND, vec![("location", "http://127.0.0.1:1/stolen".to_string())], String::new());
+    let url = serve(vec![("/account/v3/projects", "1", moved)]).await;
+    let error = client(&url).get("/account/v3/projects", &[("page".into(), "1".into())]).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("302") && !message.contains("refused"), "{message}");
+}
+
 #[tokio::test]
 async fn recorded_error_envelopes_become_clear_errors() {
     let envelope = |path: &str| fixture(path);

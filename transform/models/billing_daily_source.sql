@@ -8,7 +8,9 @@
 --     'Correction', never spread;
 --   * a SKU that vanishes from a later state is restated to zero;
 --   * a state dated after its period's last day (late data) lands on that last day, late; when the state before
---     it already covered the whole period, the row restates a closed period (restates_closed_period);
+--     it was taken more than 3 days after the period (once the period is settled and invoiced: Scaleway issues
+--     the invoice in the first days of the next month), the row restates a closed period
+--     (restates_closed_period); the usual tail of the last day, seen on the 1st or 2nd, does not;
 --   * the first state of a period starts from zero at the period's first day.
 -- The daily costs of a period always add up to its newest month-to-date total.
 
@@ -91,7 +93,7 @@ SELECT i.organization_id AS organization_id, i.period_start AS billing_period,
        i.spread_days AS spread_days,
        CAST(toDate(i.as_of) > i.period_end + 1, 'Bool') AS late,
        i.as_of AS observed_at,
-       CAST(i.previous_as_of IS NOT NULL AND toDate(assumeNotNull(i.previous_as_of)) > i.period_end, 'Bool')
+       CAST(i.previous_as_of IS NOT NULL AND toDate(assumeNotNull(i.previous_as_of)) > i.period_end + 3, 'Bool')
            AS restates_closed_period
 FROM intervals AS i
 INNER JOIN keys AS k

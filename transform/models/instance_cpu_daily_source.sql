@@ -11,14 +11,25 @@
 
 CREATE OR REPLACE VIEW instance_cpu_daily_source AS
 WITH
-    counters AS
+    -- One value per series and time (a sample collected twice counts once), then the Instance's series summed.
+    -- Scaleway's own alert rule, rate(instance_server_cpu_seconds_total[1m]) / instance_server_vcpu_count,
+    -- implies one counter series per Instance (labels matching the gauge's); should it come per CPU, the sum is
+    -- still the Instance's total.
+    samples AS
     (
-        SELECT p.organization_id AS organization_id, assumeNotNull(p.resource_id) AS resource_id, p.ts AS ts,
-               any(p.value) AS counter, any(p.resource_name) AS resource_name, any(p.project_id) AS project_id,
-               any(p.zone) AS zone
+        SELECT p.organization_id AS organization_id, assumeNotNull(p.resource_id) AS resource_id, p.labels AS labels,
+               p.ts AS ts, any(p.value) AS value, any(p.resource_name) AS resource_name,
+               any(p.project_id) AS project_id, any(p.zone) AS zone
         FROM raw_cockpit_metric_points AS p
         WHERE p.metric = 'instance_server_cpu_seconds_total' AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
+        GROUP BY organization_id, resource_id, labels, ts
+    ),
+    counters AS
+    (
+        SELECT organization_id, resource_id, ts, sum(value) AS counter, any(resource_name) AS resource_name,
+               any(project_id) AS project_id, any(zone) AS zone
+        FROM samples
         GROUP BY organization_id, resource_id, ts
     ),
     vcpus AS

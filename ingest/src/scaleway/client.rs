@@ -118,6 +118,9 @@ impl ScalewayClient {
             return Err(format!("invalid Scaleway API URL {:?}: use http(s)://", options.api_url));
         }
         let http = reqwest::Client::builder()
+            // A redirect would carry X-Auth-Token or X-Token to wherever it points (reqwest strips only the
+            // standard credential headers): a 3xx is an error, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()

@@ -30,6 +30,11 @@ pub enum ApiError {
         "malformed response from {request}: {detail}; this product was not collected, retry later and report it if it persists"
     )]
     Malformed { request: String, detail: String },
+
+    #[error(
+        "could not delete the temporary Cockpit token {name} of project {project} ({cause}); delete it in the Cockpit console (Tokens) of that project"
+    )]
+    TokenLeftBehind { name: String, project: String, cause: String },
 }
 
 impl ApiError {

@@ -190,7 +190,7 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
         }
     }
     if let Some(id) = temporary {
-        let deleted = delete_token(ctx, region, &id).await;
+        let deleted = delete_token(ctx, region, project, &id).await;
         if let Err(error) = &deleted {
             tracing::error!(%error, token_id = %id, region, project, "could not delete a temporary Cockpit token");
         }
@@ -200,14 +200,28 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
     result
 }
 
+fn token_name(ctx: &Context) -> String {
+    format!("costlake-temporary-{}", ctx.run_id)
+}
+
 /// Creates a read-only metrics token for the run; returns its id and secret.
 async fn create_token(ctx: &Context, region: &str, project: &str) -> Result<(String, SecretString), CollectError> {
     let body = json!({
         "project_id": project,
-        "name": format!("costlake-temporary-{}", ctx.run_id),
+        "name": token_name(ctx),
         "token_scopes": ["read_only_metrics"],
     });
-    let response = ctx.client.post_json(&API.path(region, "tokens"), &body).await?;
+    let response = match ctx.client.post_json(&API.path(region, "tokens"), &body).await {
+        Ok(response) => response,
+        Err(error) => {
+            // The request may have been acted upon before the answer was lost (a timeout, a 5xx): a token of this
+            // name would then exist with no id known here.
+            if !error.is_rate_limited() {
+                delete_tokens_named(ctx, region, project).await;
+            }
+            return Err(error.into());
+        }
+    };
     let parsed: Value = serde_json::from_slice(&response.body).map_err(|e| ApiError::Malformed {
         request: response.request.clone(),
         detail: format!("not valid JSON: {e}"),
@@ -218,38 +232,67 @@ async fn create_token(ctx: &Context, region: &str, project: &str) -> Result<(Str
             tracing::debug!(token_id = %id, region, project, "temporary Cockpit token created");
             Ok((id, SecretString::from(secret)))
         }
-        _ => Err(ApiError::Malformed {
-            request: response.request,
-            detail: "the created token has no id or no secret_key".into(),
+        (id, _) => {
+            if let Some(id) = id {
+                let _ = delete_token(ctx, region, project, &id).await;
+            }
+            Err(ApiError::Malformed {
+                request: response.request,
+                detail: "the created token has no id or no secret_key".into(),
+            }
+            .into())
+        }
+    }
+}
+
+/// Deletes the run's temporary token. A 404 is success: an earlier attempt, whose answer was lost, deleted it.
+async fn delete_token(ctx: &Context, region: &str, project: &str, id: &str) -> Result<(), CollectError> {
+    match ctx.client.delete(&API.path(region, &format!("tokens/{id}"))).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => Ok(()),
+        Err(error) => Err(ApiError::TokenLeftBehind {
+            name: token_name(ctx),
+            project: project.to_string(),
+            cause: error.to_string(),
         }
         .into()),
     }
 }
 
-async fn delete_token(ctx: &Context, region: &str, id: &str) -> Result<(), CollectError> {
-    ctx.client.delete(&API.path(region, &format!("tokens/{id}"))).await.map_err(|error| {
-        CollectError::Api(ApiError::Status {
-            request: format!("DELETE {}", API.path(region, &format!("tokens/{id}"))),
-            status: reqwest::StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "token_left_behind".into(),
-            message: format!(
-                "{error}; the temporary token costlake-temporary-{} could not be deleted: delete it in the Cockpit \
-                 console (Tokens) of this project",
-                ctx.run_id
-            ),
-        })
-    })?;
-    Ok(())
+/// Best effort, after a creation whose answer was lost: deletes this run's tokens of `project` in `region`.
+async fn delete_tokens_named(ctx: &Context, region: &str, project: &str) {
+    let query = vec![("project_id".to_string(), project.to_string())];
+    let mut pager = ctx.list(&API, region, "tokens", query, ListShape::Array("tokens"));
+    let name = token_name(ctx);
+    let mut ours = Vec::new();
+    while let Ok(Some(page)) = pager.next().await {
+        for token in &page.items {
+            if token.get("name").and_then(Value::as_str) == Some(name.as_str())
+                && let Some(id) = token.get("id").and_then(Value::as_str)
+            {
+                ours.push(id.to_string());
+            }
+        }
+    }
+    for id in ours {
+        if let Err(error) = delete_token(ctx, region, project, &id).await {
+            tracing::error!(%error, "a temporary Cockpit token may be left behind");
+        }
+    }
 }
 
-/// The data plane of one data source, checked: an `https` URL, or the same scheme and host as the API (the
+/// The data plane of one data source, checked: an `https` URL, or the API's own scheme, host and port (the
 /// simulator on loopback), so a token is never sent elsewhere in clear.
 fn data_plane(url: &str, api_url: &str, listed_by: &str) -> Result<Url, CollectError> {
     let malformed = |detail: String| ApiError::Malformed { request: listed_by.to_string(), detail };
     let parsed = Url::parse(url).map_err(|e| malformed(format!("data source url {url:?}: {e}")))?;
     let api = Url::parse(api_url).ok();
-    let same_host_as_api = api.as_ref().is_some_and(|a| a.host_str() == parsed.host_str());
-    if parsed.scheme() != "https" && !same_host_as_api {
+    let same_origin_as_api = api.as_ref().is_some_and(|a| {
+        a.scheme() == parsed.scheme()
+            && a.host_str() == parsed.host_str()
+            && a.port_or_known_default() == parsed.port_or_known_default()
+    });
+    if parsed.scheme() != "https" && !same_origin_as_api {
         return Err(malformed(format!("data source url {url:?} is not https: costlake sends no token there")).into());
     }
     Ok(parsed)
@@ -527,6 +570,8 @@ mod tests {
         assert!(data_plane("https://x.metrics.cockpit.fr-par.scw.cloud", "https://api.scaleway.com", "l").is_ok());
         assert!(data_plane("http://127.0.0.1:9/cockpit-data/x", "http://127.0.0.1:9", "l").is_ok());
         assert!(data_plane("http://evil.example/x", "https://api.scaleway.com", "l").is_err());
+        assert!(data_plane("http://api.scaleway.com:8080/x", "https://api.scaleway.com", "l").is_err());
+        assert!(data_plane("http://127.0.0.1:10/x", "http://127.0.0.1:9", "l").is_err());
         assert!(data_plane("not a url", "https://api.scaleway.com", "l").is_err());
     }
 }

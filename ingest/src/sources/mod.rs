@@ -39,13 +39,14 @@ pub enum CollectError {
 }
 
 impl CollectError {
-    /// Whether the error fails the whole run rather than one product: the lake, a rejected key, an API that
-    /// cannot be reached, an organisation that does not exist. A product's own failure (permission, a withdrawn
-    /// or failing API, a malformed page) leaves the other products to commit.
+    /// Whether the error fails the whole run rather than one product: the lake, a rejected key, an organisation
+    /// that does not exist. A product's own failure (permission, a withdrawn or failing API, a malformed page, a
+    /// request that timed out) leaves the other products to commit; an API that cannot be reached at all fails
+    /// every product, and so the run.
     pub fn fails_the_run(&self) -> bool {
         match self {
             CollectError::Sink(_) | CollectError::Lake(_) | CollectError::Guard(_) => true,
-            CollectError::Api(error) => matches!(error, ApiError::Unauthorized { .. } | ApiError::Transport { .. }),
+            CollectError::Api(error) => matches!(error, ApiError::Unauthorized { .. }),
         }
     }
 }
