@@ -13,13 +13,15 @@ use costlake_simulator::{SimConfig, Simulator};
 use costlake_transform::{Warehouse, load, migrate, warehouse};
 
 use crate::Command;
-use crate::settings::{Overrides, Settings};
+use crate::settings::{CollectFlags, Overrides, Settings};
 
 #[derive(clap::Args)]
 pub struct CollectArgs {
     /// Organization to collect [default: SCW_DEFAULT_ORGANIZATION_ID or the scw profile's]
     #[arg(long)]
     organization: Option<String>,
+    #[command(flatten)]
+    flags: CollectFlags,
 }
 
 #[derive(clap::Args)]
@@ -63,6 +65,8 @@ pub struct DemoArgs {
     /// Output of the report: table, json or csv
     #[arg(long, short, default_value = "table")]
     format: Format,
+    #[command(flatten)]
+    flags: CollectFlags,
 }
 
 #[derive(clap::Args)]
@@ -131,7 +135,15 @@ impl PartialRun {
 }
 
 pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<()> {
-    let settings = Settings::load(config, overrides)?;
+    if let Command::Config = command {
+        return show_config(config, overrides);
+    }
+    let flags = match &command {
+        Command::Collect(args) | Command::Run(args) => Some(&args.flags),
+        Command::Demo(args) => Some(&args.flags),
+        _ => None,
+    };
+    let settings = Settings::load(config, overrides, flags)?;
     let scw = || ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from);
     match command {
         Command::Collect(args) => {
@@ -152,6 +164,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         Command::Report(args) => report(&settings, args).await,
         Command::Sql(args) => sql(&settings, args).await,
         Command::Demo(args) => demo(settings, overrides, args).await,
+        Command::Config => unreachable!("answered above"),
         Command::Simulator(args) => simulator(args).await,
         Command::Export(args) => export(&settings, args).await,
     }
@@ -280,21 +293,7 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
 
 async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let Some(name) = args.name else {
-        let mut out = Stdout;
-        for report in costlake_queries::reports() {
-            writeln!(out, "{:<22} {}", report.name, report.title)?;
-            for param in &report.params {
-                writeln!(
-                    out,
-                    "{:<22}   -p {}={:<10} {}",
-                    "",
-                    param.name,
-                    if param.default.is_empty() { "''" } else { &param.default },
-                    param.help
-                )?;
-            }
-        }
-        return Ok(());
+        return list_reports();
     };
     let report = costlake_queries::find(&name)?;
     let mut overrides = costlake_queries::parse_params(&args.params)?;
@@ -310,6 +309,35 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     warn_if_empty(warehouse.as_ref()).await?;
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
     print(&result, args.format, Some(&report))
+}
+
+/// `costlake report`: every report, then its parameters, aligned, with their defaults and allowed values.
+fn list_reports() -> anyhow::Result<()> {
+    let reports = costlake_queries::reports();
+    let shown = |param: &costlake_queries::ParamSpec| {
+        format!("-p {}={}", param.name, if param.default.is_empty() { "''" } else { &param.default })
+    };
+    let name_width = reports.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let param_width = reports.iter().flat_map(|r| r.params.iter().map(|p| shown(p).len())).max().unwrap_or(0);
+    let mut out = Stdout;
+    for report in &reports {
+        writeln!(out, "{:<name_width$}  {}", report.name, report.title)?;
+        for param in &report.params {
+            let allowed = if !param.choices.is_empty() {
+                format!(" [one of: {}]", param.choices.join(", "))
+            } else if param.ty.starts_with("UInt") || param.ty.starts_with("Int") {
+                " [a whole number]".to_string()
+            } else if param.ty.starts_with("Decimal") {
+                " [a number]".to_string()
+            } else {
+                String::new()
+            };
+            writeln!(out, "    {:<param_width$}  {}{allowed}", shown(param), param.help)?;
+        }
+    }
+    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv]")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// `--budget web-shop=500 --budget '*=2000'` as a ClickHouse map value: `{'web-shop':500,'*':2000}`.
@@ -421,7 +449,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     };
     let mut settings = settings;
     // The simulator is on loopback: the default politeness (20 requests per second) is for Scaleway's API.
-    if overrides.max_rps.is_none() && std::env::var_os("COSTLAKE_MAX_RPS").is_none() {
+    if args.flags.max_rps.is_none() && std::env::var_os("COSTLAKE_MAX_RPS").is_none() {
         settings.max_rps = 1000;
     }
     if overrides.lake.is_none() {
@@ -468,6 +496,46 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         "\nNext: {me} --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {me} --warehouse {w} report ghost-resources --format json\n      {me} --warehouse {w} export focus --format csv\n      {me} --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
         w = settings.warehouse
     );
+    Ok(())
+}
+
+/// `costlake config`: every setting, its value and where it came from; then the Scaleway credentials as the
+/// `scw` CLI's rules resolve them. Secrets show only whether they are set.
+fn show_config(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<()> {
+    let shown = Settings::explain(config, overrides)?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(vec!["setting", "value", "from"]);
+    for row in &shown {
+        table.add_row(vec![
+            row.key.to_string(),
+            costlake_queries::output::terminal_safe(&row.value),
+            row.origin.clone(),
+        ]);
+    }
+    let mut out = Stdout;
+    writeln!(out, "{table}")?;
+    let scw = ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from)?;
+    let or_unset = |value: &Option<String>| value.clone().unwrap_or_else(|| "(not set)".into());
+    writeln!(
+        out,
+        "\nScaleway (as the scw CLI reads it: SCW_* variables, else the active profile of ~/.config/scw/config.yaml):"
+    )?;
+    writeln!(out, "  api url          {}", scw.api_url)?;
+    writeln!(out, "  organization     {}", or_unset(&scw.organization_id))?;
+    writeln!(out, "  region / zone    {} / {}", or_unset(&scw.region), or_unset(&scw.zone))?;
+    let access = scw
+        .access_key
+        .as_ref()
+        .map_or_else(|| "(not set)".into(), |k| format!("{}… (hidden)", k.chars().take(4).collect::<String>()));
+    writeln!(out, "  access key       {access}")?;
+    let secret = if scw.secret_key.is_some() {
+        format!("(set, hidden) from {}", scw.secret_key_origin)
+    } else {
+        "(not set)".into()
+    };
+    writeln!(out, "  secret key       {secret}")?;
+    out.flush()?;
     Ok(())
 }
 

@@ -61,10 +61,7 @@ enum Command {
     /// Run a canned report (without a name: list them).
     Report(commands::ReportArgs),
     /// Run ad-hoc SQL on the warehouse.
-    ///
-    /// Tables: raw_* (one per lake dataset), price_overrides, billing_daily, and the models of
-    /// transform/models/ (runs, inventory_latest, rate_card, focus_costs, ...). Parameters are ClickHouse query parameters: --param name=value binds
-    /// {name:Type} in the SQL.
+    #[command(long_about = sql_long_about())]
     Sql(commands::SqlArgs),
     /// The whole pipeline on a built-in Scaleway simulator: no account, no server.
     ///
@@ -73,12 +70,54 @@ enum Command {
     Demo(commands::DemoArgs),
     /// Serve the Scaleway simulator on loopback until interrupted (to try costlake or other tools on it).
     Simulator(commands::SimulatorArgs),
+    /// Show every setting, its effective value and where it came from (flag, environment, file, default),
+    /// and the Scaleway credentials in use; secrets are never shown.
+    Config,
     /// Export cost data for other FinOps tools: `costlake export focus` writes FOCUS 1.2.
     ///
     /// FOCUS (FinOps Open Cost and Usage Specification) 1.2 columns, one row per resource, SKU and day: from the
     /// FinOps per-resource charges where they were collected, else from the month-to-date consumption. Custom
     /// columns are prefixed x_. CSV goes to stdout unless --output is given; Parquet needs --output.
     Export(export::ExportArgs),
+}
+
+/// `costlake sql --help`: what there is to query, each model with the first line of its file.
+fn sql_long_about() -> String {
+    // The header's first sentence, at most 90 characters (each file's header says the rest).
+    let described = |name: &str, sql: &str| {
+        let header: Vec<&str> =
+            sql.lines().map_while(|l| l.strip_prefix("--").map(str::trim)).take_while(|l| !l.is_empty()).collect();
+        let header = header.join(" ");
+        let what = header.split_once(':').map_or(header.as_str(), |(_, rest)| rest).trim();
+        let cut = [". ", "; ", ": "].iter().filter_map(|p| what.find(p)).min().unwrap_or(what.len());
+        let mut what: String = what[..cut].trim_end_matches('.').to_string();
+        if what.chars().count() > 90 {
+            what = what.chars().take(89).collect::<String>() + "…";
+        }
+        format!("  {name:<20} {what}")
+    };
+    let mut text = String::from(
+        "Run ad-hoc SQL on the warehouse (ClickHouse SQL). Parameters are ClickHouse query parameters: \
+         --param name=value binds {name:Type} in the SQL. A trailing FORMAT clause (FORMAT TSV, \
+         FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables refreshed at each load:\n",
+    );
+    let models = costlake_transform::migrate::MODEL_FILES;
+    for (table, source) in costlake_transform::models::MATERIALISED {
+        let sql = models.iter().find(|(name, _)| name == source).map_or("", |(_, sql)| *sql);
+        text.push_str(&described(table, sql));
+        text.push('\n');
+    }
+    text.push_str("\nModels (views; transform/models/<name>.sql says how each is computed):\n");
+    for (name, sql) in models.iter().filter(|(name, _)| !name.ends_with("_source")) {
+        text.push_str(&described(name, sql));
+        text.push('\n');
+    }
+    text.push_str(
+        "\nRaw: raw_<dataset>, one table per lake dataset (raw_instance_servers, raw_billing_consumptions, \
+         raw_cockpit_metric_points, ...), each row with its run_id; price_overrides for prices the APIs do not \
+         publish.\n\nExample: costlake sql \"SELECT day, sum(cost) FROM billing_daily GROUP BY day ORDER BY day\"",
+    );
+    text
 }
 
 /// Logs go to stderr: warnings and errors only, unless `-v` (debug) or `-vv` (trace), or a full filter in

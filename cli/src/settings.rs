@@ -84,7 +84,7 @@ pub struct Settings {
     pub cockpit_step_seconds: Option<u64>,
 }
 
-/// The flags that override settings; `None` means "not given on the command line".
+/// The flags that override settings everywhere; `None` means "not given on the command line".
 #[derive(Debug, Default, Clone, Serialize, clap::Args)]
 pub struct Overrides {
     /// Lake location: a directory, or s3://bucket/prefix [env: COSTLAKE_LAKE] [default: ./costlake-data/lake]
@@ -100,23 +100,40 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chdb_lib: Option<PathBuf>,
+}
+
+/// The flags of the commands that call the Scaleway APIs (collect, run, demo): only their help shows them.
+#[derive(Debug, Default, Clone, Serialize, clap::Args)]
+pub struct CollectFlags {
     /// Only these zones or regions, comma-separated (e.g. fr-par-1,nl-ams) [env: COSTLAKE_ZONES]
-    #[arg(long, global = true)]
+    #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zones: Option<String>,
-    #[arg(long, global = true, help = sources_help())]
+    #[arg(long, help = sources_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<String>,
-    #[arg(long, global = true, help = concurrency_help())]
+    #[arg(long, help = concurrency_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
-    #[arg(long, global = true, help = max_rps_help())]
+    #[arg(long, help = max_rps_help())]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rps: Option<u32>,
 }
 
+/// One setting as `costlake config` shows it.
+pub struct Shown {
+    pub key: &'static str,
+    pub value: String,
+    pub origin: String,
+}
+
 impl Settings {
-    pub fn load(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Settings> {
+    /// The merged sources, lowest priority first: defaults, the config file, `COSTLAKE_*`, flags.
+    fn figment(
+        config: Option<PathBuf>,
+        overrides: &Overrides,
+        flags: Option<&CollectFlags>,
+    ) -> anyhow::Result<Figment> {
         let mut figment = Figment::new();
         let explicit = config.or_else(|| std::env::var_os("COSTLAKE_CONFIG").map(PathBuf::from));
         match explicit {
@@ -135,7 +152,75 @@ impl Settings {
         figment = figment
             .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log", "log_format"]))
             .merge(Serialized::globals(overrides));
-        figment.extract().context("invalid costlake configuration")
+        if let Some(flags) = flags {
+            figment = figment.merge(Serialized::globals(flags));
+        }
+        Ok(figment)
+    }
+
+    pub fn load(
+        config: Option<PathBuf>,
+        overrides: &Overrides,
+        flags: Option<&CollectFlags>,
+    ) -> anyhow::Result<Settings> {
+        Self::figment(config, overrides, flags)?.extract().context("invalid costlake configuration")
+    }
+
+    /// Every setting with its effective value and where it came from (flag, environment, file, default);
+    /// secrets show only whether they are set.
+    pub fn explain(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Vec<Shown>> {
+        let figment = Self::figment(config, overrides, None)?;
+        let settings: Settings = figment.extract().context("invalid costlake configuration")?;
+        let secret = |value: &Option<SecretString>| {
+            if value.is_some() { "(set, hidden)".to_string() } else { "(not set)".to_string() }
+        };
+        let text = |value: Option<String>| value.unwrap_or_else(|| "(not set)".into());
+        let values: Vec<(&'static str, String)> = vec![
+            ("lake", settings.lake.clone()),
+            ("warehouse", settings.warehouse.clone()),
+            (
+                "chdb_lib",
+                settings.chdb_lib.as_ref().map_or_else(|| "(the installed one)".into(), |p| p.display().to_string()),
+            ),
+            ("clickhouse_user", text(settings.clickhouse_user.clone())),
+            ("clickhouse_password", secret(&settings.clickhouse_password)),
+            ("s3_endpoint", text(settings.s3_endpoint.clone())),
+            ("s3_region", text(settings.s3_region.clone())),
+            // An access key id is not a secret, but half of a credential: its first characters identify it.
+            (
+                "s3_access_key",
+                settings.s3_access_key.as_ref().map_or_else(
+                    || "(not set)".into(),
+                    |k| format!("{}… (hidden)", k.chars().take(4).collect::<String>()),
+                ),
+            ),
+            ("s3_secret_key", secret(&settings.s3_secret_key)),
+            ("zones", text(settings.zones.clone())),
+            ("sources", text(settings.sources.clone())),
+            ("concurrency", settings.concurrency.to_string()),
+            ("max_rps", settings.max_rps.to_string()),
+            ("max_attempts", settings.max_attempts.to_string()),
+            ("retry_base_ms", settings.retry_base_ms.to_string()),
+            ("orphan_grace_minutes", settings.orphan_grace_minutes.map_or_else(|| "360".into(), |m| m.to_string())),
+            ("cockpit_tokens", secret(&settings.cockpit_tokens)),
+            ("cockpit_step_seconds", settings.cockpit_step_seconds.map_or_else(|| "300".into(), |s| s.to_string())),
+        ];
+        Ok(values
+            .into_iter()
+            .map(|(key, value)| {
+                let origin = match figment.find_metadata(key) {
+                    None => "default".to_string(),
+                    Some(meta) => match meta.source.as_ref() {
+                        Some(figment::Source::File(path)) => format!("file {}", path.display()),
+                        _ if meta.name.contains("environment") => {
+                            format!("environment COSTLAKE_{}", key.to_uppercase())
+                        }
+                        _ => format!("flag --{}", key.replace('_', "-")),
+                    },
+                };
+                Shown { key, value, origin }
+            })
+            .collect())
     }
 
     pub fn sources(&self) -> anyhow::Result<Vec<Box<dyn costlake_ingest::sources::Product>>> {

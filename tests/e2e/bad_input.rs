@@ -345,3 +345,43 @@ async fn an_s3_lake_without_keys_names_the_variables_and_asks_no_metadata_servic
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused before any request");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_and_config_teach_without_showing_a_secret() {
+    let mut sandbox = Sandbox::new(BIN);
+    // Each subcommand's help shows only its own flags: collection flags on collect/run/demo only.
+    let report = sandbox.ok(&["report", "--help"]).await.stdout;
+    assert!(!report.contains("--zones") && !report.contains("--max-rps") && report.contains("--warehouse"), "{report}");
+    let run = sandbox.ok(&["run", "--help"]).await.stdout;
+    assert!(run.contains("--zones") && run.contains("--sources") && run.contains("--max-rps"), "{run}");
+    // sql --help names what one can query, each model of transform/models/.
+    let sql = sandbox.ok(&["sql", "--help"]).await.stdout;
+    for model in ["billing_daily", "instance_cpu_daily", "focus_costs", "inventory_latest", "rate_card", "runs"] {
+        assert!(sql.contains(&format!("  {model} ")), "{model} missing from:\n{sql}");
+    }
+    // The report list: every report, its parameters with defaults and allowed values, aligned.
+    let list = sandbox.ok(&["report"]).await.stdout;
+    assert!(list.contains("-p period=month") && list.contains("[one of: month, week, day]"), "{list}");
+    // Every parameter's help starts in the same column.
+    let help_column = |line: &str| {
+        let gap = line[7..].find("  ").unwrap() + 7;
+        gap + line[gap..].len() - line[gap..].trim_start().len()
+    };
+    let columns: std::collections::BTreeSet<usize> =
+        list.lines().filter(|l| l.starts_with("    -p ")).map(help_column).collect();
+    assert_eq!(columns.len(), 1, "{list}");
+
+    // config: every setting, its value and where it came from; secrets never.
+    let secret = "0b1c2d3e-0000-4000-8000-5ec2e75ec2e7";
+    sandbox.set("COSTLAKE_CLICKHOUSE_PASSWORD", secret).set("SCW_SECRET_KEY", secret).set("COSTLAKE_MAX_RPS", "7");
+    let config = sandbox.ok(&["config", "--lake", "/tmp/somewhere"]).await.stdout;
+    assert!(!config.contains(secret), "{config}");
+    let line = |key: &str| {
+        config.lines().find(|l| l.contains(&format!(" {key} "))).unwrap_or_else(|| panic!("{key}: {config}"))
+    };
+    assert!(line("lake").contains("/tmp/somewhere") && line("lake").contains("flag --lake"), "{config}");
+    assert!(line("max_rps").contains("environment COSTLAKE_MAX_RPS"), "{config}");
+    assert!(line("clickhouse_password").contains("(set, hidden)"), "{config}");
+    assert!(line("concurrency").contains("default"), "{config}");
+    assert!(config.contains("secret key       (set, hidden) from SCW_SECRET_KEY"), "{config}");
+}
