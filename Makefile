@@ -11,8 +11,8 @@ deps: ## Install the embedded ClickHouse engine (libchdb.so, pinned, sha256-veri
 	@scripts/install-chdb.sh >/dev/null
 	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
 
-demo: deps ## Run the whole pipeline on the built-in Scaleway simulator and print the ghost-resources report
-	$(CARGO) run --quiet --bin costlake -- demo
+demo: deps ## Run the whole pipeline on the built-in Scaleway simulator and print what it finds
+	$(CARGO) run --bin costlake -- demo
 
 test: deps ## Build and run every test suite (unit, conformance on both warehouses, end to end)
 	scripts/check-compose.sh

@@ -21,7 +21,7 @@
 --
 -- @param min_snapshot_age_days UInt32 = 90  a snapshot at least this many days old is old
 -- @param organization String = ''  only this organisation ('' for every organisation in the warehouse)
--- @param project String = ''  only this project ('' for all)
+-- @param project String = ''  only this project, by id or name ('' for all)
 -- @money monthly_cost currency
 -- @totals kind, project_name
 
@@ -303,7 +303,7 @@ WITH
         LEFT JOIN costs AS c ON c.kind = f.kind AND c.resource_id = f.resource_id
         LEFT JOIN streaks AS st ON st.kind = f.kind AND st.resource_id = f.resource_id
         LEFT JOIN project_names AS pn ON pn.id = f.project_id
-        WHERE {project:String} = '' OR f.project_id = {project:String}
+        WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
     )
 SELECT
     kind,

@@ -157,6 +157,8 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         }
         Command::Run(args) => {
             let scw = scw()?;
+            // The warehouse is checked before any API call: a wrong --warehouse should not cost a whole collection.
+            check_warehouse(&settings).await?;
             let manifest = run_collect(&settings, &scw, args.organization).await?;
             run_load(&settings, &scw).await?;
             PartialRun::check(&manifest)
@@ -232,7 +234,7 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
         manifest.datasets.len()
     );
     for dataset in &manifest.datasets {
-        eprintln!("  {:<26} {:>8} rows", dataset.name, dataset.rows);
+        eprintln!("  {:<26} {:>8} row{}", dataset.name, dataset.rows, if dataset.rows == 1 { "" } else { "s" });
     }
     let s = &manifest.stats;
     eprintln!(
@@ -255,6 +257,13 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
     for warning in &manifest.warnings {
         eprintln!("  warning: {warning}");
     }
+}
+
+/// Opens the warehouse and applies its migrations, then lets it go.
+async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
+    let warehouse = open_warehouse(settings).await?;
+    migrate(warehouse.as_ref()).await?;
+    Ok(())
 }
 
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
@@ -307,6 +316,14 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let warehouse = open_warehouse(settings).await?;
     migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
+    // A project named in -p project= or --budget that the warehouse does not know would match nothing,
+    // silently: it is an error naming the projects there are.
+    let mut named: Vec<String> =
+        overrides.iter().filter(|(k, v)| k == "project" && !v.is_empty()).map(|(_, v)| v.clone()).collect();
+    named.extend(
+        args.budgets.iter().filter_map(|b| b.rsplit_once('=')).map(|(p, _)| p.trim().to_string()).filter(|p| p != "*"),
+    );
+    check_projects(warehouse.as_ref(), &named).await?;
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
     print(&result, args.format, Some(&report))
 }
@@ -337,6 +354,33 @@ fn list_reports() -> anyhow::Result<()> {
     }
     writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv]")?;
     out.flush()?;
+    Ok(())
+}
+
+/// Fails on a project that no loaded run has seen, by id or by name.
+async fn check_projects(warehouse: &dyn Warehouse, named: &[String]) -> anyhow::Result<()> {
+    if named.is_empty() {
+        return Ok(());
+    }
+    let known = costlake_queries::query(warehouse, "SELECT id, name FROM project_names ORDER BY name", &[]).await?;
+    let pairs: Vec<(String, String)> = known
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str().unwrap_or("").to_string(), r[1].as_str().unwrap_or("").to_string()))
+        .collect();
+    if pairs.is_empty() {
+        return Ok(()); // Nothing loaded yet: the report says so.
+    }
+    for project in named {
+        if !pairs.iter().any(|(id, name)| id == project || name == project) {
+            let names: Vec<&str> = pairs.iter().map(|(_, name)| name.as_str()).collect();
+            bail!(
+                "no project {:?} in the warehouse (by id or by name); projects: {}",
+                costlake_queries::output::terminal_safe(project),
+                names.join(", ")
+            );
+        }
+    }
     Ok(())
 }
 
@@ -430,12 +474,13 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     eprintln!(
-        "Scaleway simulator on {}: {} projects, {} running servers, {} planted ghost resources and one server in a \
-         state the API does not document",
+        "Scaleway simulator on {}: {} projects, {} running servers, {} planted ghost resources, one server in a \
+         state the API does not document, and {} Instances planted for the utilisation reports",
         simulator.base_url(),
         sim.projects,
         sim.servers,
-        costlake_simulator::planted(sim).len()
+        costlake_simulator::planted(sim).len(),
+        costlake_simulator::utilisation(sim).planted.len()
     );
     let scw = ScwConfig {
         access_key: Some("SCWDEMO0000000000000".into()),

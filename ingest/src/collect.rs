@@ -49,6 +49,7 @@ pub async fn collect(
     let run_id = RunId::new(started_at);
     let snapshot_date = started_at.date_naive();
     lake.check_writable(&run_id).await?;
+    client.check_reachable().await?;
     tracing::info!(%run_id, lake = %lake, "collection started");
     // Garbage from runs that died before their commit. Failing to sweep costs bytes, not data: a warning.
     let grace = options.orphan_grace.unwrap_or(DEFAULT_ORPHAN_GRACE);

@@ -385,3 +385,26 @@ async fn help_and_config_teach_without_showing_a_secret() {
     assert!(line("concurrency").contains("default"), "{config}");
     assert!(config.contains("secret key       (set, hidden) from SCW_SECRET_KEY"), "{config}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_fails_in_seconds_and_a_bad_warehouse_before_any_call() {
+    // Before the fix: 43 s of silent retries, then advice about rate limits.
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    sandbox.set("SCW_API_URL", "http://127.0.0.1:9");
+    let started = std::time::Instant::now();
+    let error = error_of(&sandbox.run(&["collect"]).await);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(error.contains("cannot reach the Scaleway API") && error.contains("check SCW_API_URL"), "{error}");
+    assert!(!error.contains("rate limit"), "{error}");
+    assert_nothing_committed(&sandbox);
+
+    // `run` with a warehouse it cannot use fails before collecting anything (it used to collect and commit first).
+    sandbox.use_simulator(&simulator);
+    sandbox.set("COSTLAKE_WAREHOUSE", "http://127.0.0.1:9/costlake");
+    let before = simulator.stats().requests;
+    let error = error_of(&sandbox.run(&["run"]).await);
+    assert!(error.contains("127.0.0.1:9"), "{error}");
+    assert_eq!(simulator.stats().requests, before, "no API call was made");
+    assert_nothing_committed(&sandbox);
+}

@@ -58,6 +58,26 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json();
     let scratch = json.as_array().unwrap().iter().find(|r| r["name"] == "scratch-leftover").unwrap();
     assert_eq!(scratch["monthly_cost"], "1.46", "20 GB x 0.0001 x 730");
+
+    // A project by name works in every report; one the warehouse does not know is an error naming those it does.
+    let by_name = sandbox.ok(&["-q", "report", "ghost-resources", "-p", "project=web-shop", "--format", "json"]).await;
+    let rows = by_name.json();
+    assert!(
+        !rows.as_array().unwrap().is_empty()
+            && rows.as_array().unwrap().iter().all(|r| r["project_name"] == "web-shop")
+    );
+    for args in [
+        &["report", "ghost-resources", "-p", "project=web-shopp"][..],
+        &["report", "forecast", "--budget", "nosuchproject=100"],
+    ] {
+        let outcome = sandbox.run(args).await;
+        assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);
+        let error = outcome.error_line().unwrap();
+        assert!(
+            error.contains("in the warehouse (by id or by name); projects: ") && error.contains("web-shop"),
+            "{error}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,6 +180,19 @@ impl ScalewayClient {
         url
     }
 
+    /// One request, no retry, to the API's root: whether it answers at all (any status will do), so that an
+    /// unreachable API fails the run in seconds, before any product has waited out its retries.
+    pub async fn check_reachable(&self) -> Result<(), ApiError> {
+        let url = self.api_url_of("/", &[]);
+        match self.shared.http.get(url).header(USER_AGENT, concat!("costlake/", env!("CARGO_PKG_VERSION"))).send().await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                Err(ApiError::Transport { request: format!("GET / at {}", self.api_url()), reason: root_cause(&error) })
+            }
+        }
+    }
+
     /// GET `path` with `query`, retrying transient failures.
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Response, ApiError> {
         let url = self.api_url_of(path, query);
