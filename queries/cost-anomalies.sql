@@ -21,6 +21,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money excess currency
 -- @totals project_name
+-- @table project_name, service, start_date, days, expected, actual, excess, z, skus
 
 WITH
     usage AS

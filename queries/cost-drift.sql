@@ -18,6 +18,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money delta currency
 -- @totals status, project_name
+-- @table rank, status, project_name, product, sku, current_cost, previous_cost, delta, delta_percent
 
 WITH
     daily AS

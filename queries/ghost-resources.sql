@@ -24,6 +24,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money monthly_cost currency
 -- @totals kind, project_name
+-- @table kind, name, project_name, zone, since, monthly_cost, reason
 
 WITH
     latest AS

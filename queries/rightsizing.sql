@@ -22,6 +22,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money monthly_savings currency
 -- @totals recommendation
+-- @table name, commercial_type, recommendation, cpu_p95_percent, recommended_type, monthly_savings, reason
 
 WITH
     -- Computed on its own: see cost-drift.sql.

@@ -31,6 +31,9 @@ pub struct ReportArgs {
     /// Output: table (with totals), json (an array of objects) or csv
     #[arg(long, short, default_value = "table")]
     format: Format,
+    /// Tables: every column and whole ids (by default they fit the terminal)
+    #[arg(long)]
+    wide: bool,
     /// Report parameter, name=value (repeatable); see the report's header for its parameters
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     params: Vec<String>,
@@ -46,6 +49,9 @@ pub struct SqlArgs {
     /// Output: table, json or csv
     #[arg(long, short, default_value = "table")]
     format: Format,
+    /// Tables: every column and whole ids (by default they fit the terminal)
+    #[arg(long)]
+    wide: bool,
     /// Query parameter, name=value, bound to {name:Type} in the SQL (repeatable)
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     params: Vec<String>,
@@ -65,6 +71,9 @@ pub struct DemoArgs {
     /// Output of the report: table, json or csv
     #[arg(long, short, default_value = "table")]
     format: Format,
+    /// Tables: every column and whole ids (by default they fit the terminal)
+    #[arg(long)]
+    wide: bool,
     #[command(flatten)]
     flags: CollectFlags,
 }
@@ -325,7 +334,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     );
     check_projects(warehouse.as_ref(), &named).await?;
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
-    print(&result, args.format, Some(&report))
+    print(&result, args.format, Some(&report), args.wide)
 }
 
 /// `costlake report`: every report, then its parameters, aligned, with their defaults and allowed values.
@@ -423,9 +432,14 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(result: &ResultSet, format: Format, report: Option<&costlake_queries::Report>) -> anyhow::Result<()> {
+fn print(
+    result: &ResultSet,
+    format: Format,
+    report: Option<&costlake_queries::Report>,
+    wide: bool,
+) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(Stdout);
-    costlake_queries::render(result, format, report, &mut out)?;
+    costlake_queries::render_with(result, format, report, wide, &mut out)?;
     out.flush()?;
     Ok(())
 }
@@ -455,7 +469,7 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let result = costlake_queries::query(warehouse.as_ref(), &args.query, &params).await?;
-    print(&result, args.format, None)
+    print(&result, args.format, None, args.wide)
 }
 
 /// The output format a query names in a trailing `FORMAT <name>` clause, if any.
@@ -534,7 +548,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         let report = costlake_queries::find(name)?;
         let result = costlake_queries::run(warehouse.as_ref(), &report, &organization).await?;
         eprintln!("\n== {heading} (costlake report {name})\n");
-        print(&result, args.format, Some(&report))?;
+        print(&result, args.format, Some(&report), args.wide)?;
     }
     let me = invocation();
     eprintln!(

@@ -14,14 +14,15 @@
 //! spliced into the text. `@money` names a money column and its currency column (exact decimal strings);
 //! `@totals` asks for sums of the money per value of each listed column, per currency. `@partitions` is
 //! `@totals` for a column each of whose values splits the same money again (cost-allocation: every tag key
-//! allocates the whole spend), so its groups are never added up into one grand total.
+//! allocates the whole spend), so its groups are never added up into one grand total. `@table` names the columns a
+//! table shows to fit a terminal (the others with `--wide`, and always in JSON and CSV).
 
 pub mod output;
 
 use costlake_transform::warehouse::{Param, Warehouse, WarehouseError};
 use serde_json::Value;
 
-pub use output::{Format, render, totals};
+pub use output::{Format, render, render_with, totals};
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/reports.rs"));
@@ -65,6 +66,8 @@ pub struct Report {
     pub totals: Vec<String>,
     /// Columns of `totals` whose values each split the same money: no grand total across them.
     pub partitions: Vec<String>,
+    /// The columns a table shows, to fit a terminal (`@table`); empty for all. `--wide`, JSON and CSV have all.
+    pub table: Vec<String>,
     pub sql: String,
 }
 
@@ -88,6 +91,7 @@ impl Report {
             money: Vec::new(),
             totals: Vec::new(),
             partitions: Vec::new(),
+            table: Vec::new(),
             sql: sql.to_string(),
         };
         let mut description = Vec::new();
@@ -121,6 +125,8 @@ impl Report {
                 report.money.push((column.into(), currency.into()));
             } else if let Some(rest) = line.strip_prefix("@totals ") {
                 report.totals.extend(rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
+            } else if let Some(rest) = line.strip_prefix("@table ") {
+                report.table = rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
             } else if let Some(rest) = line.strip_prefix("@partitions ") {
                 let columns: Vec<String> =
                     rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();

@@ -140,6 +140,42 @@ fn plural(count: u64, noun: &str) -> String {
 
 /// Writes `set` in `format`. `report` adds the money formatting and the totals of the table format.
 pub fn render(set: &ResultSet, format: Format, report: Option<&Report>, out: &mut dyn Write) -> std::io::Result<()> {
+    render_with(set, format, report, false, out)
+}
+
+/// A canonical UUID (`7749d23e-1c81-4785-9416-c47f113c68e0`).
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+}
+
+/// The columns a table leaves out unless `wide`: those not in the report's `@table`, or without one, an id whose
+/// name sits beside it (`project_id` when `project_name` is there). JSON and CSV keep every column.
+fn hidden_in_table(set: &ResultSet, report: Option<&Report>, wide: bool) -> Vec<bool> {
+    let chosen = report.map(|r| r.table.as_slice()).filter(|columns| !columns.is_empty());
+    set.columns
+        .iter()
+        .map(|(name, _)| {
+            !wide
+                && match chosen {
+                    Some(columns) => !columns.contains(name),
+                    None => name
+                        .strip_suffix("_id")
+                        .is_some_and(|stem| set.columns.iter().any(|(other, _)| *other == format!("{stem}_name"))),
+                }
+        })
+        .collect()
+}
+
+/// Like [`render`]; `wide` makes a table show every column and whole ids (a table otherwise fits the terminal:
+/// ids shortened, an id beside its name left out, long text wrapped).
+pub fn render_with(
+    set: &ResultSet,
+    format: Format,
+    report: Option<&Report>,
+    wide: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         Format::Json => {
             let rows: Vec<Value> = set
@@ -162,7 +198,7 @@ pub fn render(set: &ResultSet, format: Format, report: Option<&Report>, out: &mu
             }
             writer.flush()
         }
-        Format::Table => render_table(set, report, out),
+        Format::Table => render_table(set, report, wide, out),
     }
 }
 
@@ -184,28 +220,39 @@ fn human_bytes(value: &Value) -> String {
     }
 }
 
-fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -> std::io::Result<()> {
+fn render_table(set: &ResultSet, report: Option<&Report>, wide: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if set.columns.is_empty() {
         return writeln!(out, "(no result)");
     }
+    let hidden = hidden_in_table(set, report, wide);
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
-        table.set_width(width);
+    table.load_preset(UTF8_FULL_CONDENSED);
+    if !wide {
+        // The terminal's width (or COLUMNS): long text wraps within it.
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+            table.set_width(width);
+        }
     }
-    table.set_header(set.columns.iter().map(|(name, _)| name.as_str()));
+    table.set_header(set.columns.iter().zip(&hidden).filter(|(_, hide)| !**hide).map(|((name, _), _)| name.as_str()));
     for row in &set.rows {
         let cells: Vec<comfy_table::Cell> = set
             .columns
             .iter()
             .zip(row)
-            .map(|((name, ty), value)| {
+            .zip(&hidden)
+            .filter(|(_, hide)| !**hide)
+            .map(|(((name, ty), value), _)| {
                 let shown = if is_money(report, name) {
                     value.as_str().map(cents).unwrap_or_else(|| "unknown".into())
                 } else if name.ends_with("_bytes") {
                     human_bytes(value)
                 } else {
-                    text(value)
+                    match text(value) {
+                        // The first 8 characters tell ids apart on screen; JSON, CSV and --wide have them whole.
+                        id if !wide && is_uuid(&id) => format!("{}…", &id[..8]),
+                        other => other,
+                    }
                 };
                 let numeric = ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float");
                 let cell = comfy_table::Cell::new(truncated(shown));
@@ -213,6 +260,28 @@ fn render_table(set: &ResultSet, report: Option<&Report>, out: &mut dyn Write) -
             })
             .collect();
         table.add_row(cells);
+    }
+    if !wide {
+        // Short values keep their width (a long header wraps instead); only long text (a reason, a list of
+        // SKUs) wraps to fit.
+        let widths: Vec<usize> = table
+            .column_iter()
+            .enumerate()
+            .map(|(index, _)| {
+                table
+                    .column_cells_iter(index)
+                    .flatten()
+                    .map(|c| c.content().lines().map(|l| l.chars().count()).max().unwrap_or(0))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for (column, width) in table.column_iter_mut().zip(widths) {
+            if width <= 20 {
+                let width = u16::try_from(width.max(4)).unwrap_or(20);
+                column.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(width)));
+            }
+        }
     }
     writeln!(out, "{table}")?;
     writeln!(out, "{}", plural(set.rows.len() as u64, "row"))?;

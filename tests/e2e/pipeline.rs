@@ -10,7 +10,7 @@ use costlake_tests::s3::S3Server;
 async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     let simulator = simulator("").await;
     // Every product, metrics included: the one full run of this suite.
-    let sandbox = common::sandbox_with_metrics(&simulator);
+    let mut sandbox = common::sandbox_with_metrics(&simulator);
 
     let run = sandbox.ok(&["run"]).await;
     assert!(run.stderr.contains("loaded 1 run"), "{}", run.stderr);
@@ -39,6 +39,19 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     // 11 ghosts and the server in a state costlake does not know, whose cost is unknown too.
     assert!(table.contains("All 12 rows: 263.74 EUR, plus 3 without a known price"), "{table}");
     assert!(table.contains("│ stopped_server    ┆    2 ┆   177.26 EUR ┆"), "{table}");
+
+    // On a 120-column terminal the table fits: ids shortened, the columns of @table, long reasons wrapped;
+    // --wide has everything, JSON and CSV too.
+    sandbox.set("COLUMNS", "120");
+    let fitted = sandbox.ok(&["report", "ghost-resources"]).await.stdout;
+    let widest = fitted.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 120, "{widest} columns:\n{fitted}");
+    assert!(fitted.lines().count() < 100, "{} lines:\n{fitted}", fitted.lines().count());
+    let wide = sandbox.ok(&["report", "ghost-resources", "--wide"]).await.stdout;
+    let ghost = simulator.config();
+    let stopped = costlake_simulator::organization(ghost).ghosts.stopped_server;
+    assert!(wide.contains(&stopped) && !fitted.contains(&stopped), "whole ids only with --wide");
+    sandbox.unset("COLUMNS");
 
     // CSV: a header and one line per finding.
     let csv = sandbox.ok(&["report", "ghost-resources", "--format", "csv"]).await.stdout;
