@@ -145,6 +145,27 @@ impl Sandbox {
         Outcome { code: status.code(), stdout: read.join("\n"), stderr: errors }
     }
 
+    /// Runs a shell command line (as a user would type a printed hint) in the sandbox's environment.
+    pub async fn run_line(&self, line: &str) -> Outcome {
+        let mut command = tokio::process::Command::new("/bin/sh");
+        command
+            .args(["-c", line])
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("{line} did not finish within {COMMAND_TIMEOUT:?}"))
+            .expect("run /bin/sh");
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Runs and insists on success, returning the outcome.
     pub async fn ok(&self, args: &[&str]) -> Outcome {
         let outcome = self.run(args).await;
