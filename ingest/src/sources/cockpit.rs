@@ -448,6 +448,21 @@ struct Labels {
     metric: String,
 }
 
+/// One `query_range` answer as rows of [`metric_points`], with placeholder run values: what the collector does
+/// with each answer, exposed for the hostile-input tests.
+pub fn decode_query_range(body: &[u8]) -> Result<Option<RecordBatch>, ApiError> {
+    let labels = Labels {
+        run_id: "run".into(),
+        snapshot_at: DateTime::<Utc>::UNIX_EPOCH,
+        organization_id: String::new(),
+        region: String::new(),
+        project: String::new(),
+        source_id: String::new(),
+        metric: String::new(),
+    };
+    points_batch(&metric_points(), &labels, body, "query_range")
+}
+
 /// One record batch of the points of a `query_range` answer (`None` when it holds none).
 fn points_batch(spec: &DatasetSpec, row: &Labels, body: &[u8], request: &str) -> Result<Option<RecordBatch>, ApiError> {
     let malformed = |detail: String| ApiError::Malformed { request: request.to_string(), detail };
