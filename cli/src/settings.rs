@@ -77,8 +77,9 @@ pub struct Settings {
     pub retry_base_ms: u64,
     /// Minutes an uncommitted run's files must sit untouched before a collection removes them (default: 360).
     pub orphan_grace_minutes: Option<u64>,
-    /// Cockpit tokens with the read_only_metrics scope, `PROJECT_ID=TOKEN,...`; projects without one get a
-    /// temporary token created and deleted by the run.
+    /// Cockpit tokens with the read_only_metrics scope, `PROJECT_ID/REGION=TOKEN,...` (a token belongs to one
+    /// project and one region; `PROJECT_ID=TOKEN` is used in every region); the others get a temporary token
+    /// created and deleted by the run.
     pub cockpit_tokens: Option<SecretString>,
     /// Resolution of the collected metric series, in seconds (default: 300).
     pub cockpit_step_seconds: Option<u64>,
@@ -244,7 +245,10 @@ impl Settings {
                 let Some((project, token)) =
                     entry.split_once('=').filter(|(p, t)| !p.trim().is_empty() && !t.trim().is_empty())
                 else {
-                    bail!("cockpit_tokens (COSTLAKE_COCKPIT_TOKENS): entry {} is not PROJECT_ID=TOKEN", index + 1);
+                    bail!(
+                        "cockpit_tokens (COSTLAKE_COCKPIT_TOKENS): entry {} is not PROJECT_ID/REGION=TOKEN",
+                        index + 1
+                    );
                 };
                 tokens.insert(project.trim().to_string(), SecretString::from(token.trim().to_string()));
             }

@@ -159,6 +159,11 @@ impl Simulator {
         self.state.cockpit.live_tokens()
     }
 
+    /// The secret of every Cockpit token created so far, deleted ones included (to look for leaks).
+    pub fn cockpit_issued_secrets(&self) -> Vec<String> {
+        self.state.cockpit.issued_secrets()
+    }
+
     /// The number of points (entries of `values`) every Cockpit `query_range` answer has carried so far.
     pub fn cockpit_points_served(&self) -> u64 {
         self.state.cockpit.points_served()

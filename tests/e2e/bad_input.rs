@@ -282,7 +282,23 @@ async fn secrets_never_reach_output_logs_or_files() {
     let s3 = S3Server::start("SCWLAKEACCESSKEY0000", s3_secret).await.unwrap();
     s3.create_bucket("lake");
 
-    let mut sandbox = sandbox(&simulator);
+    // Every product, Cockpit included: a token of the user's for one project, temporary ones for the others.
+    let mut sandbox = common::sandbox_with_metrics(&simulator);
+    let project = costlake_simulator::organization(simulator.config()).projects[0].id.clone();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let created = reqwest::Client::new()
+        .post(format!("{}/cockpit/v1/regions/fr-par/tokens", simulator.base_url()))
+        .header("X-Auth-Token", scw_secret)
+        .json(&serde_json::json!({"project_id": project, "name": "user-token", "token_scopes": ["read_only_metrics"]}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let user_token = created["secret_key"].as_str().unwrap().to_string();
+    // A token belongs to one project and one region.
+    sandbox.set("COSTLAKE_COCKPIT_TOKENS", format!("{project}/fr-par={user_token}"));
     sandbox
         .set("COSTLAKE_LAKE", "s3://lake/costlake")
         .set("COSTLAKE_S3_ENDPOINT", s3.endpoint())
@@ -299,8 +315,13 @@ async fn secrets_never_reach_output_logs_or_files() {
     outputs.push(sandbox.run(&["collect"]).await);
     assert!(!outputs.last().unwrap().success());
 
+    // The user's token and every temporary one the run created and deleted.
+    let tokens = simulator.cockpit_issued_secrets();
+    assert!(tokens.len() > 1, "temporary tokens were created: {tokens:?}");
+    let mut secrets: Vec<&str> = vec![s3_secret, scw_secret, "wrong-s3-secret-NEVER-PRINT"];
+    secrets.extend(tokens.iter().map(String::as_str));
     for outcome in &outputs {
-        for secret in [s3_secret, scw_secret, "wrong-s3-secret-NEVER-PRINT"] {
+        for secret in &secrets {
             assert!(
                 !outcome.stdout.contains(secret) && !outcome.stderr.contains(secret),
                 "{secret} leaked into output"
@@ -317,7 +338,7 @@ async fn secrets_never_reach_output_logs_or_files() {
     assert!(files.len() > 20, "lake, warehouse and S3 objects were all checked: {}", files.len());
     for file in files {
         let bytes = std::fs::read(&file).unwrap_or_default();
-        for secret in [s3_secret, scw_secret] {
+        for secret in &secrets {
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{secret} found in {}",

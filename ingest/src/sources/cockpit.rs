@@ -53,7 +53,8 @@ pub const MAX_STEPS_PER_QUERY: u64 = 11_000;
 /// What the user configures for Cockpit.
 #[derive(Debug, Clone, Default)]
 pub struct CockpitSettings {
-    /// Tokens given by the user, per project id; other projects get a temporary token.
+    /// Tokens given by the user, by `project_id/region` (or `project_id` for every region); the others get a
+    /// temporary token.
     pub tokens: BTreeMap<String, SecretString>,
     /// Resolution of the collected series; [`DEFAULT_STEP_SECONDS`] when 0.
     pub step_seconds: u64,
@@ -175,7 +176,10 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
         return Ok(());
     }
 
-    let (token, temporary) = match ctx.cockpit.tokens.get(project) {
+    // A Cockpit token belongs to one project and one region: the user's for this region, else one given for the
+    // project as a whole, else a temporary one.
+    let given = ctx.cockpit.tokens.get(&format!("{project}/{region}")).or_else(|| ctx.cockpit.tokens.get(project));
+    let (token, temporary) = match given {
         Some(token) => (token.clone(), None),
         None => {
             let (id, secret) = create_token(ctx, region, project).await?;

@@ -97,6 +97,8 @@ pub(crate) struct Cockpit {
     series: Vec<Series>,
     /// The live tokens, in creation order.
     tokens: Mutex<Vec<Token>>,
+    /// The secret of every token ever created, deleted ones too (for tests that look for leaks).
+    issued_secrets: Mutex<Vec<String>>,
     tokens_created: AtomicU64,
     points_served: AtomicU64,
 }
@@ -150,6 +152,7 @@ impl Cockpit {
             metrics_sources,
             series: build_series(org, seed),
             tokens: Mutex::new(Vec::new()),
+            issued_secrets: Mutex::new(Vec::new()),
             tokens_created: AtomicU64::new(0),
             points_served: AtomicU64::new(0),
         }
@@ -162,6 +165,11 @@ impl Cockpit {
     /// The ids of the tokens created and not deleted, in creation order.
     pub(crate) fn live_tokens(&self) -> Vec<String> {
         self.tokens().iter().map(|t| t.id.clone()).collect()
+    }
+
+    /// The secret of every token created so far, deleted ones included.
+    pub(crate) fn issued_secrets(&self) -> Vec<String> {
+        self.issued_secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The number of points (`values` entries) served by every `query_range` so far.
@@ -246,6 +254,7 @@ pub(crate) fn create_token(c: &Cockpit, region: &str, body: &[u8], clock_ms: i64
         region: region.to_string(),
     };
     let body = token.json(true);
+    c.issued_secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(token.secret_key.clone());
     c.tokens().push(token);
     Ok(json_response(StatusCode::OK, &body, HeaderMap::new()))
 }
