@@ -13,7 +13,8 @@ use costlake_simulator::{SimConfig, Simulator};
 use costlake_transform::{Warehouse, load, migrate, warehouse};
 
 use crate::Command;
-use crate::settings::{CollectFlags, Overrides, Settings};
+use crate::settings::{CollectFlags, Overrides, Settings, masked_key};
+use costlake_queries::output::plural;
 
 #[derive(clap::Args)]
 pub struct CollectArgs {
@@ -113,12 +114,12 @@ fn mark_closed(error: std::io::Error) -> std::io::Error {
 
 /// Whether `error` is standard output closed by its reader.
 pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
+    // `Stdout` wraps the marker in the io::Error it returns, so that is where it is found.
     error.chain().any(|cause| {
-        cause.is::<StdoutClosed>()
-            || cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .is_some_and(|inner| inner.is::<StdoutClosed>())
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<StdoutClosed>())
     })
 }
 
@@ -253,11 +254,9 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
     let orphans = manifest.orphans_removed;
     if orphans.files > 0 {
         eprintln!(
-            "  lake: removed {} file{} left by {} earlier run{} that never committed",
-            orphans.files,
-            if orphans.files == 1 { "" } else { "s" },
-            orphans.runs,
-            if orphans.runs == 1 { "" } else { "s" }
+            "  lake: removed {} left by {} that never committed",
+            plural(orphans.files, "file"),
+            plural(orphans.runs, "earlier run")
         );
     }
     for failed in &manifest.failed_sources {
@@ -286,9 +285,8 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let report = load(&lake, warehouse.as_ref(), &costlake_ingest::sources::known_datasets()).await?;
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(
-        "loaded {} run{} ({rows} rows) into {}; {} already loaded",
-        report.loaded.len(),
-        if report.loaded.len() == 1 { "" } else { "s" },
+        "loaded {} ({rows} rows) into {}; {} already loaded",
+        plural(report.loaded.len() as u64, "run"),
         warehouse.describe(),
         report.already_loaded
     );
@@ -583,10 +581,7 @@ fn show_config(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result
     writeln!(out, "  api url          {}", scw.api_url)?;
     writeln!(out, "  organization     {}", or_unset(&scw.organization_id))?;
     writeln!(out, "  region / zone    {} / {}", or_unset(&scw.region), or_unset(&scw.zone))?;
-    let access = scw
-        .access_key
-        .as_ref()
-        .map_or_else(|| "(not set)".into(), |k| format!("{}… (hidden)", k.chars().take(4).collect::<String>()));
+    let access = scw.access_key.as_deref().map_or_else(|| "(not set)".into(), masked_key);
     writeln!(out, "  access key       {access}")?;
     let secret = if scw.secret_key.is_some() {
         format!("(set, hidden) from {}", scw.secret_key_origin)

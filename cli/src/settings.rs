@@ -121,6 +121,12 @@ pub struct CollectFlags {
     pub max_rps: Option<u32>,
 }
 
+/// An access key id as `costlake config` shows it: not a secret, but half of a credential, so only its first
+/// characters, which identify it.
+pub fn masked_key(key: &str) -> String {
+    format!("{}… (hidden)", key.chars().take(4).collect::<String>())
+}
+
 /// One setting as `costlake config` shows it.
 pub struct Shown {
     pub key: &'static str,
@@ -187,14 +193,7 @@ impl Settings {
             ("clickhouse_password", secret(&settings.clickhouse_password)),
             ("s3_endpoint", text(settings.s3_endpoint.clone())),
             ("s3_region", text(settings.s3_region.clone())),
-            // An access key id is not a secret, but half of a credential: its first characters identify it.
-            (
-                "s3_access_key",
-                settings.s3_access_key.as_ref().map_or_else(
-                    || "(not set)".into(),
-                    |k| format!("{}… (hidden)", k.chars().take(4).collect::<String>()),
-                ),
-            ),
+            ("s3_access_key", settings.s3_access_key.as_deref().map_or_else(|| "(not set)".into(), masked_key)),
             ("s3_secret_key", secret(&settings.s3_secret_key)),
             ("zones", text(settings.zones.clone())),
             ("sources", text(settings.sources.clone())),

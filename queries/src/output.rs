@@ -134,7 +134,7 @@ fn truncated(text: String) -> String {
 }
 
 /// `1 row`, `2 rows`.
-fn plural(count: u64, noun: &str) -> String {
+pub fn plural(count: u64, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 

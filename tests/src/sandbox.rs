@@ -91,7 +91,13 @@ impl Sandbox {
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.bin);
+        self.command_for(&self.bin, args)
+    }
+
+    /// `program` with `args` in the sandbox: its environment only, its directory, output captured, killed
+    /// with the test.
+    fn command_for(&self, program: &Path, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
         command
             .args(args)
             .env_clear()
@@ -106,11 +112,16 @@ impl Sandbox {
 
     /// Runs `costlake <args>` to completion (at most [`COMMAND_TIMEOUT`]).
     pub async fn run(&self, args: &[&str]) -> Outcome {
-        let child = self.command(args).spawn().expect("spawn costlake");
+        Self::finish(self.command(args), &format!("costlake {args:?}")).await
+    }
+
+    /// Runs `command` to completion (at most [`COMMAND_TIMEOUT`]); `label` names it if it hangs.
+    async fn finish(mut command: tokio::process::Command, label: &str) -> Outcome {
+        let child = command.spawn().unwrap_or_else(|e| panic!("spawn {label}: {e}"));
         let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
             .await
-            .unwrap_or_else(|_| panic!("costlake {args:?} did not finish within {COMMAND_TIMEOUT:?}"))
-            .expect("wait for costlake");
+            .unwrap_or_else(|_| panic!("{label} did not finish within {COMMAND_TIMEOUT:?}"))
+            .unwrap_or_else(|e| panic!("wait for {label}: {e}"));
         Outcome {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -147,23 +158,7 @@ impl Sandbox {
 
     /// Runs a shell command line (as a user would type a printed hint) in the sandbox's environment.
     pub async fn run_line(&self, line: &str) -> Outcome {
-        let mut command = tokio::process::Command::new("/bin/sh");
-        command
-            .args(["-c", line])
-            .env_clear()
-            .envs(&self.env)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
-            .await
-            .unwrap_or_else(|_| panic!("{line} did not finish within {COMMAND_TIMEOUT:?}"))
-            .expect("run /bin/sh");
-        Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Self::finish(self.command_for(Path::new("/bin/sh"), &["-c", line]), line).await
     }
 
     /// Runs and insists on success, returning the outcome.

@@ -62,10 +62,14 @@ pub fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One SHA-256 over every model's text: what a materialised table was built with, beside the ledger.
-pub fn models_checksum() -> String {
-    let all: String = MODEL_FILES.iter().map(|(name, sql)| format!("{name}:{}\n", checksum(sql))).collect();
-    checksum(&all)
+/// One SHA-256 over every model's text: what a materialised table was built with, beside the ledger. The text
+/// is compiled in, so it is hashed once per process, not on every command's staleness check.
+pub fn models_checksum() -> &'static str {
+    static CHECKSUM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let all: String = MODEL_FILES.iter().map(|(name, sql)| format!("{name}:{}\n", checksum(sql))).collect();
+        checksum(&all)
+    });
+    &CHECKSUM
 }
 
 /// Applies the migrations the warehouse lacks, then recreates the models if any changed.
