@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::Datelike;
 use costlake_ingest::scaleway::{ClientOptions, ScalewayClient, ScwConfig};
 use costlake_ingest::{CollectOptions, collect};
 use costlake_lake::{Lake, Manifest};
 use costlake_queries::{Format, ResultSet};
 use costlake_simulator::{SimConfig, Simulator};
-use costlake_transform::{Warehouse, load, migrate, warehouse};
+use costlake_transform::{Warehouse, load_with_progress, migrate, warehouse};
 
 use crate::Command;
+use crate::progress::{Stage, StageBar};
 use crate::settings::{CollectFlags, Overrides, Settings, masked_key};
 use costlake_queries::output::plural;
 
@@ -29,7 +31,7 @@ pub struct CollectArgs {
 pub struct ReportArgs {
     /// Report name (see `costlake report` for the list)
     name: Option<String>,
-    /// Output: table (with totals), json (an array of objects) or csv
+    /// Output: table (with totals), json (an array of objects), csv, or markdown (a table and its totals)
     #[arg(long, short, default_value = "table")]
     format: Format,
     /// Tables: every column and whole ids (by default they fit the terminal)
@@ -47,7 +49,7 @@ pub struct ReportArgs {
 pub struct SqlArgs {
     /// The SQL (one statement)
     query: String,
-    /// Output: table, json or csv
+    /// Output: table, json, csv or markdown
     #[arg(long, short, default_value = "table")]
     format: Format,
     /// Tables: every column and whole ids (by default they fit the terminal)
@@ -69,7 +71,7 @@ pub struct DemoArgs {
     /// Days of billing history to replay, one billing collection per simulated day
     #[arg(long, default_value_t = 35)]
     billing_days: i64,
-    /// Output of the report: table, json or csv
+    /// Output of the reports: table, json, csv or markdown
     #[arg(long, short, default_value = "table")]
     format: Format,
     /// Tables: every column and whole ids (by default they fit the terminal)
@@ -207,7 +209,7 @@ async fn collect_run(
     scw: &ScwConfig,
     organization: Option<String>,
 ) -> anyhow::Result<(Manifest, Lake)> {
-    collect_at(settings, scw, organization, None).await
+    collect_at(settings, scw, organization, None, true).await
 }
 
 async fn collect_at(
@@ -215,6 +217,7 @@ async fn collect_at(
     scw: &ScwConfig,
     organization: Option<String>,
     now: Option<chrono::DateTime<chrono::Utc>>,
+    bar: bool,
 ) -> anyhow::Result<(Manifest, Lake)> {
     let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
         "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
@@ -231,7 +234,9 @@ async fn collect_at(
         orphan_grace: settings.orphan_grace(),
         cockpit: settings.cockpit()?,
     };
+    let bar = bar.then(|| StageBar::start(Stage::Collect, client.progress()));
     let manifest = collect(&lake, &client, &settings.sources()?, &options).await?;
+    drop(bar);
     Ok((manifest, lake))
 }
 
@@ -282,7 +287,11 @@ async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse
 async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let warehouse = open_warehouse(settings).await?;
-    let report = load(&lake, warehouse.as_ref(), &costlake_ingest::sources::known_datasets()).await?;
+    let progress = std::sync::Arc::new(costlake_lake::Progress::default());
+    let bar = StageBar::start(Stage::Load, progress.clone());
+    let report =
+        load_with_progress(&lake, warehouse.as_ref(), &costlake_ingest::sources::known_datasets(), &progress).await?;
+    bar.finish();
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(
         "loaded {} ({rows} rows) into {}; {} already loaded",
@@ -359,7 +368,7 @@ fn list_reports() -> anyhow::Result<()> {
             writeln!(out, "    {:<param_width$}  {}{allowed}", shown(param), param.help)?;
         }
     }
-    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv]")?;
+    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv|markdown]")?;
     out.flush()?;
     Ok(())
 }
@@ -482,9 +491,19 @@ fn format_clause(query: &str) -> Option<&str> {
 }
 
 async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyhow::Result<()> {
-    let config = SimConfig::default().with_knobs(&args.sim).map_err(anyhow::Error::msg)?;
+    let mut config = SimConfig::default().with_knobs(&args.sim).map_err(anyhow::Error::msg)?;
+    let asked = config.today;
+    config.today = story_day(asked);
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
+    if sim.today != asked {
+        eprintln!(
+            "The demo's story needs {STORY_MIN_DAYS} days of a month and {asked} is day {} of its month: the \
+             organisation is shown as of {}, the last day of the month before.",
+            asked.day(),
+            sim.today
+        );
+    }
     eprintln!(
         "Scaleway simulator on {}: {} projects, {} running servers, {} planted ghost resources, one server in a \
          state the API does not document, and {} Instances planted for the utilisation reports",
@@ -521,17 +540,29 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     let today = sim.today;
     let full_sources = settings.sources.take();
     settings.sources = Some("billing".into());
+    let replayed = std::sync::Arc::new(costlake_lake::Progress::default());
+    replayed.add_total(args.billing_days.max(0) as u64);
+    let bar = StageBar::start(Stage::Replay, replayed.clone());
     for days_ago in (1..=args.billing_days.max(0)).rev() {
         let day = today - chrono::Duration::days(days_ago);
         simulator.set_billing_today(day);
         // The replayed collection happens on that day, early morning, as a daily job's would.
         let at = day.and_hms_opt(4, 0, 0).expect("valid time").and_utc();
-        collect_at(&settings, &scw, None, Some(at)).await?;
+        let (manifest, _) = collect_at(&settings, &scw, None, Some(at), false).await?;
+        replayed.add_rows(manifest.datasets.iter().map(|d| d.rows).sum());
+        replayed.add_done(1);
     }
+    bar.finish();
     eprintln!("replayed {} days of billing collections", args.billing_days.max(0));
     simulator.set_billing_today(today);
     settings.sources = full_sources;
-    run_collect(&settings, &scw, None).await?;
+    // The last collection happens on the simulated day, so that ages, snapshots and metrics agree with the
+    // organisation's own clock: now, or at noon of the day the story (or --sim today=) moved it to, so that a
+    // given day always prints the same reports.
+    let at =
+        (today != chrono::Utc::now().date_naive()).then(|| today.and_hms_opt(12, 0, 0).expect("valid time").and_utc());
+    let (manifest, lake) = collect_at(&settings, &scw, None, at, true).await?;
+    print_manifest(&manifest, &lake);
     simulator.shutdown().await;
     run_load(&settings, &scw).await?;
 
@@ -554,6 +585,20 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         w = settings.warehouse
     );
     Ok(())
+}
+
+/// The fewest days of a month on which the demo's planted bill tells its whole story: the drift starts
+/// nine days before the simulated day and month-to-date reports must see it, and the credit and the anomaly.
+const STORY_MIN_DAYS: u32 = 10;
+
+/// The day the demo's organisation is shown on: `today`, or, early in a month (before day
+/// [`STORY_MIN_DAYS`]), the last day of the month before, where the month-to-date reports hold the whole story.
+fn story_day(today: chrono::NaiveDate) -> chrono::NaiveDate {
+    if today.day() >= STORY_MIN_DAYS {
+        today
+    } else {
+        today.with_day(1).and_then(|first| first.pred_opt()).unwrap_or(today)
+    }
 }
 
 /// `costlake config`: every setting, its value and where it came from; then the Scaleway credentials as the
@@ -656,4 +701,23 @@ async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {
         stats.requests, stats.rate_limited, stats.server_errors
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_story_moves_to_the_end_of_the_month_before_only_early_in_a_month() {
+        assert_eq!(story_day(date("2026-12-01")), date("2026-11-30"));
+        assert_eq!(story_day(date("2026-12-09")), date("2026-11-30"));
+        assert_eq!(story_day(date("2027-03-02")), date("2027-02-28"));
+        assert_eq!(story_day(date("2027-01-05")), date("2026-12-31"));
+        assert_eq!(story_day(date("2026-12-10")), date("2026-12-10"));
+        assert_eq!(story_day(date("2026-12-31")), date("2026-12-31"));
+    }
 }

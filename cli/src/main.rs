@@ -4,6 +4,7 @@
 
 mod commands;
 mod export;
+mod progress;
 mod settings;
 
 use std::path::PathBuf;
@@ -144,6 +145,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    progress::enable_if_interactive(cli.verbose, cli.quiet);
     // One process-wide TLS provider (ring): the HTTP clients are built without a default one.
     let _ = rustls::crypto::ring::default_provider().install_default();
 

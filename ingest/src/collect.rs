@@ -46,6 +46,9 @@ pub async fn collect(
     options: &CollectOptions,
 ) -> Result<Manifest, CollectError> {
     let started_at = options.now.unwrap_or_else(Utc::now);
+    // A run collected at a given instant (the demo's replayed days) keeps its own timeline: it ends when its
+    // start plus the time it really took says, not at the wall clock's now.
+    let clock = std::time::Instant::now();
     let run_id = RunId::new(started_at);
     let snapshot_date = started_at.date_naive();
     lake.check_writable(&run_id).await?;
@@ -84,7 +87,9 @@ pub async fn collect(
                 .collect(),
         );
     }
-    let outputs = Outputs::new(sinks.iter().flatten().map(DatasetSink::sender));
+    let progress = client.progress();
+    progress.add_total(sources.len() as u64);
+    let outputs = Outputs::new(sinks.iter().flatten().map(DatasetSink::sender)).with_progress(progress.clone());
 
     let ran = join_all(sources.iter().map(|source| {
         let ctx = Context {
@@ -97,9 +102,11 @@ pub async fn collect(
             cockpit: cockpit.clone(),
         };
         let outputs = &outputs;
+        let progress = &progress;
         async move {
             let clock = Instant::now();
             let collected = source.collect(&ctx, outputs).await;
+            progress.add_done(1);
             for warning in ctx.client.warnings() {
                 outputs.warn(format!("{}: {warning}", source.name()));
             }
@@ -195,7 +202,7 @@ pub async fn collect(
         run_id: run_id.clone(),
         snapshot_date,
         started_at,
-        finished_at: Utc::now(),
+        finished_at: started_at + clock.elapsed(),
         organization_id: Some(options.organization_id.clone()),
         costlake_version: env!("CARGO_PKG_VERSION").to_string(),
         api_url: client.api_url().to_string(),

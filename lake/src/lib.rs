@@ -11,6 +11,7 @@ pub mod failpoint;
 pub mod layout;
 pub mod location;
 pub mod manifest;
+pub mod progress;
 mod sweep;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 pub use layout::RunId;
 pub use location::{LakeLocation, S3Settings};
 pub use manifest::{DatasetEntry, FailedSource, FileEntry, KnownDataset, Manifest, RunStats, SourceEntry};
+pub use progress::{Progress, ProgressSnapshot};
 pub use sweep::Swept;
 
 /// Errors from the lake. Each names the lake (never its credentials) and the object involved.

@@ -24,6 +24,8 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// A GitHub-flavoured Markdown table (the table's columns, whole ids) and its totals, to paste in a ticket.
+    Markdown,
 }
 
 impl FromStr for Format {
@@ -33,7 +35,8 @@ impl FromStr for Format {
             "table" => Ok(Format::Table),
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
-            other => Err(format!("unknown format {other:?}: use table, json or csv")),
+            "markdown" | "md" => Ok(Format::Markdown),
+            other => Err(format!("unknown format {other:?}: use table, json, csv or markdown")),
         }
     }
 }
@@ -46,6 +49,35 @@ pub struct TotalsBlock {
     /// Each group splits the same money (`@partitions`): the groups are not added up.
     pub partition: bool,
     pub groups: BTreeMap<String, GroupTotal>,
+}
+
+impl TotalsBlock {
+    /// The line under the groups: their sum, or, when each group splits the same money, that money once.
+    pub fn summary(&self) -> String {
+        if self.partition {
+            // Adding the groups up would count the same euros once per group.
+            let mut sums = self.groups.values().map(|g| &g.sums);
+            let first = sums.next().cloned().unwrap_or_default();
+            return if sums.all(|s| *s == first) {
+                format!("Each {} splits the same {}: {}", self.by, self.money, money_text(&first))
+            } else {
+                format!("Each {} splits its own {}: not added up across them", self.by, self.money)
+            };
+        }
+        let mut all = GroupTotal::default();
+        for total in self.groups.values() {
+            all.rows += total.rows;
+            all.unpriced += total.unpriced;
+            for (currency, sum) in &total.sums {
+                *all.sums.entry(currency.clone()).or_default() += *sum;
+            }
+        }
+        let mut line = format!("All {}: {}", plural(all.rows, "row"), money_text(&all.sums));
+        if all.unpriced > 0 {
+            line.push_str(&format!(", plus {} without a known price", all.unpriced));
+        }
+        line
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -199,7 +231,91 @@ pub fn render_with(
             writer.flush()
         }
         Format::Table => render_table(set, report, wide, out),
+        Format::Markdown => render_markdown(set, report, wide, out),
     }
+}
+
+/// How a table (or Markdown) shows one value: money in cents ("unknown" without a price), bytes in units, an id
+/// shortened unless `whole_ids`; and whether it is a number (right-aligned).
+fn shown_cell(
+    report: Option<&Report>,
+    (name, ty): &(String, String),
+    value: &Value,
+    whole_ids: bool,
+) -> (String, bool) {
+    let shown = if is_money(report, name) {
+        value.as_str().map(cents).unwrap_or_else(|| "unknown".into())
+    } else if name.ends_with("_bytes") {
+        human_bytes(value)
+    } else {
+        match text(value) {
+            // The first 8 characters tell ids apart on screen; JSON, CSV and --wide have them whole.
+            id if !whole_ids && is_uuid(&id) => format!("{}…", &id[..8]),
+            other => other,
+        }
+    };
+    (shown, ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float"))
+}
+
+/// A Markdown table cell: pipes escaped (`terminal_safe` already made line breaks visible).
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+fn markdown_table(out: &mut dyn Write, header: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> std::io::Result<()> {
+    writeln!(out, "| {} |", header.iter().map(|h| markdown_cell(h)).collect::<Vec<_>>().join(" | "))?;
+    let rule: Vec<&str> = numeric.iter().map(|&n| if n { "---:" } else { "---" }).collect();
+    writeln!(out, "| {} |", rule.join(" | "))?;
+    for row in rows {
+        writeln!(out, "| {} |", row.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" | "))?;
+    }
+    Ok(())
+}
+
+/// Markdown: the table's columns (every one with `wide`), whole ids, money in cents, then the report's totals.
+fn render_markdown(set: &ResultSet, report: Option<&Report>, wide: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if set.columns.is_empty() {
+        return writeln!(out, "(no result)");
+    }
+    let hidden = hidden_in_table(set, report, wide);
+    let shown: Vec<&(String, String)> = set.columns.iter().zip(&hidden).filter(|(_, h)| !**h).map(|(c, _)| c).collect();
+    let mut numeric = vec![false; shown.len()];
+    let mut rows = Vec::new();
+    for row in &set.rows {
+        let cells = set.columns.iter().zip(row).zip(&hidden).filter(|(_, h)| !**h).enumerate().map(
+            |(k, ((column, value), _))| {
+                let (text, is_number) = shown_cell(report, column, value, true);
+                numeric[k] = is_number;
+                text
+            },
+        );
+        rows.push(cells.collect());
+    }
+    let header: Vec<&str> = shown.iter().map(|(name, _)| name.as_str()).collect();
+    markdown_table(out, &header, &numeric, &rows)?;
+    writeln!(out, "\n{}", plural(set.rows.len() as u64, "row"))?;
+    let Some(report) = report else { return Ok(()) };
+    for block in totals(set, report) {
+        if block.groups.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n**Total {} per {}**\n", block.money, block.by)?;
+        let rows: Vec<Vec<String>> = block
+            .groups
+            .iter()
+            .map(|(group, total)| {
+                vec![
+                    if group.is_empty() { "(none)".to_string() } else { group.clone() },
+                    total.rows.to_string(),
+                    money_text(&total.sums),
+                    total.unpriced.to_string(),
+                ]
+            })
+            .collect();
+        markdown_table(out, &[&block.by, "rows", &block.money, "unknown"], &[false, true, true, true], &rows)?;
+        writeln!(out, "\n{}", block.summary())?;
+    }
+    Ok(())
 }
 
 fn is_money(report: Option<&Report>, column: &str) -> bool {
@@ -217,6 +333,81 @@ fn human_bytes(value: &Value) -> String {
         Some(bytes) if bytes >= 1_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
         Some(bytes) => format!("{bytes} B"),
         None => text(value),
+    }
+}
+
+/// Narrowest a long text column (a reason, a list of SKUs) may get before short columns give up their width.
+const LONG_TEXT_MIN: usize = 20;
+/// Columns whose values are at most this wide are short: they keep their values whole, never wrapped.
+const SHORT_MAX: usize = 24;
+
+/// Fits a table in `width` characters: short columns (names, states, dates, euros) keep their values whole, and
+/// their headers too where the width allows (a header that must wrap breaks at its underscores); long text wraps
+/// in what is left. Without room for that, comfy-table's own arrangement decides.
+fn fit_columns(table: &mut Table, width: u16) {
+    let count = table.column_count();
+    let headers: Vec<String> = table.header().map(|h| h.cell_iter().map(|c| c.content()).collect()).unwrap_or_default();
+    let value_widths: Vec<usize> = (0..count)
+        .map(|index| {
+            table
+                .column_cells_iter(index)
+                .flatten()
+                .map(|c| c.content().lines().map(|l| l.chars().count()).max().unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    const PADDING: usize = 2;
+    // Borders: one per column and one more.
+    let mut budget = (width as usize).saturating_sub(count + 1);
+    let short: Vec<usize> = (0..count).filter(|&i| value_widths[i] <= SHORT_MAX).collect();
+    let long_count = count - short.len();
+    budget = budget.saturating_sub(long_count * (LONG_TEXT_MIN + PADDING));
+    let mut given: Vec<usize> = short.iter().map(|&i| value_widths[i].max(3) + PADDING).collect();
+    let floor: usize = given.iter().sum();
+    if floor > budget {
+        return;
+    }
+    // What is left goes to the headers, the cheapest first: room for each header's longest word (a header that
+    // wraps breaks between words), then for whole headers.
+    let mut left = budget - floor;
+    let header_width = |i: usize, whole: bool| {
+        let header = headers.get(i).map_or("", String::as_str);
+        let width = if whole {
+            header.chars().count()
+        } else {
+            header.split('_').map(|w| w.chars().count()).max().unwrap_or(0)
+        };
+        width + PADDING
+    };
+    for whole in [false, true] {
+        let mut wants: Vec<(usize, usize)> =
+            short.iter().enumerate().map(|(k, &i)| (k, header_width(i, whole).saturating_sub(given[k]))).collect();
+        wants.sort_by_key(|&(_, extra)| extra);
+        for (k, extra) in wants {
+            if extra <= left {
+                given[k] += extra;
+                left -= extra;
+            }
+        }
+    }
+    let mut wrapped_headers = false;
+    let mut names = headers.clone();
+    for (k, &i) in short.iter().enumerate() {
+        if let Some(column) = table.column_mut(i) {
+            column.set_constraint(comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(
+                u16::try_from(given[k]).unwrap_or(u16::MAX),
+            )));
+        }
+        if let Some(name) = names.get_mut(i)
+            && name.chars().count() + PADDING > given[k]
+        {
+            *name = name.replace('_', " ");
+            wrapped_headers = true;
+        }
+    }
+    if wrapped_headers {
+        table.set_header(names);
     }
 }
 
@@ -242,46 +433,16 @@ fn render_table(set: &ResultSet, report: Option<&Report>, wide: bool, out: &mut 
             .zip(row)
             .zip(&hidden)
             .filter(|(_, hide)| !**hide)
-            .map(|(((name, ty), value), _)| {
-                let shown = if is_money(report, name) {
-                    value.as_str().map(cents).unwrap_or_else(|| "unknown".into())
-                } else if name.ends_with("_bytes") {
-                    human_bytes(value)
-                } else {
-                    match text(value) {
-                        // The first 8 characters tell ids apart on screen; JSON, CSV and --wide have them whole.
-                        id if !wide && is_uuid(&id) => format!("{}…", &id[..8]),
-                        other => other,
-                    }
-                };
-                let numeric = ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float");
+            .map(|((column, value), _)| {
+                let (shown, numeric) = shown_cell(report, column, value, wide);
                 let cell = comfy_table::Cell::new(truncated(shown));
                 if numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
             })
             .collect();
         table.add_row(cells);
     }
-    if !wide {
-        // Short values keep their width (a long header wraps instead); only long text (a reason, a list of
-        // SKUs) wraps to fit.
-        let widths: Vec<usize> = table
-            .column_iter()
-            .enumerate()
-            .map(|(index, _)| {
-                table
-                    .column_cells_iter(index)
-                    .flatten()
-                    .map(|c| c.content().lines().map(|l| l.chars().count()).max().unwrap_or(0))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        for (column, width) in table.column_iter_mut().zip(widths) {
-            if width <= 20 {
-                let width = u16::try_from(width.max(4)).unwrap_or(20);
-                column.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(width)));
-            }
-        }
+    if !wide && let Some(width) = table.width() {
+        fit_columns(&mut table, width);
     }
     writeln!(out, "{table}")?;
     writeln!(out, "{}", plural(set.rows.len() as u64, "row"))?;
@@ -295,13 +456,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, wide: bool, out: &mut 
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(vec![block.by.as_str(), "rows", block.money.as_str(), "unknown"]);
-        let mut all = GroupTotal::default();
         for (group, total) in &block.groups {
-            all.rows += total.rows;
-            all.unpriced += total.unpriced;
-            for (currency, sum) in &total.sums {
-                *all.sums.entry(currency.clone()).or_default() += *sum;
-            }
             table.add_row(vec![
                 comfy_table::Cell::new(if group.is_empty() { "(none)".to_string() } else { truncated(group.clone()) }),
                 comfy_table::Cell::new(total.rows).set_alignment(CellAlignment::Right),
@@ -310,22 +465,7 @@ fn render_table(set: &ResultSet, report: Option<&Report>, wide: bool, out: &mut 
             ]);
         }
         writeln!(out, "{table}")?;
-        if block.partition {
-            // Adding the groups up would count the same euros once per group.
-            let mut sums = block.groups.values().map(|g| &g.sums);
-            let first = sums.next().cloned().unwrap_or_default();
-            if sums.all(|s| *s == first) {
-                writeln!(out, "Each {} splits the same {}: {}", block.by, block.money, money_text(&first))?;
-            } else {
-                writeln!(out, "Each {} splits its own {}: not added up across them", block.by, block.money)?;
-            }
-            continue;
-        }
-        write!(out, "All {}: {}", plural(all.rows, "row"), money_text(&all.sums))?;
-        if all.unpriced > 0 {
-            write!(out, ", plus {} without a known price", all.unpriced)?;
-        }
-        writeln!(out)?;
+        writeln!(out, "{}", block.summary())?;
     }
     Ok(())
 }
@@ -391,6 +531,24 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"), "{table}");
+    }
+
+    #[test]
+    fn renders_markdown_with_its_totals_and_escaped_pipes() {
+        let (mut set, report) = sample();
+        set.rows[0][0] = "a|b".into();
+        let mut out = Vec::new();
+        render(&set, Format::Markdown, Some(&report), &mut out).unwrap();
+        let markdown = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert_eq!(lines[0], "| kind | size_bytes | monthly_cost | currency |", "{markdown}");
+        assert_eq!(lines[1], "| --- | ---: | ---: | --- |", "{markdown}");
+        assert_eq!(lines[2], "| a\\|b |  | 2.92 | EUR |", "{markdown}");
+        assert!(lines.contains(&"| unattached_volume | 500.0 GB | 43.07 | EUR |"), "{markdown}");
+        assert!(markdown.contains("**Total monthly_cost per kind**"), "{markdown}");
+        assert!(lines.contains(&"| unattached_volume | 2 | 43.07 EUR | 1 |"), "{markdown}");
+        assert!(markdown.contains("All 4 rows: 48.91 EUR, plus 1 without a known price"), "{markdown}");
+        assert_eq!("md".parse::<Format>(), Ok(Format::Markdown));
     }
 
     /// cost-allocation: every tag key splits the whole spend; adding the keys up would count each euro once per key.

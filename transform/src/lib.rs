@@ -13,5 +13,5 @@ pub mod load;
 pub mod migrate;
 pub mod models;
 
-pub use load::{LoadError, LoadReport, load};
+pub use load::{LoadError, LoadReport, load, load_with_progress};
 pub use migrate::migrate;

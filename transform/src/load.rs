@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use costlake_lake::{KnownDataset, Lake, LakeError, Manifest};
+use costlake_lake::{KnownDataset, Lake, LakeError, Manifest, Progress};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
@@ -55,28 +55,43 @@ pub struct LoadedRun {
 /// schema version of each (`costlake_ingest::sources::known_datasets()`, the products' registry): a run holding
 /// any other is refused whole.
 pub async fn load(lake: &Lake, warehouse: &dyn Warehouse, datasets: &[KnownDataset]) -> Result<LoadReport, LoadError> {
+    load_with_progress(lake, warehouse, datasets, &Progress::default()).await
+}
+
+/// [`load`], counting the runs to load, the runs loaded and their rows into `progress` as it goes.
+pub async fn load_with_progress(
+    lake: &Lake,
+    warehouse: &dyn Warehouse,
+    datasets: &[KnownDataset],
+    progress: &Progress,
+) -> Result<LoadReport, LoadError> {
     let migrated = !migrate(warehouse).await?.is_empty();
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
 
     let mut report = LoadReport::default();
-    for path in lake.list_manifests().await? {
-        // The run id is in the file name (`run_id=<id>.json`): skip loaded runs without reading them.
-        let from_name = path
-            .filename()
+    // The run id is in the file name (`run_id=<id>.json`): loaded runs are skipped without reading them.
+    let run_of = |path: &Path| {
+        path.filename()
             .and_then(|name| name.strip_prefix("run_id="))
             .and_then(|name| name.strip_suffix(".json"))
-            .map(str::to_string);
-        if from_name.as_ref().is_some_and(|id| done.contains(id)) {
-            report.already_loaded += 1;
-            continue;
-        }
+            .map(str::to_string)
+    };
+    let manifests = lake.list_manifests().await?;
+    let (loaded_before, to_load): (Vec<Path>, Vec<Path>) =
+        manifests.into_iter().partition(|path| run_of(path).is_some_and(|id| done.contains(&id)));
+    report.already_loaded += loaded_before.len();
+    progress.add_total(to_load.len() as u64);
+    for path in to_load {
         let manifest = lake.read_manifest(&path).await?;
         if done.contains(manifest.run_id.as_str()) {
             report.already_loaded += 1;
             continue;
         }
-        report.loaded.push(load_run(lake, warehouse, datasets, &manifest).await?);
+        let run = load_run(lake, warehouse, datasets, &manifest).await?;
+        progress.add_rows(run.rows);
+        progress.add_done(1);
+        report.loaded.push(run);
     }
     // The derived tables follow the runs: rebuilt after a load, after a migration that may change them, or when
     // they are behind the ledger (an earlier load died between its ledger row and the rebuild).

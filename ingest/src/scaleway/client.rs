@@ -91,6 +91,8 @@ struct Shared {
     limiter: DefaultDirectRateLimiter,
     max_attempts: usize,
     retry_base: Duration,
+    /// Calls and retries of every view, as they happen, for a progress bar.
+    progress: Arc<costlake_lake::Progress>,
 }
 
 /// A cloneable handle. Each collector gets its own [`ScalewayClient::for_source`] view so the manifest can
@@ -136,6 +138,7 @@ impl ScalewayClient {
                 limiter: RateLimiter::direct(Quota::per_second(rps)),
                 max_attempts: options.max_attempts.max(1),
                 retry_base: options.retry_base,
+                progress: Arc::default(),
             }),
             counters: Arc::new(Counters::default()),
         })
@@ -144,6 +147,12 @@ impl ScalewayClient {
     /// A view sharing the limits but counting its own calls.
     pub fn for_source(&self) -> ScalewayClient {
         ScalewayClient { shared: self.shared.clone(), counters: Arc::new(Counters::default()) }
+    }
+
+    /// The live counters of every view of this client: calls and retries here, products and rows from the
+    /// collection that uses it.
+    pub fn progress(&self) -> Arc<costlake_lake::Progress> {
+        self.shared.progress.clone()
     }
 
     pub fn stats(&self) -> RunStats {
@@ -253,6 +262,7 @@ impl ScalewayClient {
             .when(|error: &ApiError| if idempotent { error.is_transient() } else { error.is_rate_limited() })
             .notify(|error, delay| {
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                self.shared.progress.add_retry();
                 tracing::debug!(%request, %error, ?delay, "retrying");
             })
             .await;
@@ -270,6 +280,7 @@ impl ScalewayClient {
         let _permit = self.shared.in_flight.acquire().await.expect("the semaphore is never closed");
         self.shared.limiter.until_ready().await;
         self.counters.api_calls.fetch_add(1, Ordering::Relaxed);
+        self.shared.progress.add_api_call();
 
         let mut builder = self
             .shared

@@ -161,6 +161,7 @@ pub struct Outputs {
     senders: HashMap<&'static str, BatchSender>,
     warnings: std::sync::Mutex<Vec<String>>,
     cursors: std::sync::Mutex<BTreeMap<String, String>>,
+    progress: Arc<costlake_lake::Progress>,
 }
 
 impl Outputs {
@@ -169,7 +170,14 @@ impl Outputs {
             senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(),
             warnings: Default::default(),
             cursors: Default::default(),
+            progress: Arc::default(),
         }
+    }
+
+    /// Counts the rows sent into `progress` as well.
+    pub fn with_progress(mut self, progress: Arc<costlake_lake::Progress>) -> Outputs {
+        self.progress = progress;
+        self
     }
 
     /// Records something the run could not collect but that does not make it fail (an optional endpoint the
@@ -200,7 +208,9 @@ impl Outputs {
             .senders
             .get(spec.name)
             .unwrap_or_else(|| panic!("dataset {} was not declared by its source", spec.name));
+        let rows = batch.num_rows() as u64;
         sender.send(batch).await?;
+        self.progress.add_rows(rows);
         Ok(())
     }
 

@@ -428,6 +428,10 @@ fn engine_thread(
         for (name, value) in SESSION_SETTINGS {
             args.push(CString::new(format!("--{name}={value}")).expect("no NUL"));
         }
+        // chDB writes its own log to a terminal (never to a pipe): on an interactive `costlake load` that was
+        // dozens of "<Fatal> ThreadStatus: current_thread contains invalid address" lines from the engine's
+        // insert threads, harmless and alarming. Errors reach costlake as query results; the log adds nothing.
+        args.push(CString::new("--log-level=none").expect("no NUL"));
         let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
         // SAFETY: argv holds `args.len()` NUL-terminated strings that outlive the call. chDB's own signal
         // handlers are turned off first so that Ctrl-C and crashes behave as in any other program.
