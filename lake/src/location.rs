@@ -116,7 +116,12 @@ impl LakeLocation {
                             .into(),
                     });
                 };
-                builder = builder.with_access_key_id(key).with_secret_access_key(secret.expose_secret());
+                builder = builder
+                    .with_access_key_id(key)
+                    .with_secret_access_key(secret.expose_secret())
+                    // Defence in depth: should a future object_store look for credentials anyway, it asks a
+                    // closed loopback port, never the cloud metadata address.
+                    .with_metadata_endpoint(NO_METADATA_SERVICE);
                 let store = builder
                     .build()
                     .map_err(|e| LakeError::InvalidLocation { location: self.to_string(), reason: e.to_string() })?;
@@ -125,6 +130,9 @@ impl LakeLocation {
         }
     }
 }
+
+/// Where object_store would ask for instance credentials: port 1 of loopback, where nothing listens.
+pub const NO_METADATA_SERVICE: &str = "http://127.0.0.1:1";
 
 /// Safe to log: the bucket, prefix and endpoint, never a key.
 impl std::fmt::Display for LakeLocation {
