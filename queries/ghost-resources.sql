@@ -10,6 +10,7 @@
 --   orphaned_ip        a flexible IP attached to no Instance: billed while reserved
 --   old_snapshot       at least min_snapshot_age_days old; over_a_year marks those past 365 days
 --   orphaned_snapshot  the volume it was taken from no longer exists (takes precedence over old)
+--   idle_load_balancer a load balancer with no backend, or no server in any backend's pool (idle_load_balancers)
 --   unknown_state      an Instance, or a Block volume attached to nothing, in a state or status costlake does
 --                      not know (the API added one): it may still bill, so it is shown, never silently dropped;
 --                      monthly_cost is unknown
@@ -306,30 +307,48 @@ WITH
         LEFT JOIN project_names AS pn ON pn.id = f.project_id
         WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
     )
-SELECT
-    kind,
-    resource_id,
-    name,
-    project_id,
-    project_name,
-    zone,
-    state,
-    since,
-    dateDiff('day', since, as_of) AS age_days,
-    size_bytes,
-    multiIf(kind = 'unknown_state', CAST(NULL, 'Nullable(Decimal(38, 6))'),
-            coalesce(part_count, 0) = 0, toDecimal128(0, 6),
-            priced_parts = 0 OR currencies > 1, CAST(NULL, 'Nullable(Decimal(38, 6))'),
-            CAST(round(known_cost, 6), 'Decimal(38, 6)')) AS monthly_cost,
-    if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), coalesce(priced_currency, 'EUR')) AS currency,
-    CAST(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, 'Bool') AS over_a_year,
-    concat(
-        what,
-        if(kind = 'stopped_server', if(coalesce(part_count, 0) = 0, '; nothing else billed', concat('; billed for: ', billed)), ''),
-        if(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, '; over a year old', ''),
-        if(currencies > 1, '; parts priced in different currencies', ''),
-        if(unpriced != '', concat('; no known price for ', unpriced, ' (see price_overrides)'), '')
-    ) AS reason
-FROM report_rows
+SELECT * FROM
+(
+    SELECT
+        kind,
+        resource_id,
+        name,
+        project_id,
+        project_name,
+        zone,
+        state,
+        since,
+        dateDiff('day', since, as_of) AS age_days,
+        size_bytes,
+        multiIf(kind = 'unknown_state', CAST(NULL, 'Nullable(Decimal(38, 6))'),
+                coalesce(part_count, 0) = 0, toDecimal128(0, 6),
+                priced_parts = 0 OR currencies > 1, CAST(NULL, 'Nullable(Decimal(38, 6))'),
+                CAST(round(known_cost, 6), 'Decimal(38, 6)')) AS monthly_cost,
+        if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), coalesce(priced_currency, 'EUR')) AS currency,
+        CAST(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, 'Bool') AS over_a_year,
+        concat(
+            what,
+            if(kind = 'stopped_server', if(coalesce(part_count, 0) = 0, '; nothing else billed', concat('; billed for: ', billed)), ''),
+            if(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, '; over a year old', ''),
+            if(currencies > 1, '; parts priced in different currencies', ''),
+            if(unpriced != '', concat('; no known price for ', unpriced, ' (see price_overrides)'), '')
+        ) AS reason
+    FROM report_rows
+    UNION ALL
+    -- Load balancers with no server behind them (the model idle_load_balancers, shared with idle-services).
+    SELECT 'idle_load_balancer' AS kind, b.resource_id AS resource_id, b.name AS name, b.project_id AS project_id,
+           pn.name AS project_name, b.zone AS zone, b.status AS state, b.since AS since,
+           dateDiff('day', b.since, l.as_of) AS age_days, CAST(NULL, 'Nullable(UInt64)') AS size_bytes,
+           CAST(round(b.monthly_cost, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost, b.currency AS currency,
+           CAST(false, 'Bool') AS over_a_year,
+           concat('load balancer ', coalesce(b.type, '?'),
+                  if(b.reason_code = 'no_backend', ' with no backend', ' with no server in its backends'' pools'),
+                  ': it forwards to nothing, billed by the hour',
+                  if(b.monthly_cost IS NULL, concat('; no known price for load balancer ', coalesce(b.type, '?'), ' in ', b.zone, ' (see price_overrides)'), '')) AS reason
+    FROM idle_load_balancers AS b
+    INNER JOIN latest AS l ON l.organization_id = b.organization_id
+    LEFT JOIN project_names AS pn ON pn.id = b.project_id
+    WHERE {project:String} = '' OR b.project_id = {project:String} OR pn.name = {project:String}
+)
 ORDER BY monthly_cost DESC NULLS LAST, kind, resource_id
 SETTINGS join_use_nulls = 1

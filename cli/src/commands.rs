@@ -430,9 +430,10 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
     if !stale.is_empty() {
+        let (verb, pronoun) = if stale.len() == 1 { ("is", "it") } else { ("are", "them") };
         tracing::warn!(
-            "{} is behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
-             `costlake load` to rebuild it",
+            "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
+             `costlake load` to rebuild {pronoun}",
             stale.join(", ")
         );
     }
@@ -506,12 +507,15 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     }
     eprintln!(
         "Scaleway simulator on {}: {} projects, {} running servers, {} planted ghost resources, one server in a \
-         state the API does not document, and {} Instances planted for the utilisation reports",
+         state the API does not document, {} Instances planted for the utilisation reports, and {} idle load \
+         balancers and {} idle databases",
         simulator.base_url(),
         sim.projects,
         sim.servers,
         costlake_simulator::planted(sim).len(),
-        costlake_simulator::utilisation(sim).planted.len()
+        costlake_simulator::utilisation(sim).planted.len(),
+        costlake_simulator::services(sim).idle_load_balancers.len(),
+        costlake_simulator::services(sim).idle_databases.len()
     );
     let scw = ScwConfig {
         access_key: Some("SCWDEMO0000000000000".into()),
@@ -573,6 +577,8 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         ("cost-drift", "Cost drift: this month to date against the same days of last month"),
         ("cost-anomalies", "Cost anomalies of the last 30 days"),
         ("rightsizing", "Rightsizing: idle and oversized Instances, from 30 days of CPU"),
+        ("scaling-groups", "Scaling groups: bounds, scaling events, flapping, what their replicas cost"),
+        ("idle-services", "Idle services: load balancers and databases that serve nothing"),
     ] {
         let report = costlake_queries::find(name)?;
         let result = costlake_queries::run(warehouse.as_ref(), &report, &organization).await?;

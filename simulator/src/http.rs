@@ -17,6 +17,10 @@ pub enum ApiError {
     UnknownRegion(String),
     #[error("resource is not found")]
     NotFound,
+    /// A named resource that does not exist (`{"message", "resource", "resource_id", "type": "not_found"}`, as
+    /// recorded in errors/404_not_found_k8s.json).
+    #[error("resource is not found")]
+    ResourceNotFound { resource: &'static str, resource_id: String },
     #[error("authentication is denied")]
     Unauthenticated,
     #[error("insufficient permissions")]
@@ -42,6 +46,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, json!({"message": message, "type": "unknown_resource"}))
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"message": message, "type": "not_found"})),
+            ApiError::ResourceNotFound { resource, resource_id } => (
+                StatusCode::NOT_FOUND,
+                json!({"message": message, "resource": resource, "resource_id": resource_id, "type": "not_found"}),
+            ),
             // Byte for byte the recorded body (errors/401_denied_authentication.json).
             ApiError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,

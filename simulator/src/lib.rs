@@ -1,22 +1,29 @@
 //! costlake-simulator: a loopback HTTP server that speaks the real Scaleway API shapes (Instance, Block, Account,
-//! Product Catalog, Billing, Cockpit) for a synthetic, deterministic organisation with planted "ghost" resources
-//! and planted utilisation cases.
+//! Product Catalog, Billing, Cockpit, Load Balancer, Managed Database, Autoscaling) for a synthetic, deterministic
+//! organisation with planted "ghost" resources, planted utilisation cases, planted idle services and planted scaling
+//! groups (one flapping, one at its maximum).
 //!
 //! Used by `costlake demo` and by the end-to-end tests. [`planted()`] is the test oracle: the findings a correct
-//! ghost-resources report must produce for a given [`SimConfig`]; [`billing()`] that of the bill and
-//! [`utilisation()`] that of a rightsizing report.
+//! ghost-resources report must produce for a given [`SimConfig`]; [`billing()`] that of the bill,
+//! [`utilisation()`] that of a rightsizing report, [`services()`] that of an idle-services report (load balancers
+//! and databases) and [`scaling()`] that of a scaling-groups report (flaps, groups at their maximum, their cost).
 //!
 //! # Layout
 //!
 //! The simulator mirrors the collectors (`ingest/src/sources/`): one module per product, over small shared files.
 //!
-//! * `products/{account,instance,block,catalog}.rs`: each product's model, wire shapes and routes;
+//! * `products/{account,instance,block,catalog,lb,rdb}.rs`: each product's model, wire shapes and routes (`lb.rs`
+//!   and `rdb.rs` also hold the tables of their load balancers and databases, planted ones included);
+//! * `products/autoscaling.rs`: the Autoscaling groups (their table, templates, policies and events), the v1alpha1
+//!   and v1alpha2 wire shapes and routes;
 //! * `products/billing/`: the Billing model (`mod.rs`), its book built in named steps
 //!   (`book.rs`), wire shapes (`wire.rs`) and handlers with the billing clock (`api.rs`);
 //! * `products/cockpit/`: the Cockpit model (`mod.rs`: the planted utilisation cases, load profiles and the closed
-//!   form of the CPU series, the [`utilisation()`] oracle), the PromQL selectors, regexes, timestamps and
-//!   durations the data plane parses (`promql.rs`), and the control- and data-plane handlers (`api.rs`);
+//!   form of the CPU series, the [`utilisation()`] oracle), the databases' CPU and connection series
+//!   (`databases.rs`), the PromQL selectors, regexes, timestamps and durations the data plane parses
+//!   (`promql.rs`), and the control- and data-plane handlers (`api.rs`);
 //! * `org.rs`: the organisation aggregate, generated from the seed; `planted.rs`: the oracle of ghost findings;
+//!   `services.rs`: the oracle of idle load balancers and databases; `scaling.rs`: the oracle of scaling groups;
 //! * `server.rs`: state, start/shutdown, the router mounting the products' routes, and the gate (auth, faults);
 //! * `http.rs`, `paging.rs`, `listing.rs`, `wire.rs`: errors and query parameters, the `Legacy`/`TotalCount`/`Token`
 //!   pagination schemes, pre-rendered list items and their orders, shared JSON formatting;
@@ -24,8 +31,10 @@
 //!   ids and timestamps.
 //!
 //! Imports go one way: shared files import no product and not the server (but `org.rs` reads Cockpit's table of
-//! planted utilisation servers); products import shared files (Billing and Cockpit also the organisation they bill
-//! and measure); the server imports the products.
+//! planted utilisation servers and builds the load balancers, databases and scaling groups from theirs, and the
+//! oracles read the products they judge); products import shared files (Billing and Cockpit also the organisation
+//! they bill and measure, Cockpit the databases' load profiles, Autoscaling the load balancers it registers groups
+//! behind); the server imports the products.
 //!
 //! # What is served
 //!
@@ -35,6 +44,11 @@
 //! | `/instance/v1/zones/{zone}/{servers,volumes,ips,snapshots}` | Legacy (`page`, `per_page` ≤ 100, default 50, `X-Total-Count` + `Link`) | token |
 //! | `/instance/v1/zones/{zone}/products/servers` | Legacy, over the map's sorted keys | none |
 //! | `/block/v1/zones/{zone}/{volumes,snapshots,volume-types}` | TotalCount | token |
+//! | `/lb/v1/zones/{zone}/lbs`, `/lb/v1/zones/{zone}/lbs/{lb_id}/backends` | TotalCount | token |
+//! | `/rdb/v1/regions/{region}/instances` | TotalCount | token |
+//! | `/autoscaling/v1alpha1/zones/{zone}/{instance-groups,instance-templates,instance-policies}` (policies need `instance_group_id`, else 400) | TotalCount, `order_by` `created_at_desc` (default) / `created_at_asc` | token |
+//! | `/autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}/events` (404 for an unknown group) | TotalCount | token |
+//! | `/autoscaling/v1alpha2/zones/{zone}/groups` (fr-par-1/2/3 only) | Token | token |
 //! | `/product-catalog/v2alpha1/public-catalog/products` | TotalCount | none |
 //! | `/billing/v2beta1/{consumptions,invoices,taxes,discounts}` | TotalCount | token |
 //! | `/billing/v2beta1/charges` (FinOps) | Token (`page_size` ≤ 100, default 20, opaque `page_token`, `next_page_token`) | token |
@@ -56,20 +70,25 @@
 //! serves the series `instance_server_cpu_seconds_total` (counter) and `instance_server_vcpu_count` (gauge) of the
 //! running servers of that project in that region's zones, labelled `__name__`, `az`, `project_id`, `region`,
 //! `resource_id`, `resource_name`: a sample every 300 s up to the **metrics clock** (the billing clock's date at
-//! 04:00 UTC) and for 31 days before it, in closed form. `query_range` takes a single vector selector and refuses
+//! 04:00 UTC) and for 31 days before it, in closed form. It serves the databases of that project and region the same
+//! way: `rdb_instance_postgresql_node_cpu_seconds_total` (counter, one series per `mode`: `idle`, `system`, `user`)
+//! and `rdb_instance_postgresql_pg_stat_database_numbackends` (gauge), labelled `__name__`, (`mode`), `region`,
+//! `resource_id`, `resource_name`. `query_range` takes a single vector selector and refuses
 //! more than 11,000 points per series (400 `bad_data`). `deny=cockpit` forbids the control plane;
 //! `withdrawn=cockpit` and `down=cockpit` take both planes away.
 //!
 //! Every response passes through the same gate, in this order: `latency_ms`; the `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
-//! then the handler. Unknown paths are 404 `not_found`, unknown zones 404 `unknown_resource`, bad paging or order
+//! then the handler. `deny=autoscaling`, `withdrawn=autoscaling` and `down=autoscaling` cover both Autoscaling
+//! versions. Unknown paths are 404 `not_found`, unknown zones 404 `unknown_resource`, bad paging or order
 //! parameters 400 `invalid_arguments`.
 //!
 //! # Determinism
 //!
 //! Everything is derived from [`SimConfig`]: ids come from seeded streams, one per part of the organisation
-//! (`projects`, `healthy`, `ghosts`, `edge`, `utilisation`, ...), so the ghosts' and the planted utilisation
-//! servers' ids depend on `seed` alone and not on the number of servers or projects; timestamps are "D days before
+//! (`projects`, `healthy`, `ghosts`, `edge`, `utilisation`, `load-balancers`, `databases`, `scaling-groups`, ...),
+//! so the ghosts', the planted utilisation servers', the load balancers', the databases' and the scaling groups' ids
+//! depend on `seed` alone and not on the number of servers or projects; timestamps are "D days before
 //! `today`, 08:00 UTC" with seeded microseconds. Cockpit token ids and secrets follow the seed and the order in
 //! which tokens are created.
 //!
@@ -97,14 +116,23 @@ mod paging;
 mod planted;
 mod prices;
 mod products;
+mod scaling;
 mod server;
+mod services;
 mod wire;
 
 pub use config::{DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id};
 pub use org::{GhostIds, Organization, organization};
 pub use planted::{PlantedGhost, planted};
-pub use prices::{BLOCK_ZONES, GB, HOURS_PER_MONTH, INSTANCE_ZONES, PriceBook, ServerType, VolumeType};
+pub use prices::{
+    BLOCK_ZONES, DbNodeType, GB, HOURS_PER_MONTH, INSTANCE_ZONES, LB_ZONES, LbType, PriceBook, RDB_REGIONS, ServerType,
+    VolumeType,
+};
 pub use products::account::Project;
+pub use products::autoscaling::{
+    AUTOSCALING_V2_ZONES, AUTOSCALING_ZONES, InstanceTemplate, SCALE_DOWN, SCALE_UP, ScalingEvent, ScalingGroup,
+    ScalingPolicy,
+};
 pub use products::billing::book::billing;
 pub use products::billing::{
     Anomaly, BILLING_HORIZON_DAYS, BillingTruth, DailyCost, Drift, GhostCharge, Restatement, month_of,
@@ -112,8 +140,12 @@ pub use products::billing::{
 pub use products::block::{BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
 pub use products::cockpit::api::MAX_POINTS_PER_SERIES;
 pub use products::cockpit::{
-    COCKPIT_REGIONS, CPU_METRIC, METRICS_HISTORY_DAYS, METRICS_RETENTION_DAYS, PlantedUtilisation, SAMPLE_SECONDS,
-    UtilisationTruth, VCPU_METRIC, utilisation,
+    COCKPIT_REGIONS, CPU_METRIC, DB_CONNECTIONS_METRIC, DB_CPU_METRIC, METRICS_HISTORY_DAYS, METRICS_RETENTION_DAYS,
+    PlantedUtilisation, SAMPLE_SECONDS, UtilisationTruth, VCPU_METRIC, utilisation,
 };
 pub use products::instance::{FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
+pub use products::lb::{LbBackend, LbIp, LoadBalancer};
+pub use products::rdb::{Database, DbEndpoint};
+pub use scaling::{FLAP_COOLDOWNS, FLAP_FLOOR_SECONDS, FLAPPING_DAILY_FLAPS, ScalingGroupTruth, ScalingTruth, scaling};
 pub use server::{SimStats, Simulator};
+pub use services::{IdleService, ServicesTruth, services};

@@ -1,4 +1,4 @@
-//! Pre-rendered list items and their orders, shared by the Account, Instance and Block lists: each resource is
+//! Pre-rendered list items and their orders, shared by the Account, Instance, Block, Load Balancer and RDB lists: each resource is
 //! rendered once at start, then a request filters, orders and pages the rendered items.
 
 use std::cmp::Ordering as CmpOrdering;
@@ -43,6 +43,14 @@ pub(crate) fn filtered<'a>(
         return Vec::new();
     }
     items.iter().filter(|i| project.is_none_or(|p| i.project_id == p)).collect()
+}
+
+/// Applies a `name` filter: the newer APIs (Load Balancer, RDB) match names that contain the given text.
+pub(crate) fn named<'a>(items: Vec<&'a Item>, name: Option<&str>) -> Vec<&'a Item> {
+    match name.filter(|n| !n.is_empty()) {
+        None => items,
+        Some(name) => items.into_iter().filter(|i| i.name.contains(name)).collect(),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +102,7 @@ pub(crate) fn apply_order(
     Ok(())
 }
 
-/// `order_by` of the Block and Account lists (`created_at_asc` by default).
+/// `order_by` of the Block, Account, Load Balancer and RDB lists (`created_at_asc` by default).
 pub(crate) const BLOCK_ORDERS: [(&str, SortKey); 4] = [
     ("created_at_asc", SortKey::CreatedAsc),
     ("created_at_desc", SortKey::CreatedDesc),

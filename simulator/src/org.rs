@@ -1,5 +1,6 @@
 //! The synthetic organisation, the aggregate of every product's resources: projects, healthy resources, edge cases
-//! a correct report must not flag, and the planted ghosts. Built once per configuration; everything is a pure
+//! a correct report must not flag, the planted ghosts, and the load balancers and managed databases (healthy and
+//! idle, from their products' tables). Built once per configuration; everything is a pure
 //! function of the [`SimConfig`]. The resource types are each product's (see [`crate::products`]); they are
 //! generated here together because one server draws its volume and IP from the same seeded stream.
 
@@ -9,9 +10,12 @@ use crate::config::SimConfig;
 use crate::ids::IdStream;
 use crate::prices::{GB, PriceBook};
 use crate::products::account::Project;
+use crate::products::autoscaling::{self, ScalingGroup};
 use crate::products::block::{self, BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
 use crate::products::cockpit::PLANTS;
 use crate::products::instance::{self, FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
+use crate::products::lb::{self, LoadBalancer};
+use crate::products::rdb::{self, Database};
 
 /// Where the healthy servers go, cycled by index: 60 % in fr-par-1 (so its lists span several pages once there
 /// are ~100 servers), the rest split between a second Paris zone and Amsterdam.
@@ -54,6 +58,12 @@ pub struct Organization {
     pub instance_snapshots: Vec<InstanceSnapshot>,
     pub block_volumes: Vec<BlockVolume>,
     pub block_snapshots: Vec<BlockSnapshot>,
+    /// The load balancers, in the order of the Load Balancer table (see [`crate::services()`]).
+    pub load_balancers: Vec<LoadBalancer>,
+    /// The managed databases, in the order of the Managed Database table (see [`crate::services()`]).
+    pub databases: Vec<Database>,
+    /// The Autoscaling groups, in the order of the Autoscaling table (see [`crate::scaling()`]).
+    pub scaling_groups: Vec<ScalingGroup>,
     pub prices: PriceBook,
     pub ghosts: GhostIds,
     /// Ids of the planted utilisation servers, in the order of the Cockpit table of planted cases (see
@@ -92,6 +102,10 @@ impl Organization {
         b.team_tags(&ghosts);
         let mut stat = IdStream::new(config.seed, "image");
         let image = (stat.uuid(), stat.uuid());
+        let load_balancers = b.load_balancers(&utilisation_servers);
+        let project_ids: Vec<String> = b.projects.iter().map(|p| p.id.clone()).collect();
+        let databases = rdb::build(config.seed, config.today, &project_ids);
+        let scaling_groups = autoscaling::build(config.seed, config.today, &project_ids, &image.0, &load_balancers);
         Organization {
             id: config.organization_id.clone(),
             today: config.today,
@@ -102,6 +116,9 @@ impl Organization {
             instance_snapshots: b.instance_snapshots,
             block_volumes: b.block_volumes,
             block_snapshots: b.block_snapshots,
+            load_balancers,
+            databases,
+            scaling_groups,
             prices: PriceBook::default(),
             ghosts,
             utilisation_servers,
@@ -159,6 +176,18 @@ impl Organization {
 
     pub fn instance_snapshot(&self, id: &str) -> Option<&InstanceSnapshot> {
         self.instance_snapshots.iter().find(|s| s.id == id)
+    }
+
+    pub fn load_balancer(&self, id: &str) -> Option<&LoadBalancer> {
+        self.load_balancers.iter().find(|l| l.id == id)
+    }
+
+    pub fn database(&self, id: &str) -> Option<&Database> {
+        self.databases.iter().find(|d| d.id == id)
+    }
+
+    pub fn scaling_group(&self, id: &str) -> Option<&ScalingGroup> {
+        self.scaling_groups.iter().find(|g| g.id == id)
     }
 }
 
@@ -666,6 +695,23 @@ impl<'c> Builder<'c> {
         ids
     }
 
+    /// The load balancers, from their own stream; the healthy ones' pools hold the public addresses of healthy
+    /// running servers of their project and zone (never a planted utilisation server, whose story is its CPU).
+    fn load_balancers(&self, utilisation_servers: &[String]) -> Vec<LoadBalancer> {
+        let project_ids: Vec<String> = self.projects.iter().map(|p| p.id.clone()).collect();
+        let candidates = |project_id: &str, zone: &str| -> Vec<String> {
+            self.servers
+                .iter()
+                .filter(|s| s.state == "running" && s.project_id == project_id && s.zone == zone)
+                .filter(|s| !utilisation_servers.contains(&s.id))
+                .filter_map(|s| s.ip_ids.first())
+                .filter_map(|id| self.ips.iter().find(|ip| &ip.id == id))
+                .map(|ip| ip.address.clone())
+                .collect()
+        };
+        lb::build(self.config.seed, self.today, &project_ids, candidates)
+    }
+
     /// Resources that look suspicious to a sloppy report but are not waste.
     fn edge_cases(&mut self, rng: &mut IdStream, hibernating: usize) {
         let today = self.today;
@@ -716,6 +762,11 @@ mod tests {
         let large = Organization::build(&SimConfig { servers: 250, projects: 7, ..config() });
         assert_eq!(small.ghosts, large.ghosts);
         assert_eq!(small.utilisation_servers, large.utilisation_servers);
+        let ids = |o: &Organization| {
+            let lbs = o.load_balancers.iter().map(|l| l.id.clone());
+            lbs.chain(o.databases.iter().map(|d| d.id.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&small), ids(&large));
     }
 
     #[test]
@@ -745,5 +796,27 @@ mod tests {
         let org = Organization::build(&SimConfig { servers: 0, ..config() });
         let h = org.block_snapshot(&org.ghosts.old_snapshot).unwrap();
         assert!(org.block_volume(&h.parent_volume.as_ref().unwrap().id).is_some());
+        // The healthy load balancers fall back to fixed private addresses.
+        assert_eq!(org.load_balancers[0].backends[0].pool, ["10.0.0.11", "10.0.0.12"]);
+    }
+
+    #[test]
+    fn healthy_load_balancers_point_at_healthy_servers() {
+        let org = Organization::build(&config());
+        let web = &org.load_balancers[0];
+        assert_eq!(
+            (web.name.as_str(), web.project_id.as_str(), web.zone.as_str()),
+            ("web-lb", org.id.as_str(), "fr-par-1")
+        );
+        assert_eq!(web.backends[0].pool.len(), 2);
+        for address in web.backends.iter().chain(&org.load_balancers[1].backends).flat_map(|b| &b.pool) {
+            let ip = org.ips.iter().find(|i| &i.address == address).expect("a server's flexible IP");
+            let server = org.server(&ip.server.as_ref().unwrap().id).unwrap();
+            assert_eq!(server.state, "running");
+            assert!(!org.utilisation_servers.contains(&server.id));
+        }
+        let api = &org.load_balancers[1];
+        assert_eq!((api.name.as_str(), api.project_id.as_str()), ("api-lb", org.projects[1].id.as_str()));
+        assert!(api.backends.iter().all(|b| !b.pool.is_empty()));
     }
 }

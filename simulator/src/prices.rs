@@ -1,7 +1,7 @@
-//! The price book the simulator publishes (Instance server types, Block volume types, flexible IPs), and the zones
-//! each API serves. Shared by the Instance, Block, Product Catalog and Billing products and by the oracle
-//! ([`crate::planted()`]), so a finding's expected cost is always what a collector could have derived from the served
-//! responses.
+//! The price book the simulator publishes (Instance server types, Block volume types, flexible IPs, Load Balancer
+//! offers, Managed Database node types), and the zones and regions each API serves. Shared by the Instance, Block,
+//! Product Catalog and Billing products and by the oracles ([`crate::planted()`], [`crate::services()`]), so a
+//! finding's expected cost is always what a collector could have derived from the served responses.
 
 use rust_decimal::Decimal;
 
@@ -18,6 +18,13 @@ pub const INSTANCE_ZONES: [&str; 10] = [
 
 pub const BLOCK_ZONES: [&str; 9] =
     ["fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3"];
+
+/// The zones of the Load Balancer API (its zoned flavour: `/lb/v1/zones/{zone}`).
+pub const LB_ZONES: [&str; 8] =
+    ["fr-par-1", "fr-par-2", "nl-ams-1", "nl-ams-2", "nl-ams-3", "pl-waw-1", "pl-waw-2", "pl-waw-3"];
+
+/// The regions of the Managed Database (RDB) API.
+pub const RDB_REGIONS: [&str; 3] = ["fr-par", "nl-ams", "pl-waw"];
 
 /// Hardware facts of a commercial type, copied from the recorded `products/servers` pages.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +53,27 @@ pub struct VolumeType {
     pub snapshot_pricing: Decimal,
 }
 
+/// A Load Balancer offer, billed by the hour whatever it forwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LbType {
+    /// Lower case, as the Load Balancer API writes `type` (`lb-s`); the catalog's `product` is it upper-cased.
+    pub name: &'static str,
+    /// EUR per hour.
+    pub hourly_price: Decimal,
+}
+
+/// A Managed Database node type, billed by the hour per node (a high-availability cluster runs two).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbNodeType {
+    /// Lower case, as the RDB API writes `node_type` (`db-dev-s`).
+    pub name: &'static str,
+    /// EUR per hour and node.
+    pub hourly_price: Decimal,
+    pub vcpus: u32,
+    /// Bytes (GB = 10^9, like every `scw.Size`).
+    pub memory: u64,
+}
+
 /// Prices are identical in every zone; the per-zone lookups exist so that callers do not rely on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceBook {
@@ -54,6 +82,9 @@ pub struct PriceBook {
     /// EUR per hour for a flexible (routed) IPv4.
     pub flexible_ipv4_hourly: Decimal,
     pub flexible_ipv6_hourly: Decimal,
+    pub lb_types: Vec<LbType>,
+    /// The node types the simulated databases use (the catalog publishes these only).
+    pub db_node_types: Vec<DbNodeType>,
 }
 
 impl Default for PriceBook {
@@ -122,6 +153,16 @@ impl Default for PriceBook {
             ],
             flexible_ipv4_hourly: Decimal::new(4, 3),
             flexible_ipv6_hourly: Decimal::ZERO,
+            lb_types: vec![
+                LbType { name: "lb-s", hourly_price: Decimal::new(124, 4) },
+                LbType { name: "lb-gp-m", hourly_price: Decimal::new(874, 4) },
+                LbType { name: "lb-gp-l", hourly_price: Decimal::new(2196, 4) },
+            ],
+            db_node_types: vec![
+                DbNodeType { name: "db-dev-s", hourly_price: Decimal::new(164, 4), vcpus: 2, memory: 2 * GB },
+                DbNodeType { name: "db-dev-m", hourly_price: Decimal::new(322, 4), vcpus: 3, memory: 4 * GB },
+                DbNodeType { name: "db-pro2-xxs", hourly_price: Decimal::new(894, 4), vcpus: 2, memory: 8 * GB },
+            ],
         }
     }
 }
@@ -150,6 +191,16 @@ impl PriceBook {
 
     pub fn flexible_ipv4(&self, zone: &str) -> Option<Decimal> {
         INSTANCE_ZONES.contains(&zone).then_some(self.flexible_ipv4_hourly)
+    }
+
+    /// A Load Balancer offer (lower case, `lb-s`) sold in `zone` (none outside the Load Balancer zones).
+    pub fn lb_type(&self, zone: &str, name: &str) -> Option<&LbType> {
+        LB_ZONES.contains(&zone).then(|| self.lb_types.iter().find(|t| t.name == name)).flatten()
+    }
+
+    /// A Managed Database node type (lower case, `db-dev-s`) sold in `region`.
+    pub fn db_node_type(&self, region: &str, name: &str) -> Option<&DbNodeType> {
+        RDB_REGIONS.contains(&region).then(|| self.db_node_types.iter().find(|t| t.name == name)).flatten()
     }
 }
 

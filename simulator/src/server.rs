@@ -28,7 +28,7 @@ use crate::products::billing::api::BillingApi;
 use crate::products::billing::book::Book;
 use crate::products::cockpit::api::{Cockpit, Endpoint};
 use crate::products::cockpit::metrics_clock_ms;
-use crate::products::{account, billing, block, catalog, cockpit, instance};
+use crate::products::{account, autoscaling, billing, block, catalog, cockpit, instance, lb, rdb};
 use crate::wire::Style;
 
 /// What the recorded gateway calls itself.
@@ -111,6 +111,9 @@ impl Simulator {
             projects: account::Projects::new(&org.id, &org.projects, style),
             instance: instance::Lists::new(&org.instance()),
             block: block::Lists::new(&org.block(), style),
+            lb: lb::Lists::new(&org.id, &org.load_balancers, style),
+            rdb: rdb::Lists::new(&org.id, &org.databases, &org.prices, style),
+            autoscaling: autoscaling::Lists::new(&org.id, &org.scaling_groups, style),
             catalog: catalog::Catalog::new(&org.prices, style),
             billing,
             cockpit: Cockpit::new(&org, config.seed, style, &format!("http://{addr}")),
@@ -201,6 +204,9 @@ struct AppState {
     projects: account::Projects,
     instance: instance::Lists,
     block: block::Lists,
+    lb: lb::Lists,
+    rdb: rdb::Lists,
+    autoscaling: autoscaling::Lists,
     catalog: catalog::Catalog,
     /// The Billing book, the billing clock and the charges cache.
     billing: BillingApi,
@@ -248,6 +254,11 @@ fn router(state: Arc<AppState>) -> Router {
             block::list(&st.block, &st.config, &zone, &uri, list)
         }
     };
+    let scaling = |list: autoscaling::List| {
+        move |st: St, Path(zone): Path<String>, uri: Uri| async move {
+            autoscaling::list(&st.autoscaling, &zone, &uri, list)
+        }
+    };
     let billing_route =
         |handler: fn(&BillingApi, &Uri) -> Handled| move |st: St, uri: Uri| async move { handler(&st.billing, &uri) };
     let prometheus = |endpoint: Endpoint| {
@@ -283,6 +294,35 @@ fn router(state: Arc<AppState>) -> Router {
             get(
                 |st: St, Path(zone): Path<String>, uri: Uri| async move { block::volume_types(&st.block, &zone, &uri) },
             ),
+        )
+        .route(
+            "/lb/v1/zones/{zone}/lbs",
+            get(|st: St, Path(zone): Path<String>, uri: Uri| async move { lb::list_lbs(&st.lb, &zone, &uri) }),
+        )
+        .route(
+            "/lb/v1/zones/{zone}/lbs/{lb_id}/backends",
+            get(|st: St, Path((zone, lb_id)): Path<(String, String)>, uri: Uri| async move {
+                lb::list_backends(&st.lb, &zone, &lb_id, &uri)
+            }),
+        )
+        .route(
+            "/rdb/v1/regions/{region}/instances",
+            get(|st: St, Path(region): Path<String>, uri: Uri| async move { rdb::list(&st.rdb, &region, &uri) }),
+        )
+        .route("/autoscaling/v1alpha1/zones/{zone}/instance-groups", get(scaling(autoscaling::List::Groups)))
+        .route("/autoscaling/v1alpha1/zones/{zone}/instance-templates", get(scaling(autoscaling::List::Templates)))
+        .route("/autoscaling/v1alpha1/zones/{zone}/instance-policies", get(scaling(autoscaling::List::Policies)))
+        .route(
+            "/autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}/events",
+            get(|st: St, Path((zone, group)): Path<(String, String)>, uri: Uri| async move {
+                autoscaling::list_events(&st.autoscaling, &zone, &group, &uri)
+            }),
+        )
+        .route(
+            "/autoscaling/v1alpha2/zones/{zone}/groups",
+            get(|st: St, Path(zone): Path<String>, uri: Uri| async move {
+                autoscaling::list_groups_v2(&st.autoscaling, &zone, &uri)
+            }),
         )
         .route(
             "/product-catalog/v2alpha1/public-catalog/products",
@@ -354,6 +394,14 @@ fn classify(path: &str) -> Option<Route> {
         "discounts" => "discount",
         "data-sources" => "data_source",
         "tokens" => "token",
+        "lbs" => "lb",
+        "backends" => "backend",
+        "instances" => "instance",
+        "instance-groups" => "instance_group",
+        "instance-templates" => "instance_template",
+        "instance-policies" => "instance_policy",
+        "events" if path.starts_with("/autoscaling/") => "instance_group_event",
+        "groups" if path.starts_with("/autoscaling/") => "group",
         _ if path.starts_with("/cockpit/") && path.contains("/tokens/") => "token",
         _ => "product",
     };
@@ -379,6 +427,12 @@ fn classify(path: &str) -> Option<Route> {
         "account"
     } else if path.starts_with("/cockpit/v1/") {
         "cockpit"
+    } else if path.starts_with("/lb/v1/") {
+        "lb"
+    } else if path.starts_with("/rdb/v1/") {
+        "rdb"
+    } else if path.starts_with("/autoscaling/v1alpha1/") || path.starts_with("/autoscaling/v1alpha2/") {
+        "autoscaling"
     } else {
         return None;
     };
@@ -395,6 +449,9 @@ fn api_product(path: &str) -> Option<&'static str> {
         ("/billing/", "billing"),
         ("/cockpit/", "cockpit"),
         ("/cockpit-data/", "cockpit"),
+        ("/lb/", "lb"),
+        ("/rdb/", "rdb"),
+        ("/autoscaling/", "autoscaling"),
     ]
     .into_iter()
     .find_map(|(prefix, product)| path.starts_with(prefix).then_some(product))
@@ -465,5 +522,18 @@ mod tests {
         assert_eq!((data.product, data.needs_auth), (None, false));
         assert_eq!(api_product("/cockpit-data/x/prometheus/api/v1/series"), Some("cockpit"));
         assert_eq!(api_product("/cockpit/v1/regions/fr-par/tokens"), Some("cockpit"));
+        let lbs = classify("/lb/v1/zones/fr-par-1/lbs").unwrap();
+        assert_eq!((lbs.product, lbs.resource, lbs.needs_auth), (Some("lb"), "lb", true));
+        assert_eq!(classify("/lb/v1/zones/fr-par-1/lbs/x/backends").unwrap().resource, "backend");
+        let rdb = classify("/rdb/v1/regions/fr-par/instances").unwrap();
+        assert_eq!((rdb.product, rdb.resource, rdb.needs_auth), (Some("rdb"), "instance", true));
+        assert_eq!(api_product("/lb/v1/zones/fr-par-1/lbs"), Some("lb"));
+        assert_eq!(api_product("/rdb/v1/regions/fr-par/instances"), Some("rdb"));
+        let groups = classify("/autoscaling/v1alpha1/zones/fr-par-1/instance-groups").unwrap();
+        assert_eq!((groups.product, groups.resource, groups.needs_auth), (Some("autoscaling"), "instance_group", true));
+        let events = classify("/autoscaling/v1alpha1/zones/fr-par-1/instance-groups/x/events").unwrap();
+        assert_eq!(events.resource, "instance_group_event");
+        assert_eq!(classify("/autoscaling/v1alpha2/zones/fr-par-1/groups").unwrap().resource, "group");
+        assert_eq!(api_product("/autoscaling/v1alpha2/zones/fr-par-1/groups"), Some("autoscaling"));
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate};
-use costlake_simulator::{CPU_METRIC, DEFAULT_SECRET_KEY, VCPU_METRIC, organization, utilisation};
+use costlake_simulator::{
+    CPU_METRIC, DB_CONNECTIONS_METRIC, DB_CPU_METRIC, DEFAULT_SECRET_KEY, VCPU_METRIC, organization, utilisation,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -260,7 +262,13 @@ async fn label_values_and_series() {
     let none =
         h.prom_json(&url, "label/__name__/values", &secret, &[("match[]", r#"{__name__=~"object_storage_.*"}"#)]).await;
     assert_eq!(none, json!([]));
-    assert_eq!(h.prom_json(&url, "label/__name__/values", &secret, &[]).await, json!([CPU_METRIC, VCPU_METRIC]));
+    // Without a selector, every name, the databases' too (db-main and db-archive-2023 are in project 0, fr-par).
+    assert_eq!(
+        h.prom_json(&url, "label/__name__/values", &secret, &[]).await,
+        json!([CPU_METRIC, VCPU_METRIC, DB_CPU_METRIC, DB_CONNECTIONS_METRIC])
+    );
+    let rdb = h.prom_json(&url, "label/__name__/values", &secret, &[("match[]", r#"{__name__=~"rdb_.*"}"#)]).await;
+    assert_eq!(rdb, json!([DB_CPU_METRIC, DB_CONNECTIONS_METRIC]));
 
     // The running servers of project 0 in the Paris zones.
     let expected: Vec<&str> = {

@@ -2,7 +2,7 @@
 
 use costlake_simulator::{SimConfig, SimStats, Simulator, planted};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 mod common;
 
@@ -316,13 +316,43 @@ async fn money_as_strings() {
 async fn catalog_filters_and_prices() {
     let h = Harness::start("").await;
     let all = h.all_b("/product-catalog/v2alpha1/public-catalog/products", "products").await;
-    assert_eq!(all.len(), 100);
+    // 8 types and 2 IPs in 10 zones, 3 Load Balancer offers in 8 zones, 3 database node types in 3 regions.
+    assert_eq!(all.len(), 100 + 24 + 9);
     let instance =
         h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=instance&page_size=100").await;
     assert_eq!(instance["total_count"], 80);
     assert!(instance["products"].as_array().unwrap().iter().all(|p| p["product_category"] == "Instance"));
     let zone = h.json("/product-catalog/v2alpha1/public-catalog/products?zone=nl-ams-1").await;
-    assert_eq!(zone["total_count"], 10);
+    assert_eq!(zone["total_count"], 10 + 3);
+    let lbs =
+        h.json("/product-catalog/v2alpha1/public-catalog/products?product_types=load_balancer&zone=fr-par-1").await;
+    let skus: Vec<&str> = lbs["products"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
+    assert_eq!(
+        skus,
+        [
+            "/network/loadbalancer/lb-s/run_fr-par-1",
+            "/network/loadbalancer/lb-gp-m/run_fr-par-1",
+            "/network/loadbalancer/lb-gp-l/run_fr-par-1"
+        ]
+    );
+    assert_eq!(lbs["products"][0]["product"], "LB-S");
+    assert_eq!(lbs["products"][1]["price"]["retail_price"]["nanos"], 87_400_000);
+    let dbs = h
+        .json(
+            "/product-catalog/v2alpha1/public-catalog/products?product_types=managed_relational_database&region=nl-ams",
+        )
+        .await;
+    assert_eq!(dbs["total_count"], 3);
+    for p in dbs["products"].as_array().unwrap() {
+        assert_eq!(
+            (&p["product_category"], &p["locality"]),
+            (&json!("Managed Database"), &json!({"region": "nl-ams"}))
+        );
+        assert_eq!(p["unit_of_measure"], json!({"unit": "hour", "size": 1}));
+    }
+    // A zone selects zoned products only; a region selects the zoned and the regional ones.
+    let region = h.json("/product-catalog/v2alpha1/public-catalog/products?region=pl-waw&page_size=100").await;
+    assert_eq!(region["total_count"], 3 * 10 + 3 * 3 + 3);
     let ip = all.iter().find(|p| p["sku"] == "/network/flexip/ip/run_fr-par-1").unwrap();
     assert_eq!(ip["price"]["retail_price"], serde_json::json!({"currency_code": "EUR", "units": 0, "nanos": 4000000}));
     assert_eq!(ip["unit_of_measure"], serde_json::json!({"unit": "hour", "size": 1}));

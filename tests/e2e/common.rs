@@ -50,7 +50,24 @@ pub fn assert_report_is_planted(report: &Value, config: &SimConfig) {
     );
     assert_eq!(unknown[0]["monthly_cost"], Value::Null, "an unknown state has an unknown cost");
     assert!(unknown[0]["reason"].as_str().unwrap().contains("unknown to costlake"), "{}", unknown[0]["reason"]);
-    let rows: Vec<Value> = all.iter().filter(|r| r["kind"] != "unknown_state").cloned().collect();
+    // Idle load balancers, when the Load Balancer product was collected: exactly the planted ones, euros exact.
+    let balancers: Vec<&Value> = all.iter().filter(|r| r["kind"] == "idle_load_balancer").collect();
+    if !balancers.is_empty() {
+        let idle = costlake_simulator::services(config).idle_load_balancers;
+        assert_eq!(balancers.len(), idle.len(), "idle load balancers: {balancers:?}");
+        for lb in &idle {
+            let row = balancers.iter().find(|r| r["resource_id"] == lb.resource_id.as_str()).expect("planted");
+            assert_eq!(
+                Decimal::from_str(row["monthly_cost"].as_str().unwrap()).unwrap(),
+                lb.monthly_cost,
+                "{}",
+                lb.name
+            );
+            assert_eq!(row["since"], lb.since.to_string().as_str(), "{}", lb.name);
+        }
+    }
+    let rows: Vec<Value> =
+        all.iter().filter(|r| r["kind"] != "unknown_state" && r["kind"] != "idle_load_balancer").cloned().collect();
     let rows = rows.as_slice();
     let expected = planted(config);
     let ids = |rows: &[Value]| {

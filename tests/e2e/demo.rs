@@ -81,7 +81,7 @@ async fn the_demo_prints_what_the_readme_shows_its_hints_work_as_printed_and_it_
 }
 
 /// The reports the demo prints with `--format json`, in order: ghost-resources, cost-drift, cost-anomalies,
-/// rightsizing.
+/// rightsizing, scaling-groups, idle-services.
 fn printed_reports(stdout: &str) -> Vec<serde_json::Value> {
     serde_json::Deserializer::from_str(stdout)
         .into_iter::<serde_json::Value>()
@@ -105,7 +105,7 @@ async fn the_demo_tells_its_whole_story(run_on: &str, shown_on: &str) {
     let config = SimConfig::default().with_knobs(&format!("servers=20,today={shown_on}")).unwrap();
     let truth = costlake_simulator::billing(&config);
     let reports = printed_reports(&demo.stdout);
-    assert_eq!(reports.len(), 4, "{run_on}: four reports");
+    assert_eq!(reports.len(), 6, "{run_on}: six reports");
     assert_report_is_planted(&reports[0], &config);
 
     let drift = reports[1].as_array().unwrap();

@@ -36,9 +36,15 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
         table.contains("Total monthly_cost per kind:") && table.contains("Total monthly_cost per project_name:"),
         "{table}"
     );
-    // 11 ghosts and the server in a state costlake does not know, whose cost is unknown too.
-    assert!(table.contains("All 12 rows: 263.74 EUR, plus 3 without a known price"), "{table}");
-    assert!(table.contains("│ stopped_server    ┆    2 ┆   177.26 EUR ┆"), "{table}");
+    // 11 ghosts, the server in a state costlake does not know (its cost unknown too) and the idle load
+    // balancers: 263.7417 EUR a month and theirs.
+    let balancers = costlake_simulator::services(simulator.config()).idle_load_balancers;
+    let total = rust_decimal::Decimal::new(2637417, 4)
+        + balancers.iter().map(|b| b.monthly_cost).sum::<rust_decimal::Decimal>();
+    let line = format!("All {} rows: {:.2} EUR, plus 3 without a known price", 12 + balancers.len(), total.round_dp(2));
+    assert!(table.contains(&line), "{line}\n{table}");
+    let stopped = table.lines().find(|l| l.starts_with("│ stopped_server ") && l.contains(" 2 ┆")).unwrap_or_default();
+    assert!(stopped.contains("┆   177.26 EUR ┆"), "{table}");
 
     // On a 120-column terminal the table fits: ids shortened, the columns of @table, long reasons wrapped;
     // --wide has everything, JSON and CSV too.
@@ -59,7 +65,7 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     assert!(lines.next().unwrap().starts_with(
         "kind,resource_id,name,project_id,project_name,zone,state,since,age_days,size_bytes,monthly_cost,currency"
     ));
-    assert_eq!(lines.count(), 12);
+    assert_eq!(lines.count(), 12 + balancers.len());
 
     // A price override fills a gap the APIs leave: local SSD storage.
     sandbox

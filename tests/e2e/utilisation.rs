@@ -7,7 +7,7 @@ mod common;
 use std::str::FromStr;
 
 use common::{sandbox_with_metrics as sandbox, scalar, simulator};
-use costlake_simulator::utilisation;
+use costlake_simulator::{SimConfig, scaling, services, utilisation};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ fn dec(value: &Value) -> Decimal {
 async fn duplicates_and_gaps(sandbox: &costlake_tests::sandbox::Sandbox) -> (u64, u64) {
     let duplicates = scalar(
         sandbox,
-        "SELECT count() - uniqExact(metric, resource_id, ts) FROM raw_cockpit_metric_points \
+        "SELECT count() - uniqExact(metric, resource_id, labels, ts) FROM raw_cockpit_metric_points \
          WHERE run_id IN (SELECT run_id FROM runs)",
     )
     .await;
@@ -91,6 +91,93 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
     let expected: Decimal = flagged.iter().filter_map(|p| p.monthly_savings).sum();
     assert!(table.contains(&format!("All {} rows: {:.2} EUR\n", flagged.len(), expected.round_dp(2))), "{table}");
     assert_eq!(duplicates_and_gaps(&sandbox).await, (0, 0));
+
+    idle_services_are_the_planted_ones(&sandbox, simulator.config()).await;
+    scaling_groups_are_the_planted_ones(&sandbox, simulator.config()).await;
+}
+
+/// The same run, for scaling-groups: every group's bounds, events, flaps and replicas' euros as planted; only
+/// the flapping one is flagged.
+async fn scaling_groups_are_the_planted_ones(sandbox: &costlake_tests::sandbox::Sandbox, config: &SimConfig) {
+    let truth = scaling(config);
+    let rows = sandbox.ok(&["-q", "report", "scaling-groups", "--format", "json"]).await.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), truth.groups.len(), "{rows:#?}");
+    assert!(truth.groups.iter().any(|g| g.flapping) && truth.groups.iter().any(|g| !g.flapping));
+    for group in &truth.groups {
+        let row = rows
+            .iter()
+            .find(|r| r["group_id"] == group.id.as_str())
+            .unwrap_or_else(|| panic!("{} is not reported: {rows:#?}", group.name));
+        let context = group.name.as_str();
+        assert_eq!(row["name"], group.name.as_str(), "{context}");
+        assert_eq!(row["zone"], group.zone.as_str(), "{context}");
+        assert_eq!(row["project_id"], group.project_id.as_str(), "{context}");
+        assert_eq!(row["min_replicas"], group.min_replicas, "{context}");
+        assert_eq!(row["max_replicas"], group.max_replicas, "{context}");
+        assert_eq!(row["cooldown_seconds"], group.cooldown_seconds, "{context}");
+        assert_eq!(row["current_size"], group.current_size, "{context}");
+        assert_eq!(row["scale_ups"], group.scale_ups, "{context}");
+        assert_eq!(row["scale_downs"], group.scale_downs, "{context}");
+        assert_eq!(row["other_events"], group.other_events, "{context}");
+        assert_eq!(row["flaps"], group.flaps, "{context}");
+        assert_eq!(row["flapping"], group.flapping, "{context}");
+        assert_eq!(row["commercial_type"], group.commercial_type.as_str(), "{context}");
+        assert_eq!(dec(&row["monthly_cost"]), group.monthly_cost, "{context}");
+        let at_max = if group.current_size == group.max_replicas { 100.0 } else { 0.0 };
+        assert_eq!(row["at_max_percent"].as_f64(), Some(at_max), "{context}: one collection");
+    }
+}
+
+/// The same run, for idle-services: every planted idle load balancer and database with its exact euros, its
+/// start and its reason, and no healthy one; ghost-resources lists the load balancers too.
+async fn idle_services_are_the_planted_ones(sandbox: &costlake_tests::sandbox::Sandbox, config: &SimConfig) {
+    let truth = services(config);
+    let rows = sandbox.ok(&["-q", "report", "idle-services", "--format", "json"]).await.json();
+    let rows = rows.as_array().unwrap();
+    let planted: Vec<_> = truth.idle_load_balancers.iter().chain(&truth.idle_databases).collect();
+    assert!(!truth.idle_load_balancers.is_empty() && !truth.idle_databases.is_empty());
+    assert_eq!(rows.len(), planted.len(), "exactly the planted idle services: {rows:#?}");
+    for idle in &planted {
+        let row = rows
+            .iter()
+            .find(|r| r["resource_id"] == idle.resource_id.as_str())
+            .unwrap_or_else(|| panic!("{} is not reported: {rows:#?}", idle.name));
+        let context = format!("{} {}", idle.kind, idle.name);
+        assert_eq!(row["kind"], idle.kind, "{context}");
+        assert_eq!(row["name"], idle.name.as_str(), "{context}");
+        assert_eq!(row["project_id"], idle.project_id.as_str(), "{context}");
+        assert_eq!(row["zone"], idle.zone.as_str(), "{context}");
+        assert_eq!(row["since"], idle.since.to_string().as_str(), "{context}");
+        assert_eq!(dec(&row["monthly_cost"]), idle.monthly_cost, "{context}");
+        assert_eq!(row["currency"], "EUR", "{context}");
+        let reason = row["reason"].as_str().unwrap();
+        let expected = match idle.reason {
+            "no_backend" => "with no backend",
+            "empty_pools" => "no server in its pool",
+            "low_cpu" => "daily max CPU at most",
+            "no_connection" => "no connection in 30 days",
+            other => panic!("unknown planted reason {other}"),
+        };
+        assert!(reason.contains(expected), "{context}: {reason}");
+    }
+    for healthy in &truth.healthy {
+        assert!(rows.iter().all(|r| r["resource_id"] != healthy.as_str()), "{healthy} is healthy: {rows:#?}");
+    }
+
+    let ghosts = sandbox.ok(&["-q", "report", "ghost-resources", "--format", "json"]).await.json();
+    let listed: Vec<&str> = ghosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["kind"] == "idle_load_balancer")
+        .map(|g| g["resource_id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = truth.idle_load_balancers.iter().map(|lb| lb.resource_id.as_str()).collect();
+    let mut listed = listed;
+    listed.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "ghost-resources lists the idle load balancers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,4 +39,15 @@ UNION ALL
 SELECT run_id, snapshot_at, organization_id, 'block_snapshot', id, name, project_id, CAST(zone, 'String'),
        CAST(status, 'Nullable(String)'), CAST(class, 'Nullable(String)'), size, created_at, parent_volume_id, tags
 FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT run_id, snapshot_at, organization_id, 'lb_load_balancer', id, name, project_id, CAST(zone, 'String'),
+       CAST(status, 'Nullable(String)'), CAST(type, 'Nullable(String)'), CAST(NULL, 'Nullable(UInt64)'), created_at,
+       CAST(NULL, 'Nullable(String)'), tags
+FROM raw_lb_load_balancers WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+-- A database is regional: its region stands in the zone column.
+SELECT run_id, snapshot_at, organization_id, 'rdb_instance', id, name, project_id, CAST(region, 'String'),
+       CAST(status, 'Nullable(String)'), CAST(node_type, 'Nullable(String)'), volume_size, created_at,
+       CAST(NULL, 'Nullable(String)'), tags
+FROM raw_rdb_instances WHERE run_id IN (SELECT run_id FROM runs)
 SETTINGS join_use_nulls = 1;

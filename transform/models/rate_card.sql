@@ -40,15 +40,21 @@ FROM
     GROUP BY zone, class
     HAVING uniqExact(snapshot_pricing, snapshot_pricing_currency) = 1
     UNION ALL
-    -- The public catalog, in billing's SKU vocabulary: Instance offers and flexible IPs per zone.
+    -- The public catalog, in billing's SKU vocabulary: Instance offers and flexible IPs per zone, Load Balancer
+    -- offers per zone and Managed Database nodes per region (the region stands in the zone column), both
+    -- matched on the product's name in lower case, as their APIs write the type ("lb-s", "db-dev-s").
     SELECT price_kind, zone, match_key, monthly_price, currency, concat('product catalog ', sku), 3
     FROM
     (
         SELECT multiIf(instance_offer_id IS NOT NULL, 'server_hour',
-                       startsWith(sku, '/network/flexip/'), 'ip_hour', '') AS price_kind,
-               CAST(assumeNotNull(zone), 'String') AS zone,
+                       startsWith(sku, '/network/flexip/'), 'ip_hour',
+                       product_category = 'Load Balancer', 'lb_hour',
+                       product_category = 'Managed Database', 'database_node_hour', '') AS price_kind,
+               CAST(assumeNotNull(coalesce(zone, region)), 'String') AS zone,
                multiIf(instance_offer_id IS NOT NULL, assumeNotNull(instance_offer_id),
-                       startsWith(sku, '/network/flexip/ipv6/'), 'routed_ipv6', 'routed_ipv4') AS match_key,
+                       startsWith(sku, '/network/flexip/ipv6/'), 'routed_ipv6',
+                       startsWith(sku, '/network/flexip/'), 'routed_ipv4',
+                       lower(assumeNotNull(product))) AS match_key,
                multiIf(unit = 'hour', retail_price * 730 / unit_size,
                        unit = 'minute', retail_price * 43800 / unit_size,
                        unit = 'month', retail_price / unit_size,
@@ -57,7 +63,8 @@ FROM
                sku
         FROM raw_catalog_products
         WHERE run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'catalog_products')
-          AND zone IS NOT NULL AND currency IS NOT NULL AND retail_price IS NOT NULL AND unit_size > 0
+          AND coalesce(zone, region) IS NOT NULL AND currency IS NOT NULL AND retail_price IS NOT NULL
+          AND unit_size > 0
     )
     WHERE price_kind != '' AND monthly_price IS NOT NULL
 );

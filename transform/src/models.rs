@@ -11,8 +11,11 @@
 use crate::warehouse::{Result, Warehouse};
 
 /// (table, source view) pairs, rebuilt in this order.
-pub const MATERIALISED: &[(&str, &str)] =
-    &[("billing_daily", "billing_daily_source"), ("instance_cpu_daily", "instance_cpu_daily_source")];
+pub const MATERIALISED: &[(&str, &str)] = &[
+    ("billing_daily", "billing_daily_source"),
+    ("instance_cpu_daily", "instance_cpu_daily_source"),
+    ("rdb_usage_daily", "rdb_usage_daily_source"),
+];
 
 /// A fingerprint of the loaded runs: their count and a hash of their ids (order-free).
 const LEDGER_FINGERPRINT: &str =

@@ -36,7 +36,7 @@ pub const API: Api =
     Api { version: "cockpit/v1", scope: Scope::Regions(&["fr-par", "nl-ams", "pl-waw"]), scheme: Scheme::TotalCount };
 
 /// Metric families collected, by name prefix (discovered names outside them are left in Cockpit).
-pub const COLLECTED_PREFIXES: &[&str] = &["instance_server_"];
+pub const COLLECTED_PREFIXES: &[&str] = &["instance_server_", "rdb_instance_"];
 
 /// Default resolution of the collected series.
 pub const DEFAULT_STEP_SECONDS: u64 = 300;
@@ -251,7 +251,13 @@ async fn create_token(ctx: &Context, region: &str, project: &str) -> Result<(Str
 
 /// Deletes the run's temporary token. A 404 is success: an earlier attempt, whose answer was lost, deleted it.
 async fn delete_token(ctx: &Context, region: &str, project: &str, id: &str) -> Result<(), CollectError> {
-    match ctx.client.delete(&API.path(region, &format!("tokens/{id}"))).await {
+    let path = API.path(region, "tokens");
+    let id = super::path_segment("token id", id, &path).map_err(|e| ApiError::TokenLeftBehind {
+        name: token_name(ctx),
+        project: project.to_string(),
+        cause: e.to_string(),
+    })?;
+    match ctx.client.delete(&format!("{path}/{id}")).await {
         Ok(_) => Ok(()),
         Err(ApiError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => Ok(()),
         Err(error) => Err(ApiError::TokenLeftBehind {

@@ -5,11 +5,14 @@
 //! its module here and one line to [`all`].
 
 pub mod account;
+pub mod autoscaling;
 pub mod billing;
 pub mod block;
 pub mod catalog;
 pub mod cockpit;
 pub mod instance;
+pub mod lb;
+pub mod rdb;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -267,6 +270,9 @@ pub fn all() -> Vec<Box<dyn Product>> {
         Box::new(block::Block),
         Box::new(catalog::Catalog),
         Box::new(billing::Billing),
+        Box::new(lb::LoadBalancer),
+        Box::new(rdb::Rdb),
+        Box::new(autoscaling::Autoscaling),
         Box::new(cockpit::Cockpit),
     ]
 }
@@ -296,6 +302,23 @@ pub fn help() -> String {
     lines.join("\n")
 }
 
+/// An id from an API response, checked before it goes into a request path: Scaleway ids are UUIDs, and a value
+/// with `/`, `..`, `?` or `%` would make the request go somewhere else.
+pub fn path_segment(field: &str, value: &str, request: &str) -> Result<String, CollectError> {
+    let safe = !value.is_empty()
+        && value.len() <= 128
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if safe {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::Malformed {
+            request: request.to_string(),
+            detail: format!("{field} {value:?} is not an id (letters, digits, '-' and '_' only)"),
+        }
+        .into())
+    }
+}
+
 /// Walks one list to its end, sending every page to `spec`. Returns the number of items.
 pub async fn walk_list(
     out: &Outputs,
@@ -320,4 +343,19 @@ pub async fn for_each_locality(
         result?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_responses_go_into_paths_only_when_they_are_ids() {
+        let id = "5e9a9d5b-12e5-4b2e-a1f4-0c9a3b6f1e2d";
+        assert_eq!(path_segment("lbs[].id", id, "GET /lb").unwrap(), id);
+        for hostile in ["", "../../iam/v1alpha1/api-keys", "a/b", "a?b=c", "%2e%2e", "a b", &"x".repeat(129)] {
+            let error = path_segment("lbs[].id", hostile, "GET /lb/v1/zones/fr-par-1/lbs").unwrap_err().to_string();
+            assert!(error.contains("lbs[].id") && error.contains("GET /lb/v1/zones/fr-par-1/lbs"), "{error}");
+        }
+    }
 }

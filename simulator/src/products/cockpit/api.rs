@@ -15,8 +15,9 @@ use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::databases::build_db_series;
 use super::promql::{Selector, parse_duration, parse_time};
-use super::{COCKPIT_REGIONS, Metric, SAMPLE_SECONDS, Series, build_series};
+use super::{COCKPIT_REGIONS, DbSeries, Line, SAMPLE_SECONDS, Series, build_series};
 use crate::http::{ApiError, Handled, Params, json_bytes_response, json_response, require_region};
 use crate::ids::{IdStream, api_ts, fnv1a, splitmix64, uuid_from};
 use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, sort};
@@ -95,6 +96,8 @@ pub(crate) struct Cockpit {
     /// The metrics data sources, by id.
     metrics_sources: HashMap<String, Source>,
     series: Vec<Series>,
+    /// The series of every database.
+    databases: Vec<DbSeries>,
     /// The live tokens, in creation order.
     tokens: Mutex<Vec<Token>>,
     /// The secret of every token ever created, deleted ones too (for tests that look for leaks).
@@ -151,6 +154,7 @@ impl Cockpit {
             data_sources,
             metrics_sources,
             series: build_series(org, seed),
+            databases: build_db_series(org, seed),
             tokens: Mutex::new(Vec::new()),
             issued_secrets: Mutex::new(Vec::new()),
             tokens_created: AtomicU64::new(0),
@@ -391,12 +395,14 @@ fn serve(
         let form = std::str::from_utf8(body).map_err(|_| PromError::bad_data("invalid form body".to_string()))?;
         params.extend(Params::parse(Some(form)).map_err(bad_encoding)?);
     }
-    let series: Vec<&Series> =
-        c.series.iter().filter(|s| s.project_id == source.project_id && s.region == source.region).collect();
+    let mine = |project: &str, region: &str| project == source.project_id && region == source.region;
+    let servers: Vec<&Series> = c.series.iter().filter(|s| mine(&s.project_id, &s.region)).collect();
+    let databases: Vec<&DbSeries> = c.databases.iter().filter(|d| mine(&d.project_id, &d.region)).collect();
+    let lines = Line::all(&servers, &databases);
     match endpoint {
-        Endpoint::LabelValues(label) => label_values(&series, &label, &params, clock_ms),
-        Endpoint::Series => list_series(&series, &params, clock_ms),
-        Endpoint::QueryRange => query_range(c, &series, &params, clock_ms),
+        Endpoint::LabelValues(label) => label_values(&lines, &label, &params, clock_ms),
+        Endpoint::Series => list_series(&lines, &params, clock_ms),
+        Endpoint::QueryRange => query_range(c, &lines, &params, clock_ms),
     }
 }
 
@@ -419,47 +425,40 @@ fn optional_range(params: &Params) -> Result<(i64, i64), PromError> {
     Ok((time("start", i64::MIN)?, time("end", i64::MAX)?))
 }
 
-/// Every (series, metric) selected by one of `selectors` (or all, when there are none) with a sample in the range.
-fn selected<'a>(
-    series: &[&'a Series],
-    selectors: &[Selector],
-    (start, end): (i64, i64),
-    clock_ms: i64,
-) -> Vec<(&'a Series, Metric)> {
-    let mut out = Vec::new();
-    for metric in Metric::ALL {
-        for s in series {
-            let labels = s.labels(metric);
-            let chosen = selectors.is_empty() || selectors.iter().any(|sel| sel.matches(&labels));
-            if chosen && s.has_sample_in(clock_ms, start, end) {
-                out.push((*s, metric));
-            }
-        }
-    }
-    out
+/// Every series selected by one of `selectors` (or all, when there are none) with a sample in the range.
+fn selected<'a>(lines: &[Line<'a>], selectors: &[Selector], (start, end): (i64, i64), clock_ms: i64) -> Vec<Line<'a>> {
+    lines
+        .iter()
+        .filter(|line| {
+            let labels = line.labels();
+            selectors.is_empty() || selectors.iter().any(|sel| sel.matches(&labels))
+        })
+        .filter(|line| line.load().has_sample_in(clock_ms, start, end))
+        .copied()
+        .collect()
 }
 
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-fn labels_json(s: &Series, metric: Metric) -> String {
+fn labels_json(line: &Line<'_>) -> String {
     let fields: Vec<String> =
-        s.labels(metric).iter().map(|(name, value)| format!("{}:{}", json_str(name), json_str(value))).collect();
+        line.labels().iter().map(|(name, value)| format!("{}:{}", json_str(name), json_str(value))).collect();
     format!("{{{}}}", fields.join(","))
 }
 
 /// `label/{name}/values?match[]=…&start=&end=`: the sorted distinct values of a label.
-fn label_values(series: &[&Series], label: &str, params: &Params, clock_ms: i64) -> Result<Response, PromError> {
+fn label_values(lines: &[Line<'_>], label: &str, params: &Params, clock_ms: i64) -> Result<Response, PromError> {
     let valid = label.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(PromError::bad_data(format!("invalid label name: \"{label}\"")));
     }
-    let selected = selected(series, &selectors(params)?, optional_range(params)?, clock_ms);
+    let selected = selected(lines, &selectors(params)?, optional_range(params)?, clock_ms);
     let mut values: Vec<&str> = selected
         .iter()
-        .filter_map(|(s, metric)| s.labels(*metric).into_iter().find(|(name, _)| *name == label).map(|(_, v)| v))
+        .filter_map(|line| line.labels().into_iter().find(|(name, _)| *name == label).map(|(_, v)| v))
         .filter(|v| !v.is_empty())
         .collect();
     values.sort_unstable();
@@ -469,13 +468,13 @@ fn label_values(series: &[&Series], label: &str, params: &Params, clock_ms: i64)
 }
 
 /// `series?match[]=…&start=&end=`: the label sets of the selected series with a sample in the range.
-fn list_series(series: &[&Series], params: &Params, clock_ms: i64) -> Result<Response, PromError> {
+fn list_series(lines: &[Line<'_>], params: &Params, clock_ms: i64) -> Result<Response, PromError> {
     let selectors = selectors(params)?;
     if selectors.is_empty() {
         return Err(PromError::bad_data("no match[] parameter provided".to_string()));
     }
-    let selected = selected(series, &selectors, optional_range(params)?, clock_ms);
-    let data: Vec<String> = selected.iter().map(|(s, metric)| labels_json(s, *metric)).collect();
+    let selected = selected(lines, &selectors, optional_range(params)?, clock_ms);
+    let data: Vec<String> = selected.iter().map(labels_json).collect();
     Ok(success(&format!("[{}]", data.join(","))))
 }
 
@@ -486,7 +485,7 @@ fn render_time(ms: i64) -> String {
 
 /// `query_range?query=&start=&end=&step=`: a matrix, one point per evaluation time `start + k × step ≤ end`
 /// whose latest sample is less than 300 s old (as Prometheus 3: a sample exactly 5 minutes old is stale).
-fn query_range(c: &Cockpit, series: &[&Series], params: &Params, clock_ms: i64) -> Result<Response, PromError> {
+fn query_range(c: &Cockpit, lines: &[Line<'_>], params: &Params, clock_ms: i64) -> Result<Response, PromError> {
     let time = |key: &str| {
         let v = params.get(key).unwrap_or("");
         parse_time(v).ok_or_else(|| PromError::bad_param(key, &format!("cannot parse \"{v}\" to a valid timestamp")))
@@ -518,42 +517,40 @@ fn query_range(c: &Cockpit, series: &[&Series], params: &Params, clock_ms: i64) 
     let mut out = String::from(r#"{"resultType":"matrix","result":["#);
     let mut points = 0u64;
     let mut first_series = true;
-    for metric in Metric::ALL {
-        for s in series {
-            if !selector.matches(&s.labels(metric)) {
-                continue;
-            }
-            let Some((first, last)) = s.sample_range(clock_ms) else {
-                continue;
-            };
-            // Evaluation times with a sample less than 300 s old: [first, last + 300 s).
-            let from = start.max(first);
-            let to = end.min(last + SAMPLE_MS - 1);
-            if from > to {
-                continue;
-            }
-            // Timestamps are clamped to ±10^15 ms when parsed, so these differences cannot overflow.
-            let k0 = (from - start) / step + i64::from((from - start) % step != 0);
-            let k1 = (to - start) / step;
-            if k0 > k1 {
-                continue;
-            }
-            if !first_series {
+    for line in lines {
+        if !selector.matches(&line.labels()) {
+            continue;
+        }
+        let Some((first, last)) = line.load().sample_range(clock_ms) else {
+            continue;
+        };
+        // Evaluation times with a sample less than 300 s old: [first, last + 300 s).
+        let from = start.max(first);
+        let to = end.min(last + SAMPLE_MS - 1);
+        if from > to {
+            continue;
+        }
+        // Timestamps are clamped to ±10^15 ms when parsed, so these differences cannot overflow.
+        let k0 = (from - start) / step + i64::from((from - start) % step != 0);
+        let k1 = (to - start) / step;
+        if k0 > k1 {
+            continue;
+        }
+        if !first_series {
+            out.push(',');
+        }
+        first_series = false;
+        let _ = write!(out, r#"{{"metric":{},"values":["#, labels_json(line));
+        for k in k0..=k1 {
+            let t = start + k * step;
+            let sample = (t.div_euclid(SAMPLE_MS) * SAMPLE_MS).min(last);
+            if k > k0 {
                 out.push(',');
             }
-            first_series = false;
-            let _ = write!(out, r#"{{"metric":{},"values":["#, labels_json(s, metric));
-            for k in k0..=k1 {
-                let t = start + k * step;
-                let sample = (t.div_euclid(SAMPLE_MS) * SAMPLE_MS).min(last);
-                if k > k0 {
-                    out.push(',');
-                }
-                let _ = write!(out, r#"[{},"{}"]"#, render_time(t), s.value(metric, sample));
-                points += 1;
-            }
-            out.push_str("]}");
+            let _ = write!(out, r#"[{},"{}"]"#, render_time(t), line.value(sample));
+            points += 1;
         }
+        out.push_str("]}");
     }
     out.push_str("]}");
     c.points_served.fetch_add(points, Ordering::Relaxed);

@@ -1,9 +1,11 @@
 //! Cockpit v1 (metrics): the data sources and tokens of every project × region (control plane), and the
 //! Prometheus API of each "Scaleway Metrics" data source (data plane), serving the CPU series of the running
-//! servers.
+//! servers and the CPU and connection series of the managed databases.
 //!
-//! * this file: the model: the planted utilisation cases ([`PLANTS`]), each running server's load profile, the
-//!   closed form of its series ([`Series`]), and [`utilisation()`], the oracle of the rightsizing findings;
+//! * this file: the model: the planted utilisation cases ([`PLANTS`]), the load profile every series follows
+//!   ([`Load`]), the closed form of a server's series ([`Series`]), one served series of any kind ([`Line`]), and
+//!   [`utilisation()`], the oracle of the rightsizing findings;
+//! * [`databases`]: the databases' series, whose profiles come from the Managed Database table;
 //! * [`promql`]: the little of PromQL and of the Prometheus HTTP parameters the data plane understands (vector
 //!   selectors, RE2-like regular expressions, timestamps and durations);
 //! * [`api`]: the handlers, the tokens and the served-points counter.
@@ -22,7 +24,9 @@
 //! `util-restarted-web`) and `j(t)` a deterministic jitter in `[0, 0.2 × base × 300 × ncpus)`; so the counter
 //! strictly increases within a life, drops once at a restart, and the 5-minute utilisation derived from it is
 //! within ±20 % of `base` of the profile. `instance_server_vcpu_count` is `ncpus`. Every value is a closed form:
-//! serving a point costs O(1).
+//! serving a point costs O(1). A database's series follow the same [`Load`] over the same sample times (see
+//! [`databases`]); a data source serves the servers' series first, then the databases', each metric's series in
+//! label order, as Prometheus sorts a result.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -34,7 +38,11 @@ use crate::org::Organization;
 use crate::prices::{HOURS_PER_MONTH, PriceBook};
 
 pub(crate) mod api;
+pub(crate) mod databases;
 pub(crate) mod promql;
+
+pub use databases::{DB_CONNECTIONS_METRIC, DB_CPU_METRIC};
+pub(crate) use databases::{DbMetric, DbSeries};
 
 /// The regions of the Cockpit API.
 pub const COCKPIT_REGIONS: [&str; 3] = ["fr-par", "nl-ams", "pl-waw"];
@@ -220,16 +228,10 @@ impl Metric {
     }
 }
 
-/// The metrics of one running server: its labels and its load profile.
+/// A load profile and the sample times it is served at: what a server's and a database's series share.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Series {
-    pub server_id: String,
-    pub name: String,
-    pub project_id: String,
-    pub region: String,
-    pub zone: String,
-    pub ncpus: u32,
-    /// The start of each life of the CPU counter (ms since the epoch), ascending: boot, then the restart if any.
+pub(crate) struct Load {
+    /// The start of each life of the counters (ms since the epoch), ascending: boot, then the restart if any.
     pub lives: Vec<i64>,
     pub base: f64,
     pub amplitude: f64,
@@ -238,79 +240,20 @@ pub(crate) struct Series {
     jitter_key: u64,
 }
 
-/// The region of a zone (`fr-par-1` → `fr-par`).
-pub(crate) fn region_of(zone: &str) -> &str {
-    zone.rsplit_once('-').map_or(zone, |(region, _)| region)
-}
+impl Load {
+    /// A profile whose phase and jitter are drawn from `seed` and the resource id.
+    pub(crate) fn new(seed: u64, resource_id: &str, lives: Vec<i64>, base: f64, amplitude: f64) -> Load {
+        let h = splitmix64(seed ^ fnv1a("utilisation-profile") ^ fnv1a(resource_id));
+        let h3 = splitmix64(h ^ 0x5bd1_e995);
+        Load {
+            lives,
+            base,
+            amplitude,
+            phase_ms: (h3 % DAY_MS as u64) as i64,
+            jitter_key: splitmix64(seed ^ fnv1a("cpu-jitter") ^ fnv1a(resource_id)),
+        }
+    }
 
-/// The metrics clock for a billing clock date: that date at 04:00 UTC, in ms since the epoch.
-pub(crate) fn metrics_clock_ms(billing_today: NaiveDate) -> i64 {
-    billing_today.and_time(NaiveTime::from_hms_opt(4, 0, 0).unwrap_or_default()).and_utc().timestamp_millis()
-}
-
-/// A uniform draw in [0, 1) from a hash.
-fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn midnight_ms(day: NaiveDate) -> i64 {
-    day.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
-}
-
-/// The series of every running server of `org`, ordered as Prometheus orders them (by `az`, `project_id`,
-/// `region`, `resource_id`, `resource_name`).
-pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
-    let prices = PriceBook::default();
-    let history_start = midnight_ms(org.today.checked_sub_days(Days::new(METRICS_HISTORY_DAYS)).unwrap_or(org.today));
-    let mut series: Vec<Series> = org
-        .servers
-        .iter()
-        .filter(|s| s.state == "running")
-        .filter_map(|s| {
-            let ncpus = prices.server_type(&s.commercial_type)?.ncpus;
-            let plant = org.utilisation_servers.iter().position(|id| *id == s.id).map(|i| PLANTS[i]);
-            let h = splitmix64(seed ^ fnv1a("utilisation-profile") ^ fnv1a(&s.id));
-            let (h2, h3) = (splitmix64(h), splitmix64(h ^ 0x5bd1_e995));
-            let (base, amplitude) =
-                plant.and_then(|p| p.load).unwrap_or_else(|| (0.30 + 0.10 * unit(h), 0.30 + 0.15 * unit(h2)));
-            let phase_ms = (h3 % DAY_MS as u64) as i64;
-            let mut lives = vec![s.creation_date.timestamp_millis().max(history_start)];
-            if let Some(days) = plant.and_then(|p| p.restart_days_ago) {
-                let day = org.today.checked_sub_days(Days::new(days)).unwrap_or(org.today);
-                let reset: DateTime<Utc> =
-                    day.and_time(NaiveTime::from_hms_opt(13, 37, 0).unwrap_or_default()).and_utc();
-                if reset.timestamp_millis() > lives[0] {
-                    lives.push(reset.timestamp_millis());
-                }
-            }
-            Some(Series {
-                server_id: s.id.clone(),
-                name: s.name.clone(),
-                project_id: s.project_id.clone(),
-                region: region_of(&s.zone).to_string(),
-                zone: s.zone.clone(),
-                ncpus,
-                lives,
-                base,
-                amplitude,
-                phase_ms,
-                jitter_key: splitmix64(seed ^ fnv1a("cpu-jitter") ^ fnv1a(&s.id)),
-            })
-        })
-        .collect();
-    series.sort_by(|a, b| {
-        (&a.zone, &a.project_id, &a.region, &a.server_id, &a.name).cmp(&(
-            &b.zone,
-            &b.project_id,
-            &b.region,
-            &b.server_id,
-            &b.name,
-        ))
-    });
-    series
-}
-
-impl Series {
     /// The first and last sample times (ms, multiples of 300 s) served at metrics clock `clock_ms`, if any.
     pub(crate) fn sample_range(&self, clock_ms: i64) -> Option<(i64, i64)> {
         let last = clock_ms.div_euclid(SAMPLE_MS) * SAMPLE_MS;
@@ -330,20 +273,22 @@ impl Series {
         })
     }
 
-    /// The value of `metric` at sample time `t` (ms, a multiple of 300 s within the series' samples).
-    pub(crate) fn value(&self, metric: Metric, t: i64) -> f64 {
-        match metric {
-            Metric::Vcpu => f64::from(self.ncpus),
-            Metric::Cpu => {
-                let start = self.lives.iter().rev().find(|l| **l <= t).copied().unwrap_or(self.lives[0]);
-                let ncpus = f64::from(self.ncpus);
-                let jitter = unit(splitmix64(self.jitter_key ^ t as u64)) * 0.2 * self.base * SAMPLE_SECONDS as f64;
-                let raw = ncpus * (self.integral(start, t) + jitter);
-                // CPU time is accounted in 10 ms ticks; a 5-minute step is thousands of ticks, so rounding keeps
-                // the counter strictly increasing.
-                (raw * 100.0).round() / 100.0
-            }
-        }
+    /// The start of the life `t` (ms) belongs to.
+    pub(crate) fn life_start(&self, t: i64) -> i64 {
+        self.lives.iter().rev().find(|l| **l <= t).copied().unwrap_or(self.lives[0])
+    }
+
+    /// Busy seconds per vCPU since the start of the current life at sample time `t`: `∫ u` plus a deterministic
+    /// jitter in `[0, 0.2 × base × 300)`, so a 5-minute step stays within ±20 % of `base` of the profile's average.
+    pub(crate) fn busy(&self, t: i64) -> f64 {
+        let jitter = unit(splitmix64(self.jitter_key ^ t as u64)) * 0.2 * self.base * SAMPLE_SECONDS as f64;
+        self.integral(self.life_start(t), t) + jitter
+    }
+
+    /// `(1 + sin(2π (t − phase) / 86400)) / 2` at `t` (ms): the daily shape, 0 at night, 1 at the peak.
+    pub(crate) fn shape(&self, t: i64) -> f64 {
+        let x = std::f64::consts::TAU * ((t - self.phase_ms).rem_euclid(DAY_MS) as f64 / DAY_MS as f64);
+        (1.0 + x.sin()) / 2.0
     }
 
     /// `∫_a^b u(t) dt` in seconds (a, b in ms), in closed form.
@@ -360,14 +305,111 @@ impl Series {
     /// The utilisation at `t` (ms), as a fraction of all vCPUs.
     #[cfg(test)]
     fn utilisation_at(&self, t: i64) -> f64 {
-        let period = DAY_MS as f64 / 1000.0;
-        let x = std::f64::consts::TAU / period * ((t - self.phase_ms).rem_euclid(DAY_MS) as f64 / 1000.0);
-        self.base + self.amplitude * (1.0 + x.sin()) / 2.0
+        self.base + self.amplitude * self.shape(t)
+    }
+}
+
+/// CPU time is accounted in 10 ms ticks; a 5-minute step is thousands of ticks, so rounding keeps the counters
+/// strictly increasing.
+pub(crate) fn ticks(seconds: f64) -> f64 {
+    (seconds * 100.0).round() / 100.0
+}
+
+/// The metrics of one running server: its labels and its load profile.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub server_id: String,
+    pub name: String,
+    pub project_id: String,
+    pub region: String,
+    pub zone: String,
+    pub ncpus: u32,
+    pub load: Load,
+}
+
+/// The region of a zone (`fr-par-1` → `fr-par`).
+pub(crate) fn region_of(zone: &str) -> &str {
+    zone.rsplit_once('-').map_or(zone, |(region, _)| region)
+}
+
+/// The metrics clock for a billing clock date: that date at 04:00 UTC, in ms since the epoch.
+pub(crate) fn metrics_clock_ms(billing_today: NaiveDate) -> i64 {
+    billing_today.and_time(NaiveTime::from_hms_opt(4, 0, 0).unwrap_or_default()).and_utc().timestamp_millis()
+}
+
+/// A uniform draw in [0, 1) from a hash.
+pub(crate) fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn midnight_ms(day: NaiveDate) -> i64 {
+    day.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
+}
+
+/// The first sample a resource created at `created_ms` can have: nothing is kept from before `today` − 90 days.
+pub(crate) fn history_start(today: NaiveDate, created_ms: i64) -> i64 {
+    created_ms.max(midnight_ms(today.checked_sub_days(Days::new(METRICS_HISTORY_DAYS)).unwrap_or(today)))
+}
+
+/// The series of every running server of `org`, ordered as Prometheus orders them (by `az`, `project_id`,
+/// `region`, `resource_id`, `resource_name`).
+pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
+    let prices = PriceBook::default();
+    let mut series: Vec<Series> = org
+        .servers
+        .iter()
+        .filter(|s| s.state == "running")
+        .filter_map(|s| {
+            let ncpus = prices.server_type(&s.commercial_type)?.ncpus;
+            let plant = org.utilisation_servers.iter().position(|id| *id == s.id).map(|i| PLANTS[i]);
+            let h = splitmix64(seed ^ fnv1a("utilisation-profile") ^ fnv1a(&s.id));
+            let h2 = splitmix64(h);
+            let (base, amplitude) =
+                plant.and_then(|p| p.load).unwrap_or_else(|| (0.30 + 0.10 * unit(h), 0.30 + 0.15 * unit(h2)));
+            let mut lives = vec![history_start(org.today, s.creation_date.timestamp_millis())];
+            if let Some(days) = plant.and_then(|p| p.restart_days_ago) {
+                let day = org.today.checked_sub_days(Days::new(days)).unwrap_or(org.today);
+                let reset: DateTime<Utc> =
+                    day.and_time(NaiveTime::from_hms_opt(13, 37, 0).unwrap_or_default()).and_utc();
+                if reset.timestamp_millis() > lives[0] {
+                    lives.push(reset.timestamp_millis());
+                }
+            }
+            Some(Series {
+                server_id: s.id.clone(),
+                name: s.name.clone(),
+                project_id: s.project_id.clone(),
+                region: region_of(&s.zone).to_string(),
+                zone: s.zone.clone(),
+                ncpus,
+                load: Load::new(seed, &s.id, lives, base, amplitude),
+            })
+        })
+        .collect();
+    series.sort_by(|a, b| {
+        (&a.zone, &a.project_id, &a.region, &a.server_id, &a.name).cmp(&(
+            &b.zone,
+            &b.project_id,
+            &b.region,
+            &b.server_id,
+            &b.name,
+        ))
+    });
+    series
+}
+
+impl Series {
+    /// The value of `metric` at sample time `t` (ms, a multiple of 300 s within the series' samples).
+    pub(crate) fn value(&self, metric: Metric, t: i64) -> f64 {
+        match metric {
+            Metric::Vcpu => f64::from(self.ncpus),
+            Metric::Cpu => ticks(f64::from(self.ncpus) * self.load.busy(t)),
+        }
     }
 
     /// The label pairs of one of its series, sorted by name as Prometheus sorts them.
-    pub(crate) fn labels(&self, metric: Metric) -> [(&'static str, &str); 6] {
-        [
+    pub(crate) fn labels(&self, metric: Metric) -> Vec<(&'static str, &str)> {
+        vec![
             ("__name__", metric.name()),
             ("az", &self.zone),
             ("project_id", &self.project_id),
@@ -375,6 +417,45 @@ impl Series {
             ("resource_id", &self.server_id),
             ("resource_name", &self.name),
         ]
+    }
+}
+
+/// One served time series: a server's or a database's, for one of its metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Line<'a> {
+    Server(&'a Series, Metric),
+    Database(&'a DbSeries, DbMetric),
+}
+
+impl<'a> Line<'a> {
+    /// Every series of these servers and databases, ordered as Prometheus orders them: by metric name, then by the
+    /// other labels (the inputs are each sorted already).
+    pub(crate) fn all(servers: &[&'a Series], databases: &[&'a DbSeries]) -> Vec<Line<'a>> {
+        let servers = Metric::ALL.into_iter().flat_map(|m| servers.iter().map(move |s| Line::Server(s, m)));
+        let databases = DbMetric::ALL.into_iter().flat_map(|m| databases.iter().map(move |d| Line::Database(d, m)));
+        servers.chain(databases).collect()
+    }
+
+    pub(crate) fn labels(&self) -> Vec<(&'static str, &'a str)> {
+        match *self {
+            Line::Server(s, m) => s.labels(m),
+            Line::Database(d, m) => d.labels(m),
+        }
+    }
+
+    pub(crate) fn load(&self) -> &'a Load {
+        match *self {
+            Line::Server(s, _) => &s.load,
+            Line::Database(d, _) => &d.load,
+        }
+    }
+
+    /// The value at sample time `t` (ms, a multiple of 300 s within the series' samples).
+    pub(crate) fn value(&self, t: i64) -> f64 {
+        match *self {
+            Line::Server(s, m) => s.value(m, t),
+            Line::Database(d, m) => d.value(m, t),
+        }
     }
 }
 
@@ -395,8 +476,9 @@ mod tests {
         let b = a + 7 * 3_600_000 + 1234;
         let steps = 100_000;
         let dt = (b - a) as f64 / steps as f64;
-        let numeric: f64 = (0..steps).map(|i| s.utilisation_at(a + ((i as f64 + 0.5) * dt) as i64) * dt / 1000.0).sum();
-        let closed = s.integral(a, b);
+        let numeric: f64 =
+            (0..steps).map(|i| s.load.utilisation_at(a + ((i as f64 + 0.5) * dt) as i64) * dt / 1000.0).sum();
+        let closed = s.load.integral(a, b);
         assert!((numeric - closed).abs() < 1e-3 * closed, "{numeric} vs {closed}");
     }
 
@@ -409,11 +491,11 @@ mod tests {
             if org.utilisation_servers.contains(&s.server_id) {
                 continue;
             }
-            assert!((0.30..0.40).contains(&s.base) && (0.30..0.45).contains(&s.amplitude), "{s:?}");
+            assert!((0.30..0.40).contains(&s.load.base) && (0.30..0.45).contains(&s.load.amplitude), "{s:?}");
         }
         let restarted = series.iter().find(|s| s.name == "util-restarted-web").unwrap();
-        assert_eq!(restarted.lives.len(), 2);
-        assert_eq!(restarted.lives[1] % 60_000, 0);
+        assert_eq!(restarted.load.lives.len(), 2);
+        assert_eq!(restarted.load.lives[1] % 60_000, 0);
         let truth = truth(&org);
         assert_eq!(truth.planted.len(), 5);
         let downsize = &truth.planted[1];
@@ -429,14 +511,14 @@ mod tests {
         let series = build_series(&org, 42);
         let clock = metrics_clock_ms(org.today);
         let canary = series.iter().find(|s| s.name == "util-new-canary").unwrap();
-        let (first, last) = canary.sample_range(clock).unwrap();
+        let (first, last) = canary.load.sample_range(clock).unwrap();
         assert_eq!(last, clock);
-        assert!(first >= canary.lives[0] && first - canary.lives[0] < SAMPLE_MS);
+        assert!(first >= canary.load.lives[0] && first - canary.load.lives[0] < SAMPLE_MS);
         let old = series.iter().find(|s| s.name == "util-idle-batch").unwrap();
-        assert_eq!(old.sample_range(clock).unwrap().0, clock - METRICS_RETENTION_DAYS * DAY_MS);
-        assert!(canary.sample_range(clock - 6 * DAY_MS).is_none());
+        assert_eq!(old.load.sample_range(clock).unwrap().0, clock - METRICS_RETENTION_DAYS * DAY_MS);
+        assert!(canary.load.sample_range(clock - 6 * DAY_MS).is_none());
         for s in &series {
-            let (first, last) = s.sample_range(clock).unwrap();
+            let (first, last) = s.load.sample_range(clock).unwrap();
             let mut previous = s.value(Metric::Cpu, first);
             let mut drops = 0;
             for t in (first + SAMPLE_MS..=last).step_by(SAMPLE_MS as usize) {
@@ -446,7 +528,7 @@ mod tests {
                 }
                 previous = v;
             }
-            assert_eq!(drops, s.lives.len() - 1, "{}", s.name);
+            assert_eq!(drops, s.load.lives.len() - 1, "{}", s.name);
         }
     }
 }

@@ -1,0 +1,206 @@
+//! Instance scaling groups: Autoscaling API v1alpha1 (zonal; groups, templates, policies per group, events per
+//! group) and, where it answers, v1alpha2's group summaries, the only place a group's current size is given.
+//! v1alpha1 lists have no project filter: they return what the key can see. Events are listed whole at each run;
+//! the warehouse keeps every event ever seen (one per id), so the history outlives the API's.
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, path_segment, walk_list};
+use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
+use crate::scaleway::{ApiError, ListShape, Scheme};
+
+pub struct Autoscaling;
+
+pub const API: Api = Api {
+    version: "autoscaling/v1alpha1",
+    // Where Instance scaling groups are offered (a zone outside answers 404, which would fail the product).
+    scope: Scope::Zones(&["fr-par-1", "fr-par-2", "fr-par-3", "nl-ams-1", "pl-waw-1"]),
+    scheme: Scheme::TotalCount,
+};
+
+/// v1alpha2 (Paris only when written): group summaries with `current_size`.
+pub const API_V1ALPHA2: Api = Api {
+    version: "autoscaling/v1alpha2",
+    scope: Scope::Zones(&["fr-par-1", "fr-par-2", "fr-par-3"]),
+    scheme: Scheme::Token,
+};
+
+pub fn groups() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_instance_groups",
+        1,
+        &[
+            LOCALITY("zone"),
+            key("id", "id"),
+            col("project_id", Kind::Str, "project_id"),
+            col("name", Kind::Str, "name"),
+            col("instance_template_id", Kind::Str, "instance_template_id"),
+            col("min_replicas", Kind::U64, "capacity.min_replicas"),
+            col("max_replicas", Kind::U64, "capacity.max_replicas"),
+            // A protobuf duration, "300s".
+            col("cooldown_delay", Kind::Str, "capacity.cooldown_delay"),
+            col("loadbalancer_id", Kind::Str, "loadbalancer.id"),
+            col("created_at", Kind::Timestamp, "created_at"),
+            col("updated_at", Kind::Timestamp, "updated_at"),
+            col("tags", Kind::StrList, "tags"),
+        ],
+    )
+}
+
+pub fn templates() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_instance_templates",
+        1,
+        &[
+            LOCALITY("zone"),
+            key("id", "id"),
+            col("project_id", Kind::Str, "project_id"),
+            col("name", Kind::Str, "name"),
+            col("commercial_type", Kind::Str, "commercial_type"),
+            col("status", Kind::Str, "status"),
+            col("created_at", Kind::Timestamp, "created_at"),
+            col("updated_at", Kind::Timestamp, "updated_at"),
+            col("tags", Kind::StrList, "tags"),
+        ],
+    )
+}
+
+pub fn policies() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_instance_policies",
+        1,
+        &[
+            LOCALITY("zone"),
+            key("id", "id"),
+            col("instance_group_id", Kind::Str, "instance_group_id"),
+            col("name", Kind::Str, "name"),
+            col("action", Kind::Str, "action"),
+            col("type", Kind::Str, "type"),
+            col("value", Kind::I64, "value"),
+            col("priority", Kind::I64, "priority"),
+            col("metric_name", Kind::Str, "metric.name"),
+            col("managed_metric", Kind::Str, "metric.managed_metric"),
+            col("cockpit_metric_name", Kind::Str, "metric.cockpit_metric_name"),
+            col("operator", Kind::Str, "metric.operator"),
+            col("aggregate", Kind::Str, "metric.aggregate"),
+            col("sampling_range_min", Kind::U64, "metric.sampling_range_min"),
+            col("threshold", Kind::F64, "metric.threshold"),
+        ],
+    )
+}
+
+/// One row per event, with its group (the API lists them per group and does not repeat the group's id).
+pub fn events() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_instance_group_events",
+        1,
+        &[
+            LOCALITY("zone"),
+            key("instance_group_id", "instance_group_id"),
+            col("id", Kind::Str, "event.id"),
+            col("source", Kind::Str, "event.source"),
+            col("level", Kind::Str, "event.level"),
+            col("name", Kind::Str, "event.name"),
+            col("created_at", Kind::Timestamp, "event.created_at"),
+            col("details", Kind::Str, "event.details"),
+        ],
+    )
+}
+
+/// v1alpha2's group summaries: the size of each group at the time of the run.
+pub fn group_sizes() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_group_sizes",
+        1,
+        &[
+            LOCALITY("zone"),
+            key("id", "id"),
+            col("name", Kind::Str, "name"),
+            col("project_id", Kind::Str, "project_id"),
+            col("status", Kind::Str, "status"),
+            col("current_size", Kind::U64, "current_size"),
+            col("minimum_size", Kind::U64, "minimum_size"),
+            col("maximum_size", Kind::U64, "maximum_size"),
+            col("template_id", Kind::Str, "template_id"),
+        ],
+    )
+}
+
+#[async_trait]
+impl Product for Autoscaling {
+    fn name(&self) -> &'static str {
+        "autoscaling"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Instance scaling groups: capacity, templates, policies, scaling events, sizes (v1alpha2)"
+    }
+
+    fn apis(&self) -> &'static [Api] {
+        &[API, API_V1ALPHA2]
+    }
+
+    fn datasets(&self) -> Vec<DatasetSpec> {
+        vec![groups(), templates(), policies(), events(), group_sizes()]
+    }
+
+    async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+        let zones: Vec<_> = ctx.localities(&API).into_iter().map(|zone| collect_zone(ctx, out, zone)).collect();
+        for_each_locality(zones).await?;
+        let zones: Vec<_> =
+            ctx.localities(&API_V1ALPHA2).into_iter().map(|zone| collect_sizes(ctx, out, zone)).collect();
+        for_each_locality(zones).await
+    }
+}
+
+async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
+    let row = ctx.row_context(zone);
+    let group_spec = groups();
+    let mut ids = Vec::new();
+    let mut pager = ctx.list(&API, zone, "instance-groups", Vec::new(), ListShape::Array("instance_groups"));
+    while let Some(page) = pager.next().await? {
+        out.emit_page(&group_spec, &page, &row).await?;
+        for group in &page.items {
+            if let Some(id) = group.get("id").and_then(Value::as_str) {
+                ids.push(path_segment("instance_groups[].id", id, &page.request)?);
+            }
+        }
+    }
+    let pager = ctx.list(&API, zone, "instance-templates", Vec::new(), ListShape::Array("instance_templates"));
+    walk_list(out, &templates(), pager, &row).await?;
+    let (policy_spec, event_spec) = (policies(), events());
+    for group_id in ids {
+        // `instance_group_id` is required: policies are listed per group.
+        let query = vec![("instance_group_id".to_string(), group_id.clone())];
+        let pager = ctx.list(&API, zone, "instance-policies", query, ListShape::Array("policies"));
+        walk_list(out, &policy_spec, pager, &row).await?;
+        let list = format!("instance-groups/{group_id}/events");
+        let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("instance_events"));
+        while let Some(page) = pager.next().await? {
+            let rows: Vec<Value> =
+                page.items.iter().map(|e| json!({"instance_group_id": group_id, "event": e})).collect();
+            let number = page.number;
+            let label = |i| format!("instance_events[{i}] of group {group_id} (page {number})");
+            out.emit(&event_spec, &rows, &row, &page.request, &label).await?;
+        }
+    }
+    Ok(())
+}
+
+/// v1alpha2 is newer and not everywhere: where it does not answer (404, 501) the sizes are simply unknown, a
+/// warning in the manifest, never a failed product.
+async fn collect_sizes(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
+    let pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
+    match walk_list(out, &group_sizes(), pager, &ctx.row_context(zone)).await {
+        Ok(_) => Ok(()),
+        Err(CollectError::Api(ApiError::Status { status, request, .. }))
+            if status == StatusCode::NOT_FOUND || status == StatusCode::NOT_IMPLEMENTED =>
+        {
+            out.warn(format!("autoscaling: {request} answered {status}: group sizes unknown in {zone}"));
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,134 @@
+-- scaling-groups: how each Instance scaling group behaves: its bounds, its scaling events, whether it flaps, how
+-- often it sits at its maximum or minimum, and what its replicas cost a month
+--
+-- Groups of the newest collection. Events: every scaling event ever collected (one per id), those of the last
+-- `days` days ending at the newest collection's day. A scale event is a `scaler` event whose name says its
+-- direction ("Scale up" / "Scale out", "Scale down" / "Scale in", any case); the group's other events are
+-- counted apart. A flap is two consecutive scale events of opposite directions less than 3 x the cooldown apart
+-- (15 minutes at least); a group is flapping when one day of the window holds 3 flaps or more (a flap belongs to
+-- the day of its second event).
+-- Sizes come from Autoscaling v1alpha2 where it answers: current_size is the newest, at_max_percent and
+-- at_min_percent the share of the window's collections that found the group at its maximum or minimum; all
+-- three are unknown without it. monthly_cost = current_size x the template's commercial type's monthly price in
+-- the group's zone (730 hours).
+--
+-- @param days UInt32 = 30  days of events judged, ending at the newest collection
+-- @param organization String = ''  only this organisation ('' for all)
+-- @param project String = ''  only this project, by id or name ('' for all)
+-- @money monthly_cost currency
+-- @totals project_name
+-- @table name, zone, min_replicas, max_replicas, current_size, scale_ups, scale_downs, flaps, flapping, at_max_percent, monthly_cost
+
+WITH
+    newest AS
+    (
+        SELECT organization_id, run_id, snapshot_at, toDate(snapshot_at) AS as_of
+        FROM latest_dataset_runs
+        WHERE dataset = 'autoscaling_instance_groups'
+          AND ({organization:String} = '' OR organization_id = {organization:String})
+    ),
+    groups AS
+    (
+        SELECT g.organization_id AS organization_id, g.id AS group_id, g.name AS name, CAST(g.zone, 'String') AS zone,
+               g.project_id AS project_id, g.min_replicas AS min_replicas, g.max_replicas AS max_replicas,
+               toUInt64(round(coalesce(toFloat64OrNull(replaceRegexpOne(coalesce(g.cooldown_delay, ''), 's$', '')), 0)))
+                   AS cooldown_seconds,
+               g.instance_template_id AS template_id, n.as_of AS as_of
+        FROM raw_autoscaling_instance_groups AS g
+        INNER JOIN newest AS n ON n.run_id = g.run_id
+    ),
+    templates AS
+    (
+        SELECT id, argMax(commercial_type, snapshot_at) AS commercial_type
+        FROM raw_autoscaling_instance_templates
+        WHERE run_id IN (SELECT run_id FROM runs)
+        GROUP BY id
+    ),
+    -- Every event once, whichever runs saw it.
+    events AS
+    (
+        SELECT e.organization_id AS organization_id, e.instance_group_id AS group_id, assumeNotNull(e.id) AS id,
+               any(e.source) AS source, any(e.name) AS name, any(e.created_at) AS created_at
+        FROM raw_autoscaling_instance_group_events AS e
+        WHERE e.run_id IN (SELECT run_id FROM runs) AND e.id IS NOT NULL AND e.created_at IS NOT NULL
+        GROUP BY organization_id, group_id, id
+    ),
+    windowed AS
+    (
+        SELECT e.group_id AS group_id, e.id AS id, assumeNotNull(e.created_at) AS created_at,
+               multiIf(e.source = 'scaler' AND match(lower(coalesce(e.name, '')), 'scale[ _-]?(up|out)'), 'up',
+                       e.source = 'scaler' AND match(lower(coalesce(e.name, '')), 'scale[ _-]?(down|in)'), 'down',
+                       'other') AS direction,
+               g.cooldown_seconds AS cooldown_seconds
+        FROM events AS e
+        INNER JOIN groups AS g ON g.organization_id = e.organization_id AND g.group_id = e.group_id
+        WHERE toDate(e.created_at) > g.as_of - {days:UInt32} AND toDate(e.created_at) <= g.as_of
+    ),
+    scale_steps AS
+    (
+        SELECT group_id, created_at, direction, cooldown_seconds,
+               lagInFrame(direction) OVER w AS previous_direction,
+               lagInFrame(created_at) OVER w AS previous_at,
+               row_number() OVER w AS n
+        FROM windowed
+        WHERE direction != 'other'
+        WINDOW w AS (PARTITION BY group_id ORDER BY created_at, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    ),
+    flaps AS
+    (
+        SELECT group_id, toDate(created_at) AS day, count() AS day_flaps
+        FROM scale_steps
+        WHERE n > 1 AND direction != previous_direction
+          AND dateDiff('second', previous_at, created_at) < greatest(3 * cooldown_seconds, 900)
+        GROUP BY group_id, day
+    ),
+    event_counts AS
+    (
+        SELECT group_id, countIf(direction = 'up') AS scale_ups, countIf(direction = 'down') AS scale_downs,
+               countIf(direction = 'other') AS other_events
+        FROM windowed
+        GROUP BY group_id
+    ),
+    flap_counts AS
+    (
+        SELECT group_id, sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping FROM flaps GROUP BY group_id
+    ),
+    sizes AS
+    (
+        SELECT s.id AS group_id, argMax(s.current_size, s.snapshot_at) AS current_size,
+               round(100 * countIf(s.current_size = s.maximum_size) / count(), 1) AS at_max_percent,
+               round(100 * countIf(s.current_size = s.minimum_size) / count(), 1) AS at_min_percent
+        FROM raw_autoscaling_group_sizes AS s
+        INNER JOIN groups AS g ON g.group_id = s.id
+        WHERE s.run_id IN (SELECT run_id FROM runs) AND s.current_size IS NOT NULL
+          AND toDate(s.snapshot_at) > g.as_of - {days:UInt32} AND toDate(s.snapshot_at) <= g.as_of
+        GROUP BY s.id
+    ),
+    prices AS
+    (
+        SELECT zone, match_key, argMin(monthly_price, priority) AS monthly_price, argMin(currency, priority) AS currency
+        FROM rate_card
+        WHERE price_kind = 'server_hour'
+        GROUP BY zone, match_key
+    )
+SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS project_id,
+       coalesce(pn.name, g.project_id) AS project_name,
+       g.min_replicas AS min_replicas, g.max_replicas AS max_replicas, g.cooldown_seconds AS cooldown_seconds,
+       sz.current_size AS current_size,
+       coalesce(ec.scale_ups, 0) AS scale_ups, coalesce(ec.scale_downs, 0) AS scale_downs,
+       coalesce(ec.other_events, 0) AS other_events,
+       coalesce(fc.total_flaps, 0) AS flaps, CAST(coalesce(fc.flapping, false), 'Bool') AS flapping,
+       sz.at_max_percent AS at_max_percent, sz.at_min_percent AS at_min_percent,
+       t.commercial_type AS commercial_type,
+       CAST(round(sz.current_size * p.monthly_price, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost,
+       if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), CAST(p.currency, 'Nullable(String)')) AS currency
+FROM groups AS g
+LEFT JOIN templates AS t ON t.id = g.template_id
+LEFT JOIN event_counts AS ec ON ec.group_id = g.group_id
+LEFT JOIN flap_counts AS fc ON fc.group_id = g.group_id
+LEFT JOIN sizes AS sz ON sz.group_id = g.group_id
+LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type
+LEFT JOIN project_names AS pn ON pn.id = g.project_id
+WHERE {project:String} = '' OR g.project_id = {project:String} OR pn.name = {project:String}
+ORDER BY flapping DESC, flaps DESC, monthly_cost DESC NULLS LAST, g.name
+SETTINGS join_use_nulls = 1;
