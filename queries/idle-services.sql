@@ -112,7 +112,7 @@ WITH
     )
 SELECT f.kind AS kind, f.resource_id AS resource_id, f.name AS name, f.project_id AS project_id,
        coalesce(pn.name, f.project_id) AS project_name, f.zone AS zone, f.since AS since,
-       CAST(f.monthly_cost, 'Nullable(Decimal(38, 6))') AS monthly_cost, f.currency AS currency, f.reason AS reason
+       CAST(round(f.monthly_cost, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost, f.currency AS currency, f.reason AS reason
 FROM found AS f
 LEFT JOIN project_names AS pn ON pn.id = f.project_id
 WHERE ({organization:String} = '' OR f.organization_id = {organization:String})

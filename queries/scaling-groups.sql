@@ -53,24 +53,29 @@ WITH
         WHERE e.run_id IN (SELECT run_id FROM runs) AND e.id IS NOT NULL AND e.created_at IS NOT NULL
         GROUP BY organization_id, group_id, id
     ),
-    windowed AS
+    -- Every event of the groups, with its direction: a whole word "scale up"/"scale out" or "scale down"/"scale in"
+    -- ("Scale instance ..." is not one).
+    classified AS
     (
         SELECT e.group_id AS group_id, e.id AS id, assumeNotNull(e.created_at) AS created_at,
-               multiIf(e.source = 'scaler' AND match(lower(coalesce(e.name, '')), 'scale[ _-]?(up|out)'), 'up',
-                       e.source = 'scaler' AND match(lower(coalesce(e.name, '')), 'scale[ _-]?(down|in)'), 'down',
+               multiIf(e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(up|out)([^a-z]|$)'), 'up',
+                       e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(down|in)([^a-z]|$)'), 'down',
                        'other') AS direction,
-               g.cooldown_seconds AS cooldown_seconds
+               g.cooldown_seconds AS cooldown_seconds,
+               toDate(e.created_at) > g.as_of - {days:UInt32} AND toDate(e.created_at) <= g.as_of AS in_window
         FROM events AS e
         INNER JOIN groups AS g ON g.organization_id = e.organization_id AND g.group_id = e.group_id
-        WHERE toDate(e.created_at) > g.as_of - {days:UInt32} AND toDate(e.created_at) <= g.as_of
     ),
+    windowed AS (SELECT * FROM classified WHERE in_window),
+    -- Consecutive scale events over the whole history, so that a flap whose first event falls just before the
+    -- window still counts on the day of its second.
     scale_steps AS
     (
-        SELECT group_id, created_at, direction, cooldown_seconds,
+        SELECT group_id, created_at, direction, cooldown_seconds, in_window,
                lagInFrame(direction) OVER w AS previous_direction,
                lagInFrame(created_at) OVER w AS previous_at,
                row_number() OVER w AS n
-        FROM windowed
+        FROM classified
         WHERE direction != 'other'
         WINDOW w AS (PARTITION BY group_id ORDER BY created_at, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
     ),
@@ -78,8 +83,10 @@ WITH
     (
         SELECT group_id, toDate(created_at) AS day, count() AS day_flaps
         FROM scale_steps
-        WHERE n > 1 AND direction != previous_direction
-          AND dateDiff('second', previous_at, created_at) < greatest(3 * cooldown_seconds, 900)
+        WHERE n > 1 AND in_window AND direction != previous_direction
+          -- Elapsed microseconds: dateDiff counts second boundaries crossed, off by up to one at the threshold.
+          AND toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(previous_at)
+              < greatest(3 * cooldown_seconds, 900) * 1000000
         GROUP BY group_id, day
     ),
     event_counts AS

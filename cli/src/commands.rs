@@ -560,11 +560,9 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     eprintln!("replayed {} days of billing collections", args.billing_days.max(0));
     simulator.set_billing_today(today);
     settings.sources = full_sources;
-    // The last collection happens on the simulated day, so that ages, snapshots and metrics agree with the
-    // organisation's own clock: now, or at noon of the day the story (or --sim today=) moved it to, so that a
-    // given day always prints the same reports.
-    let at =
-        (today != chrono::Utc::now().date_naive()).then(|| today.and_hms_opt(12, 0, 0).expect("valid time").and_utc());
+    // The last collection happens at noon of the simulated day, so that ages, snapshots and metrics agree with
+    // the organisation's own clock and a given day always prints the same reports, whatever the hour.
+    let at = Some(today.and_hms_opt(12, 0, 0).expect("valid time").and_utc());
     let (manifest, lake) = collect_at(&settings, &scw, None, at, true).await?;
     print_manifest(&manifest, &lake);
     simulator.shutdown().await;

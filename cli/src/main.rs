@@ -132,7 +132,8 @@ fn init_logging(verbose: u8, quiet: bool) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::new(std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.into()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| progress::LogWriter).with_target(false);
     if std::env::var("COSTLAKE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().flatten_event(true).init();
     } else {

@@ -14,6 +14,26 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// The bar on screen, if any: log lines (warnings) are written around it, never through it.
+static SHOWN: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// stderr for the logs: while a bar is drawn, a line is written with the bar lifted, then the bar redrawn.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let shown = SHOWN.lock().ok().and_then(|bar| bar.clone());
+        match shown {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf)).map(|()| buf.len()),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Decided once, from what `main` knows: bars only for an interactive run with default logging.
 pub fn enable_if_interactive(verbose: u8, quiet: bool) {
     use std::io::IsTerminal;
@@ -78,6 +98,9 @@ impl StageBar {
                 });
             }
         });
+        if let Ok(mut shown) = SHOWN.lock() {
+            *shown = Some(bar.clone());
+        }
         StageBar { bar: Some(bar), ticker: Some(ticker) }
     }
 
@@ -91,6 +114,9 @@ impl StageBar {
             ticker.abort();
         }
         if let Some(bar) = self.bar.take() {
+            if let Ok(mut shown) = SHOWN.lock() {
+                *shown = None;
+            }
             bar.finish_and_clear();
         }
     }

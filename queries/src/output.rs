@@ -257,9 +257,9 @@ fn shown_cell(
     (shown, ty.contains("Int") || ty.contains("Decimal") || ty.contains("Float"))
 }
 
-/// A Markdown table cell: pipes escaped (`terminal_safe` already made line breaks visible).
+/// A Markdown table cell: backslashes and pipes escaped (`terminal_safe` already made line breaks visible).
 fn markdown_cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    text.replace('\\', "\\\\").replace('|', "\\|")
 }
 
 fn markdown_table(out: &mut dyn Write, header: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> std::io::Result<()> {

@@ -4,7 +4,8 @@
 --   * CPU: the node exporter's counters node_cpu_seconds_total, one per mode (idle, user, system, ...); an
 --     interval's utilisation = the seconds spent outside idle / the seconds of every mode, so no vCPU count is
 --     needed. A counter that drops is a restart: the interval used the new value, never a negative amount;
---   * connections: PostgreSQL's pg_stat_database_numbackends (summed over databases) or MySQL's
+--   * connections: PostgreSQL's pg_stat_database_numbackends, summed over the user's databases (the system
+--     ones, where the exporter and the platform keep their own sessions, left out), or MySQL's
 --     threads_connected, the most seen in the day;
 --   * samples collected twice (overlapping runs) count once; an interval longer than an hour is left out.
 
@@ -59,6 +60,7 @@ WITH
         FROM raw_cockpit_metric_points AS p
         WHERE p.metric IN ('rdb_instance_postgresql_pg_stat_database_numbackends',
                            'rdb_instance_mysql_mysql_global_status_threads_connected')
+          AND JSONExtractString(p.labels, 'datname') NOT IN ('postgres', 'template0', 'template1', 'rdb')
           AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
         GROUP BY organization_id, resource_id, labels, ts

@@ -86,6 +86,7 @@ pub async fn load_with_progress(
         let manifest = lake.read_manifest(&path).await?;
         if done.contains(manifest.run_id.as_str()) {
             report.already_loaded += 1;
+            progress.add_done(1);
             continue;
         }
         let run = load_run(lake, warehouse, datasets, &manifest).await?;

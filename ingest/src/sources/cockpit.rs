@@ -36,7 +36,16 @@ pub const API: Api =
     Api { version: "cockpit/v1", scope: Scope::Regions(&["fr-par", "nl-ams", "pl-waw"]), scheme: Scheme::TotalCount };
 
 /// Metric families collected, by name prefix (discovered names outside them are left in Cockpit).
-pub const COLLECTED_PREFIXES: &[&str] = &["instance_server_", "rdb_instance_"];
+pub const COLLECTED_PREFIXES: &[&str] = &["instance_server_"];
+
+/// Managed Database series, by exact name: their exporters publish dozens of families per database (per CPU,
+/// per table), and the reports read these four.
+pub const COLLECTED_NAMES: &[&str] = &[
+    "rdb_instance_postgresql_node_cpu_seconds_total",
+    "rdb_instance_postgresql_pg_stat_database_numbackends",
+    "rdb_instance_mysql_node_cpu_seconds_total",
+    "rdb_instance_mysql_mysql_global_status_threads_connected",
+];
 
 /// Default resolution of the collected series.
 pub const DEFAULT_STEP_SECONDS: u64 = 300;
@@ -325,13 +334,20 @@ async fn collect_source(
     // Samples reach Cockpit a little after their time: the window stops short of now, so that none is skipped.
     let end = (ctx.snapshot_at.timestamp().max(0) as u64).saturating_sub(INGESTION_DELAY_SECONDS) / step * step;
 
-    let patterns: Vec<String> = COLLECTED_PREFIXES.iter().map(|p| format!("{p}.*")).collect();
+    let patterns: Vec<String> = COLLECTED_PREFIXES
+        .iter()
+        .map(|p| format!("{p}.*"))
+        .chain(COLLECTED_NAMES.iter().map(|n| n.to_string()))
+        .collect();
     let matcher = format!("{{__name__=~\"{}\"}}", patterns.join("|"));
     let query = vec![("match[]".to_string(), matcher)];
     let response = ctx.client.get_with_token(&base, "/prometheus/api/v1/label/__name__/values", &query, token).await?;
     let names: Envelope<Vec<String>> = decode(&response.body, &response.request)?;
-    let mut names: Vec<String> =
-        names.data.into_iter().filter(|n| COLLECTED_PREFIXES.iter().any(|p| n.starts_with(p))).collect();
+    let mut names: Vec<String> = names
+        .data
+        .into_iter()
+        .filter(|n| COLLECTED_PREFIXES.iter().any(|p| n.starts_with(p)) || COLLECTED_NAMES.contains(&n.as_str()))
+        .collect();
     names.sort();
 
     for metric in names {

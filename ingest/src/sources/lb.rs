@@ -5,9 +5,11 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use reqwest::StatusCode;
+
 use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, path_segment};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::{ListShape, Scheme};
+use crate::scaleway::{ApiError, ListShape, Scheme};
 
 pub struct LoadBalancer;
 
@@ -90,27 +92,44 @@ impl Product for LoadBalancer {
 async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let owner = vec![("organization_id".to_string(), ctx.organization_id.clone())];
     let row = ctx.row_context(zone);
-    let (lbs, backend_spec) = (load_balancers(), backends());
-    let mut ids = Vec::new();
+    let (lb_spec, backend_spec) = (load_balancers(), backends());
     let mut pager = ctx.list(&API, zone, "lbs", owner, ListShape::Array("lbs"));
     while let Some(page) = pager.next().await? {
-        out.emit_page(&lbs, &page, &row).await?;
+        // Each load balancer's backends before the load balancer itself: one deleted between the two lists
+        // (its backends answer 404) is left out, not recorded as a load balancer without backends (idle).
+        let mut kept = Vec::new();
+        let mut rows = Vec::new();
         for lb in &page.items {
-            if let Some(id) = lb.get("id").and_then(Value::as_str) {
-                ids.push(path_segment("lbs[].id", id, &page.request)?);
+            let Some(id) = lb.get("id").and_then(Value::as_str) else {
+                kept.push(lb.clone());
+                continue;
+            };
+            let lb_id = path_segment("lbs[].id", id, &page.request)?;
+            match backends_of(ctx, zone, &lb_id).await {
+                Ok(backends) => {
+                    rows.extend(backends.into_iter().map(|b| json!({"lb_id": lb_id, "backend": b})));
+                    kept.push(lb.clone());
+                }
+                Err(CollectError::Api(ApiError::Status { status, .. })) if status == StatusCode::NOT_FOUND => {
+                    tracing::debug!(lb = %lb_id, "load balancer deleted during the collection: left out");
+                }
+                Err(error) => return Err(error),
             }
         }
-    }
-    // The load balancers first, then their backends: no pager is held across another's pages.
-    for lb_id in ids {
-        let list = format!("lbs/{lb_id}/backends");
-        let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("backends"));
-        while let Some(page) = pager.next().await? {
-            let rows: Vec<Value> = page.items.iter().map(|b| json!({"lb_id": lb_id, "backend": b})).collect();
-            let number = page.number;
-            let label = |i| format!("backends[{i}] of load balancer {lb_id} (page {number})");
-            out.emit(&backend_spec, &rows, &row, &page.request, &label).await?;
-        }
+        let number = page.number;
+        out.emit(&lb_spec, &kept, &row, &page.request, &|i| format!("lbs[{i}] (page {number})")).await?;
+        out.emit(&backend_spec, &rows, &row, &page.request, &|i| format!("backends[{i}] of lbs (page {number})"))
+            .await?;
     }
     Ok(())
+}
+
+async fn backends_of(ctx: &Context, zone: &'static str, lb_id: &str) -> Result<Vec<Value>, CollectError> {
+    let list = format!("lbs/{lb_id}/backends");
+    let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("backends"));
+    let mut all = Vec::new();
+    while let Some(page) = pager.next().await? {
+        all.extend(page.items);
+    }
+    Ok(all)
 }
