@@ -73,10 +73,7 @@ WITH
     ),
     prices AS
     (
-        SELECT price_kind, zone, match_key, argMin(monthly_price, priority) AS monthly_price,
-               argMin(currency, priority) AS currency
-        FROM rate_card
-        GROUP BY price_kind, zone, match_key
+        SELECT price_kind, zone, match_key, monthly_price, currency FROM rate_card_best
     ),
     -- The currency an organisation is billed in, for rows that carry no amount of their own.
     billing_currency AS

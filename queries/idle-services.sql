@@ -63,11 +63,7 @@ WITH
     ),
     node_prices AS
     (
-        SELECT zone, match_key, argMin(monthly_price, priority) AS monthly_price,
-               argMin(currency, priority) AS currency
-        FROM rate_card
-        WHERE price_kind = 'database_node_hour'
-        GROUP BY zone, match_key
+        SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'database_node_hour'
     ),
     judged AS
     (

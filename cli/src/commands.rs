@@ -497,6 +497,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     config.today = story_day(asked);
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
+    let services = costlake_simulator::services(sim);
     if sim.today != asked {
         eprintln!(
             "The demo's story needs {STORY_MIN_DAYS} days of a month and {asked} is day {} of its month: the \
@@ -514,8 +515,8 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         sim.servers,
         costlake_simulator::planted(sim).len(),
         costlake_simulator::utilisation(sim).planted.len(),
-        costlake_simulator::services(sim).idle_load_balancers.len(),
-        costlake_simulator::services(sim).idle_databases.len()
+        services.idle_load_balancers.len(),
+        services.idle_databases.len()
     );
     let scw = ScwConfig {
         access_key: Some("SCWDEMO0000000000000".into()),
