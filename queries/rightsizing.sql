@@ -1,8 +1,9 @@
 -- rightsizing: running Instances that are idle or oversized, with the euros a month each change saves
 --
--- Every running Instance of the newest inventory that has CPU metrics (Cockpit), judged on its daily p95 CPU
--- (the 95th percentile of its 5-minute utilisation each day) over the last `days` days ending at the newest day
--- with metrics; peak = the highest daily p95.
+-- Every running Instance of the newest inventory that has CPU metrics (Cockpit), Kapsule nodes aside (their
+-- pool's node type is what changes: see kapsule-pools), judged on its daily p95 CPU (the 95th percentile of its
+-- 5-minute utilisation each day) over the last `days` days ending at the newest day with metrics; peak = the
+-- highest daily p95.
 --
 --   idle               peak < 5 %: the whole compute price is saved by stopping (or deleting) it
 --   downsize           peak < 20 %: recommended_type is the smallest type of the same family (the commercial
@@ -35,6 +36,9 @@ WITH
         FROM inventory_latest AS i
         LEFT JOIN project_names AS pn ON pn.id = i.project_id
         WHERE i.resource_type = 'instance_server' AND i.present AND i.state = 'running'
+          -- Kapsule nodes: their pool's node type is what changes (kapsule-pools), not one node.
+          AND (i.organization_id, i.resource_id) NOT IN
+              (SELECT organization_id, instance_id FROM k8s_node_instances)
           AND ({organization:String} = '' OR i.organization_id = {organization:String})
           AND ({project:String} = '' OR i.project_id = {project:String} OR pn.name = {project:String})
     ),

@@ -578,6 +578,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         ("rightsizing", "Rightsizing: idle and oversized Instances, from 30 days of CPU"),
         ("scaling-groups", "Scaling groups: bounds, scaling events, flapping, what their replicas cost"),
         ("idle-services", "Idle services: load balancers and databases that serve nothing"),
+        ("kapsule-pools", "Kapsule pools: nodes against bounds and load, the nodes that could go"),
     ] {
         let report = costlake_queries::find(name)?;
         let result = costlake_queries::run(warehouse.as_ref(), &report, &organization).await?;

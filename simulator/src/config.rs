@@ -10,14 +10,15 @@ pub const DEFAULT_SECRET_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
 /// Products whose permission can be withdrawn with `deny`: `billing` covers every Billing endpoint, `charges` only
 /// the FinOps `charges` list, `cockpit` the Cockpit control plane (data sources and tokens), `lb` the Load Balancer
-/// lists, `rdb` the Managed Database list, `autoscaling` every Autoscaling list (v1alpha1 and v1alpha2).
-pub const DENIABLE_PRODUCTS: [&str; 9] =
-    ["block", "instance", "account", "billing", "charges", "cockpit", "lb", "rdb", "autoscaling"];
+/// lists, `rdb` the Managed Database list, `autoscaling` every Autoscaling list (v1alpha1 and v1alpha2), `k8s` the
+/// Kapsule lists, `ipam` the IPAM list.
+pub const DENIABLE_PRODUCTS: [&str; 11] =
+    ["block", "instance", "account", "billing", "charges", "cockpit", "lb", "rdb", "autoscaling", "k8s", "ipam"];
 
 /// Products whose whole API `withdrawn` (404, like an alpha API that was removed) or `down` (503 on every request,
 /// whatever the retries) can take away. `cockpit` covers its control plane and its data sources' Prometheus API.
-pub const API_PRODUCTS: [&str; 9] =
-    ["account", "instance", "block", "catalog", "billing", "cockpit", "lb", "rdb", "autoscaling"];
+pub const API_PRODUCTS: [&str; 11] =
+    ["account", "instance", "block", "catalog", "billing", "cockpit", "lb", "rdb", "autoscaling", "k8s", "ipam"];
 
 /// Lists that `malformed` can corrupt.
 pub const MALFORMED_MODES: [&str; 3] = ["instance-servers", "block-volumes", "projects"];

@@ -1,12 +1,13 @@
 //! costlake-simulator: a loopback HTTP server that speaks the real Scaleway API shapes (Instance, Block, Account,
-//! Product Catalog, Billing, Cockpit, Load Balancer, Managed Database, Autoscaling) for a synthetic, deterministic
-//! organisation with planted "ghost" resources, planted utilisation cases, planted idle services and planted scaling
-//! groups (one flapping, one at its maximum).
+//! Product Catalog, Billing, Cockpit, Load Balancer, Managed Database, Autoscaling, Kubernetes Kapsule, IPAM) for a
+//! synthetic, deterministic organisation with planted "ghost" resources, planted utilisation cases, planted idle
+//! services, planted scaling groups (one flapping, one at its maximum) and planted Kapsule pools (two oversized).
 //!
 //! Used by `costlake demo` and by the end-to-end tests. [`planted()`] is the test oracle: the findings a correct
 //! ghost-resources report must produce for a given [`SimConfig`]; [`billing()`] that of the bill,
 //! [`utilisation()`] that of a rightsizing report, [`services()`] that of an idle-services report (load balancers
-//! and databases) and [`scaling()`] that of a scaling-groups report (flaps, groups at their maximum, their cost).
+//! and databases), [`scaling()`] that of a scaling-groups report (flaps, groups at their maximum, their cost) and
+//! [`kapsule()`] that of a Kapsule pools report (the nodes a pool could do without, their cost).
 //!
 //! # Layout
 //!
@@ -16,6 +17,9 @@
 //!   and `rdb.rs` also hold the tables of their load balancers and databases, planted ones included);
 //! * `products/autoscaling.rs`: the Autoscaling groups (their table, templates, policies and events), the v1alpha1
 //!   and v1alpha2 wire shapes and routes;
+//! * `products/k8s.rs`: the Kapsule clusters, pools and nodes (their table, with each pool's load), wire shapes and
+//!   routes; `products/ipam.rs`: the IPAM addresses, derived from the organisation's flexible IPs, load balancers
+//!   and databases;
 //! * `products/billing/`: the Billing model (`mod.rs`), its book built in named steps
 //!   (`book.rs`), wire shapes (`wire.rs`) and handlers with the billing clock (`api.rs`);
 //! * `products/cockpit/`: the Cockpit model (`mod.rs`: the planted utilisation cases, load profiles and the closed
@@ -24,6 +28,7 @@
 //!   (`promql.rs`), and the control- and data-plane handlers (`api.rs`);
 //! * `org.rs`: the organisation aggregate, generated from the seed; `planted.rs`: the oracle of ghost findings;
 //!   `services.rs`: the oracle of idle load balancers and databases; `scaling.rs`: the oracle of scaling groups;
+//!   `kapsule.rs`: the oracle of Kapsule pools;
 //! * `server.rs`: state, start/shutdown, the router mounting the products' routes, and the gate (auth, faults);
 //! * `http.rs`, `paging.rs`, `listing.rs`, `wire.rs`: errors and query parameters, the `Legacy`/`TotalCount`/`Token`
 //!   pagination schemes, pre-rendered list items and their orders, shared JSON formatting;
@@ -31,10 +36,10 @@
 //!   ids and timestamps.
 //!
 //! Imports go one way: shared files import no product and not the server (but `org.rs` reads Cockpit's table of
-//! planted utilisation servers and builds the load balancers, databases and scaling groups from theirs, and the
-//! oracles read the products they judge); products import shared files (Billing and Cockpit also the organisation
-//! they bill and measure, Cockpit the databases' load profiles, Autoscaling the load balancers it registers groups
-//! behind); the server imports the products.
+//! planted utilisation servers and builds the load balancers, databases, scaling groups and Kapsule clusters from
+//! theirs, and the oracles read the products they judge); products import shared files (Billing, Cockpit and IPAM
+//! also the organisation they bill, measure and list the addresses of, Cockpit the databases' and Kapsule pools'
+//! load profiles, Autoscaling the load balancers it registers groups behind); the server imports the products.
 //!
 //! # What is served
 //!
@@ -46,6 +51,8 @@
 //! | `/block/v1/zones/{zone}/{volumes,snapshots,volume-types}` | TotalCount | token |
 //! | `/lb/v1/zones/{zone}/lbs`, `/lb/v1/zones/{zone}/lbs/{lb_id}/backends` | TotalCount | token |
 //! | `/rdb/v1/regions/{region}/instances` | TotalCount | token |
+//! | `/k8s/v1/regions/{region}/clusters`, `…/clusters/{cluster_id}/{pools,nodes}` (404 for an unknown cluster; nodes filter `pool_id`) | TotalCount | token |
+//! | `/ipam/v1/regions/{region}/ips` (filters `project_id`, `organization_id`, `attached`, `resource_type`; `order_by` `created_at_desc` by default) | TotalCount | token |
 //! | `/autoscaling/v1alpha1/zones/{zone}/{instance-groups,instance-templates,instance-policies}` (policies need `instance_group_id`, else 400) | TotalCount, `order_by` `created_at_desc` (default) / `created_at_asc` | token |
 //! | `/autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}/events` (404 for an unknown group) | TotalCount | token |
 //! | `/autoscaling/v1alpha2/zones/{zone}/groups` (fr-par-1/2/3 only) | Token | token |
@@ -68,8 +75,9 @@
 //! wants the secret of a live token of the data source's project and region with `read_only_metrics` or
 //! `full_access_metrics_rules` in `X-Token` (else 401 `{"status":"error","errorType":"unauthorized",…}`) and
 //! serves the series `instance_server_cpu_seconds_total` (counter) and `instance_server_vcpu_count` (gauge) of the
-//! running servers of that project in that region's zones, labelled `__name__`, `az`, `project_id`, `region`,
-//! `resource_id`, `resource_name`: a sample every 300 s up to the **metrics clock** (the billing clock's date at
+//! running servers and Kapsule nodes (by their Instance id, though the Instance API does not list them) of that
+//! project in that region's zones, labelled `__name__`, `az`, `project_id`, `region`, `resource_id`,
+//! `resource_name`: a sample every 300 s up to the **metrics clock** (the billing clock's date at
 //! 04:00 UTC) and for 31 days before it, in closed form. It serves the databases of that project and region the same
 //! way: `rdb_instance_postgresql_node_cpu_seconds_total` (counter, one series per `mode`: `idle`, `system`, `user`)
 //! and `rdb_instance_postgresql_pg_stat_database_numbackends` (gauge), labelled `__name__`, (`mode`), `region`,
@@ -80,16 +88,17 @@
 //! Every response passes through the same gate, in this order: `latency_ms`; the `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
 //! then the handler. `deny=autoscaling`, `withdrawn=autoscaling` and `down=autoscaling` cover both Autoscaling
-//! versions. Unknown paths are 404 `not_found`, unknown zones 404 `unknown_resource`, bad paging or order
-//! parameters 400 `invalid_arguments`.
+//! versions; `k8s` and `ipam` can be denied, withdrawn or down like any product. Unknown paths are 404
+//! `not_found`, unknown zones and regions 404 `unknown_resource`, bad paging or order parameters 400
+//! `invalid_arguments`.
 //!
 //! # Determinism
 //!
 //! Everything is derived from [`SimConfig`]: ids come from seeded streams, one per part of the organisation
-//! (`projects`, `healthy`, `ghosts`, `edge`, `utilisation`, `load-balancers`, `databases`, `scaling-groups`, ...),
-//! so the ghosts', the planted utilisation servers', the load balancers', the databases' and the scaling groups' ids
-//! depend on `seed` alone and not on the number of servers or projects; timestamps are "D days before
-//! `today`, 08:00 UTC" with seeded microseconds. Cockpit token ids and secrets follow the seed and the order in
+//! (`projects`, `healthy`, `ghosts`, `edge`, `utilisation`, `load-balancers`, `databases`, `scaling-groups`,
+//! `kapsule`, `ipam`, ...), so the ghosts', the planted utilisation servers', the load balancers', the databases',
+//! the scaling groups' and the Kapsule clusters' ids depend on `seed` alone and not on the number of servers or
+//! projects; timestamps are "D days before `today`, 08:00 UTC" with seeded microseconds. Cockpit token ids and secrets follow the seed and the order in
 //! which tokens are created.
 //!
 //! ```no_run
@@ -110,6 +119,7 @@ mod config;
 mod faults;
 mod http;
 mod ids;
+mod kapsule;
 mod listing;
 mod org;
 mod paging;
@@ -122,6 +132,7 @@ mod services;
 mod wire;
 
 pub use config::{DEFAULT_SECRET_KEY, DENIABLE_PRODUCTS, MALFORMED_MODES, SimConfig, default_organization_id};
+pub use kapsule::{KapsuleTruth, POOL_MIN_DAYS, POOL_TARGET_UTILISATION, POOL_WINDOW_DAYS, PoolTruth, kapsule};
 pub use org::{GhostIds, Organization, organization};
 pub use planted::{PlantedGhost, planted};
 pub use prices::{
@@ -144,6 +155,8 @@ pub use products::cockpit::{
     PlantedUtilisation, SAMPLE_SECONDS, UtilisationTruth, VCPU_METRIC, utilisation,
 };
 pub use products::instance::{FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
+pub use products::ipam::IPAM_REGIONS;
+pub use products::k8s::{K8S_REGIONS, KapsuleCluster, KapsuleNode, KapsulePool};
 pub use products::lb::{LbBackend, LbIp, LoadBalancer};
 pub use products::rdb::{Database, DbEndpoint};
 pub use scaling::{FLAP_COOLDOWNS, FLAP_FLOOR_SECONDS, FLAPPING_DAILY_FLAPS, ScalingGroupTruth, ScalingTruth, scaling};

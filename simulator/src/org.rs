@@ -1,6 +1,6 @@
 //! The synthetic organisation, the aggregate of every product's resources: projects, healthy resources, edge cases
-//! a correct report must not flag, the planted ghosts, and the load balancers and managed databases (healthy and
-//! idle, from their products' tables). Built once per configuration; everything is a pure
+//! a correct report must not flag, the planted ghosts, and the load balancers, managed databases, scaling groups and
+//! Kapsule clusters (healthy and planted, from their products' tables). Built once per configuration; everything is a pure
 //! function of the [`SimConfig`]. The resource types are each product's (see [`crate::products`]); they are
 //! generated here together because one server draws its volume and IP from the same seeded stream.
 
@@ -14,6 +14,7 @@ use crate::products::autoscaling::{self, ScalingGroup};
 use crate::products::block::{self, BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
 use crate::products::cockpit::PLANTS;
 use crate::products::instance::{self, FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
+use crate::products::k8s::{self, KapsuleCluster};
 use crate::products::lb::{self, LoadBalancer};
 use crate::products::rdb::{self, Database};
 
@@ -64,6 +65,9 @@ pub struct Organization {
     pub databases: Vec<Database>,
     /// The Autoscaling groups, in the order of the Autoscaling table (see [`crate::scaling()`]).
     pub scaling_groups: Vec<ScalingGroup>,
+    /// The Kubernetes Kapsule clusters with their pools and nodes, in the order of the Kapsule table (see
+    /// [`crate::kapsule()`]). Their nodes' Instances are not in `servers` (see [`crate::products::k8s`]).
+    pub kapsule_clusters: Vec<KapsuleCluster>,
     pub prices: PriceBook,
     pub ghosts: GhostIds,
     /// Ids of the planted utilisation servers, in the order of the Cockpit table of planted cases (see
@@ -106,6 +110,7 @@ impl Organization {
         let project_ids: Vec<String> = b.projects.iter().map(|p| p.id.clone()).collect();
         let databases = rdb::build(config.seed, config.today, &project_ids);
         let scaling_groups = autoscaling::build(config.seed, config.today, &project_ids, &image.0, &load_balancers);
+        let kapsule_clusters = k8s::build(config.seed, config.today, &project_ids);
         Organization {
             id: config.organization_id.clone(),
             today: config.today,
@@ -119,6 +124,7 @@ impl Organization {
             load_balancers,
             databases,
             scaling_groups,
+            kapsule_clusters,
             prices: PriceBook::default(),
             ghosts,
             utilisation_servers,
@@ -188,6 +194,10 @@ impl Organization {
 
     pub fn scaling_group(&self, id: &str) -> Option<&ScalingGroup> {
         self.scaling_groups.iter().find(|g| g.id == id)
+    }
+
+    pub fn kapsule_cluster(&self, id: &str) -> Option<&KapsuleCluster> {
+        self.kapsule_clusters.iter().find(|c| c.id == id)
     }
 }
 
@@ -764,7 +774,10 @@ mod tests {
         assert_eq!(small.utilisation_servers, large.utilisation_servers);
         let ids = |o: &Organization| {
             let lbs = o.load_balancers.iter().map(|l| l.id.clone());
-            lbs.chain(o.databases.iter().map(|d| d.id.clone())).collect::<Vec<_>>()
+            let nodes = o.kapsule_clusters.iter().flat_map(|c| &c.pools).flat_map(|p| &p.nodes);
+            lbs.chain(o.databases.iter().map(|d| d.id.clone()))
+                .chain(nodes.flat_map(|n| [n.id.clone(), n.instance_id.clone()]))
+                .collect::<Vec<_>>()
         };
         assert_eq!(ids(&small), ids(&large));
     }

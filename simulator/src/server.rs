@@ -28,7 +28,7 @@ use crate::products::billing::api::BillingApi;
 use crate::products::billing::book::Book;
 use crate::products::cockpit::api::{Cockpit, Endpoint};
 use crate::products::cockpit::metrics_clock_ms;
-use crate::products::{account, autoscaling, billing, block, catalog, cockpit, instance, lb, rdb};
+use crate::products::{account, autoscaling, billing, block, catalog, cockpit, instance, ipam, k8s, lb, rdb};
 use crate::wire::Style;
 
 /// What the recorded gateway calls itself.
@@ -114,6 +114,8 @@ impl Simulator {
             lb: lb::Lists::new(&org.id, &org.load_balancers, style),
             rdb: rdb::Lists::new(&org.id, &org.databases, &org.prices, style),
             autoscaling: autoscaling::Lists::new(&org.id, &org.scaling_groups, style),
+            k8s: k8s::Lists::new(&org.id, &org.kapsule_clusters, style),
+            ipam: ipam::Lists::new(&org, config.seed, style),
             catalog: catalog::Catalog::new(&org.prices, style),
             billing,
             cockpit: Cockpit::new(&org, config.seed, style, &format!("http://{addr}")),
@@ -207,6 +209,8 @@ struct AppState {
     lb: lb::Lists,
     rdb: rdb::Lists,
     autoscaling: autoscaling::Lists,
+    k8s: k8s::Lists,
+    ipam: ipam::Lists,
     catalog: catalog::Catalog,
     /// The Billing book, the billing clock and the charges cache.
     billing: BillingApi,
@@ -325,6 +329,28 @@ fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .route(
+            "/k8s/v1/regions/{region}/clusters",
+            get(|st: St, Path(region): Path<String>, uri: Uri| async move {
+                k8s::list_clusters(&st.k8s, &region, &uri)
+            }),
+        )
+        .route(
+            "/k8s/v1/regions/{region}/clusters/{cluster_id}/pools",
+            get(|st: St, Path((region, cluster)): Path<(String, String)>, uri: Uri| async move {
+                k8s::list_pools(&st.k8s, &region, &cluster, &uri)
+            }),
+        )
+        .route(
+            "/k8s/v1/regions/{region}/clusters/{cluster_id}/nodes",
+            get(|st: St, Path((region, cluster)): Path<(String, String)>, uri: Uri| async move {
+                k8s::list_nodes(&st.k8s, &region, &cluster, &uri)
+            }),
+        )
+        .route(
+            "/ipam/v1/regions/{region}/ips",
+            get(|st: St, Path(region): Path<String>, uri: Uri| async move { ipam::list(&st.ipam, &region, &uri) }),
+        )
+        .route(
             "/product-catalog/v2alpha1/public-catalog/products",
             get(|st: St, uri: Uri| async move { catalog::products(&st.catalog, &uri) }),
         )
@@ -402,6 +428,9 @@ fn classify(path: &str) -> Option<Route> {
         "instance-policies" => "instance_policy",
         "events" if path.starts_with("/autoscaling/") => "instance_group_event",
         "groups" if path.starts_with("/autoscaling/") => "group",
+        "clusters" => "cluster",
+        "pools" => "pool",
+        "nodes" => "node",
         _ if path.starts_with("/cockpit/") && path.contains("/tokens/") => "token",
         _ => "product",
     };
@@ -433,6 +462,10 @@ fn classify(path: &str) -> Option<Route> {
         "rdb"
     } else if path.starts_with("/autoscaling/v1alpha1/") || path.starts_with("/autoscaling/v1alpha2/") {
         "autoscaling"
+    } else if path.starts_with("/k8s/v1/") {
+        "k8s"
+    } else if path.starts_with("/ipam/v1/") {
+        "ipam"
     } else {
         return None;
     };
@@ -452,6 +485,8 @@ fn api_product(path: &str) -> Option<&'static str> {
         ("/lb/", "lb"),
         ("/rdb/", "rdb"),
         ("/autoscaling/", "autoscaling"),
+        ("/k8s/", "k8s"),
+        ("/ipam/", "ipam"),
     ]
     .into_iter()
     .find_map(|(prefix, product)| path.starts_with(prefix).then_some(product))
@@ -535,5 +570,13 @@ mod tests {
         assert_eq!(events.resource, "instance_group_event");
         assert_eq!(classify("/autoscaling/v1alpha2/zones/fr-par-1/groups").unwrap().resource, "group");
         assert_eq!(api_product("/autoscaling/v1alpha2/zones/fr-par-1/groups"), Some("autoscaling"));
+        let clusters = classify("/k8s/v1/regions/fr-par/clusters").unwrap();
+        assert_eq!((clusters.product, clusters.resource, clusters.needs_auth), (Some("k8s"), "cluster", true));
+        assert_eq!(classify("/k8s/v1/regions/fr-par/clusters/x/pools").unwrap().resource, "pool");
+        assert_eq!(classify("/k8s/v1/regions/fr-par/clusters/x/nodes").unwrap().resource, "node");
+        let ips = classify("/ipam/v1/regions/fr-par/ips").unwrap();
+        assert_eq!((ips.product, ips.resource, ips.needs_auth), (Some("ipam"), "ip", true));
+        assert_eq!(api_product("/k8s/v1/regions/fr-par/clusters"), Some("k8s"));
+        assert_eq!(api_product("/ipam/v1/regions/fr-par/ips"), Some("ipam"));
     }
 }

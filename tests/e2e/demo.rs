@@ -105,7 +105,7 @@ async fn the_demo_tells_its_whole_story(run_on: &str, shown_on: &str) {
     let config = SimConfig::default().with_knobs(&format!("servers=20,today={shown_on}")).unwrap();
     let truth = costlake_simulator::billing(&config);
     let reports = printed_reports(&demo.stdout);
-    assert_eq!(reports.len(), 6, "{run_on}: six reports");
+    assert_eq!(reports.len(), 7, "{run_on}: seven reports");
     assert_report_is_planted(&reports[0], &config);
 
     let drift = reports[1].as_array().unwrap();

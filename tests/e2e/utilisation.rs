@@ -7,7 +7,7 @@ mod common;
 use std::str::FromStr;
 
 use common::{sandbox_with_metrics as sandbox, scalar, simulator};
-use costlake_simulator::{SimConfig, scaling, services, utilisation};
+use costlake_simulator::{SimConfig, billing, kapsule, scaling, services, utilisation};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -94,6 +94,120 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
 
     idle_services_are_the_planted_ones(&sandbox, simulator.config()).await;
     scaling_groups_are_the_planted_ones(&sandbox, simulator.config()).await;
+    kapsule_pools_are_the_planted_ones(&sandbox, simulator.config()).await;
+    efficiency_agrees_with_the_bill(&sandbox, simulator.config()).await;
+}
+
+/// The same run, for kapsule-pools: every pool with its bounds, the nodes it could do without and their exact
+/// euros; the healthy and the too-new pools propose nothing.
+async fn kapsule_pools_are_the_planted_ones(sandbox: &costlake_tests::sandbox::Sandbox, config: &SimConfig) {
+    let truth = kapsule(config);
+    let rows = sandbox.ok(&["-q", "report", "kapsule-pools", "--format", "json"]).await.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), truth.pools.len(), "{rows:#?}");
+    assert!(truth.pools.iter().any(|p| p.recommendation == "shrink"));
+    assert!(truth.pools.iter().any(|p| p.recommendation == "ok"));
+    for pool in &truth.pools {
+        let row = rows
+            .iter()
+            .find(|r| r["pool_id"] == pool.pool_id.as_str())
+            .unwrap_or_else(|| panic!("{} is not reported: {rows:#?}", pool.pool_name));
+        let context = format!("{}/{}", pool.cluster_name, pool.pool_name);
+        assert_eq!(row["cluster_name"], pool.cluster_name.as_str(), "{context}");
+        assert_eq!(row["cluster_id"], pool.cluster_id.as_str(), "{context}");
+        assert_eq!(row["pool_name"], pool.pool_name.as_str(), "{context}");
+        assert_eq!(row["project_id"], pool.project_id.as_str(), "{context}");
+        assert_eq!(row["zone"], pool.zone.as_str(), "{context}");
+        assert_eq!(row["commercial_type"], pool.commercial_type.as_str(), "{context}");
+        assert_eq!(row["size"], pool.size, "{context}");
+        assert_eq!(row["min_size"], pool.min_size, "{context}");
+        assert_eq!(row["max_size"], pool.max_size, "{context}");
+        assert_eq!(row["autoscaling"], pool.autoscaling, "{context}");
+        assert_eq!(row["nodes"], pool.node_ids.len(), "{context}");
+        assert_eq!(row["recommendation"], pool.recommendation, "{context}: {row}");
+        assert_eq!(row["spare_nodes"], pool.nodes_that_could_go, "{context}: {row}");
+        assert_eq!(dec(&row["monthly_cost"]), pool.monthly_cost, "{context}");
+        assert_eq!(dec(&row["monthly_savings"]), pool.monthly_savings, "{context}");
+        assert_eq!(row["currency"], "EUR", "{context}");
+        let reason = row["reason"].as_str().unwrap();
+        match pool.recommendation {
+            "shrink" if pool.autoscaling => assert!(reason.contains("min_size"), "{context}: {reason}"),
+            "shrink" => assert!(reason.contains("fixed size"), "{context}: {reason}"),
+            "insufficient_data" => assert!(reason.contains("days with metrics"), "{context}: {reason}"),
+            _ => assert!(reason.contains("it under 80 %"), "{context}: {reason}"),
+        }
+    }
+    let nodes: Vec<&str> = truth.pools.iter().flat_map(|p| p.node_ids.iter().map(String::as_str)).collect();
+    let measured = scalar(
+        sandbox,
+        &format!(
+            "SELECT uniqExact(resource_id) FROM instance_cpu_daily WHERE resource_id IN ('{}')",
+            nodes.join("','")
+        ),
+    )
+    .await;
+    assert_eq!(measured as usize, nodes.len(), "every node is measured as its Instance");
+
+    // A price written down for a node type in any zone (a wildcard override) wins over the collected one.
+    let batch = truth.pools.iter().find(|p| p.recommendation == "shrink" && p.autoscaling).unwrap();
+    let insert = format!(
+        "INSERT INTO price_overrides VALUES ('server_hour', '', '{}', 0.3, 'EUR', 'our contract')",
+        batch.commercial_type
+    );
+    sandbox.ok(&["-q", "sql", &insert]).await;
+    let rows = sandbox.ok(&["-q", "report", "kapsule-pools", "--format", "json"]).await.json();
+    let row = rows.as_array().unwrap().iter().find(|r| r["pool_id"] == batch.pool_id.as_str()).cloned().unwrap();
+    let contract = Decimal::new(3, 1) * Decimal::from(730);
+    assert_eq!(dec(&row["monthly_savings"]), contract * Decimal::from(batch.nodes_that_could_go), "{row}");
+    assert_eq!(dec(&row["monthly_cost"]), contract * Decimal::from(batch.size), "{row}");
+    sandbox.ok(&["-q", "sql", "DELETE FROM price_overrides WHERE note = 'our contract'"]).await;
+}
+
+/// The same run, for efficiency: paid capacity holds what was used, and each project's compute euros are the
+/// bill's to the nano over the complete days of this month (what one run knows day by day: earlier months come
+/// as month totals, spread over their days until daily runs have seen them).
+async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sandbox, config: &SimConfig) {
+    let rows = sandbox.ok(&["-q", "report", "efficiency", "--format", "json"]).await.json();
+    let rows = rows.as_array().unwrap();
+    let mut measured = 0;
+    for row in rows {
+        let (paid, used) = (row["vcpu_hours_paid"].as_f64().unwrap(), row["vcpu_hours_used"].as_f64().unwrap());
+        assert!(used <= paid, "{row}");
+        if used > 0.0 {
+            measured += 1;
+            let idle = row["idle_percent"].as_f64().unwrap();
+            assert!((0.0..100.0).contains(&idle), "{row}");
+            assert!(dec(&row["cost_per_used_vcpu_hour"]) > Decimal::ZERO, "{row}");
+        }
+    }
+    assert!(measured >= 2, "{rows:#?}");
+
+    use chrono::Datelike;
+    let days_this_month = config.today.day() - 1;
+    if days_this_month == 0 {
+        return; // The 1st: no complete day of this month yet.
+    }
+    let bill = billing(config);
+    let days = format!("days={days_this_month}");
+    let rows = sandbox.ok(&["-q", "report", "efficiency", "-p", &days, "--format", "json"]).await.json();
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    let date = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let (from, to) = (date(&rows[0]["from_day"]), date(&rows[0]["to_day"]));
+    assert_eq!((from, to), (config.today.with_day(1).unwrap(), config.today.pred_opt().unwrap()), "{rows:#?}");
+    assert_eq!(rows[0]["days_judged"], days_this_month);
+    for row in rows {
+        let project = row["project_id"].as_str().unwrap();
+        let expected: Decimal = bill
+            .daily
+            .iter()
+            .filter(|d| d.project_id == project && d.sku.starts_with("/compute/") && d.day >= from && d.day <= to)
+            .map(|d| d.cost)
+            .sum();
+        let context = format!("{project} {from}..{to}");
+        assert_eq!(dec(&row["compute_cost"]), expected, "{context}");
+        assert_eq!(row["currency"], "EUR", "{context}");
+    }
 }
 
 /// The same run, for scaling-groups: every group's bounds, events, flaps and replicas' euros as planted; only

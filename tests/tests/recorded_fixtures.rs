@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use costlake_ingest::dataset::{DatasetSpec, RowContext};
 use costlake_ingest::scaleway::{ApiError, ClientOptions, ListShape, Pager, ScalewayClient, Scheme};
-use costlake_ingest::sources::{account, billing, block, catalog, instance};
+use costlake_ingest::sources::{account, billing, block, catalog, instance, ipam, k8s};
 use serde_json::Value;
 
 fn fixture(path: &str) -> Value {
@@ -72,6 +72,10 @@ fn every_recorded_list_decodes_into_its_dataset() {
         ("block/v1_volumes_list.json", "volumes", block::volumes()),
         ("block/v1_snapshots_list.json", "snapshots", block::snapshots()),
         ("product_catalog/public_catalog_products_instance_page1.json", "products", catalog::products()),
+        ("k8s/clusters_list.json", "clusters", k8s::clusters()),
+        ("k8s/pools_list.json", "pools", k8s::pools()),
+        ("k8s/nodes_list.json", "nodes", k8s::nodes()),
+        ("ipam/ips_list.json", "ips", ipam::ips()),
     ];
     for (path, key, spec) in cases {
         let body = fixture(path);
@@ -124,6 +128,27 @@ fn recorded_orphans_are_recognisable() {
     assert!(block::explode_references(&block_volumes).is_empty(), "both recorded SBS volumes are unattached");
     let snapshots = build(&block::snapshots(), &items(&fixture("block/v1_snapshots_list.json"), "snapshots"));
     assert_eq!(strings(&snapshots, "parent_volume_type"), vec![Some("sbs_5k".to_string()); 2]);
+}
+
+#[test]
+fn recorded_kapsule_nodes_name_their_instances_and_ipam_keeps_unattached_addresses() {
+    let nodes = build(&k8s::nodes(), &items(&fixture("k8s/nodes_list.json"), "nodes"));
+    for provider in strings(&nodes, "provider_id") {
+        assert!(provider.unwrap().starts_with("scaleway://instance/fr-par-1/"));
+    }
+    let pools = build(&k8s::pools(), &items(&fixture("k8s/pools_list.json"), "pools"));
+    assert_eq!(strings(&pools, "node_type"), vec![Some("pro2_xxs".to_string())]);
+    let body = fixture("ipam/ips_list.json");
+    let mut ips = items(&body, "ips");
+    // The recording holds attached addresses only; an orphan is the same shape with `resource: null`.
+    let mut orphan = ips[0].clone();
+    orphan["resource"] = Value::Null;
+    ips.push(orphan);
+    let batch = build(&ipam::ips(), &ips);
+    let unattached = ips.iter().filter(|ip| ip["resource"].is_null()).count();
+    assert_eq!(unattached, 1);
+    assert_eq!(strings(&batch, "resource_type").iter().filter(|t| t.is_none()).count(), unattached);
+    assert!(strings(&batch, "resource_type").iter().any(|t| t.as_deref() == Some("mgdb_instance")));
 }
 
 #[test]

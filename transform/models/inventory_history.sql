@@ -50,4 +50,19 @@ SELECT run_id, snapshot_at, organization_id, 'rdb_instance', id, name, project_i
        CAST(status, 'Nullable(String)'), CAST(node_type, 'Nullable(String)'), volume_size, created_at,
        CAST(NULL, 'Nullable(String)'), tags
 FROM raw_rdb_instances WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+-- A Kapsule cluster is regional (its region stands in the zone column); its pools are zonal, with the cluster's
+-- project, and attached to their cluster. Their nodes are Instances, listed as such by the Instance API.
+SELECT run_id, snapshot_at, organization_id, 'k8s_cluster', id, name, project_id, CAST(region, 'String'),
+       CAST(status, 'Nullable(String)'), CAST(type, 'Nullable(String)'), CAST(NULL, 'Nullable(UInt64)'), created_at,
+       CAST(NULL, 'Nullable(String)'), tags
+FROM raw_k8s_clusters WHERE run_id IN (SELECT run_id FROM runs)
+UNION ALL
+SELECT p.run_id, p.snapshot_at, p.organization_id, 'k8s_pool', p.id, p.name, c.project_id,
+       CAST(coalesce(p.zone, p.region), 'String'), CAST(p.status, 'Nullable(String)'),
+       CAST(upper(replaceAll(p.node_type, '_', '-')), 'Nullable(String)'), CAST(NULL, 'Nullable(UInt64)'),
+       p.created_at, p.cluster_id, p.tags
+FROM raw_k8s_pools AS p
+LEFT JOIN raw_k8s_clusters AS c ON c.run_id = p.run_id AND c.id = p.cluster_id
+WHERE p.run_id IN (SELECT run_id FROM runs)
 SETTINGS join_use_nulls = 1;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use reqwest::StatusCode;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, path_segment};
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, path_segment};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -110,7 +110,9 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
                     rows.extend(backends.into_iter().map(|b| json!({"lb_id": lb_id, "backend": b})));
                     kept.push(lb.clone());
                 }
-                Err(CollectError::Api(ApiError::Status { status, .. })) if status == StatusCode::NOT_FOUND => {
+                Err(CollectError::Api(ApiError::Status { status, .. }))
+                    if status == StatusCode::NOT_FOUND && gone(ctx, &API, zone, &format!("lbs/{lb_id}")).await? =>
+                {
                     tracing::debug!(lb = %lb_id, "load balancer deleted during the collection: left out");
                 }
                 Err(error) => return Err(error),

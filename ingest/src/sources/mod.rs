@@ -11,6 +11,8 @@ pub mod block;
 pub mod catalog;
 pub mod cockpit;
 pub mod instance;
+pub mod ipam;
+pub mod k8s;
 pub mod lb;
 pub mod rdb;
 
@@ -273,6 +275,8 @@ pub fn all() -> Vec<Box<dyn Product>> {
         Box::new(lb::LoadBalancer),
         Box::new(rdb::Rdb),
         Box::new(autoscaling::Autoscaling),
+        Box::new(k8s::Kapsule),
+        Box::new(ipam::Ipam),
         Box::new(cockpit::Cockpit),
     ]
 }
@@ -316,6 +320,17 @@ pub fn path_segment(field: &str, value: &str, request: &str) -> Result<String, C
             detail: format!("{field} {value:?} is not an id (letters, digits, '-' and '_' only)"),
         }
         .into())
+    }
+}
+
+/// Whether the resource at `path` (`clusters/{id}`) of `api` is gone: its own GET answers 404. A per-resource list
+/// that answers 404 means the resource was deleted during the collection only when this says so; a list route
+/// that disappeared (an API change) must fail the product instead of silently emptying it.
+pub async fn gone(ctx: &Context, api: &Api, locality: &str, path: &str) -> Result<bool, CollectError> {
+    match ctx.client.get(&api.path(locality, path), &[]).await {
+        Ok(_) => Ok(false),
+        Err(ApiError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => Ok(true),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -3,16 +3,19 @@
 //! [`crate::server`] mounts them behind the gate).
 //!
 //! Products import the shared modules (`http`, `paging`, `listing`, `wire`, `prices`, `ids`, `config`); only
-//! Billing and Cockpit also read the organisation aggregate ([`crate::org`]), which they bill and measure, and
-//! Cockpit the Managed Database table ([`rdb`]), whose load profiles it serves; Autoscaling reads the load balancers
-//! ([`lb`]) it registers groups behind. No shared module imports a product (but `org.rs`, which builds the planted
-//! utilisation servers from Cockpit's table and the load balancers, databases and scaling groups from theirs), and
-//! no product imports the server.
+//! Billing, Cockpit and IPAM also read the organisation aggregate ([`crate::org`]), which they bill, measure and
+//! list the addresses of, and Cockpit the Managed Database and Kapsule tables ([`rdb`], [`k8s`]), whose load
+//! profiles it serves; Autoscaling reads the load balancers ([`lb`]) it registers groups behind. No shared module
+//! imports a product (but `org.rs`, which builds the planted utilisation servers from Cockpit's table and the load
+//! balancers, databases, scaling groups and Kapsule clusters from theirs), and no product imports the server.
 //!
 //! The Load Balancer ([`lb`]) and Managed Database ([`rdb`]) products build their resources themselves, each from
 //! its own seeded stream and table, so that adding them changed no other id, and Billing does not charge them (the
 //! pinned bills stay as they were). So does Autoscaling ([`autoscaling`]): its groups (their templates, policies and
 //! events) come from the `scaling-groups` stream; `web-asg` registers its members behind the load balancer `web-lb`.
+//! So does Kapsule ([`k8s`], the `kapsule` stream): its nodes' Instances are neither served by the Instance API
+//! nor billed, only measured by Cockpit. IPAM ([`ipam`]) lists the addresses the other products hold, drawing new
+//! ids (the `ipam` stream) for the databases' private addresses only.
 
 pub(crate) mod account;
 pub(crate) mod autoscaling;
@@ -21,5 +24,7 @@ pub(crate) mod block;
 pub(crate) mod catalog;
 pub(crate) mod cockpit;
 pub(crate) mod instance;
+pub(crate) mod ipam;
+pub(crate) mod k8s;
 pub(crate) mod lb;
 pub(crate) mod rdb;

@@ -1,6 +1,6 @@
 //! Cockpit v1 (metrics): the data sources and tokens of every project × region (control plane), and the
 //! Prometheus API of each "Scaleway Metrics" data source (data plane), serving the CPU series of the running
-//! servers and the CPU and connection series of the managed databases.
+//! servers and Kapsule nodes and the CPU and connection series of the managed databases.
 //!
 //! * this file: the model: the planted utilisation cases ([`PLANTS`]), the load profile every series follows
 //!   ([`Load`]), the closed form of a server's series ([`Series`]), one served series of any kind ([`Line`]), and
@@ -15,7 +15,9 @@
 //! Every running server has a load profile: a utilisation (fraction of all its vCPUs)
 //! `u(t) = base + amplitude × (1 + sin(2π (t − phase) / 86400)) / 2`. Healthy servers draw `base` in [0.30, 0.40],
 //! `amplitude` in [0.30, 0.45] and `phase` from the seed and their id; the [`PLANTS`] fix theirs. Non-running
-//! servers have no metrics.
+//! servers have no metrics. Every Kapsule node is measured as a running server, by its Instance's id (the one in
+//! its `provider_id`) and its node name, with its pool's fixed load (the Kapsule table, see
+//! [`crate::products::k8s`]) from the node's creation, though the Instance API does not list it.
 //!
 //! Samples exist every 300 s, at Unix times that are multiples of 300, from `boot` (the creation date, or `today`
 //! − 90 days at midnight if later) up to the **metrics clock** (the billing clock's date at 04:00 UTC), and are
@@ -36,6 +38,7 @@ use crate::config::SimConfig;
 use crate::ids::{fnv1a, splitmix64};
 use crate::org::Organization;
 use crate::prices::{HOURS_PER_MONTH, PriceBook};
+use crate::products::k8s::CLUSTERS;
 
 pub(crate) mod api;
 pub(crate) mod databases;
@@ -315,9 +318,10 @@ pub(crate) fn ticks(seconds: f64) -> f64 {
     (seconds * 100.0).round() / 100.0
 }
 
-/// The metrics of one running server: its labels and its load profile.
+/// The metrics of one running server (or Kapsule node): its labels and its load profile.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Series {
+    /// The Instance id (`resource_id`): a Kapsule node's is the Instance of its `provider_id`.
     pub server_id: String,
     pub name: String,
     pub project_id: String,
@@ -351,8 +355,8 @@ pub(crate) fn history_start(today: NaiveDate, created_ms: i64) -> i64 {
     created_ms.max(midnight_ms(today.checked_sub_days(Days::new(METRICS_HISTORY_DAYS)).unwrap_or(today)))
 }
 
-/// The series of every running server of `org`, ordered as Prometheus orders them (by `az`, `project_id`,
-/// `region`, `resource_id`, `resource_name`).
+/// The series of every running server and every Kapsule node of `org`, ordered as Prometheus orders them (by `az`,
+/// `project_id`, `region`, `resource_id`, `resource_name`).
 pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
     let prices = PriceBook::default();
     let mut series: Vec<Series> = org
@@ -386,6 +390,7 @@ pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
             })
         })
         .collect();
+    series.extend(kapsule_series(org, seed, &prices));
     series.sort_by(|a, b| {
         (&a.zone, &a.project_id, &a.region, &a.server_id, &a.name).cmp(&(
             &b.zone,
@@ -395,6 +400,31 @@ pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
             &b.name,
         ))
     });
+    series
+}
+
+/// The series of every Kapsule node, as of a running server: labelled with the node's Instance id and name, with
+/// its pool's load from the node's creation.
+fn kapsule_series(org: &Organization, seed: u64, prices: &PriceBook) -> Vec<Series> {
+    let mut series = Vec::new();
+    for (cluster, spec) in org.kapsule_clusters.iter().zip(&CLUSTERS) {
+        for (pool, pool_spec) in cluster.pools.iter().zip(spec.pools) {
+            let Some(ncpus) = prices.server_type(&pool.commercial_type).map(|t| t.ncpus) else { continue };
+            let (base, amplitude) = pool_spec.load;
+            for node in &pool.nodes {
+                let lives = vec![history_start(org.today, node.created_at.timestamp_millis())];
+                series.push(Series {
+                    server_id: node.instance_id.clone(),
+                    name: node.name.clone(),
+                    project_id: cluster.project_id.clone(),
+                    region: cluster.region.clone(),
+                    zone: pool.zone.clone(),
+                    ncpus,
+                    load: Load::new(seed, &node.instance_id, lives, base, amplitude),
+                });
+            }
+        }
+    }
     series
 }
 
@@ -486,9 +516,17 @@ mod tests {
     fn profiles_and_plants() {
         let org = Organization::build(&config());
         let series = build_series(&org, 42);
-        assert_eq!(series.len(), org.servers.iter().filter(|s| s.state == "running").count());
+        let nodes: Vec<&str> = org
+            .kapsule_clusters
+            .iter()
+            .flat_map(|c| &c.pools)
+            .flat_map(|p| &p.nodes)
+            .map(|n| n.instance_id.as_str())
+            .collect();
+        assert_eq!(nodes.len(), 11);
+        assert_eq!(series.len(), org.servers.iter().filter(|s| s.state == "running").count() + nodes.len());
         for s in &series {
-            if org.utilisation_servers.contains(&s.server_id) {
+            if org.utilisation_servers.contains(&s.server_id) || nodes.contains(&s.server_id.as_str()) {
                 continue;
             }
             assert!((0.30..0.40).contains(&s.load.base) && (0.30..0.45).contains(&s.load.amplitude), "{s:?}");
