@@ -13,6 +13,8 @@ use crate::warehouse::{Result, Warehouse};
 /// (table, source view) pairs, rebuilt in this order.
 pub const MATERIALISED: &[(&str, &str)] = &[
     ("billing_daily", "billing_daily_source"),
+    // Hours first: the days merge them.
+    ("instance_cpu_hourly", "instance_cpu_hourly_source"),
     ("instance_cpu_daily", "instance_cpu_daily_source"),
     ("rdb_usage_daily", "rdb_usage_daily_source"),
 ];
