@@ -1,141 +1,487 @@
 //! `costlake-bench`: the release `costlake` binary, end to end, against the simulator at several organisation
-//! sizes. For each size it runs `collect`, `load`, `report ghost-resources` and the five billing reports as
-//! separate processes and reports wall time, peak resident memory (the child's own `ru_maxrss`, from `wait4`) and
-//! throughput, as a Markdown table for BENCHMARKS.md.
+//! sizes, each step a separate process whose wall time and peak resident memory (the child's own `ru_maxrss`,
+//! from `wait4`) are reported as a Markdown table for BENCHMARKS.md. Two modes:
 //!
-//!   cargo build --release --bin costlake && cargo run --release --bin costlake-bench [-- 1000 10000 50000]
+//!   cargo build --release -p costlake -p costlake-bench
+//!   ./target/release/costlake-bench [1000 10000 50000]     inventory and billing: collect, load, ghost-resources
+//!                                                          and the five billing reports
+//!   ./target/release/costlake-bench utilisation [1000]     Cockpit metrics: 31 days of 5-minute points per
+//!                                                          Instance collected, loaded and read by the five
+//!                                                          utilisation reports, each against a reference
+//!                                                          measured in the same run
 //!
 //! The client-side rate limit is raised (`COSTLAKE_MAX_RPS=10000`) so the numbers measure costlake, not the
 //! politeness toward Scaleway's API that the default (20 requests per second) imposes. The simulator runs in its
 //! own process (`costlake simulator`): on Linux a forked child's `ru_maxrss` counts the parent's resident memory
 //! at fork time, so the bench process itself must stay small.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::io::{BufRead, BufReader};
+/// How a measured process ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Succeeded,
+    /// Its exit code, or the signal that ended it (as a negative number).
+    Failed(i32),
+    /// Killed after the step's time limit.
+    TimedOut(Duration),
+}
 
 struct Measure {
     wall: Duration,
     max_rss_kib: i64,
+    outcome: Outcome,
+    stdout: Vec<u8>,
+    stderr: String,
 }
 
-/// Runs `costlake args` and waits for it with `wait4`, which returns the child's own resource usage.
+impl Measure {
+    fn succeeded(&self) -> bool {
+        self.outcome == Outcome::Succeeded
+    }
+
+    /// One line saying why it failed: the outcome and the last line of its stderr.
+    fn failure(&self) -> String {
+        let last = self.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        match &self.outcome {
+            Outcome::Succeeded => String::new(),
+            Outcome::Failed(code) if *code < 0 => format!("killed by signal {}: {last}", -code),
+            Outcome::Failed(code) => format!("exit code {code}: {last}"),
+            Outcome::TimedOut(limit) => format!("timed out after {} s: {last}", limit.as_secs()),
+        }
+    }
+
+    /// The measure of a step the bench cannot go on without.
+    fn expect(self, args: &[&str]) -> Measure {
+        assert!(self.succeeded(), "costlake {args:?} failed, {}\n{}", self.failure(), self.stderr);
+        self
+    }
+
+    fn mib(&self) -> i64 {
+        self.max_rss_kib / 1024
+    }
+}
+
+/// Runs `costlake args` and waits for it with `wait4`, which returns the child's own resource usage. It is killed
+/// after `limit`. Its stdout and stderr go to anonymous files (a pipe nobody reads could block it).
 #[allow(clippy::zombie_processes)] // reaped by wait4, which std's `wait` cannot replace here
-fn measure(bin: &Path, env: &[(String, String)], args: &[&str]) -> Measure {
+fn measure_with(bin: &Path, env: &[(String, String)], args: &[&str], limit: Duration) -> Measure {
+    let mut stdout = tempfile::tempfile().expect("temporary file");
+    let mut stderr = tempfile::tempfile().expect("temporary file");
     let start = Instant::now();
     let child = Command::new(bin)
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout.try_clone().unwrap()))
+        .stderr(Stdio::from(stderr.try_clone().unwrap()))
         .spawn()
         .expect("spawn costlake");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
-    // SAFETY: plain POSIX wait4 on our own child, into zero-initialised out-parameters.
+    // SAFETY: plain POSIX wait4/kill on our own child, into zero-initialised out-parameters.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
+    let mut timed_out = false;
+    loop {
+        let waited = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if waited == pid {
+            break;
+        }
+        assert_eq!(waited, 0, "wait4 failed");
+        if !timed_out && start.elapsed() > limit {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            timed_out = true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let wall = start.elapsed();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "costlake {args:?} failed (status {status})");
-    Measure { wall, max_rss_kib: usage.ru_maxrss }
+    let outcome = if timed_out {
+        Outcome::TimedOut(limit)
+    } else if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Outcome::Succeeded
+    } else if libc::WIFEXITED(status) {
+        Outcome::Failed(libc::WEXITSTATUS(status))
+    } else {
+        Outcome::Failed(-libc::WTERMSIG(status))
+    };
+    let read = |file: &mut std::fs::File| {
+        let mut bytes = Vec::new();
+        file.rewind().unwrap();
+        file.read_to_end(&mut bytes).unwrap();
+        bytes
+    };
+    let stdout = read(&mut stdout);
+    let stderr = String::from_utf8_lossy(&read(&mut stderr)).into_owned();
+    Measure { wall, max_rss_kib: usage.ru_maxrss, outcome, stdout, stderr }
 }
 
-/// (rows, billing rows, Parquet bytes, API calls) of the one run in `lake`.
-fn rows_of(lake: &Path) -> (u64, u64, u64, u64) {
-    let manifests = lake.join("manifests");
-    let mut stack = vec![manifests];
+/// [`measure_with`] with a 30-minute limit, for the steps the bench needs.
+fn measure(bin: &Path, env: &[(String, String)], args: &[&str]) -> Measure {
+    measure_with(bin, env, args, Duration::from_secs(1800)).expect(args)
+}
+
+/// What one committed run's manifest says.
+struct Run {
+    run_id: String,
+    /// Rows per dataset.
+    rows: BTreeMap<String, u64>,
+    /// Parquet bytes per dataset.
+    bytes: BTreeMap<String, u64>,
+    /// Paths of the Parquet files per dataset, relative to the lake.
+    files: BTreeMap<String, Vec<String>>,
+    api_calls: u64,
+    failed_sources: Vec<String>,
+}
+
+impl Run {
+    fn total_rows(&self) -> u64 {
+        self.rows.values().sum()
+    }
+}
+
+/// Every committed run in `lake`, oldest first.
+fn runs_of(lake: &Path) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let mut stack = vec![lake.join("manifests")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             if entry.path().is_dir() {
                 stack.push(entry.path());
-            } else {
-                let manifest: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
-                let datasets = manifest["datasets"].as_array().unwrap();
-                let rows = datasets.iter().map(|d| d["rows"].as_u64().unwrap()).sum();
-                let billing = datasets
-                    .iter()
-                    .filter(|d| d["name"].as_str().unwrap().starts_with("billing_"))
-                    .map(|d| d["rows"].as_u64().unwrap())
-                    .sum();
-                let bytes = manifest["datasets"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .flat_map(|d| d["files"].as_array().unwrap().iter().map(|f| f["bytes"].as_u64().unwrap()))
-                    .sum();
-                return (rows, billing, bytes, manifest["stats"]["api_calls"].as_u64().unwrap());
+                continue;
             }
+            let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+            let mut run = Run {
+                run_id: manifest["run_id"].as_str().unwrap().to_string(),
+                rows: BTreeMap::new(),
+                bytes: BTreeMap::new(),
+                files: BTreeMap::new(),
+                api_calls: manifest["stats"]["api_calls"].as_u64().unwrap(),
+                failed_sources: manifest["failed_sources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| format!("{}: {}", f["name"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")))
+                    .collect(),
+            };
+            for dataset in manifest["datasets"].as_array().unwrap() {
+                let name = dataset["name"].as_str().unwrap().to_string();
+                let files = dataset["files"].as_array().unwrap();
+                run.rows.insert(name.clone(), dataset["rows"].as_u64().unwrap());
+                run.bytes.insert(name.clone(), files.iter().map(|f| f["bytes"].as_u64().unwrap()).sum());
+                run.files.insert(name, files.iter().map(|f| f["path"].as_str().unwrap().to_string()).collect());
+            }
+            runs.push(run);
         }
     }
-    panic!("no manifest in {}", lake.display());
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs
+}
+
+/// (rows, billing rows, Parquet bytes, API calls) of the one run in `lake`.
+fn rows_of(lake: &Path) -> (u64, u64, u64, u64) {
+    let runs = runs_of(lake);
+    let run = runs.first().unwrap_or_else(|| panic!("no manifest in {}", lake.display()));
+    let billing = run.rows.iter().filter(|(name, _)| name.starts_with("billing_")).map(|(_, rows)| rows).sum();
+    (run.total_rows(), billing, run.bytes.values().sum(), run.api_calls)
+}
+
+/// The simulator's process, stopped when dropped (also when a step fails and the bench panics).
+struct Simulator(Child);
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `costlake simulator` with `servers` running servers in 20 projects; returns it and its
+/// `SCW_API_URL`, `SCW_SECRET_KEY`, `SCW_DEFAULT_ORGANIZATION_ID`.
+fn start_simulator(bin: &Path, servers: usize) -> (Simulator, Vec<(String, String)>) {
+    let mut simulator = Command::new(bin)
+        .args(["-q", "simulator", "--knobs", &format!("servers={servers},projects=20")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the simulator");
+    // It prints `export NAME=value` lines for SCW_API_URL, SCW_SECRET_KEY, SCW_DEFAULT_ORGANIZATION_ID.
+    let mut exports = Vec::new();
+    let mut lines = BufReader::new(simulator.stdout.take().unwrap()).lines();
+    while exports.len() < 3 {
+        let line = lines.next().expect("simulator output").unwrap();
+        let (name, value) = line.trim_start_matches("export ").split_once('=').expect("NAME=value");
+        exports.push((name.to_string(), value.to_string()));
+    }
+    (Simulator(simulator), exports)
+}
+
+/// The environment of every costlake process: the simulator's credentials, a lake and a warehouse in `dir`.
+fn bench_env(exports: Vec<(String, String)>, dir: &Path, library: &Path) -> Vec<(String, String)> {
+    let mut env = exports;
+    env.extend([
+        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+        ("HOME".into(), dir.display().to_string()),
+        ("COSTLAKE_LAKE".into(), dir.join("lake").display().to_string()),
+        ("COSTLAKE_WAREHOUSE".into(), dir.join("warehouse").display().to_string()),
+        ("COSTLAKE_CHDB_LIB".into(), library.display().to_string()),
+        ("COSTLAKE_MAX_RPS".into(), "10000".into()),
+        ("COSTLAKE_LOG".into(), "warn".into()),
+    ]);
+    env
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("sizes are numbers")).collect();
-    let sizes = if sizes.is_empty() { vec![1_000, 10_000, 50_000] } else { sizes };
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let utilisation = args.first().is_some_and(|a| a == "utilisation");
+    if utilisation {
+        args.remove(0);
+    }
+    let sizes: Vec<usize> = args.iter().map(|a| a.parse().expect("sizes are numbers")).collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let bin = root.join("target/release/costlake");
-    assert!(bin.exists(), "build it first: cargo build --release --bin costlake");
+    assert!(bin.exists(), "build it first: cargo build --release -p costlake -p costlake-bench");
     let library = std::env::var_os("COSTLAKE_CHDB_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(costlake_transform::warehouse::chdb::default_library_path);
+    if utilisation {
+        for servers in if sizes.is_empty() { vec![1_000] } else { sizes } {
+            bench_utilisation(&bin, &library, servers);
+        }
+    } else {
+        bench_inventory(&bin, &library, if sizes.is_empty() { vec![1_000, 10_000, 50_000] } else { sizes });
+    }
+}
 
+/// Inventory and billing: collect, load, ghost-resources and the five billing reports, one row per size.
+fn bench_inventory(bin: &Path, library: &Path, sizes: Vec<usize>) {
     println!(
         "| servers | rows collected | of which billing | Parquet | API calls | collect | collect peak RSS | load | load peak RSS | rows/s loaded | ghost-resources | its peak RSS | 5 billing reports | their peak RSS |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for servers in sizes {
-        let mut simulator = Command::new(&bin)
-            .args(["-q", "simulator", "--knobs", &format!("servers={servers},projects=20")])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("start the simulator");
-        // It prints `export NAME=value` lines for SCW_API_URL, SCW_SECRET_KEY, SCW_DEFAULT_ORGANIZATION_ID.
-        let mut exports = Vec::new();
-        let mut lines = BufReader::new(simulator.stdout.take().unwrap()).lines();
-        while exports.len() < 3 {
-            let line = lines.next().expect("simulator output").unwrap();
-            let (name, value) = line.trim_start_matches("export ").split_once('=').expect("NAME=value");
-            exports.push((name.to_string(), value.to_string()));
-        }
+        let (simulator, exports) = start_simulator(bin, servers);
         let dir = tempfile::tempdir().unwrap();
-        let mut env: Vec<(String, String)> = exports;
-        env.extend([
-            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-            ("HOME".into(), dir.path().display().to_string()),
-            ("COSTLAKE_LAKE".into(), dir.path().join("lake").display().to_string()),
-            ("COSTLAKE_WAREHOUSE".into(), dir.path().join("warehouse").display().to_string()),
-            ("COSTLAKE_CHDB_LIB".into(), library.display().to_string()),
-            ("COSTLAKE_MAX_RPS".into(), "10000".into()),
-            ("COSTLAKE_LOG".into(), "warn".into()),
-        ]);
-        let collect = measure(&bin, &env, &["collect"]);
+        let env = bench_env(exports, dir.path(), library);
+        let collect = measure(bin, &env, &["collect"]);
         let (rows, billing_rows, bytes, calls) = rows_of(&dir.path().join("lake"));
-        let load = measure(&bin, &env, &["load"]);
-        let report = measure(&bin, &env, &["report", "ghost-resources", "--format", "json"]);
+        let load = measure(bin, &env, &["load"]);
+        let report = measure(bin, &env, &["report", "ghost-resources", "--format", "json"]);
         let billing: Vec<Measure> = ["cost-drift", "cost-anomalies", "forecast", "cost-allocation", "ghost-cost"]
             .iter()
-            .map(|name| measure(&bin, &env, &["report", name, "--format", "json"]))
+            .map(|name| measure(bin, &env, &["report", name, "--format", "json"]))
             .collect();
         println!(
             "| {servers} | {rows} | {billing_rows} | {:.1} MB | {calls} | {:.2} s | {} MiB | {:.2} s | {} MiB | {:.0} | {:.2} s | {} MiB | {:.2} s | {} MiB |",
             bytes as f64 / 1e6,
             collect.wall.as_secs_f64(),
-            collect.max_rss_kib / 1024,
+            collect.mib(),
             load.wall.as_secs_f64(),
-            load.max_rss_kib / 1024,
+            load.mib(),
             rows as f64 / load.wall.as_secs_f64(),
             report.wall.as_secs_f64(),
-            report.max_rss_kib / 1024,
+            report.mib(),
             billing.iter().map(|m| m.wall.as_secs_f64()).sum::<f64>(),
             billing.iter().map(|m| m.max_rss_kib).max().unwrap_or(0) / 1024,
         );
-        let _ = simulator.kill();
-        let _ = simulator.wait();
+        drop(simulator);
     }
+}
+
+/// The inventory the utilisation reports join the metrics with (servers, types and prices, databases, load
+/// balancers, scaling groups, Kapsule pools, project names) and the bill the efficiency report divides.
+const INVENTORY_SOURCES: &str = "account,instance,block,catalog,billing,lb,rdb,autoscaling,k8s";
+
+/// The utilisation reports, each read as its own process.
+const UTILISATION_REPORTS: &[&str] = &["rightsizing", "idle-services", "scaling-groups", "kapsule-pools", "efficiency"];
+
+/// The columns of `raw_cockpit_metric_points`, all of them in the lake's Parquet files.
+const POINT_COLUMNS: &str = "run_id, snapshot_at, organization_id, region, project_id, data_source_id, metric, resource_id, resource_name, zone, labels, ts, value";
+
+/// Times a read-only step `times` times; returns the run of median wall time, with the largest peak RSS of all
+/// (a failed run is returned at once).
+fn median_of(bin: &Path, env: &[(String, String)], args: &[&str], times: usize) -> Measure {
+    let mut runs = Vec::new();
+    for _ in 0..times {
+        let run = measure_with(bin, env, args, Duration::from_secs(600));
+        if !run.succeeded() {
+            return run;
+        }
+        runs.push(run);
+    }
+    let peak = runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0);
+    runs.sort_by_key(|m| m.wall);
+    let mut median = runs.swap_remove(times / 2);
+    median.max_rss_kib = peak;
+    median
+}
+
+fn seconds(m: &Measure) -> String {
+    format!("{:.2} s", m.wall.as_secs_f64())
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `costlake sql "<query> FORMAT TSV"`: the engine's own output, trimmed.
+fn tsv(bin: &Path, env: &[(String, String)], query: &str) -> String {
+    let sql = format!("{query} FORMAT TSV");
+    let m = measure(bin, env, &["sql", &sql]);
+    String::from_utf8_lossy(&m.stdout).trim().to_string()
+}
+
+/// Utilisation: inventory then Cockpit collected as two runs, loaded, read by the five utilisation reports.
+fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
+    let (simulator, exports) = start_simulator(bin, servers);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let env = bench_env(exports, dir.path(), library);
+
+    let inventory = measure(bin, &env, &["collect", "--sources", INVENTORY_SOURCES]);
+    let first = runs_of(&lake);
+    let cockpit = measure(bin, &env, &["collect", "--sources", "cockpit"]);
+    let runs = runs_of(&lake);
+    assert_eq!((first.len(), runs.len()), (1, 2), "one run per collect");
+    // Not by order: two runs started in the same second sort by their random suffix.
+    let (inventory_run, cockpit_run) =
+        if runs[0].run_id == first[0].run_id { (&runs[0], &runs[1]) } else { (&runs[1], &runs[0]) };
+    for run in &runs {
+        for failed in &run.failed_sources {
+            println!("run {} failed source {failed}", run.run_id);
+        }
+    }
+    let points = cockpit_run.rows.get("cockpit_metric_points").copied().unwrap_or(0);
+    let points_bytes = cockpit_run.bytes.get("cockpit_metric_points").copied().unwrap_or(0);
+    let loaded_rows: u64 = runs.iter().map(Run::total_rows).sum();
+
+    let load = measure(bin, &env, &["load"]);
+
+    // What the reports read.
+    let per_metric =
+        tsv(bin, &env, "SELECT metric, count() FROM raw_cockpit_metric_points GROUP BY metric ORDER BY metric");
+    let cpu_daily =
+        tsv(bin, &env, "SELECT count(), uniqExact(resource_id), min(day), max(day) FROM instance_cpu_daily");
+    let rollup_rows: BTreeMap<&str, u64> = costlake_transform::models::MATERIALISED
+        .iter()
+        .map(|(table, _)| (*table, tsv(bin, &env, &format!("SELECT count() FROM {table}")).parse().unwrap_or(0)))
+        .collect();
+
+    // The reports, and the floor: a process that opens the warehouse and answers SELECT 1.
+    let reports: Vec<(&str, Measure)> = UTILISATION_REPORTS
+        .iter()
+        .map(|name| (*name, median_of(bin, &env, &["report", name, "--format", "json"], 3)))
+        .collect();
+    let floor = median_of(bin, &env, &["sql", "SELECT 1"], 3);
+
+    // The references for the load: the engine inserting the same Parquet files itself; then what else the load
+    // does, each rollup rebuilt from its view as the loader does it.
+    let glob = {
+        let files = &cockpit_run.files["cockpit_metric_points"];
+        let first = lake.join(&files[0]);
+        first.parent().unwrap().join("*.parquet").display().to_string()
+    };
+    measure(bin, &env, &["sql", "CREATE TABLE bench_ref AS raw_cockpit_metric_points"]);
+    let insert_sql =
+        format!("INSERT INTO bench_ref ({POINT_COLUMNS}) SELECT {POINT_COLUMNS} FROM file('{glob}', Parquet)");
+    let reference = measure(bin, &env, &["sql", &insert_sql]);
+    let copied: u64 = tsv(bin, &env, "SELECT count() FROM bench_ref").parse().unwrap_or(0);
+    // Each rollup the loader rebuilds, rebuilt again by itself (its source view into an empty copy of it).
+    let rebuilds: Vec<(&str, &str, Measure)> = costlake_transform::models::MATERIALISED
+        .iter()
+        .map(|(table, source)| {
+            measure(bin, &env, &["sql", &format!("CREATE TABLE bench_{table} AS {table}")]);
+            let insert = format!("INSERT INTO bench_{table} SELECT * FROM {source}");
+            (*table, *source, measure(bin, &env, &["sql", &insert]))
+        })
+        .collect();
+    let per_second = |rows: u64, m: &Measure| thousands((rows as f64 / m.wall.as_secs_f64()) as u64);
+    let ratio =
+        |m: &Measure, reference: &Measure| format!("{:.2}", m.wall.as_secs_f64() / reference.wall.as_secs_f64());
+    println!("### {servers} servers\n");
+    println!("| step | wall | peak RSS | rows | rows/s | API calls | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| collect `--sources {INVENTORY_SOURCES}` | {} | {} MiB | {} | {} | {} | |",
+        seconds(&inventory),
+        inventory.mib(),
+        thousands(inventory_run.total_rows()),
+        per_second(inventory_run.total_rows(), &inventory),
+        inventory_run.api_calls
+    );
+    println!(
+        "| collect `--sources cockpit` (points) | {} | {} MiB | {} | {} | {} | |",
+        seconds(&cockpit),
+        cockpit.mib(),
+        thousands(points),
+        per_second(points, &cockpit),
+        cockpit_run.api_calls
+    );
+    println!(
+        "| load (both runs, then the {} rollups) | {} | {} MiB | {} | {} | | {} × reference |",
+        rebuilds.len(),
+        seconds(&load),
+        load.mib(),
+        thousands(loaded_rows),
+        per_second(loaded_rows, &load),
+        ratio(&load, &reference)
+    );
+    println!(
+        "| reference: `INSERT INTO bench_ref SELECT … FROM file(…points…, Parquet)` | {} | {} MiB | {} | {} | | 1 |",
+        seconds(&reference),
+        reference.mib(),
+        thousands(copied),
+        per_second(copied, &reference)
+    );
+    for (table, source, m) in &rebuilds {
+        println!(
+            "| part of load: `INSERT INTO bench_{table} SELECT * FROM {source}` | {} | {} MiB | {} | | | {} × reference |",
+            seconds(m),
+            m.mib(),
+            rollup_rows.get(*table).map_or_else(String::new, |n| thousands(*n)),
+            ratio(m, &reference)
+        );
+    }
+    println!("| floor: `sql \"SELECT 1\"` (median of 3) | {} | {} MiB | | | | 1 |", seconds(&floor), floor.mib());
+    for (name, m) in &reports {
+        if m.succeeded() {
+            let rows = serde_json::from_slice::<serde_json::Value>(&m.stdout)
+                .ok()
+                .and_then(|v| v.as_array().map(Vec::len))
+                .map_or_else(|| "?".to_string(), |n| thousands(n as u64));
+            println!(
+                "| `report {name}` (median of 3) | {} | {} MiB | {rows} | | | {} × floor |",
+                seconds(m),
+                m.mib(),
+                ratio(m, &floor)
+            );
+        } else {
+            println!("| `report {name}` | FAILED: {} | {} MiB | | | | |", m.failure(), m.mib());
+        }
+    }
+    println!();
+    println!(
+        "Cockpit points in the lake: {:.1} MB of Parquet ({:.1} bytes a point); per metric: {}",
+        points_bytes as f64 / 1e6,
+        points_bytes as f64 / points.max(1) as f64,
+        per_metric.replace('\t', " ").replace('\n', ", ")
+    );
+    println!("instance_cpu_daily (rows, Instances, first day, last day): {}", cpu_daily.replace('\t', ", "));
+    for (name, m) in &reports {
+        if !m.succeeded() {
+            println!("\n`report {name}` failed, {}; its stderr:\n{}", m.failure(), m.stderr.trim_end());
+        }
+    }
+    drop(simulator);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use costlake_simulator::Simulator;
 
 /// How long one `costlake` invocation may take in a test before it is killed and the test fails.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(270);
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
