@@ -3,10 +3,13 @@
 
 use std::cmp::Ordering as CmpOrdering;
 
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::http::{ApiError, Params};
+use crate::http::{ApiError, Handled, Params, json_response};
+use crate::paging::{Page, total_count_body};
+use crate::wire::Style;
 
 /// One listable resource, rendered once at start.
 #[derive(Debug, Clone)]
@@ -30,6 +33,13 @@ impl Item {
     ) -> Item {
         Item { id: id.to_string(), name: name.to_string(), project_id: project.to_string(), created, modified, json }
     }
+}
+
+/// The page `page` of `items` (filtered and ordered) as a TotalCount list under `key`: 200, the count where the
+/// API's recordings put it.
+pub(crate) fn total_count_page(style: Style, key: &str, items: &[&Item], page: &Page, count_first: bool) -> Handled {
+    let values: Vec<Value> = page.slice(items).iter().map(|i| i.json.clone()).collect();
+    Ok(json_response(StatusCode::OK, &total_count_body(style, key, values, items.len(), count_first), HeaderMap::new()))
 }
 
 /// Applies the organisation and project filters (every resource belongs to the one organisation).

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use crate::config::SimConfig;
 use crate::http::{Handled, Params, json_response};
 use crate::ids::api_ts;
-use crate::listing::{BLOCK_ORDERS, Item, apply_order, filtered};
-use crate::paging::{Page, total_count_body};
+use crate::listing::{BLOCK_ORDERS, Item, apply_order, filtered, total_count_page};
+use crate::paging::Page;
 use crate::wire::Style;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -71,10 +71,5 @@ pub(crate) fn list(data: &Projects, config: &SimConfig, uri: &Uri) -> Handled {
             HeaderMap::new(),
         ));
     }
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &total_count_body(data.style, "projects", values, items.len(), true),
-        HeaderMap::new(),
-    ))
+    total_count_page(data.style, "projects", &items, &page, true)
 }

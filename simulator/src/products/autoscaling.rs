@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{ApiError, Handled, Params, json_response, require_zone};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{Item, SortKey, apply_order, filtered, sort};
-use crate::paging::{Page, TokenPage, total_count_body};
+use crate::listing::{Item, SortKey, apply_order, filtered, sort, total_count_page};
+use crate::paging::{Page, TokenPage};
 use crate::prices::GB;
 use crate::products::lb::LoadBalancer;
 use crate::wire::Style;
@@ -553,12 +553,7 @@ fn page_of(data: &Lists, key: &str, all: &[Item], params: &Params, count_first: 
     let page = Page::total_count(params)?;
     let mut items: Vec<&Item> = all.iter().collect();
     apply_order(&mut items, params, "order_by", &ORDERS, "created_at_desc")?;
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &total_count_body(data.style, key, values, items.len(), count_first),
-        HeaderMap::new(),
-    ))
+    total_count_page(data.style, key, &items, &page, count_first)
 }
 
 /// `GET /autoscaling/v1alpha1/zones/{zone}/{instance-groups,instance-templates,instance-policies}`: no project or

@@ -14,15 +14,15 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::Uri;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, Handled, Params, json_response, require_region};
+use crate::http::{ApiError, Handled, Params, require_region};
 use crate::ids::{IdStream, api_ts, at_eight, fnv1a, splitmix64};
-use crate::listing::{Item, SortKey, apply_order, filtered, sort};
+use crate::listing::{Item, SortKey, apply_order, filtered, sort, total_count_page};
 use crate::org::Organization;
-use crate::paging::{Page, total_count_body};
+use crate::paging::Page;
 use crate::wire::Style;
 
 /// The regions the simulated IPAM API serves.
@@ -196,8 +196,7 @@ pub(crate) fn list(data: &Lists, region: &str, uri: &Uri) -> Handled {
             .filter(|i| resource_type.is_none_or(|t| i.json["resource"]["type"] == t))
             .collect();
     apply_order(&mut items, &params, "order_by", &IPAM_ORDERS, "created_at_desc")?;
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(StatusCode::OK, &total_count_body(data.style, "ips", values, items.len(), true), HeaderMap::new()))
+    total_count_page(data.style, "ips", &items, &page, true)
 }
 
 #[cfg(test)]

@@ -15,14 +15,14 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::Uri;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, Handled, Params, json_response, require_region};
+use crate::http::{ApiError, Handled, Params, require_region};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort};
-use crate::paging::{Page, total_count_body};
+use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort, total_count_page};
+use crate::paging::Page;
 use crate::wire::Style;
 
 /// The regions the simulated Kapsule API serves.
@@ -494,11 +494,6 @@ fn with_status<'a>(items: Vec<&'a Item>, params: &Params) -> Vec<&'a Item> {
     }
 }
 
-fn respond(style: Style, key: &str, items: &[&Item], page: Page) -> Handled {
-    let values: Vec<Value> = page.slice(items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(StatusCode::OK, &total_count_body(style, key, values, items.len(), true), HeaderMap::new()))
-}
-
 /// `GET /k8s/v1/regions/{region}/clusters`.
 pub(crate) fn list_clusters(data: &Lists, region: &str, uri: &Uri) -> Handled {
     require_region(region, &K8S_REGIONS)?;
@@ -509,7 +504,7 @@ pub(crate) fn list_clusters(data: &Lists, region: &str, uri: &Uri) -> Handled {
     let items = named(items, params.get("name"));
     let mut items = with_status(items, &params);
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    respond(data.style, "clusters", &items, page)
+    total_count_page(data.style, "clusters", &items, &page, true)
 }
 
 /// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}/pools`.
@@ -521,7 +516,7 @@ pub(crate) fn list_pools(data: &Lists, region: &str, cluster_id: &str, uri: &Uri
     let items = named(cluster.pools.iter().collect(), params.get("name"));
     let mut items = with_status(items, &params);
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    respond(data.style, "pools", &items, page)
+    total_count_page(data.style, "pools", &items, &page, true)
 }
 
 /// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}/nodes`, optionally of one pool (`pool_id`).
@@ -535,7 +530,7 @@ pub(crate) fn list_nodes(data: &Lists, region: &str, cluster_id: &str, uri: &Uri
     let items = named(items, params.get("name"));
     let mut items = with_status(items, &params);
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    respond(data.style, "nodes", &items, page)
+    total_count_page(data.style, "nodes", &items, &page, true)
 }
 
 #[cfg(test)]

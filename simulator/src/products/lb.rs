@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::Uri;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, Handled, Params, json_response, require_zone};
+use crate::http::{ApiError, Handled, Params, require_zone};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort};
-use crate::paging::{Page, total_count_body};
+use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort, total_count_page};
+use crate::paging::Page;
 use crate::prices::LB_ZONES;
 use crate::wire::Style;
 
@@ -383,12 +383,7 @@ pub(crate) fn list_lbs(data: &Lists, zone: &str, uri: &Uri) -> Handled {
     let items = filtered(&data.organization_id, all, params.get("organization_id"), params.get("project_id"));
     let mut items = named(items, params.get("name"));
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &total_count_body(data.style, "lbs", values, items.len(), false),
-        HeaderMap::new(),
-    ))
+    total_count_page(data.style, "lbs", &items, &page, false)
 }
 
 /// `GET /lb/v1/zones/{zone}/lbs/{lb_id}/backends`: 404 `not_found` (resource `lb`) for a load balancer unknown in
@@ -404,12 +399,7 @@ pub(crate) fn list_backends(data: &Lists, zone: &str, lb_id: &str, uri: &Uri) ->
         .ok_or_else(|| ApiError::ResourceNotFound { resource: "lb", resource_id: lb_id.to_string() })?;
     let mut items: Vec<&Item> = all.iter().collect();
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &total_count_body(data.style, "backends", values, items.len(), false),
-        HeaderMap::new(),
-    ))
+    total_count_page(data.style, "backends", &items, &page, false)
 }
 
 #[cfg(test)]

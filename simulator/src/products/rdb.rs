@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::Uri;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{Handled, Params, json_response, require_region};
+use crate::http::{Handled, Params, require_region};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort};
-use crate::paging::{Page, total_count_body};
+use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort, total_count_page};
+use crate::paging::Page;
 use crate::prices::{DbNodeType, GB, PriceBook, RDB_REGIONS};
 use crate::wire::Style;
 
@@ -289,12 +289,7 @@ pub(crate) fn list(data: &Lists, region: &str, uri: &Uri) -> Handled {
     let items = filtered(&data.organization_id, all, params.get("organization_id"), params.get("project_id"));
     let mut items = named(items, params.get("name"));
     apply_order(&mut items, &params, "order_by", &BLOCK_ORDERS, "created_at_asc")?;
-    let values: Vec<Value> = page.slice(&items).iter().map(|i| i.json.clone()).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &total_count_body(data.style, "instances", values, items.len(), false),
-        HeaderMap::new(),
-    ))
+    total_count_page(data.style, "instances", &items, &page, false)
 }
 
 #[cfg(test)]
