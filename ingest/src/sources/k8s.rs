@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, path_segment};
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, list_all, path_segment};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::{ApiError, ListShape, Page, Scheme};
+use crate::scaleway::{ApiError, ListShape, Scheme};
 
 pub struct Kapsule;
 
@@ -122,9 +122,10 @@ async fn collect_region(ctx: &Context, out: &Outputs, region: &'static str) -> R
                 continue;
             };
             let cluster_id = path_segment("clusters[].id", id, &page.request)?;
+            // The SDK sends status=unknown (no filter); nothing is sent here, which the API reads the same way.
             let listed = async {
-                let pools = list_all(ctx, region, &format!("clusters/{cluster_id}/pools"), "pools").await?;
-                let nodes = list_all(ctx, region, &format!("clusters/{cluster_id}/nodes"), "nodes").await?;
+                let pools = list_all(ctx, &API, region, &format!("clusters/{cluster_id}/pools"), "pools").await?;
+                let nodes = list_all(ctx, &API, region, &format!("clusters/{cluster_id}/nodes"), "nodes").await?;
                 Ok::<_, CollectError>((pools, nodes))
             };
             match listed.await {
@@ -150,20 +151,4 @@ async fn collect_region(ctx: &Context, out: &Outputs, region: &'static str) -> R
             .await?;
     }
     Ok(())
-}
-
-/// Every item of one per-cluster list.
-async fn list_all(
-    ctx: &Context,
-    region: &'static str,
-    list: &str,
-    key: &'static str,
-) -> Result<Vec<Value>, CollectError> {
-    // The SDK sends status=unknown (no filter); nothing is sent here, which the API reads the same way.
-    let mut pager = ctx.list(&API, region, list, Vec::new(), ListShape::Array(key));
-    let mut all = Vec::new();
-    while let Some(Page { items, .. }) = pager.next().await? {
-        all.extend(items);
-    }
-    Ok(all)
 }

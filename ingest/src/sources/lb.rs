@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use reqwest::StatusCode;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, path_segment};
+use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, list_all, path_segment};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -105,7 +105,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
                 continue;
             };
             let lb_id = path_segment("lbs[].id", id, &page.request)?;
-            match backends_of(ctx, zone, &lb_id).await {
+            match list_all(ctx, &API, zone, &format!("lbs/{lb_id}/backends"), "backends").await {
                 Ok(backends) => {
                     rows.extend(backends.into_iter().map(|b| json!({"lb_id": lb_id, "backend": b})));
                     kept.push(lb.clone());
@@ -124,14 +124,4 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
             .await?;
     }
     Ok(())
-}
-
-async fn backends_of(ctx: &Context, zone: &'static str, lb_id: &str) -> Result<Vec<Value>, CollectError> {
-    let list = format!("lbs/{lb_id}/backends");
-    let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("backends"));
-    let mut all = Vec::new();
-    while let Some(page) = pager.next().await? {
-        all.extend(page.items);
-    }
-    Ok(all)
 }

@@ -334,6 +334,23 @@ pub async fn gone(ctx: &Context, api: &Api, locality: &str, path: &str) -> Resul
     }
 }
 
+/// Every item of `list` of `api` in `locality`, every page walked: for the small per-resource lists (a load
+/// balancer's backends, a cluster's pools) whose items are needed before their parent is emitted.
+pub async fn list_all(
+    ctx: &Context,
+    api: &Api,
+    locality: &str,
+    list: &str,
+    key: &'static str,
+) -> Result<Vec<Value>, CollectError> {
+    let mut pager = ctx.list(api, locality, list, Vec::new(), ListShape::Array(key));
+    let mut all = Vec::new();
+    while let Some(page) = pager.next().await? {
+        all.extend(page.items);
+    }
+    Ok(all)
+}
+
 /// Walks one list to its end, sending every page to `spec`. Returns the number of items.
 pub async fn walk_list(
     out: &Outputs,
