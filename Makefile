@@ -15,6 +15,7 @@ demo: deps ## Run the whole pipeline on the built-in Scaleway simulator and prin
 	$(CARGO) run --bin costlake -- demo
 
 test: deps ## Build and run every test suite (unit, conformance on both warehouses, end to end)
+	@scripts/install-pyclients.sh >/dev/null
 	scripts/check-compose.sh
 	$(CARGO) nextest run --workspace --no-fail-fast
 

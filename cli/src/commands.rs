@@ -91,6 +91,19 @@ pub struct SimulatorArgs {
     knobs: String,
 }
 
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (a password is needed beyond loopback)
+    #[arg(long, env = "COSTLAKE_SERVE_LISTEN", default_value = "127.0.0.1:8123")]
+    listen: std::net::SocketAddr,
+    /// User clients give when a password is set
+    #[arg(long, env = "COSTLAKE_SERVE_USER", default_value = "default")]
+    user: String,
+    /// Longest a query may run, in seconds (a client may ask for less, never more)
+    #[arg(long, default_value_t = 30)]
+    max_execution_time: u64,
+}
+
 /// Standard output was closed by its reader (`costlake export focus | head`): not a failure.
 #[derive(Debug, thiserror::Error)]
 #[error("standard output was closed by its reader")]
@@ -181,6 +194,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         Command::Config => unreachable!("answered above"),
         Command::Simulator(args) => simulator(args).await,
         Command::Export(args) => export(&settings, args).await,
+        Command::Serve(args) => serve(&settings, args).await,
     }
 }
 
@@ -282,6 +296,29 @@ async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
     Ok(warehouse::open(&location).await?)
+}
+
+async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let location = settings.warehouse_location()?;
+    if let warehouse::WarehouseLocation::Server { url, .. } = &location {
+        bail!(
+            "the warehouse is a ClickHouse server ({url}): point Grafana and other clients at it directly; costlake serve is for the embedded warehouse"
+        );
+    }
+    // Read from the environment only: a password given as a flag would show in process listings.
+    let password =
+        std::env::var("COSTLAKE_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
+    let engine = warehouse::open(&location).await?;
+    crate::serve::serve(
+        engine,
+        crate::serve::ServeOptions {
+            listen: args.listen,
+            user: args.user,
+            password,
+            max_execution_time: args.max_execution_time,
+        },
+    )
+    .await
 }
 
 async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {

@@ -4,7 +4,9 @@
 
 mod commands;
 mod export;
+mod native;
 mod progress;
+mod serve;
 mod settings;
 
 use std::path::PathBuf;
@@ -80,6 +82,14 @@ enum Command {
     /// FinOps per-resource charges where they were collected, else from the month-to-date consumption. Custom
     /// columns are prefixed x_. CSV goes to stdout unless --output is given; Parquet needs --output.
     Export(export::ExportArgs),
+    /// Serve the embedded warehouse read-only over ClickHouse's HTTP interface (for Grafana, clickhouse-connect,
+    /// curl).
+    ///
+    /// Grafana's ClickHouse datasource (protocol HTTP, port 8123), clickhouse-connect, the clickhouse crate and
+    /// curl query it as they would a ClickHouse server: `GET /?query=`, `POST /`, `default_format`, `param_*`,
+    /// settings as URL parameters, `/ping`. Reads only. Listening beyond loopback needs
+    /// COSTLAKE_SERVE_PASSWORD. While it serves, the warehouse is held: stop it to load new runs.
+    Serve(commands::ServeArgs),
 }
 
 /// `costlake sql --help`: what there is to query, each model with the first line of its file.

@@ -12,6 +12,12 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_costlake");
 
+/// The port of `costlake serve`'s "serving … on http://127.0.0.1:PORT" line.
+pub fn port_of(line: &str) -> u16 {
+    let after = line.split("http://127.0.0.1:").nth(1).unwrap_or_else(|| panic!("no address in {line:?}"));
+    after.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().expect("port")
+}
+
 /// A simulator with enough servers that fr-par-1's lists span several pages of 100.
 pub async fn simulator(knobs: &str) -> Simulator {
     let knobs = if knobs.is_empty() { "servers=200".to_string() } else { format!("servers=200,{knobs}") };

@@ -14,3 +14,21 @@ pub fn chdb_library() -> PathBuf {
     );
     path
 }
+
+/// The Python with clickhouse-connect that the `costlake serve` tests drive (`make deps`,
+/// scripts/install-pyclients.sh): `COSTLAKE_TEST_PYTHON`, else the script's install location.
+pub fn clickhouse_connect_python() -> PathBuf {
+    let path = std::env::var_os("COSTLAKE_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+            .expect("HOME or XDG_DATA_HOME");
+        data.join("costlake/pyclients/clickhouse-connect-1.12.0/bin/python")
+    });
+    assert!(
+        path.exists(),
+        "clickhouse-connect is not installed at {}: run `make deps` (scripts/install-pyclients.sh) first",
+        path.display()
+    );
+    path
+}

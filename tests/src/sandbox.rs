@@ -197,6 +197,42 @@ impl Sandbox {
         child
     }
 
+    /// Starts `costlake <args>` and returns once a line of its stderr contains `marker`, with that line; the
+    /// rest of its stderr keeps being read (into the returned buffer), so the process never meets a closed pipe.
+    pub async fn start_reading(
+        &self,
+        args: &[&str],
+        marker: &str,
+    ) -> (tokio::process::Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = self.command(args).spawn().expect("spawn costlake");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let wait = async {
+            let mut seen = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains(marker) {
+                    return line;
+                }
+                seen.push(line);
+            }
+            panic!("costlake {args:?} ended before printing {marker:?}; stderr:\n{}", seen.join("\n"));
+        };
+        let line = tokio::time::timeout(COMMAND_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no {marker:?} within {COMMAND_TIMEOUT:?}"));
+        let rest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = rest.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut text = sink.lock().expect("stderr buffer");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        (child, line, rest)
+    }
+
     /// Every file under the sandbox (lake, warehouse excluded), for "nothing half-written" checks.
     pub fn files_under(&self, relative: &str) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
