@@ -14,6 +14,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money cost currency
 -- @partitions tag_key
+-- @dashboard costs
 
 WITH
     scoped AS

@@ -22,6 +22,7 @@
 -- @money excess currency
 -- @totals project_name
 -- @table project_name, service, start_date, days, expected, actual, excess, z, skus
+-- @dashboard costs
 
 WITH
     usage AS

@@ -19,6 +19,7 @@
 -- @money delta currency
 -- @totals status, project_name
 -- @table rank, status, project_name, product, sku, current_cost, previous_cost, delta, delta_percent
+-- @dashboard costs
 
 WITH
     daily AS

@@ -21,6 +21,7 @@
 -- @money compute_cost currency
 -- @totals currency
 -- @table project_name, instances_measured, vcpu_hours_paid, vcpu_hours_used, idle_percent, compute_cost, cost_per_used_vcpu_hour
+-- @dashboard utilisation
 
 WITH
     -- Computed on its own: see cost-drift.sql.

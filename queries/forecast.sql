@@ -16,6 +16,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money month_to_date currency
 -- @money weekday_forecast currency
+-- @dashboard costs
 
 WITH
     daily AS

@@ -16,6 +16,7 @@
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money billed currency
 -- @totals finding
+-- @dashboard waste
 
 WITH
     organizations AS

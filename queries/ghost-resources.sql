@@ -26,6 +26,7 @@
 -- @money monthly_cost currency
 -- @totals kind, project_name
 -- @table kind, name, project_name, zone, since, monthly_cost, reason
+-- @dashboard waste
 
 WITH
     latest AS

@@ -17,6 +17,7 @@
 -- @money monthly_cost currency
 -- @totals kind, project_name
 -- @table kind, name, project_name, zone, since, monthly_cost, reason
+-- @dashboard waste
 
 WITH
     -- Computed on its own: see cost-drift.sql.

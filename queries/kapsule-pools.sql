@@ -21,6 +21,7 @@
 -- @money monthly_savings currency
 -- @totals recommendation
 -- @table cluster_name, pool_name, commercial_type, size, cpu_peak_percent, spare_nodes, recommendation, monthly_savings, reason
+-- @dashboard utilisation
 
 WITH
     -- Computed on its own: see cost-drift.sql.

@@ -24,6 +24,7 @@
 -- @money monthly_savings currency
 -- @totals recommendation
 -- @table name, commercial_type, recommendation, cpu_p95_percent, recommended_type, monthly_savings, reason
+-- @dashboard utilisation
 
 WITH
     -- Computed on its own: see cost-drift.sql.

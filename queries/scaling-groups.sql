@@ -18,6 +18,7 @@
 -- @money monthly_cost currency
 -- @totals project_name
 -- @table name, zone, min_replicas, max_replicas, current_size, scale_ups, scale_downs, flaps, flapping, at_max_percent, monthly_cost
+-- @dashboard utilisation
 
 WITH
     newest AS

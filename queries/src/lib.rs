@@ -15,8 +15,10 @@
 //! `@totals` asks for sums of the money per value of each listed column, per currency. `@partitions` is
 //! `@totals` for a column each of whose values splits the same money again (cost-allocation: every tag key
 //! allocates the whole spend), so its groups are never added up into one grand total. `@table` names the columns a
-//! table shows to fit a terminal (the others with `--wide`, and always in JSON and CSV).
+//! table shows to fit a terminal (the others with `--wide`, and always in JSON and CSV). `@dashboard` names the
+//! Grafana dashboard that shows it ([`grafana`]).
 
+pub mod grafana;
 pub mod output;
 
 use costlake_transform::warehouse::{Param, Warehouse, WarehouseError};
@@ -68,6 +70,8 @@ pub struct Report {
     pub partitions: Vec<String>,
     /// The columns a table shows, to fit a terminal (`@table`); empty for all. `--wide`, JSON and CSV have all.
     pub table: Vec<String>,
+    /// The Grafana dashboard whose panel shows it (`@dashboard costs|waste|utilisation`).
+    pub dashboard: String,
     pub sql: String,
 }
 
@@ -92,6 +96,7 @@ impl Report {
             totals: Vec::new(),
             partitions: Vec::new(),
             table: Vec::new(),
+            dashboard: String::new(),
             sql: sql.to_string(),
         };
         let mut description = Vec::new();
@@ -127,6 +132,8 @@ impl Report {
                 report.totals.extend(rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
             } else if let Some(rest) = line.strip_prefix("@table ") {
                 report.table = rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+            } else if let Some(rest) = line.strip_prefix("@dashboard ") {
+                report.dashboard = rest.trim().to_string();
             } else if let Some(rest) = line.strip_prefix("@partitions ") {
                 let columns: Vec<String> =
                     rest.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
