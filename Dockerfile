@@ -8,5 +8,8 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/costlake /usr/local/bin/costlake
 USER 65534:65534
+# Anything relative (a demo's --dir, the default config path) lands somewhere writable for that user.
+WORKDIR /tmp
+ENV HOME=/tmp
 ENTRYPOINT ["costlake"]
 CMD ["run"]

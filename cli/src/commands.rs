@@ -92,6 +92,19 @@ pub struct SimulatorArgs {
 }
 
 #[derive(clap::Args)]
+pub struct DoctorArgs {
+    /// Organisation to check (default: SCW_DEFAULT_ORGANIZATION_ID or the scw profile's)
+    #[arg(long)]
+    organization: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (a password is needed beyond loopback)
     #[arg(long, env = "COSTLAKE_SERVE_LISTEN", default_value = "127.0.0.1:8123")]
@@ -163,6 +176,11 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
     if let Command::Config = command {
         return show_config(config, overrides);
     }
+    if let Command::Completions(args) = command {
+        use clap::CommandFactory;
+        clap_complete::generate(args.shell, &mut crate::Cli::command(), "costlake", &mut std::io::stdout());
+        return Ok(());
+    }
     let flags = match &command {
         Command::Collect(args) | Command::Run(args) => Some(&args.flags),
         Command::Demo(args) => Some(&args.flags),
@@ -195,10 +213,12 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         Command::Simulator(args) => simulator(args).await,
         Command::Export(args) => export(&settings, args).await,
         Command::Serve(args) => serve(&settings, args).await,
+        Command::Doctor(args) => crate::doctor::doctor(&settings, args.organization).await,
+        Command::Completions(_) => unreachable!("answered above"),
     }
 }
 
-fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient> {
+pub fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient> {
     ScalewayClient::new(ClientOptions {
         api_url: scw.api_url.clone(),
         secret_key: scw.secret_key.clone(),
@@ -686,6 +706,10 @@ fn show_config(config: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result
 /// in the way is an error naming it.
 fn start_clean(dir: &std::path::Path, own_lake: bool, own_warehouse: bool) -> anyhow::Result<()> {
     const MARKER: &str = ".costlake-demo";
+    if !own_lake && !own_warehouse {
+        // Both elsewhere (an S3 lake, a ClickHouse server): the directory is not needed, nor created.
+        return Ok(());
+    }
     let marked = dir.join(MARKER).exists();
     for (own, name) in [(own_lake, "lake"), (own_warehouse, "warehouse")] {
         let path = dir.join(name);

@@ -3,6 +3,7 @@
 //! collect (Scaleway APIs → Parquet lake) → load (lake → ClickHouse) → report (canned SQL).
 
 mod commands;
+mod doctor;
 mod export;
 mod native;
 mod progress;
@@ -90,6 +91,13 @@ enum Command {
     /// settings as URL parameters, `/ping`. Reads only. Listening beyond loopback needs
     /// COSTLAKE_SERVE_PASSWORD. While it serves, the warehouse is held: stop it to load new runs.
     Serve(commands::ServeArgs),
+    /// Check everything a run depends on, one line each with its fix: the Scaleway key, each product's read
+    /// access, Cockpit tokens, the lake (a probe object written, read and deleted), libchdb and the warehouse.
+    /// Exits 1 when a check fails.
+    Doctor(commands::DoctorArgs),
+    /// Print a shell completion script: `costlake completions bash > ~/.local/share/bash-completion/completions/costlake`,
+    /// zsh (into a directory of $fpath, as `_costlake`), fish (`~/.config/fish/completions/costlake.fish`)
+    Completions(commands::CompletionsArgs),
 }
 
 /// `costlake sql --help`: what there is to query, each model with the first line of its file.
@@ -133,29 +141,36 @@ fn sql_long_about() -> String {
 
 /// Logs go to stderr: warnings and errors only, unless `-v` (debug) or `-vv` (trace), or a full filter in
 /// `COSTLAKE_LOG`; the commands print their own short summaries. Colour only on a terminal and never with
-/// `NO_COLOR`; one JSON object per line with `COSTLAKE_LOG_FORMAT=json` (for a Serverless Job's log pipeline).
-fn init_logging(verbose: u8, quiet: bool) {
+/// `NO_COLOR`. With `COSTLAKE_LOG_FORMAT=json` (a Serverless Job's log pipeline), one JSON object per line, from
+/// `info` up (each source, dataset and run collected or loaded, with its run id, rows, bytes, API calls, retries
+/// and milliseconds), on stdout for the commands that write nothing else there (`collect`, `load`, `run`).
+fn init_logging(verbose: u8, quiet: bool, stdout_is_free: bool) {
     use std::io::IsTerminal;
+    let json = std::env::var("COSTLAKE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let default = match (quiet, verbose) {
-        (true, _) | (false, 0) => "warn",
+        (true, _) => "warn",
+        (false, 0) if json => "warn,costlake=info,costlake_ingest=info,costlake_transform=info,costlake_lake=info",
+        (false, 0) => "warn",
         (false, 1) => "info,costlake=debug,costlake_ingest=debug,costlake_transform=debug,costlake_lake=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::new(std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.into()));
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| progress::LogWriter).with_target(false);
-    if std::env::var("COSTLAKE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().flatten_event(true).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if json && stdout_is_free {
+        builder.with_writer(std::io::stdout).json().flatten_event(true).init();
+    } else if json {
+        builder.with_writer(|| progress::LogWriter).json().flatten_event(true).init();
     } else {
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        builder.with_ansi(colour).init();
+        builder.with_writer(|| progress::LogWriter).with_ansi(colour).init();
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let stdout_is_free = matches!(cli.command, Command::Collect(_) | Command::Load | Command::Run(_));
+    init_logging(cli.verbose, cli.quiet, stdout_is_free);
     progress::enable_if_interactive(cli.verbose, cli.quiet);
     // One process-wide TLS provider (ring): the HTTP clients are built without a default one.
     let _ = rustls::crypto::ring::default_provider().install_default();

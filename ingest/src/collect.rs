@@ -118,9 +118,14 @@ pub async fn collect(
                 stats: ctx.client.stats(),
             };
             tracing::info!(
+                run_id = %ctx.run_id,
                 source = source.name(),
                 ms = entry.duration_ms,
-                calls = entry.stats.api_calls,
+                api_calls = entry.stats.api_calls,
+                pages = entry.stats.pages,
+                retries = entry.stats.retries,
+                rate_limited = entry.stats.rate_limited,
+                server_errors = entry.stats.server_errors,
                 "source collected"
             );
             Ok::<_, CollectError>(entry)
@@ -149,7 +154,7 @@ pub async fn collect(
                 dropped.extend(source_sinks);
             }
             Err(error) => {
-                tracing::warn!(source = source.name(), %error, "product not collected; the run goes on without it");
+                tracing::warn!(%run_id, source = source.name(), %error, "product not collected; the run goes on without it");
                 failed_sources.push(FailedSource { name: source.name().to_string(), error: error.to_string() });
                 if fatal.is_none() && failed_sources.len() == sources.len() {
                     fatal = Some(error);
@@ -219,7 +224,29 @@ pub async fn collect(
         delete_run_files(lake, &kept_names, &run_id, snapshot_date).await;
         return Err(error.into());
     }
-    tracing::info!(%run_id, rows = manifest.datasets.iter().map(|d| d.rows).sum::<u64>(), "run committed");
+    let bytes_of = |d: &costlake_lake::manifest::DatasetEntry| d.files.iter().map(|f| f.bytes).sum::<u64>();
+    for dataset in &manifest.datasets {
+        tracing::info!(
+            %run_id,
+            dataset = %dataset.name,
+            rows = dataset.rows,
+            bytes = bytes_of(dataset),
+            files = dataset.files.len(),
+            "dataset collected"
+        );
+    }
+    tracing::info!(
+        %run_id,
+        datasets = manifest.datasets.len(),
+        rows = manifest.datasets.iter().map(|d| d.rows).sum::<u64>(),
+        bytes = manifest.datasets.iter().map(bytes_of).sum::<u64>(),
+        api_calls = manifest.stats.api_calls,
+        retries = manifest.stats.retries,
+        failed_sources = manifest.failed_sources.len(),
+        orphan_files_removed = manifest.orphans_removed.files,
+        ms = clock.elapsed().as_millis() as u64,
+        "run committed"
+    );
     Ok(manifest)
 }
 

@@ -10,6 +10,7 @@
 pub mod collect;
 pub mod dataset;
 pub mod decode;
+pub mod doctor;
 pub mod scaleway;
 pub mod sink;
 pub mod sources;

@@ -180,6 +180,12 @@ impl Lake {
             .boxed())
     }
 
+    /// Deletes one object.
+    pub async fn delete(&self, relative: &Path) -> Result<()> {
+        let full = self.full(relative);
+        self.store.delete(&full).await.map_err(|e| self.err("delete", &full, e))
+    }
+
     /// Deletes objects under a relative prefix (used to drop the files of a failed, uncommitted run).
     pub async fn delete_prefix(&self, relative: &Path) -> Result<usize> {
         let full = self.full(relative);

@@ -89,6 +89,49 @@ async fn a_missing_permission_names_the_permission_set_and_the_run_goes_on_witho
     assert!(files.iter().all(|f| !f.to_string_lossy().contains("/block_")), "no file of the failed product: {files:?}");
 }
 
+/// As a Serverless Job runs it (`COSTLAKE_LOG_FORMAT=json`): one JSON object per line on stdout, each source,
+/// dataset and run with its run id, rows, bytes, calls and times; a product left out is an event and exit code 3;
+/// commands whose stdout is their answer keep it clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_tell_a_scheduler_what_the_run_did_on_stdout() {
+    let simulator = simulator("deny=block").await;
+    let mut sandbox = sandbox(&simulator);
+    sandbox.set("COSTLAKE_LOG_FORMAT", "json").unset("COSTLAKE_LOG");
+    let outcome = sandbox.run(&["run"]).await;
+    partial_error_of(&outcome);
+    let events: Vec<serde_json::Value> = outcome
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let manifest = only_manifest(&sandbox);
+    let run_id = manifest["run_id"].as_str().unwrap();
+    let find = |message: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["message"] == message && e["run_id"] == run_id).collect()
+    };
+    let committed = find("run committed");
+    assert_eq!(committed.len(), 1, "{}", outcome.stdout);
+    let rows: u64 = manifest["datasets"].as_array().unwrap().iter().map(|d| d["rows"].as_u64().unwrap()).sum();
+    assert_eq!(committed[0]["rows"], rows);
+    assert_eq!(committed[0]["failed_sources"], 1);
+    assert_eq!(committed[0]["api_calls"], manifest["stats"]["api_calls"]);
+    assert!(committed[0]["bytes"].as_u64().unwrap() > 0 && committed[0]["ms"].is_u64());
+    let failed = find("product not collected; the run goes on without it");
+    assert_eq!(
+        (failed.len(), failed[0]["source"].as_str(), failed[0]["level"].as_str()),
+        (1, Some("block"), Some("WARN"))
+    );
+    let sources = find("source collected");
+    assert!(sources.iter().any(|e| e["source"] == "instance" && e["api_calls"].as_u64() > Some(0)), "{sources:?}");
+    assert_eq!(find("dataset collected").len(), manifest["datasets"].as_array().unwrap().len());
+    assert_eq!(find("dataset loaded").len(), manifest["datasets"].as_array().unwrap().len());
+    assert_eq!(find("run loaded").len(), 1);
+    assert!(!outcome.stdout.contains(&simulator.config().secret_key));
+    // A report's stdout is the report, whatever the log format.
+    let report = sandbox.ok(&["report", "ghost-resources", "-f", "json"]).await;
+    assert!(report.json().is_array());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_without_billing_access_fails_clearly_or_leaves_billing_out() {
     let simulator = simulator("deny=billing").await;

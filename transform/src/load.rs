@@ -164,6 +164,7 @@ async fn load_run(
 
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
+        let dataset_clock = Instant::now();
         for file in &dataset.files {
             let stream = lake.get_stream(&Path::from(file.path.as_str())).await?.map_err(|e| e.to_string()).boxed();
             warehouse.insert(&table, "Parquet", stream).await?;
@@ -175,7 +176,14 @@ async fn load_run(
                 dataset.rows
             )));
         }
-        tracing::info!(%run_id, dataset = %dataset.name, rows = loaded, "dataset loaded");
+        tracing::info!(
+            %run_id,
+            dataset = %dataset.name,
+            rows = loaded,
+            bytes = dataset.files.iter().map(|f| f.bytes).sum::<u64>(),
+            ms = dataset_clock.elapsed().as_millis() as u64,
+            "dataset loaded"
+        );
         failpoint(&format!("load.pause_after_dataset={}", index + 1)).await;
     }
 

@@ -79,20 +79,9 @@ pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     Ok(Migrated { migrations, models })
 }
 
-fn tsv_rows(out: &[u8]) -> Vec<Vec<String>> {
-    String::from_utf8_lossy(out).lines().map(|line| line.split('\t').map(str::to_string).collect()).collect()
-}
-
-async fn apply_migrations(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
-    warehouse
-        .execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC'), \
-             checksum String) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
-            &[],
-        )
-        .await?;
-    // Warehouses created before checksums were recorded.
-    warehouse.execute("ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum String", &[]).await?;
+/// The migrations `_migrations` records as applied (versions), and those applied before checksums were recorded;
+/// an error if one is unknown to this costlake, newer, or was edited after it was applied.
+async fn applied(warehouse: &dyn Warehouse) -> Result<(Vec<u32>, Vec<&'static Migration>)> {
     let applied = warehouse
         .query("SELECT version, name, checksum FROM _migrations FINAL ORDER BY version", &[], "TabSeparated")
         .await?;
@@ -130,6 +119,43 @@ async fn apply_migrations(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
             )));
         }
     }
+    Ok((applied_versions, unrecorded))
+}
+
+/// Where a warehouse's schema stands, read without changing anything (`costlake doctor`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub applied: usize,
+    /// Migrations the next load or run applies.
+    pub pending: usize,
+}
+
+/// The schema's status: `_migrations` checked as [`migrate`] checks it, nothing applied or recorded.
+pub async fn status(warehouse: &dyn Warehouse) -> Result<SchemaStatus> {
+    let exists = warehouse.query("EXISTS TABLE _migrations", &[], "TabSeparated").await?;
+    if String::from_utf8_lossy(&exists).trim() != "1" {
+        return Ok(SchemaStatus { applied: 0, pending: MIGRATIONS.len() });
+    }
+    let (applied, _) = applied(warehouse).await?;
+    let pending = MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)).count();
+    Ok(SchemaStatus { applied: applied.len(), pending })
+}
+
+fn tsv_rows(out: &[u8]) -> Vec<Vec<String>> {
+    String::from_utf8_lossy(out).lines().map(|line| line.split('\t').map(str::to_string).collect()).collect()
+}
+
+async fn apply_migrations(warehouse: &dyn Warehouse) -> Result<Vec<u32>> {
+    warehouse
+        .execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC'), \
+             checksum String) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
+            &[],
+        )
+        .await?;
+    // Warehouses created before checksums were recorded.
+    warehouse.execute("ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum String", &[]).await?;
+    let (applied_versions, unrecorded) = applied(warehouse).await?;
     for migration in unrecorded {
         record(warehouse, migration).await?;
     }

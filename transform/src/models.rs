@@ -57,6 +57,7 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
     let ledger = fingerprint(warehouse).await?;
     let mut rebuilt = Vec::new();
     for (table, source) in MATERIALISED {
+        let clock = std::time::Instant::now();
         let next = format!("{table}_next");
         warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {table}"), &[]).await?;
         warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
@@ -71,7 +72,7 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
                 &[("table".into(), table.to_string()), ("ledger".into(), ledger.clone())],
             )
             .await?;
-        tracing::debug!(table, "model refreshed");
+        tracing::info!(table, ms = clock.elapsed().as_millis() as u64, "model refreshed");
         rebuilt.push(*table);
     }
     Ok(rebuilt)

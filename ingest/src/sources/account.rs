@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -43,6 +43,10 @@ impl Product for Account {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![projects()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "projects", "projects", ProbeFilter::Organization)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, path_segment, walk_list};
+use super::{
+    Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, path_segment, walk_list,
+};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -144,6 +146,10 @@ impl Product for Autoscaling {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![groups(), templates(), policies(), events(), group_sizes()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "instance-groups", "instance_groups", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

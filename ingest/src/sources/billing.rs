@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, extra, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -222,6 +222,10 @@ impl Product for Billing {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![consumptions(), invoices(), charges(), taxes(), discounts()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "consumptions", "consumptions", ProbeFilter::Organization)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

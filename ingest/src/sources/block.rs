@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -130,6 +130,10 @@ impl Product for Block {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![volumes(), volume_references(), snapshots(), volume_types()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "volumes", "volumes", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

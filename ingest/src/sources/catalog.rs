@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope, walk_list};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -54,6 +54,10 @@ impl Product for Catalog {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![products()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "public-catalog/products", "products", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

@@ -26,7 +26,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Api, CollectError, Context, GLOBAL, Outputs, Product, Scope};
+use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope};
 use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -132,6 +132,10 @@ impl Product for Cockpit {
         vec![data_sources(), metric_points()]
     }
 
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "data-sources", "data_sources", ProbeFilter::Project)
+    }
+
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         let projects = project_ids(ctx).await?;
         let regions: Vec<_> =
@@ -185,16 +189,7 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
         return Ok(());
     }
 
-    // A Cockpit token belongs to one project and one region: the user's for this region, else one given for the
-    // project as a whole, else a temporary one.
-    let given = ctx.cockpit.tokens.get(&format!("{project}/{region}")).or_else(|| ctx.cockpit.tokens.get(project));
-    let (token, temporary) = match given {
-        Some(token) => (token.clone(), None),
-        None => {
-            let (id, secret) = create_token(ctx, region, project).await?;
-            (secret, Some(id))
-        }
-    };
+    let (token, temporary) = token_for(ctx, region, project).await?;
     let mut result = Ok(());
     for (id, url, retention, listed_by) in &sources {
         result = collect_source(ctx, out, region, project, id, url, *retention, listed_by, &token).await;
@@ -211,6 +206,51 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
         result = result.and(deleted);
     }
     result
+}
+
+/// Whether a run can read `project`'s metrics in `region`, as a run does it: the token given for it, or a
+/// temporary one (created, then deleted whatever happens), reads the metric names of Scaleway's metrics data
+/// source. `costlake doctor`.
+pub async fn check_token_access(ctx: &Context, region: &str, project: &str) -> Result<String, CollectError> {
+    let query = vec![("project_id".to_string(), project.to_string()), ("types".to_string(), "metrics".to_string())];
+    let mut pager = ctx.list(&API, region, "data-sources", query, ListShape::Array("data_sources"));
+    let mut source = None;
+    while let Some(page) = pager.next().await? {
+        source = source.or_else(|| {
+            page.items.iter().find_map(|item| {
+                let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+                (field("origin") == "scaleway" && field("type") == "metrics")
+                    .then(|| (field("url"), page.request.clone()))
+            })
+        });
+    }
+    let Some((url, listed_by)) = source else {
+        return Ok(format!("project {project} has no Scaleway metrics data source in {region}: nothing to read"));
+    };
+    let base = data_plane(&url, ctx.client.api_url(), &listed_by)?;
+    let (token, temporary) = token_for(ctx, region, project).await?;
+    let read = ctx.client.get_with_token(&base, "/prometheus/api/v1/label/__name__/values", &[], &token).await;
+    if let Some(id) = &temporary {
+        delete_token(ctx, region, project, id).await?;
+    }
+    let response = read?;
+    let names: Envelope<Vec<String>> = decode(&response.body, &response.request)?;
+    let how = if temporary.is_some() { "a temporary token (created and deleted)" } else { "the token given" };
+    Ok(format!("{how} reads {} metric names of project {project} in {region}", names.data.len()))
+}
+
+/// The token to read `project`'s metrics in `region` with, and the id of the temporary token created for it (to
+/// delete) if none was given. A Cockpit token belongs to one project and one region: the user's for this region,
+/// else one given for the project as a whole, else a temporary one.
+async fn token_for(ctx: &Context, region: &str, project: &str) -> Result<(SecretString, Option<String>), CollectError> {
+    let given = ctx.cockpit.tokens.get(&format!("{project}/{region}")).or_else(|| ctx.cockpit.tokens.get(project));
+    match given {
+        Some(token) => Ok((token.clone(), None)),
+        None => {
+            let (id, secret) = create_token(ctx, region, project).await?;
+            Ok((secret, Some(id)))
+        }
+    }
 }
 
 fn token_name(ctx: &Context) -> String {

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, constant, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -182,6 +182,10 @@ impl Product for Instance {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![servers(), server_volumes(), volumes(), ips(), snapshots(), server_types()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "servers", "servers", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

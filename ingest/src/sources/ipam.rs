@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -55,6 +55,10 @@ impl Product for Ipam {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![ips()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "ips", "ips", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, list_all, path_segment};
+use super::{
+    Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, gone, list_all,
+    path_segment,
+};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -99,6 +102,10 @@ impl Product for Kapsule {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![clusters(), pools(), nodes()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "clusters", "clusters", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 use reqwest::StatusCode;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, gone, list_all, path_segment};
+use super::{
+    Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, gone, list_all,
+    path_segment,
+};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ApiError, ListShape, Scheme};
 
@@ -81,6 +84,10 @@ impl Product for LoadBalancer {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![load_balancers(), backends()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "lbs", "lbs", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

@@ -150,6 +150,31 @@ pub struct Api {
     pub scheme: Scheme,
 }
 
+/// What `costlake doctor` reads to check a product's access: the first page of one of its lists, in the first
+/// locality it is collected in, filtered as the list requires.
+pub struct Probe {
+    pub api: &'static Api,
+    pub list: &'static str,
+    /// The key of the list's items in the response body.
+    pub key: &'static str,
+    pub filter: ProbeFilter,
+}
+
+/// The filter a probed list requires.
+pub enum ProbeFilter {
+    None,
+    /// `organization_id` of the organisation collected.
+    Organization,
+    /// `project_id` of one of its projects.
+    Project,
+}
+
+impl Probe {
+    pub const fn new(api: &'static Api, list: &'static str, key: &'static str, filter: ProbeFilter) -> Probe {
+        Probe { api, list, key, filter }
+    }
+}
+
 impl Api {
     /// The path of `list` (`servers`, `products/servers`) in `locality` (ignored for a global API).
     pub fn path(&self, locality: &str, list: &str) -> String {
@@ -257,6 +282,8 @@ pub trait Product: Send + Sync {
     fn datasets(&self) -> Vec<DatasetSpec>;
     /// Walks the product's lists and sends every page to `out`.
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError>;
+    /// The list `costlake doctor` reads to tell whether the key may read this product.
+    fn probe(&self) -> Probe;
 
     /// The API versions it calls, recorded in the manifest (`instance/v1`).
     fn api_versions(&self) -> Vec<String> {

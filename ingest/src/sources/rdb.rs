@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{Api, CollectError, Context, Outputs, Product, Scope, for_each_locality, walk_list};
+use super::{Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, walk_list};
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
 use crate::scaleway::{ListShape, Scheme};
 
@@ -52,6 +52,10 @@ impl Product for Rdb {
 
     fn datasets(&self) -> Vec<DatasetSpec> {
         vec![instances()]
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::new(&API, "instances", "instances", ProbeFilter::None)
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {

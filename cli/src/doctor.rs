@@ -1,0 +1,171 @@
+//! `costlake doctor`: every check a run depends on, one line each with its fix, before a nightly job finds out.
+//! Scaleway (credentials, each product's read access, Cockpit tokens), the lake (a probe object written, read
+//! and deleted), the embedded engine's library, and the warehouse (connect, version, schema). Read-only but for
+//! the lake's probe object and a temporary Cockpit token, both removed at once.
+
+use bytes::Bytes;
+use costlake_ingest::doctor::{Check, Verdict, check_scaleway};
+use costlake_ingest::scaleway::ScwConfig;
+use costlake_lake::Lake;
+use costlake_queries::output::terminal_safe;
+use costlake_transform::warehouse::{self, WarehouseError, WarehouseLocation};
+use object_store::path::Path;
+
+use crate::settings::Settings;
+
+/// The checks failed: exit code 1, after every line was printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of {total} checks failed: {}", failed.len(), failed.join(", "))]
+pub struct ChecksFailed {
+    failed: Vec<String>,
+    total: usize,
+}
+
+pub async fn doctor(settings: &Settings, organization: Option<String>) -> anyhow::Result<()> {
+    let mut checks = Vec::new();
+    let scw = ScwConfig::load(&|key| std::env::var(key).ok());
+    checks.extend(scaleway(settings, scw.as_ref().ok(), organization, scw.as_ref().err()).await);
+    checks.push(lake(settings, scw.as_ref().ok()).await);
+    checks.extend(warehouse(settings).await);
+
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for check in &checks {
+        let (mark, text) = match &check.verdict {
+            Verdict::Ok(text) => ("ok  ", text),
+            Verdict::Fail(text) => ("FAIL", text),
+            Verdict::Skip(text) => ("skip", text),
+        };
+        println!("{mark}  {:<width$}  {}", check.name, terminal_safe(text));
+    }
+    let failed: Vec<String> =
+        checks.iter().filter(|c| matches!(c.verdict, Verdict::Fail(_))).map(|c| c.name.clone()).collect();
+    if failed.is_empty() {
+        println!("all {} checks passed", checks.len());
+        Ok(())
+    } else {
+        Err(ChecksFailed { failed, total: checks.len() }.into())
+    }
+}
+
+async fn scaleway(
+    settings: &Settings,
+    scw: Option<&ScwConfig>,
+    organization: Option<String>,
+    config_error: Option<&costlake_ingest::scaleway::config::ConfigError>,
+) -> Vec<Check> {
+    let products = match settings.sources() {
+        Ok(products) => products,
+        Err(error) => return vec![check("sources", Verdict::Fail(error.to_string()))],
+    };
+    let skip_all = |reason: &str| -> Vec<Check> {
+        products.iter().map(|p| check(p.name(), Verdict::Skip(reason.to_string()))).collect()
+    };
+    let fail = |text: String| {
+        let mut checks = vec![check("credentials", Verdict::Fail(text))];
+        checks.extend(skip_all("the credentials failed"));
+        checks
+    };
+    let Some(scw) = scw else {
+        return fail(config_error.map(ToString::to_string).unwrap_or_default());
+    };
+    if scw.secret_key.is_none() {
+        return fail(
+            "no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml".into(),
+        );
+    }
+    let Some(organization_id) = organization.or_else(|| scw.organization_id.clone()) else {
+        return fail(
+            "no organisation: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile)".into(),
+        );
+    };
+    let client = match crate::commands::client(settings, scw) {
+        Ok(client) => client,
+        Err(error) => return fail(error.to_string()),
+    };
+    if let Err(error) = client.check_reachable().await {
+        return fail(error.to_string());
+    }
+    let cockpit = match settings.cockpit() {
+        Ok(cockpit) => cockpit,
+        Err(error) => return fail(error.to_string()),
+    };
+    check_scaleway(&client, &organization_id, &products, settings.localities(), cockpit).await
+}
+
+/// Writes, reads back and deletes a probe object, leaving nothing.
+async fn lake(settings: &Settings, scw: Option<&ScwConfig>) -> Check {
+    let verdict = async {
+        // Without a usable scw config, the lake's own settings (COSTLAKE_S3_*) are still checked.
+        let bare;
+        let scw = match scw {
+            Some(scw) => scw,
+            None => {
+                bare = ScwConfig::load(&|_| None).map_err(|e| e.to_string())?;
+                &bare
+            }
+        };
+        let location = settings.lake_location(scw).map_err(|e| e.to_string())?;
+        let lake = Lake::open(&location).map_err(|e| e.to_string())?;
+        // At the root, not in a folder: a local lake keeps no empty directory behind.
+        let probe = Path::from(format!("_costlake-doctor-probe-{}", uuid::Uuid::new_v4()));
+        let content = Bytes::from_static(b"costlake doctor: written, read back and deleted at once\n");
+        lake.put(&probe, content.clone()).await.map_err(|e| format!("cannot write to {lake}: {e}"))?;
+        let read = lake.get(&probe).await.map_err(|e| format!("cannot read back from {lake}: {e}"));
+        let deleted = lake.delete(&probe).await.map_err(|e| format!("cannot delete from {lake}: {e}"));
+        if read? != content {
+            return Err(format!("{lake} returned other bytes than were written"));
+        }
+        deleted?;
+        if lake.get(&probe).await.is_ok() {
+            return Err(format!("{lake} still holds the probe object after deleting it"));
+        }
+        Ok(format!("writes, reads and deletes in {lake}"))
+    }
+    .await;
+    check("lake", verdict.map_or_else(Verdict::Fail, Verdict::Ok))
+}
+
+/// The engine's library (embedded), then the warehouse: connect, version, schema.
+async fn warehouse(settings: &Settings) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let location = match settings.warehouse_location() {
+        Ok(location) => location,
+        Err(error) => return vec![check("warehouse", Verdict::Fail(error.to_string()))],
+    };
+    let engine = warehouse::open(&location).await;
+    if let WarehouseLocation::Embedded { library, .. } = &location {
+        let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);
+        checks.push(check(
+            "libchdb",
+            match &engine {
+                Err(error @ WarehouseError::LibraryMissing { .. }) => Verdict::Fail(error.to_string()),
+                _ => Verdict::Ok(format!("chDB {} loaded from {}", warehouse::chdb::CHDB_VERSION, path.display())),
+            },
+        ));
+        if matches!(engine, Err(WarehouseError::LibraryMissing { .. })) {
+            checks.push(check("warehouse", Verdict::Skip("the engine's library is missing".into())));
+            return checks;
+        }
+    }
+    let verdict = async {
+        let engine = engine.map_err(|e| e.to_string())?;
+        let version = engine.query("SELECT version()", &[], "TabSeparated").await.map_err(|e| e.to_string())?;
+        let version = String::from_utf8_lossy(&version).trim().to_string();
+        let schema = costlake_transform::migrate::status(engine.as_ref()).await.map_err(|e| e.to_string())?;
+        let schema = match (schema.applied, schema.pending) {
+            (0, _) => "empty: the first `costlake run` (or `load`) creates its tables".to_string(),
+            (applied, 0) => format!("schema current ({applied} migrations)"),
+            (applied, pending) => {
+                format!("{applied} migrations applied, {pending} pending: the next load applies them")
+            }
+        };
+        Ok(format!("{} answers, ClickHouse {version}; {schema}", engine.describe()))
+    }
+    .await;
+    checks.push(check("warehouse", verdict.map_or_else(Verdict::Fail, Verdict::Ok)));
+    checks
+}
+
+fn check(name: &str, verdict: Verdict) -> Check {
+    Check { name: name.to_string(), verdict }
+}
