@@ -2,7 +2,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin costlake
+# Stripped: the release profile keeps line tables for local profiling (187 MB); the image needs none (28 MB).
+RUN cargo build --release --locked --bin costlake && strip target/release/costlake
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
