@@ -62,6 +62,38 @@ const HTTP_ONLY_SETTINGS: &[&str] = &[
     "http_native_compression_disable_checksumming_on_decompress",
 ];
 
+/// Settings a client may set for its request (as URL parameters): what Grafana's plugin, clickhouse-go,
+/// clickhouse-connect and the clickhouse crate send, and what shapes a result. Others are not applied (one, such
+/// as `max_query_size`, could otherwise leave the session unable to restore itself for the next client).
+const REQUEST_SETTINGS: &[&str] = &[
+    "max_execution_time",
+    "limit",
+    "offset",
+    "max_threads",
+    "max_block_size",
+    "max_result_rows",
+    "max_result_bytes",
+    "result_overflow_mode",
+    "extremes",
+    "join_use_nulls",
+    "date_time_input_format",
+    "date_time_output_format",
+    "cast_string_to_dynamic_use_inference",
+    "session_timezone",
+    "use_client_time_zone",
+];
+/// Prefixes of further request settings: how results are written.
+const REQUEST_SETTING_PREFIXES: &[&str] = &["output_format_", "format_"];
+
+fn is_request_setting(name: &str) -> bool {
+    REQUEST_SETTINGS.contains(&name) || REQUEST_SETTING_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Settings a statement's own `SETTINGS` clause may not touch: the time limit is the server's (a value within
+/// the cap is accepted).
+const TIME_LIMIT_SETTINGS: &[&str] =
+    &["max_execution_time_leaf", "timeout_overflow_mode", "timeout_overflow_mode_leaf", "max_estimated_execution_time"];
+
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub user: String,
@@ -305,6 +337,23 @@ async fn handle(
 ) -> Response {
     server.requests.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
+    // Browsers: a web page may send requests to a loopback port (and, by DNS rebinding, read the answers). Clients
+    // of the HTTP interface send no Origin; a server with no password answers loopback names only.
+    if request.headers().contains_key(header::ORIGIN) {
+        return exception(status_of(516), 516, "requests from web pages (with an Origin header) are refused");
+    }
+    if server.password.is_none() {
+        let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let name =
+            host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(n, _)| n);
+        if !["127.0.0.1", "localhost", "[::1]"].contains(&name) {
+            return exception(
+                status_of(516),
+                516,
+                "without a password, costlake serve answers requests to 127.0.0.1 or localhost only",
+            );
+        }
+    }
     let (user, password) = credentials(request.headers(), &url);
     let user = user.filter(|u| !u.is_empty()).unwrap_or_else(|| "default".into());
     let authenticated = match &server.password {
@@ -388,8 +437,10 @@ async fn handle(
         } else if NOT_SETTINGS.contains(&name.as_str()) || HTTP_ONLY_SETTINGS.contains(&name.as_str()) {
         } else if !is_identifier(name) {
             return exception(status_of(115), 115, &format!("Unknown setting {name:?}"));
-        } else {
+        } else if is_request_setting(name) {
             settings.push((name.clone(), value.clone()));
+        } else {
+            tracing::debug!(setting = %name, "setting not applied: costlake serve applies result and time settings only");
         }
     }
     // The cap applies whatever the client asks: 0 (no limit) and anything above it become the cap.
@@ -414,7 +465,7 @@ async fn handle(
 
     let _session = server.session.lock().await;
     let outcome = run(&server, &sql, &params, &settings, database.as_deref(), &default_format).await;
-    let restored = restore(&server, database.is_some()).await;
+    let restored = restore(&server, &settings, database.is_some()).await;
     drop(_session);
     if let Err(error) = restored {
         tracing::error!("costlake serve could not restore the session after a request: {error:#}");
@@ -480,7 +531,7 @@ const SAFE_TABLE_FUNCTIONS: &[&str] = &[
 
 /// Statements a read-only server runs.
 const READ_STATEMENTS: &[&str] =
-    &["SelectWithUnionQuery", "SelectIntersectExceptQuery", "Explain", "Describe", "Show", "Exists", "Set"];
+    &["SelectWithUnionQuery", "SelectIntersectExceptQuery", "Explain", "Describe", "Show", "Exists"];
 
 /// Refuses, from the statement's syntax tree (`EXPLAIN AST`), what `readonly=2` lets through on an embedded
 /// engine: table functions and `file()` that read the machine's files or reach the network, and
@@ -491,6 +542,10 @@ fn refuse_unsafe(ast: &str, blocked: &std::collections::HashSet<String>) -> Resu
         let depth = line.len() - line.trim_start_matches(' ').len();
         let node = line.trim();
         let kind = node.split_whitespace().next().unwrap_or("");
+        // Every line of a dump starts with a node type; anything else is not a tree this check understands.
+        if !kind.starts_with(|c: char| c.is_ascii_uppercase()) || !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("costlake serve cannot check this statement: it is refused".into());
+        }
         if index == 0 && !READ_STATEMENTS.iter().any(|allowed| kind.starts_with(allowed)) {
             return Err(format!("costlake serve is read-only: {kind} is not allowed"));
         }
@@ -518,9 +573,16 @@ async fn run(
     database: Option<&str>,
     format: &str,
 ) -> Result<Bytes, WarehouseError> {
-    let ast = server.engine.query(&format!("EXPLAIN AST {sql}"), params, "TabSeparatedRaw").await?;
-    refuse_unsafe(&String::from_utf8_lossy(&ast), &server.blocked_functions)
-        .map_err(|message| WarehouseError::Query { code: Some(164), statement: String::new(), message })?;
+    let refused = |message: String| WarehouseError::Query { code: Some(164), statement: String::new(), message };
+    // One statement, in the engine's own canonical text (comments gone, literals and identifiers quoted and
+    // escaped): what is checked below is exactly what runs. The engine would run every statement of a text.
+    let statement: [Param; 1] = [("statement".into(), sql.into())];
+    let canonical = server.engine.query("SELECT formatQuery({statement:String})", &statement, "TSVRaw").await?;
+    let canonical = String::from_utf8_lossy(&canonical).trim_end_matches('\n').to_string();
+    refuse_in_text(&canonical, server.max_execution_time).map_err(refused)?;
+    let ast = server.engine.query(&format!("EXPLAIN AST {canonical}"), params, "TabSeparatedRaw").await?;
+    refuse_unsafe(&String::from_utf8_lossy(&ast), &server.blocked_functions).map_err(refused)?;
+    let sql = canonical.as_str();
     if let Some(database) = database {
         server.engine.execute(&format!("USE {database}"), &[]).await?;
     }
@@ -529,20 +591,97 @@ async fn run(
     server.engine.query(sql, params, format).await
 }
 
-/// Puts every setting a request changed (by URL or by a `SET` in its text) back to its value at start, and the
-/// current database back to costlake's.
-async fn restore(server: &Server, database_changed: bool) -> anyhow::Result<()> {
+/// Puts the settings a request applied back to their value at start, and the current database back to
+/// costlake's. Statements cannot change the session themselves (`SET` and `USE` are refused): only these can.
+async fn restore(server: &Server, settings: &[(String, String)], database_changed: bool) -> anyhow::Result<()> {
     if database_changed {
         server.engine.execute(&format!("USE {DEFAULT_DATABASE}"), &[]).await?;
     }
-    let now = settings_snapshot(server.engine.as_ref(), true).await?;
-    let back: Vec<String> = now
+    let back: Vec<String> = settings
         .iter()
-        .filter(|(name, value)| server.baseline.get(*name).is_some_and(|start| start != *value))
-        .map(|(name, _)| format!("{name} = {}", quoted(&server.baseline[name])))
+        .filter_map(|(name, _)| server.baseline.get(name).map(|start| format!("{name} = {}", quoted(start))))
         .collect();
     if !back.is_empty() {
         server.engine.execute(&format!("SET {}", back.join(", ")), &[]).await?;
+    }
+    Ok(())
+}
+
+/// The words of a canonical statement outside its string literals and quoted identifiers, upper-cased; an error
+/// for a quoted identifier holding an escape or a control character (the syntax tree prints identifiers raw, so
+/// a newline in one could forge lines of it).
+fn unquoted_words(canonical: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut chars = canonical.chars();
+    let mut word = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '`' | '"' => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word).to_ascii_uppercase());
+                }
+                let mut escaped = false;
+                for inner in chars.by_ref() {
+                    if escaped {
+                        if c != '\'' {
+                            return Err("quoted identifiers with escapes are not allowed".into());
+                        }
+                        escaped = false;
+                    } else if inner == '\\' {
+                        escaped = true;
+                    } else if inner == c {
+                        break;
+                    } else if c != '\'' && inner.is_control() {
+                        return Err("quoted identifiers with control characters are not allowed".into());
+                    }
+                }
+                // A token of its own, so that `name = 'value'` keeps its shape.
+                words.push(if c == '\'' { "'…'".into() } else { "`…`".into() });
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '.' => word.push(c),
+            c => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word).to_ascii_uppercase());
+                }
+                if !c.is_whitespace() {
+                    words.push(c.to_string());
+                }
+            }
+        }
+    }
+    if !word.is_empty() {
+        words.push(word.to_ascii_uppercase());
+    }
+    Ok(words)
+}
+
+/// Refuses, from a canonical statement's words: `INTO OUTFILE` in any statement (the embedded engine writes it
+/// where a server would refuse), and a `SETTINGS` clause that lifts the time limit.
+fn refuse_in_text(canonical: &str, cap: u64) -> Result<(), String> {
+    let words = unquoted_words(canonical)?;
+    if words.iter().any(|w| w == "OUTFILE") {
+        return Err("INTO OUTFILE is not allowed: costlake serve writes nothing".into());
+    }
+    for (index, word) in words.iter().enumerate() {
+        if word != "SETTINGS" {
+            continue;
+        }
+        // `SETTINGS a = 1, b = 'x'`: name, `=`, value, then a comma or the end of the clause.
+        let mut at = index + 1;
+        while words.get(at + 1).is_some_and(|w| w == "=") {
+            let name = words[at].to_ascii_lowercase();
+            let value = words.get(at + 2).map_or("", String::as_str);
+            let within_cap = value.parse::<f64>().is_ok_and(|seconds| seconds > 0.0 && seconds <= cap as f64);
+            if TIME_LIMIT_SETTINGS.contains(&name.as_str()) || (name == "max_execution_time" && !within_cap) {
+                return Err(format!("{name} is the server's: costlake serve stops every query after {cap} s"));
+            }
+            at += 3;
+            if words.get(at).is_some_and(|w| w == ",") {
+                at += 1;
+            } else {
+                break;
+            }
+        }
     }
     Ok(())
 }
@@ -571,6 +710,20 @@ mod tests {
         assert_eq!(format_of("SELECT 'format'", "TSV"), "TSV");
         assert_eq!(quoted("it's \\"), "'it\\'s \\\\'");
         assert_eq!(unescape("a\\tb\\\\c"), "a\tb\\c");
+    }
+
+    #[test]
+    fn refuses_outfile_anywhere_lifted_time_limits_and_escaped_identifiers() {
+        let describe = "DESCRIBE TABLE\n(\n    SELECT 1 AS x\n)\nINTO OUTFILE '/tmp/p'";
+        assert!(refuse_in_text(describe, 30).unwrap_err().contains("OUTFILE"));
+        assert_eq!(refuse_in_text("SELECT 'INTO OUTFILE' AS `outfile`", 30), Ok(()));
+        let lifted = "SELECT 1\nSETTINGS max_threads = 1, max_execution_time = 0";
+        assert!(refuse_in_text(lifted, 30).unwrap_err().contains("max_execution_time"));
+        assert_eq!(refuse_in_text("SELECT 1\nSETTINGS max_execution_time = 5, max_block_size = 1", 30), Ok(()));
+        assert!(refuse_in_text("SELECT 1\nSETTINGS max_execution_time = 31", 30).is_err());
+        assert!(refuse_in_text("SELECT 1\nSETTINGS timeout_overflow_mode = 'break'", 30).is_err());
+        assert!(refuse_in_text("SELECT 1 AS `a\\n Function x`", 30).unwrap_err().contains("escapes"));
+        assert!(refuse_in_text("SELECT 1 AS \"a\u{7}\"", 30).unwrap_err().contains("control"));
     }
 
     #[test]

@@ -76,18 +76,25 @@ async fn clickhouse_clients_query_the_embedded_warehouse_read_only() {
         client.query("SELECT {name:String}").param("name", "it's\ta 'name'").fetch_one().await.expect("param");
     assert_eq!(echoed, "it's\ta 'name'");
 
-    // Writes, DDL, files and the network are refused; nothing is written.
-    for statement in [
-        "INSERT INTO price_overrides SELECT * FROM price_overrides",
-        "DROP TABLE inventory_latest",
-        "SET readonly = 0",
-        "SELECT * FROM file('/etc/hostname', 'LineAsString')",
-        "SELECT file('/etc/hostname')",
-        "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a String')",
-        "SELECT 1 INTO OUTFILE 'written-by-serve.csv'",
+    // Writes, DDL, files and the network are refused; nothing is written. So are a second statement (the engine
+    // would run it unchecked), settings changes (`DEFAULT` would lift read-only), `INTO OUTFILE` after any
+    // statement, a `SETTINGS` clause lifting the time limit, and identifiers that could forge the syntax tree.
+    for (statement, code) in [
+        ("INSERT INTO price_overrides SELECT * FROM price_overrides", "164"),
+        ("DROP TABLE inventory_latest", "164"),
+        ("SET readonly = 0", "164"),
+        ("SET readonly = DEFAULT", "164"),
+        ("SELECT * FROM file('/etc/hostname', 'LineAsString')", "164"),
+        ("SELECT file('/etc/hostname')", "164"),
+        ("SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a String')", "164"),
+        ("SELECT 1 INTO OUTFILE 'written-by-serve.csv'", "164"),
+        ("DESCRIBE (SELECT 1 AS x) INTO OUTFILE 'written-by-serve.csv'", "164"),
+        ("SELECT 1; SELECT * FROM file('/etc/hostname', 'LineAsString')", "62"),
+        ("SELECT count() FROM numbers(10) SETTINGS max_execution_time = 0", "164"),
+        ("SELECT 1 AS `a\n Literal 'x'`", "164"),
     ] {
         let error = client.query(statement).execute().await.expect_err(statement).to_string();
-        assert!(error.contains("164"), "{statement}: {error}");
+        assert!(error.contains(code), "{statement}: {error}");
     }
     assert!(!sandbox.path("written-by-serve.csv").exists());
 
@@ -109,6 +116,20 @@ async fn clickhouse_clients_query_the_embedded_warehouse_read_only() {
             (response.status().as_u16(), response.text().await.unwrap())
         }
     };
+    // A setting that would break the session is not applied; the next request is served as usual.
+    let (status, _) = get("SELECT+1", "&max_query_size=1&max_result_rows=1").await;
+    let (_, after_hostile) = get("SELECT+getSetting('readonly')", "").await;
+    assert_eq!((status, after_hostile.trim()), (200, "2"));
+    // Web pages (an Origin header) are refused.
+    let from_page = http
+        .post(&base)
+        .basic_auth("grafana", Some(PASSWORD))
+        .header("Origin", "http://evil.example")
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_page.status(), 403);
     let (_, before) = get("SELECT+getSetting('max_threads')", "").await;
     let (_, during) = get("SELECT+getSetting('max_threads')", "&max_threads=1").await;
     let (_, after) = get("SELECT+getSetting('max_threads')", "").await;
