@@ -162,10 +162,9 @@ resource "scaleway_job_definition" "costlake" {
   description  = "costlake run: collect the organisation's bill, inventory and metrics, load them into ClickHouse"
   project_id   = var.project_id
   region       = var.region
-  image_uri    = var.image
-  args         = ["run"]
-  cpu_limit    = 1000 # mvCPU
-  memory_limit = 2048 # MiB
+  image_uri    = var.image # its command is `costlake run`
+  cpu_limit    = 1000      # mvCPU
+  memory_limit = 2048      # MiB
   timeout      = "2h"
 
   cron {

@@ -5,6 +5,8 @@
 #   CLICKHOUSE_URL (https://<user>@<host>:8443/costlake), CLICKHOUSE_PASSWORD,
 #   COLLECTOR_ACCESS_KEY + COLLECTOR_SECRET_KEY: the API key of an application with the read-only policy below,
 #   LAKE_ACCESS_KEY + LAKE_SECRET_KEY: the API key of an application allowed to write the lake's bucket.
+# Run it once: a second run would create the secrets and the job again (update them with `scw secret version
+# create` and `scw jobs definition update` instead).
 set -euo pipefail
 REGION=${REGION:-fr-par}
 
@@ -33,7 +35,6 @@ job=$(scw jobs definition create \
   project-id="$PROJECT_ID" \
   region="$REGION" \
   image-uri="$IMAGE" \
-  args.0=run \
   cpu-limit=1000 \
   memory-limit=2048 \
   job-timeout=7200s \
