@@ -16,6 +16,7 @@ demo: deps ## Run the whole pipeline on the built-in Scaleway simulator and prin
 
 test: deps ## Build and run every test suite (unit, conformance on both warehouses, end to end)
 	@scripts/install-pyclients.sh >/dev/null
+	@scripts/install-chromium.sh >/dev/null
 	scripts/check-compose.sh
 	$(CARGO) nextest run --workspace --no-fail-fast
 

@@ -43,6 +43,9 @@ pub struct ReportArgs {
     /// Budget for the forecast report, per project id or name ('*' for the organisation), in euros (repeatable)
     #[arg(long = "budget", value_name = "PROJECT=AMOUNT")]
     budgets: Vec<String>,
+    /// Write to this file instead of standard output
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -374,9 +377,18 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
 }
 
 async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
-    let Some(name) = args.name else {
+    let Some(name) = args.name.clone() else {
         return list_reports();
     };
+    if name == "all" {
+        if args.format != Format::Html {
+            bail!("report all writes one HTML page: add --format html --output report.html (or name one report)");
+        }
+        if !args.params.is_empty() || !args.budgets.is_empty() {
+            bail!("report all runs every report with its defaults: give -p and --budget to one report");
+        }
+        return report_page(settings, args.output.as_deref()).await;
+    }
     let report = costlake_queries::find(&name)?;
     let mut overrides = costlake_queries::parse_params(&args.params)?;
     if !args.budgets.is_empty() {
@@ -398,7 +410,64 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     );
     check_projects(warehouse.as_ref(), &named).await?;
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
-    print(&result, args.format, Some(&report), args.wide)
+    match &args.output {
+        Some(path) => {
+            let mut out = std::io::BufWriter::new(create_output(path)?);
+            costlake_queries::render_with(&result, args.format, Some(&report), args.wide, &mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+        None => print(&result, args.format, Some(&report), args.wide),
+    }
+}
+
+fn create_output(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `costlake report all --format html`: every report with its defaults, the month's daily cost and the run, as
+/// one self-contained page.
+async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use costlake_queries::html;
+    let warehouse = open_warehouse(settings).await?;
+    migrate(warehouse.as_ref()).await?;
+    warn_if_empty(warehouse.as_ref()).await?;
+    let reports = costlake_queries::reports();
+    let mut results = Vec::new();
+    for report in &reports {
+        results.push(costlake_queries::run(warehouse.as_ref(), report, &[]).await?);
+    }
+    let daily = costlake_queries::query(warehouse.as_ref(), html::DAILY_COST_SQL, &[]).await?;
+    let newest = costlake_queries::query(
+        warehouse.as_ref(),
+        "SELECT run_id, organization_id, toString(snapshot_at) AS snapshot_at FROM runs ORDER BY snapshot_at DESC LIMIT 1",
+        &[],
+    )
+    .await?;
+    let run = newest.rows.first().map(|row| html::RunInfo {
+        run_id: html::cell_text(&row[0]),
+        organization_id: html::cell_text(&row[1]),
+        snapshot_at: html::cell_text(&row[2]),
+    });
+    let page = html::Page {
+        run,
+        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        daily: &daily,
+        reports: reports.iter().zip(&results).collect(),
+    };
+    let text = html::render(&page);
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} ({} reports); open it in a browser", path.display(), reports.len());
+        }
+        None => {
+            let mut out = Stdout;
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(())
 }
 
 /// `costlake report`: every report, then its parameters, aligned, with their defaults and allowed values.

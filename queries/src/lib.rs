@@ -19,6 +19,7 @@
 //! Grafana dashboard that shows it ([`grafana`]).
 
 pub mod grafana;
+pub mod html;
 pub mod output;
 
 use costlake_transform::warehouse::{Param, Warehouse, WarehouseError};

@@ -26,6 +26,8 @@ pub enum Format {
     Csv,
     /// A GitHub-flavoured Markdown table (the table's columns, whole ids) and its totals, to paste in a ticket.
     Markdown,
+    /// A self-contained HTML page: the table, sortable, and its chart (`report all`: every report, with charts).
+    Html,
 }
 
 impl FromStr for Format {
@@ -36,7 +38,8 @@ impl FromStr for Format {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "markdown" | "md" => Ok(Format::Markdown),
-            other => Err(format!("unknown format {other:?}: use table, json, csv or markdown")),
+            "html" => Ok(Format::Html),
+            other => Err(format!("unknown format {other:?}: use table, json, csv, markdown or html")),
         }
     }
 }
@@ -232,6 +235,10 @@ pub fn render_with(
         }
         Format::Table => render_table(set, report, wide, out),
         Format::Markdown => render_markdown(set, report, wide, out),
+        Format::Html => {
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+            out.write_all(crate::html::render_one(set, report, &now).as_bytes())
+        }
     }
 }
 

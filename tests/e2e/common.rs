@@ -34,6 +34,18 @@ pub fn sandbox(simulator: &Simulator) -> Sandbox {
     sandbox
 }
 
+/// A sandbox holding the demo's data (a smaller organisation, and a fixed day so that the month has three weeks
+/// of bills), its warehouse the one commands use.
+pub async fn demo_sandbox() -> Sandbox {
+    let mut sandbox = Sandbox::new(BIN);
+    let dir = sandbox.path("demo").display().to_string();
+    sandbox
+        .ok(&["demo", "--dir", &dir, "--sim", "servers=24,today=2026-11-22", "--billing-days", "40", "-f", "json"])
+        .await;
+    sandbox.set("COSTLAKE_WAREHOUSE", format!("{dir}/warehouse"));
+    sandbox
+}
+
 /// A sandbox pointed at `simulator`, collecting every product.
 pub fn sandbox_with_metrics(simulator: &Simulator) -> Sandbox {
     let mut sandbox = Sandbox::new(BIN);

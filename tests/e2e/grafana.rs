@@ -144,14 +144,7 @@ async fn report(sandbox: &Sandbox, name: &str, params: &[&str]) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_grafana_panel_runs_through_serve_on_the_demo_data_and_agrees_with_the_reports() {
-    let mut sandbox = Sandbox::new(common::BIN);
-    // The demo's own data, a smaller organisation and a fixed day so that the month has three weeks of bills.
-    let dir = sandbox.path("demo");
-    let dir = dir.to_str().unwrap();
-    sandbox
-        .ok(&["demo", "--dir", dir, "--sim", "servers=24,today=2026-11-22", "--billing-days", "40", "-f", "json"])
-        .await;
-    sandbox.set("COSTLAKE_WAREHOUSE", format!("{dir}/warehouse"));
+    let mut sandbox = common::demo_sandbox().await;
 
     // What the reports answer, before serve holds the warehouse.
     let names = costlake_queries::reports();

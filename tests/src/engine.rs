@@ -32,3 +32,14 @@ pub fn clickhouse_connect_python() -> PathBuf {
     );
     path
 }
+
+/// Debian's Chromium, for the HTML report's test (`scripts/install-chromium.sh`; `COSTLAKE_TEST_CHROMIUM`
+/// overrides it).
+pub fn chromium() -> PathBuf {
+    let path = std::env::var_os("COSTLAKE_TEST_CHROMIUM").map(PathBuf::from).or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths).map(|dir| dir.join("chromium")).find(|candidate| candidate.exists())
+        })
+    });
+    path.unwrap_or_else(|| panic!("chromium is not installed: run `make test` (scripts/install-chromium.sh) first"))
+}
