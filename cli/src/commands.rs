@@ -29,9 +29,10 @@ pub struct CollectArgs {
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// Report name (see `costlake report` for the list)
+    /// Report name (see `costlake report` for the list), or `all` for one HTML page of every report
     name: Option<String>,
-    /// Output: table (with totals), json (an array of objects), csv, or markdown (a table and its totals)
+    /// Output: table (with totals), json (an array of objects), csv, markdown (a table and its totals), or html (a
+    /// self-contained page)
     #[arg(long, short, default_value = "table")]
     format: Format,
     /// Tables: every column and whole ids (by default they fit the terminal)
@@ -494,7 +495,8 @@ fn list_reports() -> anyhow::Result<()> {
             writeln!(out, "    {:<param_width$}  {}{allowed}", shown(param), param.help)?;
         }
     }
-    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv|markdown]")?;
+    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
+    writeln!(out, "All on one page: costlake report all --format html --output report.html")?;
     out.flush()?;
     Ok(())
 }

@@ -15,10 +15,14 @@ use serde_json::Value;
 /// Chromium with no way out: every host name fails to resolve and every request goes to a closed loopback
 /// port, so a page that tried to fetch anything would show it, and nothing leaves the machine.
 async fn chromium(args: &[&str]) -> std::process::Output {
+    // A profile of its own, gone with the test: nothing read from or left in the user's.
+    let profile = tempfile::tempdir().expect("profile dir");
     let mut command = tokio::process::Command::new(costlake_tests::engine::chromium());
     command
+        .arg(format!("--user-data-dir={}", profile.path().display()))
         .args([
             "--headless",
+            "--disable-quic",
             "--no-sandbox",
             "--disable-gpu",
             "--disable-dev-shm-usage",
