@@ -83,10 +83,20 @@ const REQUEST_SETTINGS: &[&str] = &[
     "use_client_time_zone",
 ];
 /// Prefixes of further request settings: how results are written.
-const REQUEST_SETTING_PREFIXES: &[&str] = &["output_format_", "format_"];
+const REQUEST_SETTING_PREFIXES: &[&str] = &["output_format_"];
 
 fn is_request_setting(name: &str) -> bool {
-    REQUEST_SETTINGS.contains(&name) || REQUEST_SETTING_PREFIXES.iter().any(|p| name.starts_with(p))
+    (REQUEST_SETTINGS.contains(&name) || REQUEST_SETTING_PREFIXES.iter().any(|p| name.starts_with(p)))
+        && !reads_or_writes_files(name)
+}
+
+/// Settings that name files to read or write, or queries to run (format schemas, templates): never applied, and
+/// refused in a statement's `SETTINGS`.
+fn reads_or_writes_files(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["format_schema", "format_template", "output_format_schema", "input_format_values_interpret", "format_capn"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// Settings a statement's own `SETTINGS` clause may not touch: the time limit is the server's (a value within
@@ -451,10 +461,16 @@ async fn handle(
         _ => cap.to_string(),
     };
     settings.push(("max_execution_time".into(), limit));
+    // The engine's `default` database reads the machine's files by name (clickhouse-local's file system
+    // overlay): a client works in costlake's database, or in `system`.
     if let Some(db) = &database
-        && !is_identifier(db)
+        && !READABLE_DATABASES.contains(&db.as_str())
     {
-        return exception(status_of(81), 81, &format!("Database {db:?} does not exist"));
+        return exception(
+            status_of(81),
+            81,
+            &format!("Database {db:?} is not served: use {DEFAULT_DATABASE} or system"),
+        );
     }
     let format = format_of(&sql, &default_format);
     let revision = url
@@ -523,11 +539,16 @@ const SAFE_TABLE_FUNCTIONS: &[&str] = &[
     "values",
     "view",
     "viewIfPermitted",
-    "merge",
     "null",
-    "format",
     "primes",
 ];
+
+/// Databases a statement may name: costlake's, and the engine's catalogue.
+const READABLE_DATABASES: &[&str] = &[DEFAULT_DATABASE, "system", "INFORMATION_SCHEMA", "information_schema"];
+
+/// Functions that reach beyond the statement's tables: other tables by name, dictionaries' sources, remote
+/// servers (`hasColumnInTable` connects to any host).
+const BLOCKED_FUNCTION_PREFIXES: &[&str] = &["dictget", "dicthas", "dictisin", "joinget", "hascolumnintable"];
 
 /// Statements a read-only server runs.
 const READ_STATEMENTS: &[&str] =
@@ -556,11 +577,32 @@ fn refuse_unsafe(ast: &str, blocked: &std::collections::HashSet<String>) -> Resu
         }
         if kind == "Function"
             && let Some(name) = node.split_whitespace().nth(1)
-            && blocked.contains(&name.to_ascii_lowercase())
+            && (blocked.contains(&name.to_ascii_lowercase())
+                || BLOCKED_FUNCTION_PREFIXES.iter().any(|p| name.to_ascii_lowercase().starts_with(p)))
         {
             return Err(format!("{name}() is not allowed: costlake serve reads the warehouse only"));
         }
+        // `IN default.x` names a table by a plain identifier.
+        if kind == "Identifier"
+            && let Some(name) = node.split_whitespace().nth(1)
+            && name.split_once('.').is_some_and(|(database, _)| database.eq_ignore_ascii_case("default"))
+        {
+            return Err(format!("database default is not served: costlake serve reads {DEFAULT_DATABASE} and system"));
+        }
+        // A table named with its database: costlake's or the catalogue only (`default` maps names to files).
+        if kind == "TableIdentifier"
+            && let Some(name) = node.split_whitespace().nth(1)
+            && let Some((database, _)) = name.split_once('.')
+            && !READABLE_DATABASES.contains(&database)
+        {
+            return Err(format!(
+                "database {database} is not served: costlake serve reads {DEFAULT_DATABASE} and system"
+            ));
+        }
         ancestors.push(kind);
+    }
+    if ast.trim().is_empty() {
+        return Err("costlake serve cannot check this statement: it is refused".into());
     }
     Ok(())
 }
@@ -581,7 +623,16 @@ async fn run(
     let canonical = String::from_utf8_lossy(&canonical).trim_end_matches('\n').to_string();
     refuse_in_text(&canonical, server.max_execution_time).map_err(refused)?;
     let ast = server.engine.query(&format!("EXPLAIN AST {canonical}"), params, "TabSeparatedRaw").await?;
-    refuse_unsafe(&String::from_utf8_lossy(&ast), &server.blocked_functions).map_err(refused)?;
+    let ast = String::from_utf8_lossy(&ast);
+    refuse_unsafe(&ast, &server.blocked_functions).map_err(refused)?;
+    // SHOW and EXISTS name their database outside the tree's table nodes (`SHOW COLUMNS` not at all): one that
+    // mentions the engine's `default` database, which maps names to the machine's files, is refused whole.
+    let root = ast.split_whitespace().next().unwrap_or("");
+    if (root.starts_with("Show") || root.starts_with("Exists")) && canonical.to_ascii_lowercase().contains("default") {
+        return Err(refused(format!(
+            "database default is not served: costlake serve reads {DEFAULT_DATABASE} and system"
+        )));
+    }
     let sql = canonical.as_str();
     if let Some(database) = database {
         server.engine.execute(&format!("USE {database}"), &[]).await?;
@@ -663,23 +714,19 @@ fn refuse_in_text(canonical: &str, cap: u64) -> Result<(), String> {
         return Err("INTO OUTFILE is not allowed: costlake serve writes nothing".into());
     }
     for (index, word) in words.iter().enumerate() {
-        if word != "SETTINGS" {
-            continue;
+        let name = word.to_ascii_lowercase();
+        if reads_or_writes_files(&name) {
+            return Err(format!("{name} is not allowed: costlake serve reads the warehouse only"));
         }
-        // `SETTINGS a = 1, b = 'x'`: name, `=`, value, then a comma or the end of the clause.
-        let mut at = index + 1;
-        while words.get(at + 1).is_some_and(|w| w == "=") {
-            let name = words[at].to_ascii_lowercase();
-            let value = words.get(at + 2).map_or("", String::as_str);
+        // Wherever it is written, the time limit may only be lowered: `max_execution_time = <seconds within the cap>`.
+        if TIME_LIMIT_SETTINGS.contains(&name.as_str()) {
+            return Err(format!("{name} is the server's: costlake serve stops every query after {cap} s"));
+        }
+        if name == "max_execution_time" {
+            let value = words.get(index + 2).map_or("", String::as_str);
             let within_cap = value.parse::<f64>().is_ok_and(|seconds| seconds > 0.0 && seconds <= cap as f64);
-            if TIME_LIMIT_SETTINGS.contains(&name.as_str()) || (name == "max_execution_time" && !within_cap) {
+            if words.get(index + 1).is_none_or(|w| w != "=") || !within_cap {
                 return Err(format!("{name} is the server's: costlake serve stops every query after {cap} s"));
-            }
-            at += 3;
-            if words.get(at).is_some_and(|w| w == ",") {
-                at += 1;
-            } else {
-                break;
             }
         }
     }
@@ -722,6 +769,8 @@ mod tests {
         assert_eq!(refuse_in_text("SELECT 1\nSETTINGS max_execution_time = 5, max_block_size = 1", 30), Ok(()));
         assert!(refuse_in_text("SELECT 1\nSETTINGS max_execution_time = 31", 30).is_err());
         assert!(refuse_in_text("SELECT 1\nSETTINGS timeout_overflow_mode = 'break'", 30).is_err());
+        assert!(refuse_in_text("SELECT 1\nSETTINGS max_threads = -1, max_execution_time = 0", 30).is_err());
+        assert!(refuse_in_text("SELECT 1\nSETTINGS format_template_row = '/etc/x'", 30).is_err());
         assert!(refuse_in_text("SELECT 1 AS `a\\n Function x`", 30).unwrap_err().contains("escapes"));
         assert!(refuse_in_text("SELECT 1 AS \"a\u{7}\"", 30).unwrap_err().contains("control"));
     }

@@ -144,12 +144,13 @@ fn daily_chart(daily: &ResultSet) -> String {
             top -= height;
             let _ = write!(
                 svg,
-                "<rect x=\"{}\" y=\"{top}\" width=\"{}\" height=\"{height}\" fill=\"{}\"><title>{} {} {cost} {currency}</title></rect>",
+                "<rect x=\"{}\" y=\"{top}\" width=\"{}\" height=\"{height}\" fill=\"{}\"><title>{} {} {cost} {}</title></rect>",
                 20 + i * step,
                 step.saturating_sub(2).max(1),
                 colour(project),
                 escape(day),
-                escape(project)
+                escape(project),
+                escape(currency)
             );
         }
     }

@@ -92,6 +92,14 @@ async fn clickhouse_clients_query_the_embedded_warehouse_read_only() {
         ("SELECT 1; SELECT * FROM file('/etc/hostname', 'LineAsString')", "62"),
         ("SELECT count() FROM numbers(10) SETTINGS max_execution_time = 0", "164"),
         ("SELECT 1 AS `a\n Literal 'x'`", "164"),
+        // The engine's `default` database maps table names to the machine's files.
+        ("SELECT * FROM default.`/etc/hostname`", "164"),
+        ("EXISTS TABLE default.`/etc/hostname`", "164"),
+        ("SELECT 1 WHERE 'x' IN default.`/etc/hostname`", "164"),
+        ("SHOW COLUMNS FROM `/etc/hostname` FROM default", "164"),
+        ("SELECT * FROM format(Values, 'x String', $$(file('/etc/hostname'))$$)", "164"),
+        ("SELECT count() FROM numbers(10) SETTINGS max_threads = -1, max_execution_time = 0", "164"),
+        ("SELECT hasColumnInTable('127.0.0.1:9', 'u', 'p', 'db', 't', 'c')", "164"),
     ] {
         let error = client.query(statement).execute().await.expect_err(statement).to_string();
         assert!(error.contains(code), "{statement}: {error}");
@@ -120,6 +128,8 @@ async fn clickhouse_clients_query_the_embedded_warehouse_read_only() {
     let (status, _) = get("SELECT+1", "&max_query_size=1&max_result_rows=1").await;
     let (_, after_hostile) = get("SELECT+getSetting('readonly')", "").await;
     assert_eq!((status, after_hostile.trim()), (200, "2"));
+    let (status, _) = get("SELECT+1", "&database=default").await;
+    assert_eq!(status, 404, "only costlake's database and system are served");
     // Web pages (an Origin header) are refused.
     let from_page = http
         .post(&base)
