@@ -413,17 +413,13 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let result = costlake_queries::run(warehouse.as_ref(), &report, &overrides).await?;
     match &args.output {
         Some(path) => {
-            let mut out = std::io::BufWriter::new(create_output(path)?);
+            let mut out = std::io::BufWriter::new(crate::export::create(path)?);
             costlake_queries::render_with(&result, args.format, Some(&report), args.wide, &mut out)?;
             out.flush()?;
             Ok(())
         }
         None => print(&result, args.format, Some(&report), args.wide),
     }
-}
-
-fn create_output(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `costlake report all --format html`: every report with its defaults, the month's daily cost and the run, as

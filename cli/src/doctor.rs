@@ -55,13 +55,13 @@ async fn scaleway(
 ) -> Vec<Check> {
     let products = match settings.sources() {
         Ok(products) => products,
-        Err(error) => return vec![check("sources", Verdict::Fail(error.to_string()))],
+        Err(error) => return vec![Check::new("sources", Verdict::Fail(error.to_string()))],
     };
     let skip_all = |reason: &str| -> Vec<Check> {
-        products.iter().map(|p| check(p.name(), Verdict::Skip(reason.to_string()))).collect()
+        products.iter().map(|p| Check::new(p.name(), Verdict::Skip(reason.to_string()))).collect()
     };
     let fail = |text: String| {
-        let mut checks = vec![check("credentials", Verdict::Fail(text))];
+        let mut checks = vec![Check::new("credentials", Verdict::Fail(text))];
         checks.extend(skip_all("the credentials failed"));
         checks
     };
@@ -122,7 +122,7 @@ async fn lake(settings: &Settings, scw: Option<&ScwConfig>) -> Check {
         Ok(format!("writes, reads and deletes in {lake}"))
     }
     .await;
-    check("lake", verdict.map_or_else(Verdict::Fail, Verdict::Ok))
+    Check::new("lake", verdict.map_or_else(Verdict::Fail, Verdict::Ok))
 }
 
 /// The engine's library (embedded), then the warehouse: connect, version, schema.
@@ -130,12 +130,12 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
     let mut checks = Vec::new();
     let location = match settings.warehouse_location() {
         Ok(location) => location,
-        Err(error) => return vec![check("warehouse", Verdict::Fail(error.to_string()))],
+        Err(error) => return vec![Check::new("warehouse", Verdict::Fail(error.to_string()))],
     };
     let engine = warehouse::open(&location).await;
     if let WarehouseLocation::Embedded { library, .. } = &location {
         let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);
-        checks.push(check(
+        checks.push(Check::new(
             "libchdb",
             match &engine {
                 Err(error @ WarehouseError::LibraryMissing { .. }) => Verdict::Fail(error.to_string()),
@@ -143,7 +143,7 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
             },
         ));
         if matches!(engine, Err(WarehouseError::LibraryMissing { .. })) {
-            checks.push(check("warehouse", Verdict::Skip("the engine's library is missing".into())));
+            checks.push(Check::new("warehouse", Verdict::Skip("the engine's library is missing".into())));
             return checks;
         }
     }
@@ -162,10 +162,6 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
         Ok(format!("{} answers, ClickHouse {version}; {schema}", engine.describe()))
     }
     .await;
-    checks.push(check("warehouse", verdict.map_or_else(Verdict::Fail, Verdict::Ok)));
+    checks.push(Check::new("warehouse", verdict.map_or_else(Verdict::Fail, Verdict::Ok)));
     checks
-}
-
-fn check(name: &str, verdict: Verdict) -> Check {
-    Check { name: name.to_string(), verdict }
 }

@@ -183,6 +183,6 @@ async fn write(
     tokio::task::spawn_blocking(move || sink.finish()).await?
 }
 
-fn create(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn create(path: &Path) -> anyhow::Result<File> {
     File::create(path).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -155,14 +155,18 @@ fn init_logging(verbose: u8, quiet: bool, stdout_is_free: bool) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::new(std::env::var("COSTLAKE_LOG").unwrap_or_else(|_| default.into()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    if json && stdout_is_free {
-        builder.with_writer(std::io::stdout).json().flatten_event(true).init();
-    } else if json {
-        builder.with_writer(|| progress::LogWriter).json().flatten_event(true).init();
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let writer = if json && stdout_is_free {
+        BoxMakeWriter::new(std::io::stdout)
+    } else {
+        BoxMakeWriter::new(|| progress::LogWriter)
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(writer);
+    if json {
+        builder.json().flatten_event(true).init();
     } else {
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        builder.with_writer(|| progress::LogWriter).with_ansi(colour).init();
+        builder.with_ansi(colour).init();
     }
 }
 

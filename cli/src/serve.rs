@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
-use costlake_transform::warehouse::{DEFAULT_DATABASE, Param, Warehouse, WarehouseError};
+use costlake_transform::warehouse::{DEFAULT_DATABASE, Param, Warehouse, WarehouseError, unescape_param_value};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -47,19 +47,6 @@ const NOT_SETTINGS: &[&str] = &[
     "stacktrace",
     "role",
     "client_protocol_version",
-];
-
-/// HTTP-layer settings the engine session has no use for: accepted (clients send them) and not applied.
-const HTTP_ONLY_SETTINGS: &[&str] = &[
-    "enable_http_compression",
-    "http_zlib_compression_level",
-    "send_progress_in_http_headers",
-    "http_headers_progress_interval_ms",
-    "cancel_http_readonly_queries_on_client_close",
-    "http_wait_end_of_query",
-    "http_response_buffer_size",
-    "add_http_cors_header",
-    "http_native_compression_disable_checksumming_on_decompress",
 ];
 
 /// Settings a client may set for its request (as URL parameters): what Grafana's plugin, clickhouse-go,
@@ -148,7 +135,7 @@ pub async fn serve(engine: Box<dyn Warehouse>, options: ServeOptions) -> anyhow:
         );
     }
     engine.execute("SET readonly = 2", &[]).await.context("cannot make the session read-only")?;
-    let baseline = settings_snapshot(engine.as_ref(), false).await?;
+    let baseline = settings_snapshot(engine.as_ref()).await?;
     let timezone = engine.query("SELECT timezone()", &[], "TabSeparated").await?;
     let timezone = String::from_utf8_lossy(&timezone).trim().to_string();
     let functions = engine.query("SELECT name FROM system.table_functions", &[], "TabSeparatedRaw").await?;
@@ -206,14 +193,9 @@ async fn stopped() {
     let _ = interrupt.await;
 }
 
-/// `name → value` of every setting, or of those changed in this session.
-async fn settings_snapshot(engine: &dyn Warehouse, changed_only: bool) -> anyhow::Result<BTreeMap<String, String>> {
-    let sql = if changed_only {
-        "SELECT name, value FROM system.settings WHERE changed"
-    } else {
-        "SELECT name, value FROM system.settings"
-    };
-    let bytes = engine.query(sql, &[], "JSONCompactEachRow").await?;
+/// `name → value` of every setting.
+async fn settings_snapshot(engine: &dyn Warehouse) -> anyhow::Result<BTreeMap<String, String>> {
+    let bytes = engine.query("SELECT name, value FROM system.settings", &[], "JSONCompactEachRow").await?;
     let mut out = BTreeMap::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let (name, value): (String, String) =
@@ -288,29 +270,6 @@ fn is_identifier(name: &str) -> bool {
 /// A setting value as a SQL string literal (ClickHouse parses settings from strings).
 fn quoted(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// ClickHouse's escaped text form of a `param_*` value, reversed (`\t`, `\n`, `\\`, …).
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 /// The output format a statement asks for with its own `FORMAT` clause, else `default`.
@@ -439,12 +398,12 @@ async fn handle(
     let mut default_format = "TabSeparated".to_string();
     for (name, value) in &url {
         if let Some(param) = name.strip_prefix("param_") {
-            params.push((param.to_string(), unescape(value)));
+            params.push((param.to_string(), unescape_param_value(value)));
         } else if name == "database" && !value.is_empty() {
             database = Some(value.clone());
         } else if name == "default_format" && !value.is_empty() {
             default_format = value.clone();
-        } else if NOT_SETTINGS.contains(&name.as_str()) || HTTP_ONLY_SETTINGS.contains(&name.as_str()) {
+        } else if NOT_SETTINGS.contains(&name.as_str()) {
         } else if !is_identifier(name) {
             return exception(status_of(115), 115, &format!("Unknown setting {name:?}"));
         } else if is_request_setting(name) {
@@ -756,7 +715,7 @@ mod tests {
         assert_eq!(format_of("SELECT 1\nformat Native;", "TSV"), "Native");
         assert_eq!(format_of("SELECT 'format'", "TSV"), "TSV");
         assert_eq!(quoted("it's \\"), "'it\\'s \\\\'");
-        assert_eq!(unescape("a\\tb\\\\c"), "a\tb\\c");
+        assert_eq!(unescape_param_value("a\\tb\\\\c"), "a\tb\\c");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, verdict: Verdict) -> Check {
+    pub fn new(name: impl Into<String>, verdict: Verdict) -> Check {
         Check { name: name.into(), verdict }
     }
 }

@@ -116,7 +116,7 @@ async fn handle(
     let mut take = |name: String, value: String| {
         if let Some(param) = name.strip_prefix("param_") {
             // On the wire a parameter is in ClickHouse's escaped text form; the engine API takes the value.
-            params.push((param.to_string(), unescape(&value)));
+            params.push((param.to_string(), costlake_transform::warehouse::unescape_param_value(&value)));
         } else {
             fields.insert(name, value);
         }
@@ -194,29 +194,6 @@ async fn handle(
         Ok(bytes) => (StatusCode::OK, bytes).into_response(),
         Err(e) => from_error(e),
     }
-}
-
-/// Reverses ClickHouse's escaped text form (`\\t`, `\\n`, `\\'`, `\\\\`, ...).
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 fn body_stream(body: Body) -> futures::stream::BoxStream<'static, Result<Bytes, String>> {

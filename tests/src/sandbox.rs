@@ -177,24 +177,7 @@ impl Sandbox {
     /// Starts `costlake <args>` and returns once a line of its stderr contains `marker` (the process keeps
     /// running; it is killed when the returned child is dropped).
     pub async fn start_until(&self, args: &[&str], marker: &str) -> tokio::process::Child {
-        use tokio::io::{AsyncBufReadExt, BufReader};
-        let mut child = self.command(args).spawn().expect("spawn costlake");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let wait = async {
-            let mut seen = Vec::new();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains(marker) {
-                    return;
-                }
-                seen.push(line);
-            }
-            panic!("costlake {args:?} ended before printing {marker:?}; stderr:\n{}", seen.join("\n"));
-        };
-        tokio::time::timeout(COMMAND_TIMEOUT, wait)
-            .await
-            .unwrap_or_else(|_| panic!("no {marker:?} within {COMMAND_TIMEOUT:?}"));
-        child
+        self.start_reading(args, marker).await.0
     }
 
     /// Starts `costlake <args>` and returns once a line of its stderr contains `marker`, with that line; the

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope};
 use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key};
-use crate::scaleway::{ApiError, ListShape, Scheme};
+use crate::scaleway::{ApiError, ListShape, Pager, Scheme};
 
 pub struct Cockpit;
 
@@ -170,19 +170,15 @@ async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
 }
 
 async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &str) -> Result<(), CollectError> {
-    let query = vec![("project_id".to_string(), project.to_string()), ("types".to_string(), "metrics".to_string())];
-    let mut pager = ctx.list(&API, region, "data-sources", query, ListShape::Array("data_sources"));
+    let mut pager = metrics_data_sources(ctx, region, project);
     let row = ctx.row_context(region);
     let mut sources = Vec::new();
     while let Some(page) = pager.next().await? {
         out.emit_page(&data_sources(), &page, &row).await?;
-        for item in &page.items {
+        for item in page.items.iter().filter(|item| is_product_metrics(item)) {
             let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or("").to_string();
-            // Scaleway's product metrics live in the built-in data source; custom ones hold the user's own.
-            if field("origin") == "scaleway" && field("type") == "metrics" {
-                let retention = item.get("retention_days").and_then(Value::as_u64).unwrap_or(31);
-                sources.push((field("id"), field("url"), retention, page.request.clone()));
-            }
+            let retention = item.get("retention_days").and_then(Value::as_u64).unwrap_or(31);
+            sources.push((field("id"), field("url"), retention, page.request.clone()));
         }
     }
     if sources.is_empty() {
@@ -208,20 +204,28 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
     result
 }
 
+/// The metrics data sources of `project` in `region`.
+fn metrics_data_sources<'a>(ctx: &'a Context, region: &str, project: &str) -> Pager<'a> {
+    let query = vec![("project_id".to_string(), project.to_string()), ("types".to_string(), "metrics".to_string())];
+    ctx.list(&API, region, "data-sources", query, ListShape::Array("data_sources"))
+}
+
+/// Scaleway's product metrics live in the built-in data source; custom ones hold the user's own.
+fn is_product_metrics(item: &Value) -> bool {
+    let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or("");
+    field("origin") == "scaleway" && field("type") == "metrics"
+}
+
 /// Whether a run can read `project`'s metrics in `region`, as a run does it: the token given for it, or a
 /// temporary one (created, then deleted whatever happens), reads the metric names of Scaleway's metrics data
 /// source. `costlake doctor`.
 pub async fn check_token_access(ctx: &Context, region: &str, project: &str) -> Result<String, CollectError> {
-    let query = vec![("project_id".to_string(), project.to_string()), ("types".to_string(), "metrics".to_string())];
-    let mut pager = ctx.list(&API, region, "data-sources", query, ListShape::Array("data_sources"));
+    let mut pager = metrics_data_sources(ctx, region, project);
     let mut source = None;
     while let Some(page) = pager.next().await? {
         source = source.or_else(|| {
-            page.items.iter().find_map(|item| {
-                let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or("").to_string();
-                (field("origin") == "scaleway" && field("type") == "metrics")
-                    .then(|| (field("url"), page.request.clone()))
-            })
+            let item = page.items.iter().find(|item| is_product_metrics(item))?;
+            Some((item.get("url").and_then(Value::as_str).unwrap_or("").to_string(), page.request.clone()))
         });
     }
     let Some((url, listed_by)) = source else {

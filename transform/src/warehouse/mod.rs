@@ -205,6 +205,30 @@ pub fn escape_param_value(value: &str) -> String {
     out
 }
 
+/// Reverses ClickHouse's escaped-text form of a `param_*` value as an HTTP client sends it (`\\t`, `\\n`, `\\'`,
+/// `\\\\`, ...): what a server of that interface (`costlake serve`, the tests' ClickHouse front) binds.
+pub fn unescape_param_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
