@@ -224,6 +224,7 @@ pub async fn collect(
         delete_run_files(lake, &kept_names, &run_id, snapshot_date).await;
         return Err(error.into());
     }
+    costlake_lake::failpoint::failpoint("collect.after_commit").await;
     let bytes_of = |d: &costlake_lake::manifest::DatasetEntry| d.files.iter().map(|f| f.bytes).sum::<u64>();
     for dataset in &manifest.datasets {
         tracing::info!(

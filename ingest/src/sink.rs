@@ -151,6 +151,7 @@ async fn write_dataset(
                 Chunk::Bytes(bytes) => {
                     if let Some((writer, _)) = current.as_mut() {
                         writer.write(bytes).await?;
+                        costlake_lake::failpoint::failpoint("collect.mid_upload_part").await;
                     }
                 }
                 Chunk::EndFile { rows } => {
@@ -216,6 +217,7 @@ fn encode(
         let active = writer.as_mut().expect("just created");
         active.write(&batch).map_err(|e| fail(e.to_string()))?;
         rows_in_file += batch.num_rows() as u64;
+        costlake_lake::failpoint::failpoint_blocking("collect.mid_row_group");
         if rows_in_file >= ROWS_PER_FILE {
             close_file(writer.take().expect("active"), &chunks, rows_in_file).map_err(fail)?;
             rows_in_file = 0;

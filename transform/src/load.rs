@@ -166,7 +166,13 @@ async fn load_run(
         let table = table_of(&dataset.name);
         let dataset_clock = Instant::now();
         for file in &dataset.files {
-            let stream = lake.get_stream(&Path::from(file.path.as_str())).await?.map_err(|e| e.to_string()).boxed();
+            let stream = lake
+                .get_stream(&Path::from(file.path.as_str()))
+                .await?
+                .map_err(|e| e.to_string())
+                // The file's bytes are all in the engine, the insert not complete.
+                .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
+                .boxed();
             warehouse.insert(&table, "Parquet", stream).await?;
         }
         let loaded = count_rows(warehouse, &table, &params).await?;
@@ -189,6 +195,7 @@ async fn load_run(
 
     let rows: u64 = manifest.datasets.iter().map(|d| d.rows).sum();
     let manifest_json = String::from_utf8_lossy(&manifest.to_json()).into_owned();
+    failpoint("load.before_ledger").await;
     warehouse
         .execute(
             "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, manifest) \
@@ -206,6 +213,7 @@ async fn load_run(
             ],
         )
         .await?;
+    failpoint("load.after_ledger").await;
     tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
     Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
 }

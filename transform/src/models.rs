@@ -61,9 +61,11 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
         let next = format!("{table}_next");
         warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {table}"), &[]).await?;
         warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
+        crate::load::failpoint("models.mid_rebuild").await;
         warehouse.execute(&format!("INSERT INTO {next} SELECT * FROM {source}"), &[]).await?;
         crate::load::failpoint("models.pause_before_exchange").await;
         warehouse.execute(&format!("EXCHANGE TABLES {next} AND {table}"), &[]).await?;
+        crate::load::failpoint("models.after_exchange").await;
         warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
         warehouse
             .execute(

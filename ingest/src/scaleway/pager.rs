@@ -126,6 +126,7 @@ impl<'a> Pager<'a> {
         }
         let response = self.client.get(&self.path, &query).await?;
         self.client.count_page();
+        costlake_lake::failpoint::failpoint("collect.mid_page").await;
         let request = response.request.clone();
         let malformed = |detail: String| ApiError::Malformed { request: request.clone(), detail };
 
