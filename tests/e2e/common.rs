@@ -154,6 +154,22 @@ pub fn manifests(sandbox: &Sandbox) -> Vec<Value> {
         .collect()
 }
 
+/// Every file under the lake's `datasets/` (staged upload parts included), relative to the lake.
+pub fn dataset_files(lake: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut pending = vec![lake.join("datasets")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.insert(entry.path().strip_prefix(lake).unwrap().display().to_string());
+            }
+        }
+    }
+    out
+}
+
 /// One number from `costlake sql`.
 pub async fn scalar(sandbox: &Sandbox, sql: &str) -> u64 {
     let out = sandbox.ok(&["-q", "sql", sql, "--format", "csv"]).await;

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{sandbox, simulator};
+use common::{dataset_files, manifests, sandbox, simulator};
 use costlake_simulator::Simulator;
 use costlake_tests::sandbox::Sandbox;
 
@@ -82,37 +82,6 @@ async fn checksum_sql(sandbox: &Sandbox) -> String {
     format!("SELECT t, n, h FROM ({}) ORDER BY t", parts.join(" UNION ALL "))
 }
 
-fn manifests(lake: &Path) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut pending = vec![lake.join("manifests")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                pending.push(entry.path());
-            } else if entry.path().extension().is_some_and(|e| e == "json") {
-                out.push(serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap());
-            }
-        }
-    }
-    out
-}
-
-/// Every file under the lake's `datasets/` (staged upload parts included), relative to the lake.
-fn dataset_files(lake: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut pending = vec![lake.join("datasets")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                pending.push(entry.path());
-            } else {
-                out.insert(entry.path().strip_prefix(lake).unwrap().display().to_string());
-            }
-        }
-    }
-    out
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().expect("cp");
     assert!(status.success(), "cp -a {} {}", from.display(), to.display());
@@ -134,7 +103,7 @@ async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str
     let ledgered: Vec<String> =
         tsv(&case, "SELECT run_id FROM _load_ledger FINAL").await.lines().map(String::from).collect();
     let mut counts = Vec::new();
-    for manifest in manifests(&case.lake_dir()) {
+    for manifest in manifests(&case) {
         let run_id = manifest["run_id"].as_str().unwrap().to_string();
         if ledgered.contains(&run_id) {
             for dataset in manifest["datasets"].as_array().unwrap() {
@@ -165,7 +134,7 @@ async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str
 
     // The lake: committed runs whole, nothing else.
     let lake = case.lake_dir();
-    let committed = manifests(&lake);
+    let committed = manifests(&case);
     let listed: BTreeSet<String> = committed
         .iter()
         .flat_map(|m| m["datasets"].as_array().unwrap().iter())

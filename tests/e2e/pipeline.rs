@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_report_is_planted, manifests, sandbox, scalar, simulator};
+use common::{assert_report_is_planted, dataset_files, manifests, sandbox, scalar, simulator};
 use costlake_tests::s3::S3Server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,23 +286,6 @@ async fn a_load_killed_before_its_derived_tables_are_rebuilt_is_repaired_by_the_
         let again = sandbox.ok(&["load"]).await;
         assert!(!again.stderr.contains("rebuilt"), "{point}: a current table is left alone: {}", again.stderr);
     }
-}
-
-/// Every file under the lake's `datasets/` (staged upload parts included), relative to the lake.
-fn dataset_files(lake: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![lake.join("datasets")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                pending.push(entry.path());
-            } else {
-                out.push(entry.path().strip_prefix(lake).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
