@@ -312,9 +312,39 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
 
 /// Opens the warehouse and applies its migrations, then lets it go.
 async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
-    let warehouse = open_warehouse(settings).await?;
+    settings.load_lease()?;
+    let warehouse = match open_warehouse(settings).await {
+        // Another costlake has it open (an earlier run still loading, a report, serve): it is a warehouse, and
+        // this run's load waits for it after collecting.
+        Err(error) if matches!(error.downcast_ref(), Some(warehouse::WarehouseError::InUse { .. })) => return Ok(()),
+        other => other?,
+    };
     migrate(warehouse.as_ref()).await?;
     Ok(())
+}
+
+/// Opens the warehouse to load into it. An embedded warehouse that another costlake has open is waited for
+/// (at most load_wait_seconds), as a server's load lease is: a retried job then loads after the first.
+async fn open_warehouse_to_load(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
+    let location = settings.warehouse_location()?;
+    let wait = settings.load_lease()?.wait;
+    let clock = std::time::Instant::now();
+    let mut announced = false;
+    loop {
+        match warehouse::open(&location).await {
+            Err(warehouse::WarehouseError::InUse { dir, holder }) if clock.elapsed() < wait => {
+                if !announced {
+                    tracing::warn!(
+                        "the warehouse {dir} is in use by {holder}: waiting for it (at most {} s, COSTLAKE_LOAD_WAIT_SECONDS)",
+                        wait.as_secs()
+                    );
+                    announced = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
@@ -347,11 +377,11 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let lake = Lake::open(&settings.lake_location(scw)?)?;
-    let warehouse = open_warehouse(settings).await?;
+    let warehouse = open_warehouse_to_load(settings).await?;
     let progress = std::sync::Arc::new(costlake_lake::Progress::default());
     let bar = StageBar::start(Stage::Load, progress.clone());
-    let report =
-        load_with_progress(&lake, warehouse.as_ref(), &costlake_ingest::sources::known_datasets(), &progress).await?;
+    let known = costlake_ingest::sources::known_datasets();
+    let report = load_with_progress(&lake, warehouse.as_ref(), &known, &progress, &settings.load_lease()?).await?;
     bar.finish();
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(

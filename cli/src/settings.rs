@@ -83,6 +83,11 @@ pub struct Settings {
     pub cockpit_tokens: Option<SecretString>,
     /// Resolution of the collected metric series, in seconds (default: 300).
     pub cockpit_step_seconds: Option<u64>,
+    /// Seconds a load's lease on a ClickHouse server lasts without renewal: how long a killed load keeps the
+    /// next one waiting (default: 60).
+    pub load_lease_seconds: Option<u64>,
+    /// Seconds a load waits for another load on the same ClickHouse server before refusing (default: 1800).
+    pub load_wait_seconds: Option<u64>,
 }
 
 /// The flags that override settings everywhere; `None` means "not given on the command line".
@@ -204,6 +209,8 @@ impl Settings {
             ("orphan_grace_minutes", settings.orphan_grace_minutes.map_or_else(|| "360".into(), |m| m.to_string())),
             ("cockpit_tokens", secret(&settings.cockpit_tokens)),
             ("cockpit_step_seconds", settings.cockpit_step_seconds.map_or_else(|| "300".into(), |s| s.to_string())),
+            ("load_lease_seconds", settings.load_lease()?.ttl.as_secs().to_string()),
+            ("load_wait_seconds", settings.load_lease()?.wait.as_secs().to_string()),
         ];
         Ok(values
             .into_iter()
@@ -259,6 +266,20 @@ impl Settings {
             );
         }
         Ok(costlake_ingest::sources::cockpit::CockpitSettings { tokens, step_seconds })
+    }
+
+    /// The load lease's settings (used with a ClickHouse server only).
+    pub fn load_lease(&self) -> anyhow::Result<costlake_transform::LeaseOptions> {
+        use std::time::Duration;
+        let defaults = costlake_transform::LeaseOptions::default();
+        let ttl = self.load_lease_seconds.map_or(defaults.ttl, Duration::from_secs);
+        if ttl < Duration::from_secs(1) {
+            bail!("load_lease_seconds (COSTLAKE_LOAD_LEASE_SECONDS) must be 1 or more, got 0");
+        }
+        Ok(costlake_transform::LeaseOptions {
+            ttl,
+            wait: self.load_wait_seconds.map_or(defaults.wait, Duration::from_secs),
+        })
     }
 
     pub fn orphan_grace(&self) -> Option<std::time::Duration> {

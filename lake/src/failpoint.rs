@@ -1,6 +1,7 @@
 //! Test hook for the crash-safety tests: with `COSTLAKE_FAILPOINT=<name>` the process stops (forever) the first
 //! time it reaches the point of that name, and with `<name>@<n>` the n-th time, so a test can `kill -9` it there
-//! deterministically, without sleeps. Debug builds only (the tests' binary): a release build never reads the
+//! deterministically, without sleeps. With a `~<ms>` suffix it stops that long and goes on instead, so a test
+//! can hold a process at a point while another starts (overlapping loads). Debug builds only (the tests' binary): a release build never reads the
 //! variable. It lives in the lake crate, the one both halves of the pipeline depend on. Points:
 //! - `collect.mid_page`: an API page's body is received, not decoded yet;
 //! - `collect.mid_row_group`: rows are in the Parquet writer, their row group not flushed (a blocking thread);
@@ -18,47 +19,51 @@
 
 use std::time::Duration;
 
-/// Pauses forever if `name` is the armed point and this is the armed hit.
+/// Pauses (forever, or for the armed time) if `name` is the armed point and this is the armed hit.
 pub async fn failpoint(name: &str) {
-    if let Some(spec) = armed(name) {
+    if let Some((spec, pause)) = armed(name) {
         eprintln!("costlake: failpoint {spec} reached, pausing");
-        loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        }
+        tokio::time::sleep(pause).await;
+        eprintln!("costlake: failpoint {spec} passed");
     }
 }
 
 /// [`failpoint`] for code on a blocking thread (the Parquet encoder).
 pub fn failpoint_blocking(name: &str) {
-    if let Some(spec) = armed(name) {
+    if let Some((spec, pause)) = armed(name) {
         eprintln!("costlake: failpoint {spec} reached, pausing");
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
+        std::thread::sleep(pause);
+        eprintln!("costlake: failpoint {spec} passed");
     }
 }
 
 #[cfg(not(debug_assertions))]
-fn armed(_name: &str) -> Option<&'static str> {
+fn armed(_name: &str) -> Option<(&'static str, Duration)> {
     None
 }
 
 #[cfg(debug_assertions)]
-fn armed(name: &str) -> Option<&'static str> {
+fn armed(name: &str) -> Option<(&'static str, Duration)> {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    // (the variable's value, the point's name, the hit that pauses), read once.
-    static SPEC: OnceLock<Option<(String, String, u64)>> = OnceLock::new();
+    // (the variable's value, the point's name, the hit that pauses, the pause), read once.
+    static SPEC: OnceLock<Option<(String, String, u64, Duration)>> = OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);
-    let (spec, point, nth) = SPEC
+    // "Forever": a year, as far as a test is concerned.
+    const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+    let (spec, point, nth, pause) = SPEC
         .get_or_init(|| {
             let spec = std::env::var("COSTLAKE_FAILPOINT").ok()?;
-            let (point, nth) = match spec.split_once('@') {
-                Some((point, nth)) => (point.to_string(), nth.parse().ok()?),
-                None => (spec.clone(), 1),
+            let (rest, pause) = match spec.split_once('~') {
+                Some((rest, ms)) => (rest, Duration::from_millis(ms.parse().ok()?)),
+                None => (spec.as_str(), FOREVER),
             };
-            Some((spec, point, nth))
+            let (point, nth) = match rest.split_once('@') {
+                Some((point, nth)) => (point.to_string(), nth.parse().ok()?),
+                None => (rest.to_string(), 1),
+            };
+            Some((spec.clone(), point, nth, pause))
         })
         .as_ref()?;
-    (point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *nth).then_some(spec.as_str())
+    (point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *nth).then_some((spec.as_str(), *pause))
 }

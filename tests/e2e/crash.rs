@@ -46,7 +46,7 @@ async fn checksum_sql(sandbox: &Sandbox) -> String {
         sandbox,
         "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() \
          AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree') \
-         AND table != '_refresh_state' ORDER BY table, position",
+         AND table NOT IN ('_refresh_state', '_load_lease') ORDER BY table, position",
     )
     .await;
     let mut per_table: Vec<(String, Vec<String>)> = Vec::new();

@@ -69,6 +69,50 @@ fn chunks(data: Bytes, size: usize) -> futures::stream::BoxStream<'static, Resul
     futures::stream::iter(parts).boxed()
 }
 
+/// The load lease's statements and rules, on each backend: the oldest live row holds it, a waiter refuses after
+/// its bound naming the holder, a released or expired lease passes to the next in line, and a holder whose lease
+/// expired learns it lost it. (The embedded loader does not take one, but the SQL must hold on both.)
+async fn lease_conformance(warehouse: &dyn Warehouse) {
+    use costlake_transform::lease::{Lease, LeaseError, LeaseOptions};
+    use std::time::{Duration, Instant};
+    let options = |ttl_ms: u64, wait_ms: u64| LeaseOptions {
+        ttl: Duration::from_millis(ttl_ms),
+        wait: Duration::from_millis(wait_ms),
+    };
+    let first = Lease::acquire(warehouse, options(30_000, 0)).await.expect("a free lease is taken at once");
+    let busy = Lease::acquire(warehouse, options(30_000, 600)).await.expect_err("a held lease is not");
+    let text = busy.to_string();
+    assert!(
+        matches!(busy, LeaseError::Busy { .. }) && text.contains(&format!("pid {}", std::process::id())),
+        "the refusal names the holder: {text}"
+    );
+    first.release(warehouse).await.unwrap();
+
+    // Released: the next one takes it; then it expires unrenewed (a killed load) and a waiter takes it over.
+    let second = Lease::acquire(warehouse, options(1_500, 0)).await.expect("a released lease is free");
+    let clock = Instant::now();
+    let third = Lease::acquire(warehouse, options(1_500, 20_000)).await.expect("an expired lease passes on");
+    assert!(
+        clock.elapsed() >= Duration::from_millis(1_000),
+        "not before the holder's row expired: {:?}",
+        clock.elapsed()
+    );
+    // The second learns it lost the lease at its next renewal, and to whom.
+    let lost = tokio::time::timeout(Duration::from_secs(10), second.keep(warehouse)).await.expect("keep returns");
+    assert!(matches!(lost, LeaseError::Lost { .. }) && lost.to_string().contains("holds it now"), "{lost}");
+    // While the holder keeps renewing, a waiter waits past the lease's length and then refuses.
+    let waiter = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Lease::acquire(warehouse, options(1_500, 3_000)).await
+    };
+    tokio::select! {
+        lost = third.keep(warehouse) => panic!("a renewed lease is kept: {lost}"),
+        waited = waiter => assert!(matches!(waited, Err(LeaseError::Busy { .. })), "{waited:?}"),
+    }
+    third.release(warehouse).await.unwrap();
+    Lease::acquire(warehouse, options(1_500, 0)).await.unwrap().release(warehouse).await.unwrap();
+}
+
 async fn conformance(warehouse: &dyn Warehouse) {
     // Migrations apply once and are then a no-op.
     let applied = migrate(warehouse).await.unwrap();
@@ -84,6 +128,7 @@ async fn conformance(warehouse: &dyn Warehouse) {
     {
         assert!(tables.lines().any(|t| t == expected), "{expected} missing from {tables}");
     }
+    lease_conformance(warehouse).await;
 
     // Parameters are values, never SQL: quotes, tabs, newlines and backslashes round-trip exactly.
     let hostile = "x'; DROP TABLE _migrations; --\tand\\ a\nnewline";

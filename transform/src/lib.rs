@@ -3,15 +3,17 @@
 //! ```text
 //! warehouse (one trait: embedded chDB | ClickHouse server over HTTP)
 //!   <- migrate (versioned SQL in transform/migrations/, recorded in _migrations)
-//!   <- load    (manifests not in the _load_ledger → raw_* tables → ledger row, last)
+//!   <- load    (manifests not in the _load_ledger → raw_* tables → ledger row, last), one at a time (lease)
 //! ```
 
 pub mod warehouse;
 
 pub use warehouse::{Warehouse, WarehouseError, WarehouseLocation};
+pub mod lease;
 pub mod load;
 pub mod migrate;
 pub mod models;
 
+pub use lease::LeaseOptions;
 pub use load::{LoadError, LoadReport, load, load_with_progress};
 pub use migrate::migrate;

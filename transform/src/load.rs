@@ -6,6 +6,9 @@
 //! 3. each Parquet file streams straight from the lake into its raw table (the engine decodes it);
 //! 4. row counts are checked against the manifest;
 //! 5. the ledger row is written last. The models read only ledgered runs, so a half-loaded run is never seen.
+//!
+//! One load at a time: on a ClickHouse server, a load holds the load lease ([`crate::lease`]) from before it
+//! reads the ledger until its derived tables are rebuilt; another waits for it in line.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use costlake_lake::{KnownDataset, Lake, LakeError, Manifest, Progress};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
+use crate::lease::{Lease, LeaseError, LeaseOptions};
 use crate::migrate::migrate;
 use crate::warehouse::{Param, Warehouse, WarehouseError};
 
@@ -28,6 +32,8 @@ pub enum LoadError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
     #[error("run {run_id}: {reason}")]
     Run { run_id: String, reason: String },
 }
@@ -55,17 +61,44 @@ pub struct LoadedRun {
 /// schema version of each (`costlake_ingest::sources::known_datasets()`, the products' registry): a run holding
 /// any other is refused whole.
 pub async fn load(lake: &Lake, warehouse: &dyn Warehouse, datasets: &[KnownDataset]) -> Result<LoadReport, LoadError> {
-    load_with_progress(lake, warehouse, datasets, &Progress::default()).await
+    load_with_progress(lake, warehouse, datasets, &Progress::default(), &LeaseOptions::default()).await
 }
 
-/// [`load`], counting the runs to load, the runs loaded and their rows into `progress` as it goes.
+/// [`load`], counting the runs to load, the runs loaded and their rows into `progress` as it goes, with the
+/// load lease's length and the longest wait for another load given by `lease`.
 pub async fn load_with_progress(
     lake: &Lake,
     warehouse: &dyn Warehouse,
     datasets: &[KnownDataset],
     progress: &Progress,
+    lease: &LeaseOptions,
 ) -> Result<LoadReport, LoadError> {
+    // Migrations are idempotent statements (two processes may apply them at once); the lease table is one.
     let migrated = !migrate(warehouse).await?.is_empty();
+    if warehouse.exclusive() {
+        return load_runs(lake, warehouse, datasets, progress, migrated).await;
+    }
+    let lease = Lease::acquire(warehouse, lease.clone()).await?;
+    // The lease is renewed beside the work; if it is lost, the work stops where it is, as if killed, and the
+    // next load repairs what it left, as after a crash.
+    let outcome = tokio::select! {
+        outcome = load_runs(lake, warehouse, datasets, progress, migrated) => outcome,
+        lost = lease.keep(warehouse) => Err(lost.into()),
+    };
+    if let Err(error) = lease.release(warehouse).await {
+        tracing::warn!("could not release the load lease (it expires by itself): {error}");
+    }
+    outcome
+}
+
+/// The load proper, with the warehouse to itself.
+async fn load_runs(
+    lake: &Lake,
+    warehouse: &dyn Warehouse,
+    datasets: &[KnownDataset],
+    progress: &Progress,
+    migrated: bool,
+) -> Result<LoadReport, LoadError> {
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
 

@@ -495,6 +495,10 @@ impl Warehouse for EmbeddedWarehouse {
         format!("embedded ClickHouse (chDB {}) at {}", self.engine.version, self.engine.dir.display())
     }
 
+    fn exclusive(&self) -> bool {
+        true
+    }
+
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
         self.query(sql, params, "TabSeparated").await.map(|_| ())
     }

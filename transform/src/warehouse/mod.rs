@@ -91,6 +91,12 @@ pub trait Warehouse: Send + Sync {
     /// Where it is, safe to log (never credentials).
     fn describe(&self) -> String;
 
+    /// Whether the engine itself lets one process at a time use this warehouse (the embedded engine locks its
+    /// directory), so a load needs no lease ([`crate::lease`]) to keep other loads out.
+    fn exclusive(&self) -> bool {
+        false
+    }
+
     /// Runs one statement that returns no rows (DDL, `INSERT ... SELECT`, `DELETE`).
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()>;
 
