@@ -381,7 +381,7 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let progress = std::sync::Arc::new(costlake_lake::Progress::default());
     let bar = StageBar::start(Stage::Load, progress.clone());
     let known = costlake_ingest::sources::known_datasets();
-    let report = load_with_progress(&lake, warehouse.as_ref(), &known, &progress, &settings.load_lease()?).await?;
+    let report = load_with_progress(&lake, warehouse.as_ref(), &known, &progress, &settings.load_options()?).await?;
     bar.finish();
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(

@@ -88,6 +88,8 @@ pub struct Settings {
     pub load_lease_seconds: Option<u64>,
     /// Seconds a load waits for another load on the same ClickHouse server before refusing (default: 1800).
     pub load_wait_seconds: Option<u64>,
+    /// Seconds a load waits for a file a committed run's manifest names to appear in the lake (default: 60).
+    pub lake_wait_seconds: Option<u64>,
 }
 
 /// The flags that override settings everywhere; `None` means "not given on the command line".
@@ -211,6 +213,7 @@ impl Settings {
             ("cockpit_step_seconds", settings.cockpit_step_seconds.map_or_else(|| "300".into(), |s| s.to_string())),
             ("load_lease_seconds", settings.load_lease()?.ttl.as_secs().to_string()),
             ("load_wait_seconds", settings.load_lease()?.wait.as_secs().to_string()),
+            ("lake_wait_seconds", settings.load_options()?.file_wait.as_secs().to_string()),
         ];
         Ok(values
             .into_iter()
@@ -279,6 +282,16 @@ impl Settings {
         Ok(costlake_transform::LeaseOptions {
             ttl,
             wait: self.load_wait_seconds.map_or(defaults.wait, Duration::from_secs),
+        })
+    }
+
+    /// How a load waits: for another load, and for the lake's files.
+    pub fn load_options(&self) -> anyhow::Result<costlake_transform::LoadOptions> {
+        Ok(costlake_transform::LoadOptions {
+            lease: self.load_lease()?,
+            file_wait: self
+                .lake_wait_seconds
+                .map_or(costlake_transform::LoadOptions::DEFAULT_FILE_WAIT, std::time::Duration::from_secs),
         })
     }
 

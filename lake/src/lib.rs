@@ -163,6 +163,23 @@ impl Lake {
         got.bytes().await.map_err(|e| self.err("get", &full, e))
     }
 
+    /// The size of an object, or `None` when the store does not have it (or not yet: a store that lists or
+    /// serves a new object a moment after it was written).
+    pub async fn size_of(&self, relative: &Path) -> Result<Option<u64>> {
+        let full = self.full(relative);
+        match self.store.head(&full).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("head", &full, e)),
+        }
+    }
+
+    /// A byte range of an object.
+    pub async fn get_range(&self, relative: &Path, range: std::ops::Range<u64>) -> Result<Bytes> {
+        let full = self.full(relative);
+        self.store.get_range(&full, range).await.map_err(|e| self.err("get", &full, e))
+    }
+
     /// Streams an object in chunks, for loading large Parquet files without holding them in memory.
     pub async fn get_stream(&self, relative: &Path) -> Result<BoxStream<'static, Result<Bytes>>> {
         let full = self.full(relative);

@@ -472,3 +472,83 @@ async fn an_unreachable_api_fails_in_seconds_and_a_bad_warehouse_before_any_call
     assert_eq!(simulator.stats().requests, before, "no API call was made");
     assert_nothing_committed(&sandbox);
 }
+
+/// A damaged lake: each case refuses the run with an error naming the file (or manifest) and what to do, loads
+/// nothing of it, and once the file is restored the next load loads the run whole. A file that appears late (an
+/// eventually consistent store) is waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_lake_file_or_manifest_refuses_the_run_by_name_and_loads_nothing_of_it() {
+    let simulator = simulator("").await;
+    let mut sandbox = sandbox(&simulator);
+    sandbox.ok(&["collect"]).await;
+    let lake = sandbox.lake_dir();
+    let manifest_file = sandbox.files_under("lake/manifests").pop().expect("one manifest");
+    let manifest_text = std::fs::read_to_string(&manifest_file).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest_text).unwrap();
+    let servers = manifest["datasets"].as_array().unwrap().iter().find(|d| d["name"] == "instance_servers").unwrap();
+    let relative = servers["files"][0]["path"].as_str().unwrap().to_string();
+    let file = lake.join(&relative);
+    let original = std::fs::read(&file).unwrap();
+    let size = original.len();
+    let manifest_name = manifest_file.strip_prefix(&lake).unwrap().display().to_string();
+
+    let mut zeroed = original.clone();
+    zeroed[4..size - 8].fill(0);
+    let mut renamed = manifest.clone();
+    renamed["datasets"][0]["files"][0]["path"] = serde_json::Value::from(relative.clone());
+    let mut newer_schema = manifest.clone();
+    newer_schema["datasets"][0]["schema_version"] = 99.into();
+    let mut newer_manifest = manifest.clone();
+    newer_manifest["manifest_version"] = 99.into();
+    let truncated = format!("is {} bytes but its manifest declares {size}", size / 2);
+    /// What a case does to the lake.
+    enum Damage {
+        File(Vec<u8>),
+        RemoveFile,
+        Manifest(serde_json::Value),
+    }
+    use Damage::{File, Manifest, RemoveFile};
+    // (what is done to the lake, what the error must say)
+    let cases = vec![
+        ("truncated", File(original[..size / 2].to_vec()), truncated.as_str()),
+        ("not Parquet", File(vec![b'x'; size]), "is not a Parquet file (no PAR1 footer)"),
+        ("corrupt inside", File(zeroed), "could not be loaded into raw_instance_servers"),
+        ("missing", RemoveFile, "its manifest names is missing (waited 1 s for it)"),
+        ("another run's file", Manifest(renamed), "outside the run's folder"),
+        ("newer dataset schema", Manifest(newer_schema), "has schema version 99 but this costlake reads up to"),
+        ("newer manifest", Manifest(newer_manifest), "manifest_version 99 is not supported"),
+    ];
+    sandbox.set("COSTLAKE_LAKE_WAIT_SECONDS", "1");
+    for (case, damage, says) in cases {
+        let damaged_file = !matches!(damage, Manifest(_));
+        match damage {
+            File(content) => std::fs::write(&file, content).unwrap(),
+            RemoveFile => std::fs::remove_file(&file).unwrap(),
+            Manifest(value) => std::fs::write(&manifest_file, serde_json::to_vec(&value).unwrap()).unwrap(),
+        }
+        let error = error_of(&sandbox.run(&["load"]).await);
+        assert!(error.contains(says), "{case}: {error}");
+        if damaged_file {
+            assert!(error.contains(&relative), "{case}: the error names the file: {error}");
+            assert!(error.contains(&manifest_name), "{case}: and the manifest to delete to drop the run: {error}");
+        }
+        assert_eq!(common::scalar(&sandbox, "SELECT count() FROM runs").await, 0, "{case}: nothing is loaded");
+        std::fs::write(&file, &original).unwrap();
+        std::fs::write(&manifest_file, &manifest_text).unwrap();
+    }
+
+    // A file the store serves late is waited for, and the run loads whole.
+    sandbox.set("COSTLAKE_LAKE_WAIT_SECONDS", "60");
+    let aside = lake.join("aside.parquet");
+    std::fs::rename(&file, &aside).unwrap();
+    let (mut late, _, rest) = sandbox.start_reading(&["load"], "waiting for it").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    std::fs::rename(&aside, &file).unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(120), late.wait()).await.unwrap().unwrap();
+    let stderr = rest.lock().unwrap().clone();
+    assert!(status.success() && stderr.contains("loaded 1 run"), "{stderr}");
+    for dataset in manifest["datasets"].as_array().unwrap() {
+        let sql = format!("SELECT count() FROM raw_{}", dataset["name"].as_str().unwrap());
+        assert_eq!(common::scalar(&sandbox, &sql).await, dataset["rows"].as_u64().unwrap(), "{sql}");
+    }
+}

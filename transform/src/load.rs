@@ -57,32 +57,52 @@ pub struct LoadedRun {
     pub leftover_rows_removed: u64,
 }
 
+/// How a load waits: for another load (the lease), and for files a manifest names that the lake does not
+/// serve yet.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub lease: LeaseOptions,
+    /// How long a file a manifest names may be missing before the run is refused: an object store may serve a
+    /// new object a moment after another process listed the manifest that names it.
+    pub file_wait: Duration,
+}
+
+impl LoadOptions {
+    pub const DEFAULT_FILE_WAIT: Duration = Duration::from_secs(60);
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { lease: LeaseOptions::default(), file_wait: Self::DEFAULT_FILE_WAIT }
+    }
+}
+
 /// Loads every committed run not loaded yet. `datasets` are the datasets this costlake knows, with the newest
 /// schema version of each (`costlake_ingest::sources::known_datasets()`, the products' registry): a run holding
 /// any other is refused whole.
 pub async fn load(lake: &Lake, warehouse: &dyn Warehouse, datasets: &[KnownDataset]) -> Result<LoadReport, LoadError> {
-    load_with_progress(lake, warehouse, datasets, &Progress::default(), &LeaseOptions::default()).await
+    load_with_progress(lake, warehouse, datasets, &Progress::default(), &LoadOptions::default()).await
 }
 
-/// [`load`], counting the runs to load, the runs loaded and their rows into `progress` as it goes, with the
-/// load lease's length and the longest wait for another load given by `lease`.
+/// [`load`], counting the runs to load, the runs loaded and their rows into `progress` as it goes, waiting as
+/// `options` say.
 pub async fn load_with_progress(
     lake: &Lake,
     warehouse: &dyn Warehouse,
     datasets: &[KnownDataset],
     progress: &Progress,
-    lease: &LeaseOptions,
+    options: &LoadOptions,
 ) -> Result<LoadReport, LoadError> {
     // Migrations are idempotent statements (two processes may apply them at once); the lease table is one.
     let migrated = !migrate(warehouse).await?.is_empty();
     if warehouse.exclusive() {
-        return load_runs(lake, warehouse, datasets, progress, migrated).await;
+        return load_runs(lake, warehouse, datasets, progress, options, migrated).await;
     }
-    let lease = Lease::acquire(warehouse, lease.clone()).await?;
+    let lease = Lease::acquire(warehouse, options.lease.clone()).await?;
     // The lease is renewed beside the work; if it is lost, the work stops where it is, as if killed, and the
     // next load repairs what it left, as after a crash.
     let outcome = tokio::select! {
-        outcome = load_runs(lake, warehouse, datasets, progress, migrated) => outcome,
+        outcome = load_runs(lake, warehouse, datasets, progress, options, migrated) => outcome,
         lost = lease.keep(warehouse) => Err(lost.into()),
     };
     if let Err(error) = lease.release(warehouse).await {
@@ -97,6 +117,7 @@ async fn load_runs(
     warehouse: &dyn Warehouse,
     datasets: &[KnownDataset],
     progress: &Progress,
+    options: &LoadOptions,
     migrated: bool,
 ) -> Result<LoadReport, LoadError> {
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
@@ -122,7 +143,7 @@ async fn load_runs(
             progress.add_done(1);
             continue;
         }
-        let run = load_run(lake, warehouse, datasets, &manifest).await?;
+        let run = load_run(lake, warehouse, datasets, &manifest, options).await?;
         progress.add_rows(run.rows);
         progress.add_done(1);
         report.loaded.push(run);
@@ -157,6 +178,7 @@ async fn load_run(
     warehouse: &dyn Warehouse,
     known: &[KnownDataset],
     manifest: &Manifest,
+    options: &LoadOptions,
 ) -> Result<LoadedRun, LoadError> {
     let clock = Instant::now();
     let run_id = manifest.run_id.to_string();
@@ -180,6 +202,10 @@ async fn load_run(
             Some(_) => {}
         }
     }
+
+    // Every file is there, whole and Parquet before anything is written: a damaged lake refuses the run with
+    // the file's name and nothing of it in the warehouse.
+    check_files(lake, manifest, options.file_wait).await?;
 
     let params = run_param(manifest);
     let mut leftover_rows_removed = 0;
@@ -206,7 +232,23 @@ async fn load_run(
                 // The file's bytes are all in the engine, the insert not complete.
                 .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
                 .boxed();
-            warehouse.insert(&table, "Parquet", stream).await?;
+            warehouse.insert(&table, "Parquet", stream).await.map_err(|error| {
+                // The engine refused the file's content: say which file, and what to do about it.
+                let refused = |message: &str| {
+                    fail(format!(
+                        "the lake file {} could not be loaded into {table}: {message}. If the file is damaged, \
+                         restore it, or delete the run's manifest {} to drop the run; rows it left are removed by \
+                         the next load",
+                        file.path,
+                        manifest_path_of(lake, manifest)
+                    ))
+                };
+                match &error {
+                    WarehouseError::Insert { message, .. } => refused(message),
+                    WarehouseError::Query { .. } => refused(&error.to_string()),
+                    _ => error.into(),
+                }
+            })?;
         }
         let loaded = count_rows(warehouse, &table, &params).await?;
         if loaded != dataset.rows {
@@ -249,6 +291,81 @@ async fn load_run(
     failpoint("load.after_ledger").await;
     tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
     Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
+}
+
+/// Where the run's manifest is, for a person to find it: the lake's location and the manifest's path in it.
+fn manifest_path_of(lake: &Lake, manifest: &Manifest) -> String {
+    format!("{lake}/{}", costlake_lake::layout::manifest_path(&manifest.run_id, manifest.snapshot_date))
+}
+
+/// Checks every file the manifest names: inside the run's own folder (a manifest naming another run's file would
+/// load that run's rows twice), present (waiting up to `wait` for a store that serves new objects late), of the
+/// size the manifest declares, and ending with Parquet's magic bytes.
+async fn check_files(lake: &Lake, manifest: &Manifest, wait: Duration) -> Result<(), LoadError> {
+    let fail = |reason: String| LoadError::Run { run_id: manifest.run_id.to_string(), reason };
+    let remedy = || {
+        format!(
+            "restore it, or delete the run's manifest {} to drop the run (a later collection removes its files)",
+            manifest_path_of(lake, manifest)
+        )
+    };
+    for dataset in &manifest.datasets {
+        let folder = costlake_lake::layout::run_dataset_dir(&dataset.name, manifest.snapshot_date, &manifest.run_id);
+        for file in &dataset.files {
+            let path = Path::from(file.path.as_str());
+            if !path.prefix_matches(&folder) || path.as_ref() == folder.as_ref() {
+                return Err(fail(format!(
+                    "its manifest names the file {} for dataset {}, outside the run's folder {folder}; the manifest \
+                     was edited or damaged: delete {} to drop the run",
+                    file.path,
+                    dataset.name,
+                    manifest_path_of(lake, manifest)
+                )));
+            }
+            let clock = Instant::now();
+            let mut announced = false;
+            let size = loop {
+                match lake.size_of(&path).await? {
+                    Some(size) => break size,
+                    None if clock.elapsed() < wait => {
+                        if !std::mem::replace(&mut announced, true) {
+                            tracing::warn!(
+                                file = %file.path,
+                                "a file the run's manifest names is not in the lake (yet?): waiting for it (at most {} s)",
+                                wait.as_secs()
+                            );
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    None => {
+                        return Err(fail(format!(
+                            "the lake file {} its manifest names is missing (waited {} s for it); {}",
+                            file.path,
+                            clock.elapsed().as_secs(),
+                            remedy()
+                        )));
+                    }
+                }
+            };
+            if size != file.bytes {
+                return Err(fail(format!(
+                    "the lake file {} is {size} bytes but its manifest declares {}: it was truncated or overwritten; {}",
+                    file.path,
+                    file.bytes,
+                    remedy()
+                )));
+            }
+            let magic = if size >= 12 { lake.get_range(&path, size - 4..size).await? } else { Default::default() };
+            if magic.as_ref() != b"PAR1" {
+                return Err(fail(format!(
+                    "the lake file {} is not a Parquet file (no PAR1 footer); {}",
+                    file.path,
+                    remedy()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The run's dataset names as a ClickHouse array value (`['a','b']`): names are `[a-z_]`, nothing to escape.
