@@ -5,6 +5,7 @@
 mod commands;
 mod doctor;
 mod export;
+mod heartbeat;
 mod native;
 mod progress;
 mod serve;
@@ -170,8 +171,26 @@ fn init_logging(verbose: u8, quiet: bool, stdout_is_free: bool) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let heartbeat = heartbeat::period();
+    // The measured runtime has one thread (see heartbeat.rs); the normal one a worker per core.
+    let runtime = match heartbeat {
+        Some(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        None => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(heartbeat)),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(heartbeat: Option<std::time::Duration>) -> ExitCode {
+    if let Some(period) = heartbeat {
+        heartbeat::start(period);
+    }
     let cli = Cli::parse();
     let stdout_is_free = matches!(cli.command, Command::Collect(_) | Command::Load | Command::Run(_));
     init_logging(cli.verbose, cli.quiet, stdout_is_free);
@@ -182,6 +201,9 @@ async fn main() -> ExitCode {
     let result = commands::dispatch(cli.command, cli.config, &cli.overrides).await;
     // Stop the embedded engine's threads before the process tears down (no-op if none was started).
     let _ = tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await;
+    if let Some(period) = heartbeat {
+        eprintln!("{}", heartbeat::summary(period));
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `costlake export focus | head`: the reader has all it wanted; that is a success, said by nobody.

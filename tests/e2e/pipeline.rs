@@ -329,3 +329,29 @@ async fn files_of_a_killed_collection_are_removed_by_a_later_run_once_past_the_g
         assert_eq!(recorded, orphans.len() as u64, "{point}: the manifest says it too");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_runtime_never_stalls_while_collecting_and_loading() {
+    // COSTLAKE_HEARTBEAT_MS runs costlake on one async thread with a task waking every 5 ms: any future that
+    // blocks (a page decoded, Parquet encoded or an engine call made on the reactor) makes it late by as long.
+    let simulator = simulator("").await;
+    let mut sandbox = common::sandbox_with_metrics(&simulator);
+    sandbox.set("COSTLAKE_HEARTBEAT_MS", "5");
+    for args in [&["run"][..], &["load"], &["report", "rightsizing", "--format", "json"]] {
+        let outcome = sandbox.ok(args).await;
+        let line = outcome.stderr.lines().find(|l| l.starts_with("heartbeat: ")).expect("the heartbeat line");
+        eprintln!("costlake {args:?}: {line}");
+        let ticks: u64 = line["heartbeat: ".len()..].split(' ').next().unwrap().parse().unwrap();
+        let worst: f64 = line.rsplit("worst lag ").next().unwrap().trim_end_matches(" ms").parse().unwrap();
+        assert!(ticks > 0, "{line}");
+        assert!(worst < 50.0, "costlake {args:?}: the runtime stalled: {line}");
+    }
+    assert!(
+        sandbox
+            .ok(&["report", "rightsizing", "--format", "json"])
+            .await
+            .json()
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+}

@@ -130,8 +130,17 @@ impl<'a> Pager<'a> {
         let request = response.request.clone();
         let malformed = |detail: String| ApiError::Malformed { request: request.clone(), detail };
 
-        let mut body = parse_body(&response).map_err(&malformed)?;
-        let items = take_items(&mut body, self.shape).map_err(&malformed)?;
+        // Parsing a page of JSON is CPU work: off the async runtime.
+        let shape = self.shape;
+        let body = response.body.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            let mut body = parse_body(&body)?;
+            let items = take_items(&mut body, shape)?;
+            Ok::<_, String>((body, items))
+        })
+        .await
+        .map_err(|e| malformed(format!("decoding stopped: {e}")))?;
+        let (body, items) = parsed.map_err(&malformed)?;
         self.collected += items.len() as u64;
 
         // A server that ignores the page parameter would make us loop forever on page 1.
@@ -208,8 +217,8 @@ impl<'a> Pager<'a> {
     }
 }
 
-fn parse_body(response: &Response) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Value>(&response.body) {
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(format!("expected a JSON object, got {}", kind_of(&other))),
         Err(e) => Err(format!("the body is not valid JSON ({e})")),
