@@ -457,17 +457,31 @@ async fn collect_metric(
             source_id: source_id.to_string(),
             metric: metric.to_string(),
         };
+        // Decoding a page of points and building its columns is CPU work: off the async runtime. Batches come
+        // back one at a time (a channel of one), each written before the next is built.
+        let (batches_tx, mut batches) = tokio::sync::mpsc::channel::<RecordBatch>(1);
         let batch_spec = spec.clone();
-        let batch =
-            tokio::task::spawn_blocking(move || points_batch(&batch_spec, &row, &response.body, &response.request))
-                .await
-                .map_err(|e| ApiError::Malformed {
-                    request: "query_range".into(),
-                    detail: format!("decoding stopped: {e}"),
-                })??;
-        if let Some(batch) = batch {
-            out.send_batch(&spec, batch).await?;
+        let decoder = tokio::task::spawn_blocking(move || {
+            points_batches(&batch_spec, &row, &response.body, &response.request, |batch| {
+                batches_tx.blocking_send(batch).is_ok()
+            })
+        });
+        let mut sent = Ok(());
+        while let Some(batch) = batches.recv().await {
+            if sent.is_ok() {
+                sent = out.send_batch(&spec, batch).await;
+            }
+            if sent.is_err() {
+                // Dropping the receiver stops the decoder at its next batch.
+                break;
+            }
         }
+        drop(batches);
+        decoder.await.map_err(|e| ApiError::Malformed {
+            request: "query_range".into(),
+            detail: format!("decoding stopped: {e}"),
+        })??;
+        sent?;
         window_start = window_end + step;
     }
     Ok(())
@@ -520,7 +534,7 @@ struct Labels {
 
 /// One `query_range` answer as rows of [`metric_points`], with placeholder run values: what the collector does
 /// with each answer, exposed for the hostile-input tests.
-pub fn decode_query_range(body: &[u8]) -> Result<Option<RecordBatch>, ApiError> {
+pub fn decode_query_range(body: &[u8]) -> Result<Vec<RecordBatch>, ApiError> {
     let labels = Labels {
         run_id: "run".into(),
         snapshot_at: DateTime::<Utc>::UNIX_EPOCH,
@@ -530,35 +544,38 @@ pub fn decode_query_range(body: &[u8]) -> Result<Option<RecordBatch>, ApiError> 
         source_id: String::new(),
         metric: String::new(),
     };
-    points_batch(&metric_points(), &labels, body, "query_range")
+    let mut batches = Vec::new();
+    points_batches(&metric_points(), &labels, body, "query_range", |batch| {
+        batches.push(batch);
+        true
+    })?;
+    Ok(batches)
 }
 
-/// One record batch of the points of a `query_range` answer (`None` when it holds none).
-fn points_batch(spec: &DatasetSpec, row: &Labels, body: &[u8], request: &str) -> Result<Option<RecordBatch>, ApiError> {
+/// Rows per batch of points: one row group. A query's answer becomes several batches, each handed on before the
+/// next is built, so the memory a query takes is its JSON and its decoded samples, not its rows as Arrow (about
+/// 450 bytes a point: the labels repeat on every row).
+const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS;
+
+/// The points of a `query_range` answer as record batches of at most [`POINTS_PER_BATCH`] rows, each passed to
+/// `emit` as it is built (it returns false to stop). The whole answer is checked before the first batch, so a
+/// malformed sample refuses the answer, never half of it.
+fn points_batches(
+    spec: &DatasetSpec,
+    row: &Labels,
+    body: &[u8],
+    request: &str,
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<(), ApiError> {
     let malformed = |detail: String| ApiError::Malformed { request: request.to_string(), detail };
     let matrix: Envelope<Matrix> = decode(body, request)?;
     if matrix.data.result_type != "matrix" {
         return Err(malformed(format!("resultType {:?}, expected \"matrix\"", matrix.data.result_type)));
     }
-    let points: usize = matrix.data.result.iter().map(|s| s.values.len()).sum();
-    if points == 0 {
-        return Ok(None);
-    }
-    let text = |capacity| StringBuilder::with_capacity(points, capacity);
-    let (mut run_id, mut snapshot_at, mut organization, mut region) = (
-        text(points * 26),
-        TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
-        text(points * 36),
-        text(points * 6),
-    );
-    let (mut project, mut source, mut metric) = (text(points * 36), text(points * 36), text(points * 32));
-    let (mut resource_id, mut resource_name, mut zone, mut labels) =
-        (text(points * 36), text(points * 16), text(points * 8), text(points * 128));
-    let mut ts = TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC");
-    let mut value = Float64Builder::with_capacity(points);
-    for (index, series) in matrix.data.result.iter().enumerate() {
-        let label = |name: &str| series.metric.get(name).map(String::as_str);
-        let labels_json = serde_json::to_string(&series.metric).unwrap_or_else(|_| "{}".into());
+    // Checked and converted first: (labels, [(ts µs, value)]) per series.
+    let mut checked = Vec::with_capacity(matrix.data.result.len());
+    for (index, series) in matrix.data.result.into_iter().enumerate() {
+        let mut samples = Vec::with_capacity(series.values.len());
         for (sample, (at, raw)) in series.values.iter().enumerate() {
             let parsed: f64 = raw
                 .parse()
@@ -566,37 +583,104 @@ fn points_batch(spec: &DatasetSpec, row: &Labels, body: &[u8], request: &str) ->
             if !at.is_finite() || *at < 0.0 || *at > 32_503_680_000.0 {
                 return Err(malformed(format!("result[{index}].values[{sample}]: {at} is not a Unix time")));
             }
-            run_id.append_value(&row.run_id);
-            snapshot_at.append_value(row.snapshot_at.timestamp_micros());
-            organization.append_value(&row.organization_id);
-            region.append_value(&row.region);
-            project.append_value(label("project_id").unwrap_or(&row.project));
-            source.append_value(&row.source_id);
-            metric.append_value(label("__name__").unwrap_or(&row.metric));
-            resource_id.append_option(label("resource_id"));
-            resource_name.append_option(label("resource_name"));
-            zone.append_option(label("az"));
-            labels.append_value(&labels_json);
-            ts.append_value((at * 1_000_000.0).round() as i64);
-            value.append_value(parsed);
+            samples.push(((at * 1_000_000.0).round() as i64, parsed));
+        }
+        checked.push((series.metric, samples));
+    }
+    let mut batch = PointsBuilder::new(POINTS_PER_BATCH);
+    for (metric_labels, samples) in &checked {
+        let labels_json = serde_json::to_string(metric_labels).unwrap_or_else(|_| "{}".into());
+        for (ts, value) in samples {
+            batch.push(row, metric_labels, &labels_json, *ts, *value);
+            if batch.len == POINTS_PER_BATCH {
+                let full = std::mem::replace(&mut batch, PointsBuilder::new(POINTS_PER_BATCH));
+                if !emit(full.finish(spec).map_err(&malformed)?) {
+                    return Ok(());
+                }
+            }
         }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(run_id.finish()),
-        Arc::new(snapshot_at.finish()),
-        Arc::new(organization.finish()),
-        Arc::new(region.finish()),
-        Arc::new(project.finish()),
-        Arc::new(source.finish()),
-        Arc::new(metric.finish()),
-        Arc::new(resource_id.finish()),
-        Arc::new(resource_name.finish()),
-        Arc::new(zone.finish()),
-        Arc::new(labels.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(value.finish()),
-    ];
-    RecordBatch::try_new(spec.schema(), columns).map(Some).map_err(|e| malformed(format!("internal: {e}")))
+    if batch.len > 0 {
+        emit(batch.finish(spec).map_err(&malformed)?);
+    }
+    Ok(())
+}
+
+/// The columns of [`metric_points`] being filled.
+struct PointsBuilder {
+    len: usize,
+    run_id: StringBuilder,
+    snapshot_at: TimestampMicrosecondBuilder,
+    organization: StringBuilder,
+    region: StringBuilder,
+    project: StringBuilder,
+    source: StringBuilder,
+    metric: StringBuilder,
+    resource_id: StringBuilder,
+    resource_name: StringBuilder,
+    zone: StringBuilder,
+    labels: StringBuilder,
+    ts: TimestampMicrosecondBuilder,
+    value: Float64Builder,
+}
+
+impl PointsBuilder {
+    fn new(points: usize) -> PointsBuilder {
+        let text = |bytes_each: usize| StringBuilder::with_capacity(points, points * bytes_each);
+        PointsBuilder {
+            len: 0,
+            run_id: text(26),
+            snapshot_at: TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
+            organization: text(36),
+            region: text(6),
+            project: text(36),
+            source: text(36),
+            metric: text(32),
+            resource_id: text(36),
+            resource_name: text(16),
+            zone: text(8),
+            labels: text(128),
+            ts: TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
+            value: Float64Builder::with_capacity(points),
+        }
+    }
+
+    fn push(&mut self, row: &Labels, labels: &BTreeMap<String, String>, labels_json: &str, ts: i64, value: f64) {
+        let label = |name: &str| labels.get(name).map(String::as_str);
+        self.run_id.append_value(&row.run_id);
+        self.snapshot_at.append_value(row.snapshot_at.timestamp_micros());
+        self.organization.append_value(&row.organization_id);
+        self.region.append_value(&row.region);
+        self.project.append_value(label("project_id").unwrap_or(&row.project));
+        self.source.append_value(&row.source_id);
+        self.metric.append_value(label("__name__").unwrap_or(&row.metric));
+        self.resource_id.append_option(label("resource_id"));
+        self.resource_name.append_option(label("resource_name"));
+        self.zone.append_option(label("az"));
+        self.labels.append_value(labels_json);
+        self.ts.append_value(ts);
+        self.value.append_value(value);
+        self.len += 1;
+    }
+
+    fn finish(mut self, spec: &DatasetSpec) -> Result<RecordBatch, String> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.snapshot_at.finish()),
+            Arc::new(self.organization.finish()),
+            Arc::new(self.region.finish()),
+            Arc::new(self.project.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.metric.finish()),
+            Arc::new(self.resource_id.finish()),
+            Arc::new(self.resource_name.finish()),
+            Arc::new(self.zone.finish()),
+            Arc::new(self.labels.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.value.finish()),
+        ];
+        RecordBatch::try_new(spec.schema(), columns).map_err(|e| format!("internal: {e}"))
+    }
 }
 
 #[cfg(test)]
@@ -620,7 +704,13 @@ mod tests {
         let body = include_bytes!(
             "../../../tests/fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json"
         );
-        let batch = points_batch(&metric_points(), &labels(), body, "GET q").unwrap().unwrap();
+        let mut batches = Vec::new();
+        points_batches(&metric_points(), &labels(), body, "GET q", |b| {
+            batches.push(b);
+            true
+        })
+        .unwrap();
+        let [batch] = &batches[..] else { panic!("one batch for three points: {}", batches.len()) };
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.schema(), metric_points().schema());
         let values =
@@ -645,9 +735,42 @@ mod tests {
             ),
             (r#"<html>502</html>"#, "not a Prometheus answer"),
         ] {
-            let error = points_batch(&metric_points(), &labels(), body.as_bytes(), "GET q").unwrap_err().to_string();
-            assert!(error.contains(says), "{error}");
+            let mut emitted = 0;
+            let error = points_batches(&metric_points(), &labels(), body.as_bytes(), "GET q", |_| {
+                emitted += 1;
+                true
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(says) && emitted == 0, "{error} ({emitted} batches)");
         }
+    }
+
+    #[test]
+    fn a_large_answer_becomes_row_group_sized_batches_and_a_bad_last_sample_refuses_all() {
+        let values: Vec<_> = (0..20_000).map(|i| serde_json::json!([1_700_000_000 + i * 300, "1.5"])).collect();
+        let mut answer = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"resource_id": "a"}, "values": values[..12_000]},
+            {"metric": {"resource_id": "b"}, "values": values[12_000..]},
+        ]}});
+        let mut sizes = Vec::new();
+        let body = serde_json::to_vec(&answer).unwrap();
+        points_batches(&metric_points(), &labels(), &body, "GET q", |b| {
+            sizes.push(b.num_rows());
+            true
+        })
+        .unwrap();
+        assert_eq!(sizes, [8192, 8192, 20_000 - 2 * 8192]);
+
+        answer["data"]["result"][1]["values"][7_999] = serde_json::json!([1_700_000_000, "NaN?"]);
+        let body = serde_json::to_vec(&answer).unwrap();
+        let mut emitted = 0;
+        let error = points_batches(&metric_points(), &labels(), &body, "GET q", |_| {
+            emitted += 1;
+            true
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("result[1].values[7999]") && emitted == 0, "{error}");
     }
 
     #[test]
