@@ -5,6 +5,8 @@
 //!   cargo build --release -p costlake -p costlake-bench
 //!   ./target/release/costlake-bench [1000 10000 50000]     inventory and billing: collect, load, ghost-resources
 //!                                                          and the five billing reports
+//!   ./target/release/costlake-bench scale [1 10 100]       memory and runtime stalls at k times the simulator's
+//!                                                          default organisation, every product collected
 //!   ./target/release/costlake-bench utilisation [1000]     Cockpit metrics: 31 days of 5-minute points per
 //!                                                          Instance collected, loaded and read by the five
 //!                                                          utilisation reports, each against a reference
@@ -203,8 +205,13 @@ impl Drop for Simulator {
 /// Starts `costlake simulator` with `servers` running servers in 20 projects; returns it and its
 /// `SCW_API_URL`, `SCW_SECRET_KEY`, `SCW_DEFAULT_ORGANIZATION_ID`.
 fn start_simulator(bin: &Path, servers: usize) -> (Simulator, Vec<(String, String)>) {
+    start_simulator_with(bin, &format!("servers={servers},projects=20"))
+}
+
+/// Starts `costlake simulator` with `knobs`.
+fn start_simulator_with(bin: &Path, knobs: &str) -> (Simulator, Vec<(String, String)>) {
     let mut simulator = Command::new(bin)
-        .args(["-q", "simulator", "--knobs", &format!("servers={servers},projects=20")])
+        .args(["-q", "simulator", "--knobs", knobs])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the simulator");
@@ -237,7 +244,8 @@ fn bench_env(exports: Vec<(String, String)>, dir: &Path, library: &Path) -> Vec<
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let utilisation = args.first().is_some_and(|a| a == "utilisation");
-    if utilisation {
+    let scale = args.first().is_some_and(|a| a == "scale");
+    if utilisation || scale {
         args.remove(0);
     }
     let sizes: Vec<usize> = args.iter().map(|a| a.parse().expect("sizes are numbers")).collect();
@@ -247,7 +255,9 @@ fn main() {
     let library = std::env::var_os("COSTLAKE_CHDB_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(costlake_transform::warehouse::chdb::default_library_path);
-    if utilisation {
+    if scale {
+        bench_scale(&bin, &library, if sizes.is_empty() { vec![1, 10, 100] } else { sizes });
+    } else if utilisation {
         for servers in if sizes.is_empty() { vec![1_000] } else { sizes } {
             bench_utilisation(&bin, &library, servers);
         }
@@ -484,4 +494,72 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         }
     }
     drop(simulator);
+}
+
+/// The worst lag of the `heartbeat:` line a process printed with `COSTLAKE_HEARTBEAT_MS`, in ms.
+fn worst_lag(m: &Measure) -> String {
+    m.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("heartbeat: "))
+        .and_then(|l| l.rsplit("worst lag ").next())
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Peak memory and runtime stalls at k times the simulator's default organisation (60 servers in 3 projects;
+/// k x 60 in k x 3), every product collected, metrics included: collect and load in one directory (peak RSS),
+/// the same again in another with `COSTLAKE_HEARTBEAT_MS=5` (worst lag of the single-threaded runtime); and at
+/// 10x, four more collect + load rounds into the same warehouse (does load's peak grow with the runs it holds?).
+/// Load is left out above 10x: each load rebuilds the CPU rollups from every point kept (see the utilisation
+/// benchmark), which at 100x would need about 20 GiB.
+fn bench_scale(bin: &Path, library: &Path, multiples: Vec<usize>) {
+    println!(
+        "| organisation | servers | rows collected | collect | collect peak RSS | vs 1x | its worst lag | load | load peak RSS | its worst lag |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut base_rss = None;
+    let mut growth = Vec::new();
+    for k in multiples {
+        let servers = 60 * k;
+        let (simulator, exports) = start_simulator_with(bin, &format!("servers={servers},projects={}", 3 * k));
+        let measured = tempfile::tempdir().unwrap();
+        let timed = tempfile::tempdir().unwrap();
+        let env = bench_env(exports.clone(), measured.path(), library);
+        let mut heartbeat_env = bench_env(exports, timed.path(), library);
+        heartbeat_env.push(("COSTLAKE_HEARTBEAT_MS".into(), "5".into()));
+
+        let collect = measure(bin, &env, &["collect"]);
+        let collect_lag = measure(bin, &heartbeat_env, &["collect"]);
+        let rows: u64 = runs_of(&measured.path().join("lake")).iter().map(Run::total_rows).sum();
+        let base = *base_rss.get_or_insert(collect.max_rss_kib);
+        let (load, load_lag) = if k <= 10 {
+            let load = measure(bin, &env, &["load"]);
+            let lag = measure(bin, &heartbeat_env, &["load"]);
+            (format!("{} | {} MiB", seconds(&load), load.mib()), format!("{} ", worst_lag(&lag)))
+        } else {
+            ("not run | ".into(), "".into())
+        };
+        println!(
+            "| {k}x | {servers} | {} | {} | {} MiB | {:.2} | {} | {load} | {load_lag}|",
+            thousands(rows),
+            seconds(&collect),
+            collect.mib(),
+            collect.max_rss_kib as f64 / base as f64,
+            worst_lag(&collect_lag),
+        );
+        if k == 10 {
+            for round in 2..=5 {
+                measure(bin, &env, &["collect"]);
+                let load = measure(bin, &env, &["load"]);
+                growth.push((round, seconds(&load), load.mib()));
+            }
+        }
+        drop(simulator);
+    }
+    if !growth.is_empty() {
+        println!("\n| runs in the warehouse after the load (10x) | load | load peak RSS |\n|---:|---:|---:|");
+        for (round, wall, mib) in growth {
+            println!("| {round} | {wall} | {mib} MiB |");
+        }
+    }
 }

@@ -222,8 +222,10 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
     }
 }
 
-pub fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient> {
-    ScalewayClient::new(ClientOptions {
+/// The Scaleway API client. Building it reads and parses the system's CA certificates (tens of milliseconds):
+/// done on a blocking thread, off the async runtime.
+pub async fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayClient> {
+    let options = ClientOptions {
         api_url: scw.api_url.clone(),
         secret_key: scw.secret_key.clone(),
         secret_origin: scw.secret_key_origin.clone(),
@@ -232,8 +234,11 @@ pub fn client(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<ScalewayCl
         max_attempts: settings.max_attempts,
         retry_base: Duration::from_millis(settings.retry_base_ms),
         ..ClientOptions::default()
-    })
-    .map_err(anyhow::Error::msg)
+    };
+    tokio::task::spawn_blocking(move || ScalewayClient::new(options))
+        .await
+        .map_err(anyhow::Error::msg)?
+        .map_err(anyhow::Error::msg)
 }
 
 async fn run_collect(settings: &Settings, scw: &ScwConfig, organization: Option<String>) -> anyhow::Result<Manifest> {
@@ -264,7 +269,7 @@ async fn collect_at(
         bail!("no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml");
     }
     let lake = Lake::open(&settings.lake_location(scw)?)?;
-    let client = client(settings, scw)?;
+    let client = client(settings, scw).await?;
     let options = CollectOptions {
         organization_id,
         localities: settings.localities(),

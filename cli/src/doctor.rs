@@ -78,7 +78,7 @@ async fn scaleway(
             "no organisation: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile)".into(),
         );
     };
-    let client = match crate::commands::client(settings, scw) {
+    let client = match crate::commands::client(settings, scw).await {
         Ok(client) => client,
         Err(error) => return fail(error.to_string()),
     };

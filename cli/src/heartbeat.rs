@@ -26,6 +26,9 @@ pub fn start(period: Duration) {
             let now = tokio::time::Instant::now();
             let lag = now.saturating_duration_since(due).as_micros() as u64;
             WORST_LAG_MICROS.fetch_max(lag, Ordering::Relaxed);
+            if lag > 10_000 {
+                tracing::debug!(lag_ms = lag / 1000, "the async runtime woke the heartbeat late");
+            }
             TICKS.fetch_add(1, Ordering::Relaxed);
             due = now + period;
         }

@@ -151,6 +151,13 @@ impl DatasetSpec {
         ctx: &RowContext,
         label: &(dyn Fn(usize) -> String + Sync),
     ) -> Result<RecordBatch, String> {
+        self.build_rows(items, ctx).map_err(|error| error.describe(label))
+    }
+
+    /// [`DatasetSpec::build`], its error naming the item by index: for a caller that builds on another thread
+    /// and names the item on its own.
+    pub fn build_rows(&self, items: &[Value], ctx: &RowContext) -> Result<RecordBatch, RowError> {
+        let at = |index: usize, detail: String| RowError { index: Some(index), detail };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
             let mut builder = ColumnBuilder::new(column.kind, items.len());
@@ -175,14 +182,32 @@ impl DatasetSpec {
                     Origin::Path(path) => path,
                     _ => column.name,
                 };
-                let appended = builder.append(value).map_err(|e| format!("{}.{field}: {e}", label(index)))?;
+                let appended = builder.append(value).map_err(|e| at(index, format!("{field}: {e}")))?;
                 if column.required && !appended {
-                    return Err(format!("{}.{field}: required field is missing", label(index)));
+                    return Err(at(index, format!("{field}: required field is missing")));
                 }
             }
             arrays.push(builder.finish());
         }
-        RecordBatch::try_new(self.schema(), arrays).map_err(|e| format!("internal: {e}"))
+        RecordBatch::try_new(self.schema(), arrays)
+            .map_err(|e| RowError { index: None, detail: format!("internal: {e}") })
+    }
+}
+
+/// Why a page's items did not become a batch: the item (by index) and what is wrong with it.
+#[derive(Debug)]
+pub struct RowError {
+    pub index: Option<usize>,
+    pub detail: String,
+}
+
+impl RowError {
+    /// The message, the item named by `label` (`servers[3].state: …`).
+    pub fn describe(&self, label: &(dyn Fn(usize) -> String + Sync)) -> String {
+        match self.index {
+            Some(index) => format!("{}.{}", label(index), self.detail),
+            None => self.detail.clone(),
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //!
 //! Points are the binary's failpoints (`COSTLAKE_FAILPOINT=<point>@<n>`: the n-th time it gets there), never
 //! sleeps. Each case starts from a copy of one clean run, so the killed run is the second: reports have
-//! something to keep showing.
+//! something to keep showing. The loading points run on the embedded warehouse and, six of them, on a ClickHouse
+//! server over HTTP.
 
 mod common;
 
@@ -17,6 +18,7 @@ use std::path::Path;
 
 use common::{dataset_files, manifests, sandbox, simulator};
 use costlake_simulator::Simulator;
+use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::sandbox::Sandbox;
 
 /// Columns that record when something happened on this warehouse, not what it holds.
@@ -87,11 +89,46 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success(), "cp -a {} {}", from.display(), to.display());
 }
 
+/// Where a case's warehouse is: a copy of the template's embedded one, or a ClickHouse server (the tests' HTTP
+/// front; one engine per test process), emptied and loaded with the template's run.
+enum Backend<'a> {
+    Embedded,
+    Server(&'a ClickHouseFront),
+}
+
 /// Kills `costlake run` at `point`, re-runs it, and checks everything this suite promises.
-async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str) {
+async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str, backend: &Backend<'_>) {
     let mut case = sandbox(simulator);
     copy_dir(&template.sandbox.lake_dir(), &case.lake_dir());
-    copy_dir(&template.sandbox.path("warehouse"), &case.path("warehouse"));
+    match backend {
+        Backend::Embedded => copy_dir(&template.sandbox.path("warehouse"), &case.path("warehouse")),
+        Backend::Server(front) => {
+            // The server starts each case empty: the previous case's tables are dropped.
+            use costlake_transform::warehouse::Warehouse;
+            let password = Some("front-password".to_string().into());
+            let server = costlake_transform::warehouse::http::ServerWarehouse::connect(
+                &front.url(),
+                "finops",
+                password,
+                "costlake",
+            )
+            .await
+            .unwrap();
+            let tables = server
+                .query("SELECT name FROM system.tables WHERE database = currentDatabase()", &[], "TabSeparated")
+                .await
+                .unwrap();
+            for table in String::from_utf8_lossy(&tables).lines() {
+                server.execute(&format!("DROP TABLE IF EXISTS `{table}`"), &[]).await.unwrap();
+            }
+            let url = front.url().replace("http://", "http://finops@");
+            case.set("COSTLAKE_WAREHOUSE", format!("{url}/costlake"))
+                .set("COSTLAKE_CLICKHOUSE_PASSWORD", "front-password")
+                // The killed load's lease expires soon after it: the re-run waits that long for it.
+                .set("COSTLAKE_LOAD_LEASE_SECONDS", "2");
+            case.ok(&["load"]).await;
+        }
+    }
 
     case.set("COSTLAKE_FAILPOINT", point);
     let (mut paused, _, _) = case.start_reading(&["run"], &format!("failpoint {point} reached")).await;
@@ -154,6 +191,7 @@ async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str
     );
     let checksums = checksum_sql(&case).await;
     let crashed = tsv(&case, &checksums).await;
+    // The reference is an embedded warehouse whatever the backend: both run the same engine and SQL.
     case.set("COSTLAKE_WAREHOUSE", case.path("reference").display().to_string());
     case.ok(&["load"]).await;
     let clean = tsv(&case, &checksums).await;
@@ -167,12 +205,16 @@ async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str
 
 /// Runs each point; `CRASH_POINTS=<substring>` narrows a suite to the points holding it (to retry one by hand).
 async fn suite(points: &[&str]) {
+    suite_on(points, &Backend::Embedded).await;
+}
+
+async fn suite_on(points: &[&str], backend: &Backend<'_>) {
     let only = std::env::var("CRASH_POINTS").unwrap_or_default();
     let points: Vec<&str> = points.iter().copied().filter(|p| p.contains(only.as_str())).collect();
     let simulator = simulator("").await;
     let template = template(&simulator).await;
     for point in &points {
-        crash_and_rerun(&template, &simulator, point).await;
+        crash_and_rerun(&template, &simulator, point, backend).await;
     }
     eprintln!("{} kill points: nothing lost, nothing doubled", points.len());
 }
@@ -223,4 +265,31 @@ async fn killed_anywhere_in_a_model_rebuild_a_rerun_ends_as_a_clean_run() {
         "models.after_exchange@4",
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_loading_into_a_server_a_rerun_ends_as_a_clean_run() {
+    // The same promises over HTTP, where the killed load also leaves its lease behind.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = costlake_transform::warehouse::chdb::EmbeddedWarehouse::open(
+        dir.path().join("engine"),
+        Some(costlake_tests::engine::chdb_library()),
+    )
+    .await
+    .unwrap();
+    let front = ClickHouseFront::start(Box::new(engine), "finops", "front-password").await.unwrap();
+    suite_on(
+        &[
+            "load.mid_insert@5",
+            "load.pause_after_dataset=9",
+            "load.before_ledger",
+            "load.after_ledger",
+            "models.mid_rebuild@2",
+            "models.after_exchange@3",
+        ],
+        &Backend::Server(&front),
+    )
+    .await;
+    drop(front);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -334,7 +334,9 @@ async fn files_of_a_killed_collection_are_removed_by_a_later_run_once_past_the_g
 async fn the_async_runtime_never_stalls_while_collecting_and_loading() {
     // COSTLAKE_HEARTBEAT_MS runs costlake on one async thread with a task waking every 5 ms: any future that
     // blocks (a page decoded, Parquet encoded or an engine call made on the reactor) makes it late by as long.
-    let simulator = simulator("").await;
+    // The simulator's default organisation, metrics included (1.4 M rows): the test has the machine to itself.
+    let config = costlake_simulator::SimConfig::default();
+    let simulator = costlake_simulator::Simulator::start(config, None).await.unwrap();
     let mut sandbox = common::sandbox_with_metrics(&simulator);
     sandbox.set("COSTLAKE_HEARTBEAT_MS", "5");
     for args in [&["run"][..], &["load"], &["report", "rightsizing", "--format", "json"]] {

@@ -346,7 +346,7 @@ async fn the_pager_walks_recorded_pages_with_their_recorded_headers() {
     let mut pages = 0;
     while let Some(page) = pager.next().await.unwrap() {
         pages += 1;
-        for item in page.items {
+        for item in page.items.iter().cloned() {
             assert!(names.insert(item["commercial_type"].as_str().unwrap().to_string()), "a type came twice");
         }
     }

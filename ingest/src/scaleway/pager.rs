@@ -51,7 +51,8 @@ impl ListShape {
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
-    pub items: Vec<Value>,
+    /// Shared, so a page's items go to the thread that decodes them without a copy.
+    pub items: std::sync::Arc<Vec<Value>>,
     /// The top-level fields of the body other than the list (e.g. `updated_at`), which "all pages" helpers of
     /// the official SDKs drop.
     pub scalars: Map<String, Value>,
@@ -208,7 +209,7 @@ impl<'a> Pager<'a> {
             ));
         }
         Ok(Some(Page {
-            items,
+            items: std::sync::Arc::new(items),
             scalars: body,
             request: response.request,
             number: self.page,

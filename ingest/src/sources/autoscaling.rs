@@ -168,7 +168,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
     let mut pager = ctx.list(&API, zone, "instance-groups", Vec::new(), ListShape::Array("instance_groups"));
     while let Some(page) = pager.next().await? {
         out.emit_page(&group_spec, &page, &row).await?;
-        for group in &page.items {
+        for group in page.items.iter() {
             if let Some(id) = group.get("id").and_then(Value::as_str) {
                 ids.push(path_segment("instance_groups[].id", id, &page.request)?);
             }
@@ -189,7 +189,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
                 page.items.iter().map(|e| json!({"instance_group_id": group_id, "event": e})).collect();
             let number = page.number;
             let label = |i| format!("instance_events[{i}] of group {group_id} (page {number})");
-            out.emit(&event_spec, &rows, &row, &page.request, &label).await?;
+            out.emit(&event_spec, rows, &row, &page.request, &label).await?;
         }
     }
     Ok(())

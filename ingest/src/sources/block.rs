@@ -154,7 +154,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         let attachments = explode_references(&page.items);
         let number = page.number;
         let label = |i| format!("volumes[].references entry {i} (page {number})");
-        out.emit(&references, &attachments, &row, &page.request, &label).await?;
+        out.emit(&references, attachments, &row, &page.request, &label).await?;
     }
     let pager = ctx.list(&API, zone, "snapshots", owner, ListShape::Array("snapshots"));
     walk_list(out, &snapshots(), pager, &row).await?;

@@ -329,7 +329,7 @@ async fn delete_tokens_named(ctx: &Context, region: &str, project: &str) {
     let name = token_name(ctx);
     let mut ours = Vec::new();
     while let Ok(Some(page)) = pager.next().await {
-        for token in &page.items {
+        for token in page.items.iter() {
             if token.get("name").and_then(Value::as_str) == Some(name.as_str())
                 && let Some(id) = token.get("id").and_then(Value::as_str)
             {

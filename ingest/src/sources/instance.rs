@@ -206,7 +206,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         let attachments = explode_server_volumes(&page.items);
         let number = page.number;
         let label = |i| format!("servers[].volumes entry {i} (page {number})");
-        out.emit(&server_volumes, &attachments, &row, &page.request, &label).await?;
+        out.emit(&server_volumes, attachments, &row, &page.request, &label).await?;
     }
     for (spec, list) in [(volumes(), "volumes"), (ips(), "ips"), (snapshots(), "snapshots")] {
         let pager = ctx.list(&API, zone, list, owner.clone(), ListShape::Array(list));

@@ -123,7 +123,7 @@ async fn collect_region(ctx: &Context, out: &Outputs, region: &'static str) -> R
         // Each cluster's pools and nodes before the cluster itself: a cluster deleted between the lists (they
         // answer 404) is left out whole rather than recorded as a cluster without pools.
         let (mut kept, mut pool_rows, mut node_rows) = (Vec::new(), Vec::new(), Vec::new());
-        for cluster in &page.items {
+        for cluster in page.items.iter() {
             let Some(id) = cluster.get("id").and_then(Value::as_str) else {
                 kept.push(cluster.clone());
                 continue;
@@ -151,10 +151,10 @@ async fn collect_region(ctx: &Context, out: &Outputs, region: &'static str) -> R
             }
         }
         let number = page.number;
-        out.emit(&cluster_spec, &kept, &row, &page.request, &|i| format!("clusters[{i}] (page {number})")).await?;
-        out.emit(&pool_spec, &pool_rows, &row, &page.request, &|i| format!("pools[{i}] of clusters (page {number})"))
+        out.emit(&cluster_spec, kept, &row, &page.request, &|i| format!("clusters[{i}] (page {number})")).await?;
+        out.emit(&pool_spec, pool_rows, &row, &page.request, &|i| format!("pools[{i}] of clusters (page {number})"))
             .await?;
-        out.emit(&node_spec, &node_rows, &row, &page.request, &|i| format!("nodes[{i}] of clusters (page {number})"))
+        out.emit(&node_spec, node_rows, &row, &page.request, &|i| format!("nodes[{i}] of clusters (page {number})"))
             .await?;
     }
     Ok(())

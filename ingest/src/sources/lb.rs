@@ -106,7 +106,7 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         // (its backends answer 404) is left out, not recorded as a load balancer without backends (idle).
         let mut kept = Vec::new();
         let mut rows = Vec::new();
-        for lb in &page.items {
+        for lb in page.items.iter() {
             let Some(id) = lb.get("id").and_then(Value::as_str) else {
                 kept.push(lb.clone());
                 continue;
@@ -126,8 +126,8 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
             }
         }
         let number = page.number;
-        out.emit(&lb_spec, &kept, &row, &page.request, &|i| format!("lbs[{i}] (page {number})")).await?;
-        out.emit(&backend_spec, &rows, &row, &page.request, &|i| format!("backends[{i}] of lbs (page {number})"))
+        out.emit(&lb_spec, kept, &row, &page.request, &|i| format!("lbs[{i}] (page {number})")).await?;
+        out.emit(&backend_spec, rows, &row, &page.request, &|i| format!("backends[{i}] of lbs (page {number})"))
             .await?;
     }
     Ok(())

@@ -247,24 +247,30 @@ impl Outputs {
     /// Sends a whole page; errors name items as `servers[3] (page 2)`.
     pub async fn emit_page(&self, spec: &DatasetSpec, page: &Page, row: &RowContext) -> Result<(), CollectError> {
         let (key, number) = (page.list_key, page.number);
-        self.emit(spec, &page.items, row, &page.request, &|i| format!("{key}[{i}] (page {number})")).await
+        self.emit(spec, page.items.clone(), row, &page.request, &|i| format!("{key}[{i}] (page {number})")).await
     }
 
-    /// Builds a batch of `spec` from `items` and sends it to the dataset's writer.
+    /// Builds a batch of `spec` from `items` and sends it to the dataset's writer. Building it is CPU work (every
+    /// field of every item decoded into Arrow): it runs on a blocking thread, off the async runtime.
     pub async fn emit(
         &self,
         spec: &DatasetSpec,
-        items: &[Value],
+        items: impl Into<Arc<Vec<Value>>>,
         row: &RowContext,
         request: &str,
         label: &(dyn Fn(usize) -> String + Sync),
     ) -> Result<(), CollectError> {
+        let items = items.into();
         if items.is_empty() {
             return Ok(());
         }
-        let batch = spec
-            .build(items, row, label)
-            .map_err(|detail| ApiError::Malformed { request: request.to_string(), detail })?;
+        let (owned_spec, owned_row) = (spec.clone(), row.clone());
+        let built =
+            tokio::task::spawn_blocking(move || owned_spec.build_rows(&items, &owned_row)).await.map_err(|e| {
+                ApiError::Malformed { request: request.to_string(), detail: format!("decoding stopped: {e}") }
+            })?;
+        let batch = built
+            .map_err(|error| ApiError::Malformed { request: request.to_string(), detail: error.describe(label) })?;
         self.send_batch(spec, batch).await
     }
 }
@@ -373,7 +379,7 @@ pub async fn list_all(
     let mut pager = ctx.list(api, locality, list, Vec::new(), ListShape::Array(key));
     let mut all = Vec::new();
     while let Some(page) = pager.next().await? {
-        all.extend(page.items);
+        all.extend(page.items.iter().cloned());
     }
     Ok(all)
 }
