@@ -369,14 +369,14 @@ fn children_peak_rss_kib() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collect_memory_stays_flat_from_1x_to_10x_the_organisation() {
     // The simulator's default organisation (60 servers in 3 projects), then ten times it (600 in 30), every
-    // product collected, metrics included (at a 15-minute step, to keep the test short: a query's points are
+    // product collected, metrics included (at a 30-minute step, to keep the test short: a query's points are
     // bounded either way). Pages stream into row groups, so the peak must not follow the organisation's size.
     let mut peaks = Vec::new();
     for knobs in ["servers=60,projects=3", "servers=600,projects=30"] {
         let config = costlake_simulator::SimConfig::default().with_knobs(knobs).unwrap();
         let simulator = costlake_simulator::Simulator::start(config, None).await.unwrap();
         let mut sandbox = common::sandbox_with_metrics(&simulator);
-        sandbox.set("COSTLAKE_COCKPIT_STEP_SECONDS", "900");
+        sandbox.set("COSTLAKE_COCKPIT_STEP_SECONDS", "1800");
         let collected = sandbox.ok(&["collect"]).await;
         let rows: u64 =
             manifests(&sandbox)[0]["datasets"].as_array().unwrap().iter().map(|d| d["rows"].as_u64().unwrap()).sum();
