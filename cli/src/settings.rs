@@ -189,6 +189,7 @@ impl Settings {
             if value.is_some() { "(set, hidden)".to_string() } else { "(not set)".to_string() }
         };
         let text = |value: Option<String>| value.unwrap_or_else(|| "(not set)".into());
+        let load = settings.load_options()?;
         let values: Vec<(&'static str, String)> = vec![
             ("lake", settings.lake.clone()),
             ("warehouse", settings.warehouse.clone()),
@@ -211,9 +212,9 @@ impl Settings {
             ("orphan_grace_minutes", settings.orphan_grace_minutes.map_or_else(|| "360".into(), |m| m.to_string())),
             ("cockpit_tokens", secret(&settings.cockpit_tokens)),
             ("cockpit_step_seconds", settings.cockpit_step_seconds.map_or_else(|| "300".into(), |s| s.to_string())),
-            ("load_lease_seconds", settings.load_lease()?.ttl.as_secs().to_string()),
-            ("load_wait_seconds", settings.load_lease()?.wait.as_secs().to_string()),
-            ("lake_wait_seconds", settings.load_options()?.file_wait.as_secs().to_string()),
+            ("load_lease_seconds", load.lease.ttl.as_secs().to_string()),
+            ("load_wait_seconds", load.lease.wait.as_secs().to_string()),
+            ("lake_wait_seconds", load.file_wait.as_secs().to_string()),
         ];
         Ok(values
             .into_iter()

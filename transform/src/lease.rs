@@ -57,7 +57,7 @@ pub enum LeaseError {
 }
 
 /// A lease row as read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Holder {
     token: String,
     holder: String,
@@ -88,8 +88,7 @@ impl Lease {
     pub async fn acquire(warehouse: &dyn Warehouse, options: LeaseOptions) -> Result<Lease, LeaseError> {
         let lease = Lease { token: uuid::Uuid::new_v4().to_string(), options };
         let clock = Instant::now();
-        lease.write(warehouse, Some(&whoami())).await?;
-        tokio::time::sleep(SETTLE).await;
+        lease.join_line(warehouse).await?;
         let mut announced = None;
         loop {
             let first = lease.first_in_line(warehouse).await?;
@@ -101,10 +100,7 @@ impl Lease {
                     return Ok(lease);
                 }
                 // Our own row expired while we waited (this process stalled): queue again.
-                None => {
-                    lease.write(warehouse, Some(&whoami())).await?;
-                    tokio::time::sleep(SETTLE).await;
-                }
+                None => lease.join_line(warehouse).await?,
                 Some(first) => {
                     if clock.elapsed() >= lease.options.wait {
                         lease.release(warehouse).await?;
@@ -129,12 +125,19 @@ impl Lease {
                     lease.write(warehouse, None).await?;
                     if !lease.live(warehouse).await? {
                         // Our row expired while we waited (this process stalled): queue again, at the back.
-                        lease.write(warehouse, Some(&whoami())).await?;
-                        tokio::time::sleep(SETTLE).await;
+                        lease.join_line(warehouse).await?;
                     }
                 }
             }
         }
+    }
+
+    /// Inserts a new row for this lease, at the back of the line, and lets any insert stamped before it become
+    /// visible.
+    async fn join_line(&self, warehouse: &dyn Warehouse) -> Result<()> {
+        self.write(warehouse, Some(&whoami())).await?;
+        tokio::time::sleep(SETTLE).await;
+        Ok(())
     }
 
     fn poll(&self) -> Duration {

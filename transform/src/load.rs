@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use costlake_lake::{KnownDataset, Lake, LakeError, Manifest, Progress};
+use costlake_lake::{DatasetEntry, FileEntry, KnownDataset, Lake, LakeError, Manifest, Progress};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
@@ -300,8 +300,26 @@ fn manifest_path_of(lake: &Lake, manifest: &Manifest) -> String {
 
 /// Checks every file the manifest names: inside the run's own folder (a manifest naming another run's file would
 /// load that run's rows twice), present (waiting up to `wait` for a store that serves new objects late), of the
-/// size the manifest declares, and ending with Parquet's magic bytes.
+/// size the manifest declares, and ending with Parquet's magic bytes. Files are checked eight at a time (two
+/// requests each: on S3 a run of thousands of files would otherwise wait on every round trip in turn); the first
+/// failing file in manifest order is the one named.
 async fn check_files(lake: &Lake, manifest: &Manifest, wait: Duration) -> Result<(), LoadError> {
+    let files = manifest.datasets.iter().flat_map(|dataset| dataset.files.iter().map(move |file| (dataset, file)));
+    futures::stream::iter(files)
+        .map(|(dataset, file)| check_file(lake, manifest, dataset, file, wait))
+        .buffered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+async fn check_file(
+    lake: &Lake,
+    manifest: &Manifest,
+    dataset: &DatasetEntry,
+    file: &FileEntry,
+    wait: Duration,
+) -> Result<(), LoadError> {
     let fail = |reason: String| LoadError::Run { run_id: manifest.run_id.to_string(), reason };
     let remedy = || {
         format!(
@@ -309,61 +327,53 @@ async fn check_files(lake: &Lake, manifest: &Manifest, wait: Duration) -> Result
             manifest_path_of(lake, manifest)
         )
     };
-    for dataset in &manifest.datasets {
-        let folder = costlake_lake::layout::run_dataset_dir(&dataset.name, manifest.snapshot_date, &manifest.run_id);
-        for file in &dataset.files {
-            let path = Path::from(file.path.as_str());
-            if !path.prefix_matches(&folder) || path.as_ref() == folder.as_ref() {
-                return Err(fail(format!(
-                    "its manifest names the file {} for dataset {}, outside the run's folder {folder}; the manifest \
-                     was edited or damaged: delete {} to drop the run",
-                    file.path,
-                    dataset.name,
-                    manifest_path_of(lake, manifest)
-                )));
-            }
-            let clock = Instant::now();
-            let mut announced = false;
-            let size = loop {
-                match lake.size_of(&path).await? {
-                    Some(size) => break size,
-                    None if clock.elapsed() < wait => {
-                        if !std::mem::replace(&mut announced, true) {
-                            tracing::warn!(
-                                file = %file.path,
-                                "a file the run's manifest names is not in the lake (yet?): waiting for it (at most {} s)",
-                                wait.as_secs()
-                            );
-                        }
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                    }
-                    None => {
-                        return Err(fail(format!(
-                            "the lake file {} its manifest names is missing (waited {} s for it); {}",
-                            file.path,
-                            clock.elapsed().as_secs(),
-                            remedy()
-                        )));
-                    }
+    let folder = costlake_lake::layout::run_dataset_dir(&dataset.name, manifest.snapshot_date, &manifest.run_id);
+    let path = Path::from(file.path.as_str());
+    if !path.prefix_matches(&folder) || path.as_ref() == folder.as_ref() {
+        return Err(fail(format!(
+            "its manifest names the file {} for dataset {}, outside the run's folder {folder}; the manifest \
+             was edited or damaged: delete {} to drop the run",
+            file.path,
+            dataset.name,
+            manifest_path_of(lake, manifest)
+        )));
+    }
+    let clock = Instant::now();
+    let mut announced = false;
+    let size = loop {
+        match lake.size_of(&path).await? {
+            Some(size) => break size,
+            None if clock.elapsed() < wait => {
+                if !std::mem::replace(&mut announced, true) {
+                    tracing::warn!(
+                        file = %file.path,
+                        "a file the run's manifest names is not in the lake (yet?): waiting for it (at most {} s)",
+                        wait.as_secs()
+                    );
                 }
-            };
-            if size != file.bytes {
-                return Err(fail(format!(
-                    "the lake file {} is {size} bytes but its manifest declares {}: it was truncated or overwritten; {}",
-                    file.path,
-                    file.bytes,
-                    remedy()
-                )));
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            let magic = if size >= 12 { lake.get_range(&path, size - 4..size).await? } else { Default::default() };
-            if magic.as_ref() != b"PAR1" {
+            None => {
                 return Err(fail(format!(
-                    "the lake file {} is not a Parquet file (no PAR1 footer); {}",
+                    "the lake file {} its manifest names is missing (waited {} s for it); {}",
                     file.path,
+                    clock.elapsed().as_secs(),
                     remedy()
                 )));
             }
         }
+    };
+    if size != file.bytes {
+        return Err(fail(format!(
+            "the lake file {} is {size} bytes but its manifest declares {}: it was truncated or overwritten; {}",
+            file.path,
+            file.bytes,
+            remedy()
+        )));
+    }
+    let magic = if size >= 12 { lake.get_range(&path, size - 4..size).await? } else { Default::default() };
+    if magic.as_ref() != b"PAR1" {
+        return Err(fail(format!("the lake file {} is not a Parquet file (no PAR1 footer); {}", file.path, remedy())));
     }
     Ok(())
 }

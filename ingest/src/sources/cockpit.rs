@@ -699,17 +699,23 @@ mod tests {
         }
     }
 
+    /// The batches [`points_batches`] hands on for `body`, and how it ended.
+    fn batches_of(body: &[u8]) -> (Result<(), ApiError>, Vec<RecordBatch>) {
+        let mut batches = Vec::new();
+        let ended = points_batches(&metric_points(), &labels(), body, "GET q", |batch| {
+            batches.push(batch);
+            true
+        });
+        (ended, batches)
+    }
+
     #[test]
     fn the_recorded_query_range_shape_becomes_one_row_per_sample() {
         let body = include_bytes!(
             "../../../tests/fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json"
         );
-        let mut batches = Vec::new();
-        points_batches(&metric_points(), &labels(), body, "GET q", |b| {
-            batches.push(b);
-            true
-        })
-        .unwrap();
+        let (ended, batches) = batches_of(body);
+        ended.unwrap();
         let [batch] = &batches[..] else { panic!("one batch for three points: {}", batches.len()) };
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.schema(), metric_points().schema());
@@ -735,14 +741,9 @@ mod tests {
             ),
             (r#"<html>502</html>"#, "not a Prometheus answer"),
         ] {
-            let mut emitted = 0;
-            let error = points_batches(&metric_points(), &labels(), body.as_bytes(), "GET q", |_| {
-                emitted += 1;
-                true
-            })
-            .unwrap_err()
-            .to_string();
-            assert!(error.contains(says) && emitted == 0, "{error} ({emitted} batches)");
+            let (ended, batches) = batches_of(body.as_bytes());
+            let error = ended.unwrap_err().to_string();
+            assert!(error.contains(says) && batches.is_empty(), "{error} ({} batches)", batches.len());
         }
     }
 
@@ -753,24 +754,15 @@ mod tests {
             {"metric": {"resource_id": "a"}, "values": values[..12_000]},
             {"metric": {"resource_id": "b"}, "values": values[12_000..]},
         ]}});
-        let mut sizes = Vec::new();
-        let body = serde_json::to_vec(&answer).unwrap();
-        points_batches(&metric_points(), &labels(), &body, "GET q", |b| {
-            sizes.push(b.num_rows());
-            true
-        })
-        .unwrap();
+        let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
+        ended.unwrap();
+        let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
         assert_eq!(sizes, [8192, 8192, 20_000 - 2 * 8192]);
 
         answer["data"]["result"][1]["values"][7_999] = serde_json::json!([1_700_000_000, "NaN?"]);
-        let body = serde_json::to_vec(&answer).unwrap();
-        let mut emitted = 0;
-        let error = points_batches(&metric_points(), &labels(), &body, "GET q", |_| {
-            emitted += 1;
-            true
-        })
-        .unwrap_err();
-        assert!(error.to_string().contains("result[1].values[7999]") && emitted == 0, "{error}");
+        let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
+        let error = ended.unwrap_err();
+        assert!(error.to_string().contains("result[1].values[7999]") && batches.is_empty(), "{error}");
     }
 
     #[test]
