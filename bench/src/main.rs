@@ -385,7 +385,7 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         tsv(bin, &env, "SELECT count(), uniqExact(resource_id), min(day), max(day) FROM instance_cpu_daily");
     let rollup_rows: BTreeMap<&str, u64> = costlake_transform::models::MATERIALISED
         .iter()
-        .map(|(table, _)| (*table, tsv(bin, &env, &format!("SELECT count() FROM {table}")).parse().unwrap_or(0)))
+        .map(|m| (m.table, tsv(bin, &env, &format!("SELECT count() FROM {}", m.table)).parse().unwrap_or(0)))
         .collect();
 
     // The reports, and the floor: a process that opens the warehouse and answers SELECT 1.
@@ -410,10 +410,12 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
     // Each rollup the loader rebuilds, rebuilt again by itself (its source view into an empty copy of it).
     let rebuilds: Vec<(&str, &str, Measure)> = costlake_transform::models::MATERIALISED
         .iter()
-        .map(|(table, source)| {
+        .map(|m| {
+            let (table, source) = (m.table, m.source);
             measure(bin, &env, &["sql", &format!("CREATE TABLE bench_{table} AS {table}")]);
-            let insert = format!("INSERT INTO bench_{table} SELECT * FROM {source}");
-            (*table, *source, measure(bin, &env, &["sql", &insert]))
+            let insert =
+                format!("INSERT INTO bench_{table} SELECT * FROM {}", costlake_transform::models::whole(source));
+            (table, source, measure(bin, &env, &["sql", &insert]))
         })
         .collect();
     let per_second = |rows: u64, m: &Measure| thousands((rows as f64 / m.wall.as_secs_f64()) as u64);

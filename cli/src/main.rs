@@ -122,9 +122,9 @@ fn sql_long_about() -> String {
          FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables refreshed at each load:\n",
     );
     let models = costlake_transform::migrate::MODEL_FILES;
-    for (table, source) in costlake_transform::models::MATERIALISED {
-        let sql = models.iter().find(|(name, _)| name == source).map_or("", |(_, sql)| *sql);
-        text.push_str(&described(table, sql));
+    for model in costlake_transform::models::MATERIALISED {
+        let sql = models.iter().find(|(name, _)| *name == model.source).map_or("", |(_, sql)| *sql);
+        text.push_str(&described(model.table, sql));
         text.push('\n');
     }
     text.push_str("\nModels (views; transform/models/<name>.sql says how each is computed):\n");

@@ -1,6 +1,7 @@
--- billing_daily_source: daily cost per (project, SKU), from the differences between successive month-to-date
--- states. The loader materialises it into the table billing_daily after each load (transform/src/models.rs):
--- reports read it many times over.
+-- billing_daily_source(from, to): daily cost per (project, SKU) of the billing periods (months) starting from
+-- `from` up to `to` (excluded), from the differences between successive month-to-date states. The loader
+-- materialises it into the table billing_daily for the periods each load brings states of
+-- (transform/src/models.rs): reports read it many times over. Periods are independent of each other.
 --   * the difference between two states is spread evenly over the days from the earlier state's date
 --     (inclusive) to the later one's (exclusive), clamped to the period; with daily collections that is exactly
 --     one day, after a missed day it is two, and spread_days > 1 says the split is even, not observed;
@@ -22,6 +23,7 @@ WITH
                row_number() OVER w AS n,
                lagInFrame(toNullable(as_of)) OVER w AS previous_as_of
         FROM consumption_pulls
+        WHERE period_start >= {from:Date} AND period_start < {to:Date}
         WINDOW w AS (PARTITION BY organization_id, period_start ORDER BY as_of
                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
@@ -37,6 +39,8 @@ WITH
         INNER JOIN pulls AS p
             ON p.run_id = c.run_id AND p.organization_id = c.organization_id
            AND p.period_start = toDate(concat(assumeNotNull(c.billing_period), '-01'))
+        WHERE c.billing_period >= formatDateTime({from:Date}, '%Y-%m')
+          AND c.billing_period < formatDateTime({to:Date}, '%Y-%m')
         GROUP BY organization_id, period_start, n, project_id, sku
     ),
     keys AS

@@ -1,7 +1,7 @@
--- instance_cpu_daily_source: per Instance and day, the distribution of its CPU utilisation over 5-minute
+-- instance_cpu_daily_source(from, to): per Instance and day from `from` up to `to` (excluded), the distribution of its CPU utilisation over 5-minute
 -- intervals, merged from its hours (instance_cpu_hourly, see instance_cpu_hourly_source.sql for how an interval
--- is measured). The loader materialises it into the table instance_cpu_daily after each load
--- (transform/src/models.rs): the utilisation reports read days.
+-- is measured). The loader materialises it into the table instance_cpu_daily for the days each load brings
+-- points for (transform/src/models.rs): the utilisation reports read days.
 --   * cpu_p95: the exact 95th percentile of the day's intervals (the hours' quantilesExact states merged);
 --   * cpu_mean: CPU seconds used / available, over the day; vcpu_hours_used and vcpu_hours_available: CPU
 --     seconds used, and available (intervals' lengths x vCPUs), in hours.
@@ -16,4 +16,5 @@ SELECT h.organization_id AS organization_id, h.resource_id AS resource_id, toDat
        sum(h.cpu_seconds) / 3600 AS vcpu_hours_used,
        sum(h.capacity_seconds) / 3600 AS vcpu_hours_available
 FROM instance_cpu_hourly AS h
+WHERE h.hour >= toDateTime({from:Date}, 'UTC') AND h.hour < toDateTime({to:Date}, 'UTC')
 GROUP BY h.organization_id, h.resource_id, day;

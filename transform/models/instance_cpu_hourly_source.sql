@@ -1,6 +1,8 @@
--- instance_cpu_hourly_source: per Instance and hour, its CPU utilisation over 5-minute (the collection step)
--- intervals, as aggregate states. The loader materialises it into the table instance_cpu_hourly after each load
+-- instance_cpu_hourly_source(from, to): per Instance and hour of the days from `from` (a Date) up to `to`
+-- (excluded), its CPU utilisation over 5-minute (the collection step) intervals, as aggregate states. The loader
+-- materialises it into the table instance_cpu_hourly for the days each load brings points for
 -- (transform/src/models.rs), and instance_cpu_daily merges its hours: reports read rollups, never raw samples.
+-- All days: SELECT * FROM instance_cpu_hourly_source(from = '1970-01-01', to = '2100-01-01').
 --   * utilisation of an interval = CPU seconds used in it / (its length x vCPUs), from the counter
 --     instance_server_cpu_seconds_total and the gauge instance_server_vcpu_count (the day's highest);
 --   * a counter that drops is a restart (as Prometheus' rate treats it): the interval used the new value, never
@@ -8,8 +10,10 @@
 --   * samples collected twice (overlapping runs) count once; an interval longer than an hour (a gap in the
 --     series) is left out rather than averaged over;
 --   * an interval belongs to the hour (and the day) of its end;
---   * names, projects and zones are each Instance's newest, joined once per hour: per sample, only numbers travel
---     (the series' labels as a hash), so the rebuild's memory follows the number of Instances, not of points.
+--   * names, projects and zones are each Instance's newest of the day, joined once per hour: per sample, only
+--     numbers travel (the series' labels as a hash);
+--   * a window's first interval needs the sample before it: samples are read from an hour before `from` (a longer
+--     interval is left out anyway), so computing day by day gives exactly what computing all days at once does.
 
 CREATE OR REPLACE VIEW instance_cpu_hourly_source AS
 WITH
@@ -24,6 +28,8 @@ WITH
         FROM raw_cockpit_metric_points AS p
         WHERE p.metric = 'instance_server_cpu_seconds_total' AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
+          AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') - INTERVAL 1 HOUR
+          AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
         GROUP BY organization_id, resource_id, series, ts
     ),
     counters AS
@@ -39,17 +45,19 @@ WITH
         FROM raw_cockpit_metric_points AS p
         WHERE p.metric = 'instance_server_vcpu_count' AND p.resource_id IS NOT NULL AND p.value > 0
           AND p.run_id IN (SELECT run_id FROM runs)
+          AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
         GROUP BY organization_id, resource_id, day
     ),
     names AS
     (
         SELECT p.organization_id AS organization_id, assumeNotNull(p.resource_id) AS resource_id,
                argMax(p.resource_name, p.ts) AS resource_name, argMax(p.project_id, p.ts) AS project_id,
-               argMax(p.zone, p.ts) AS zone
+               argMax(p.zone, p.ts) AS zone, toDate(p.ts) AS day
         FROM raw_cockpit_metric_points AS p
         WHERE p.metric = 'instance_server_cpu_seconds_total' AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
-        GROUP BY organization_id, resource_id
+          AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
+        GROUP BY organization_id, resource_id, day
     ),
     intervals AS
     (
@@ -69,6 +77,7 @@ WITH
                dateDiff('millisecond', i.previous_ts, i.ts) / 1000 AS seconds
         FROM intervals AS i
         WHERE i.n > 1 AND i.ts > i.previous_ts AND dateDiff('second', i.previous_ts, i.ts) <= 3600
+          AND i.ts >= toDateTime64({from:Date}, 6, 'UTC')
     ),
     hours AS
     (
@@ -87,4 +96,5 @@ SELECT h.organization_id AS organization_id, h.resource_id AS resource_id, h.hou
        h.intervals AS intervals, h.vcpus AS vcpus, h.cpu_seconds AS cpu_seconds,
        h.capacity_seconds AS capacity_seconds, h.utilisation_max AS utilisation_max, h.utilisation AS utilisation
 FROM hours AS h
-INNER JOIN names AS n ON n.organization_id = h.organization_id AND n.resource_id = h.resource_id;
+INNER JOIN names AS n
+    ON n.organization_id = h.organization_id AND n.resource_id = h.resource_id AND n.day = toDate(h.hour);

@@ -1,13 +1,15 @@
--- rdb_usage_daily_source: per Managed Database and day, its CPU utilisation over 5-minute intervals and the most
--- connections it held. The loader materialises it into the table rdb_usage_daily after each load
--- (transform/src/models.rs): the idle-services report reads days, never raw samples.
+-- rdb_usage_daily_source(from, to): per Managed Database and day from `from` up to `to` (excluded), its CPU
+-- utilisation over 5-minute intervals and the most connections it held. The loader materialises it into the table
+-- rdb_usage_daily for the days each load brings points for (transform/src/models.rs): the idle-services report
+-- reads days, never raw samples.
 --   * CPU: the node exporter's counters node_cpu_seconds_total, one per mode (idle, user, system, ...); an
 --     interval's utilisation = the seconds spent outside idle / the seconds of every mode, so no vCPU count is
 --     needed. A counter that drops is a restart: the interval used the new value, never a negative amount;
 --   * connections: PostgreSQL's pg_stat_database_numbackends, summed over the user's databases (the system
 --     ones, where the exporter and the platform keep their own sessions, left out), or MySQL's
 --     threads_connected, the most seen in the day;
---   * samples collected twice (overlapping runs) count once; an interval longer than an hour is left out.
+--   * samples collected twice (overlapping runs) count once; an interval longer than an hour is left out, so CPU
+--     samples are read from an hour before `from`: day by day gives what all days at once does.
 
 CREATE OR REPLACE VIEW rdb_usage_daily_source AS
 WITH
@@ -20,6 +22,8 @@ WITH
         WHERE p.metric IN ('rdb_instance_postgresql_node_cpu_seconds_total', 'rdb_instance_mysql_node_cpu_seconds_total')
           AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
+          AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') - INTERVAL 1 HOUR
+          AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
         GROUP BY organization_id, resource_id, labels, ts
     ),
     cpu_deltas AS
@@ -42,6 +46,7 @@ WITH
                sum(if(d.value >= d.previous_value, d.value - d.previous_value, d.value)) AS total
         FROM cpu_deltas AS d
         WHERE d.n > 1 AND d.ts > d.previous_ts AND dateDiff('second', d.previous_ts, d.ts) <= 3600
+          AND d.ts >= toDateTime64({from:Date}, 6, 'UTC')
         GROUP BY d.organization_id, d.resource_id, d.ts
     ),
     cpu_daily AS
@@ -63,6 +68,7 @@ WITH
           AND JSONExtractString(p.labels, 'datname') NOT IN ('postgres', 'template0', 'template1', 'rdb')
           AND p.resource_id IS NOT NULL
           AND p.run_id IN (SELECT run_id FROM runs)
+          AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
         GROUP BY organization_id, resource_id, labels, ts
     ),
     connections_daily AS

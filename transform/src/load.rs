@@ -94,15 +94,15 @@ pub async fn load_with_progress(
     options: &LoadOptions,
 ) -> Result<LoadReport, LoadError> {
     // Migrations are idempotent statements (two processes may apply them at once); the lease table is one.
-    let migrated = !migrate(warehouse).await?.is_empty();
+    migrate(warehouse).await?;
     if warehouse.exclusive() {
-        return load_runs(lake, warehouse, datasets, progress, options, migrated).await;
+        return load_runs(lake, warehouse, datasets, progress, options).await;
     }
     let lease = Lease::acquire(warehouse, options.lease.clone()).await?;
     // The lease is renewed beside the work; if it is lost, the work stops where it is, as if killed, and the
     // next load repairs what it left, as after a crash.
     let outcome = tokio::select! {
-        outcome = load_runs(lake, warehouse, datasets, progress, options, migrated) => outcome,
+        outcome = load_runs(lake, warehouse, datasets, progress, options) => outcome,
         lost = lease.keep(warehouse) => Err(lost.into()),
     };
     if let Err(error) = lease.release(warehouse).await {
@@ -118,7 +118,6 @@ async fn load_runs(
     datasets: &[KnownDataset],
     progress: &Progress,
     options: &LoadOptions,
-    migrated: bool,
 ) -> Result<LoadReport, LoadError> {
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
@@ -148,17 +147,16 @@ async fn load_runs(
         progress.add_done(1);
         report.loaded.push(run);
     }
-    // The derived tables follow the runs: rebuilt after a load, after a migration that may change them, or when
-    // they are behind the ledger (an earlier load died between its ledger row and the rebuild).
+    // The derived tables follow the ledger: each folds in the loaded runs it does not hold yet, those of this
+    // load and those of an earlier load that died between its ledger row and its refresh, and is rebuilt whole
+    // after an upgrade that changed the models.
     failpoint("load.pause_before_models").await;
-    if migrated || !report.loaded.is_empty() {
-        report.rebuilt = crate::models::refresh(warehouse).await?;
-    } else if !crate::models::stale(warehouse).await?.is_empty() {
+    report.rebuilt = crate::models::refresh(warehouse).await?;
+    if report.loaded.is_empty() && !report.rebuilt.is_empty() {
         tracing::warn!(
-            "derived tables were behind the loaded runs or the models (an interrupted load, or an upgrade): rebuilding"
+            "derived tables were behind the loaded runs or the models (an interrupted load, or an upgrade): refreshed"
         );
         report.found_stale = true;
-        report.rebuilt = crate::models::refresh(warehouse).await?;
     }
     Ok(report)
 }

@@ -1,81 +1,291 @@
-//! Derived tables: models too costly to recompute on every read are materialised after each load.
+//! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
-//! Each is rebuilt whole from its `*_source` view into a twin table, then swapped in with `EXCHANGE TABLES`
-//! (atomic on ClickHouse's default Atomic database engine): a reader sees the old table or the new one, never a
-//! half-built one, and a crash mid-rebuild leaves the old one in place. Each rebuild records the ledger it was
-//! built from (`_refresh_state`), so a table that fell behind the ledger (a crash after a run's ledger row,
-//! before its rebuild) is found stale and rebuilt by the next load, whatever that load finds to load. The record
-//! also holds a checksum of the models' text: a costlake whose models changed finds the table stale too, so an
-//! upgrade never leaves a table computed by the old definition.
+//! Each table is computed by its `*_source(from, to)` view, a parameterised view over a window of days, and is
+//! partitioned by month. A load recomputes only the days its runs brought data for (`Materialised::touched`),
+//! partition by partition: the month's untouched rows are copied into the twin table `<table>_next`, the touched
+//! days computed beside them a few at a time (so memory follows a day's data, not the history's), and the month
+//! swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it). A reader sees the old month or
+//! the new one, never a half-built one, and a crash mid-way leaves the old month in place.
+//!
+//! `_refresh_runs` records the runs each table holds and the models (a checksum of their text) that computed it.
+//! A loaded run the table does not hold yet (a crash between a run's ledger row and its refresh) is folded in by
+//! the next load, whatever that load finds to load; a table computed by other models (an upgrade), or holding a
+//! run the ledger no longer has, is rebuilt whole into the twin and swapped in with `EXCHANGE TABLES`.
 
-use crate::warehouse::{Result, Warehouse};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// (table, source view) pairs, rebuilt in this order.
-pub const MATERIALISED: &[(&str, &str)] = &[
-    ("billing_daily", "billing_daily_source"),
-    // Hours first: the days merge them.
-    ("instance_cpu_hourly", "instance_cpu_hourly_source"),
-    ("instance_cpu_daily", "instance_cpu_daily_source"),
-    ("rdb_usage_daily", "rdb_usage_daily_source"),
+use chrono::{Datelike, Days, NaiveDate};
+
+use crate::warehouse::{Param, Result, Warehouse, WarehouseError};
+
+/// One materialised model.
+pub struct Materialised {
+    pub table: &'static str,
+    /// The parameterised view computing the table's rows for the days in [`from`, `to`).
+    pub source: &'static str,
+    /// The day a row belongs to, as SQL over the table's columns: the table is partitioned by its month.
+    day: &'static str,
+    /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, two `Date` columns per row.
+    touched: &'static str,
+    /// The most days computed by one statement (memory: the raw points of so many days are held at once).
+    days_per_statement: u64,
+}
+
+/// Days with points of the Instances' CPU series, and the day after each: the day's last point opens the next
+/// day's first interval.
+const CPU_DAYS: &str = "SELECT DISTINCT toDate(ts) AS day, day + 2 FROM raw_cockpit_metric_points \
+     WHERE run_id IN {runs:Array(String)} \
+       AND metric IN ('instance_server_cpu_seconds_total', 'instance_server_vcpu_count')";
+
+/// The models, refreshed in this order (hours before the days that merge them).
+pub const MATERIALISED: &[Materialised] = &[
+    Materialised {
+        table: "billing_daily",
+        source: "billing_daily_source",
+        day: "billing_period",
+        // A state of a period changes all of that period's days.
+        touched: "SELECT DISTINCT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1) \
+                  FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} AND billing_period IS NOT NULL",
+        days_per_statement: 31,
+    },
+    Materialised {
+        table: "instance_cpu_hourly",
+        source: "instance_cpu_hourly_source",
+        day: "toDate(hour)",
+        touched: CPU_DAYS,
+        days_per_statement: 1,
+    },
+    Materialised {
+        table: "instance_cpu_daily",
+        source: "instance_cpu_daily_source",
+        day: "day",
+        touched: CPU_DAYS,
+        days_per_statement: 31,
+    },
+    Materialised {
+        table: "rdb_usage_daily",
+        source: "rdb_usage_daily_source",
+        day: "day",
+        touched: "SELECT DISTINCT toDate(ts) AS day, day + 2 FROM raw_cockpit_metric_points \
+                  WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_')",
+        days_per_statement: 7,
+    },
 ];
 
-/// A fingerprint of the loaded runs: their count and a hash of their ids (order-free).
-const LEDGER_FINGERPRINT: &str =
-    "SELECT concat(toString(count()), ':', toString(groupBitXor(sipHash64(run_id)))) FROM _load_ledger FINAL";
-
-/// What a materialised table is built from: the loaded runs and the models' definitions.
-async fn fingerprint(warehouse: &dyn Warehouse) -> Result<String> {
-    let ledger = scalar(warehouse, LEDGER_FINGERPRINT, &[]).await?;
-    Ok(format!("{ledger}:{}", crate::migrate::models_checksum()))
+/// Every row of a source view, as `FROM` text (for benchmarks and checks that compare with the table).
+pub fn whole(source: &str) -> String {
+    format!("{source}(from = '1970-01-01', to = '2100-01-01')")
 }
 
-async fn scalar(warehouse: &dyn Warehouse, sql: &str, params: &[crate::warehouse::Param]) -> Result<String> {
+async fn lines(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<Vec<String>> {
     let out = warehouse.query(sql, params, "TabSeparated").await?;
-    Ok(String::from_utf8_lossy(&out).trim().to_string())
+    Ok(String::from_utf8_lossy(&out).lines().map(str::to_string).collect())
 }
 
-/// The materialised tables built from another ledger, or other models, than the current ones.
-pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let ledger = fingerprint(warehouse).await?;
-    let mut stale = Vec::new();
-    for (table, _) in MATERIALISED {
-        let built_from = scalar(
-            warehouse,
-            "SELECT argMax(ledger, refreshed_at) FROM _refresh_state WHERE table_name = {table:String}",
-            &[("table".into(), table.to_string())],
-        )
-        .await?;
-        if built_from != ledger {
-            stale.push(*table);
+/// The loaded runs (the ledger), and those each table holds under the current models.
+async fn holdings(warehouse: &dyn Warehouse) -> Result<(BTreeSet<String>, BTreeMap<String, BTreeSet<String>>)> {
+    let ledger = lines(warehouse, "SELECT run_id FROM _load_ledger FINAL", &[]).await?.into_iter().collect();
+    let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in lines(
+        warehouse,
+        "SELECT table_name, run_id FROM _refresh_runs FINAL WHERE models = {models:String}",
+        &[("models".into(), crate::migrate::models_checksum().to_string())],
+    )
+    .await?
+    {
+        if let Some((table, run)) = line.split_once('\t') {
+            held.entry(table.to_string()).or_default().insert(run.to_string());
         }
     }
-    Ok(stale)
+    Ok((ledger, held))
 }
 
-/// Rebuilds every materialised table; returns the tables rebuilt.
+/// What a table needs to match the ledger.
+enum Plan {
+    Current,
+    /// Fold these loaded runs in.
+    Fold(Vec<String>),
+    /// Recompute everything (first refresh, other models, or a run the ledger no longer has).
+    Rebuild,
+}
+
+fn plan(ledger: &BTreeSet<String>, held: Option<&BTreeSet<String>>) -> Plan {
+    match held {
+        _ if ledger.is_empty() && held.is_none_or(BTreeSet::is_empty) => Plan::Current,
+        None => Plan::Rebuild,
+        Some(held) if !held.is_subset(ledger) => Plan::Rebuild,
+        Some(held) => {
+            let pending: Vec<String> = ledger.difference(held).cloned().collect();
+            if pending.is_empty() { Plan::Current } else { Plan::Fold(pending) }
+        }
+    }
+}
+
+/// The materialised tables that do not hold every loaded run, or were computed by other models.
+pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
+    let (ledger, held) = holdings(warehouse).await?;
+    Ok(MATERIALISED
+        .iter()
+        .filter(|m| !matches!(plan(&ledger, held.get(m.table)), Plan::Current))
+        .map(|m| m.table)
+        .collect())
+}
+
+/// Brings every materialised table up to the ledger; returns the tables that changed.
 pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let ledger = fingerprint(warehouse).await?;
-    let mut rebuilt = Vec::new();
-    for (table, source) in MATERIALISED {
+    let (ledger, held) = holdings(warehouse).await?;
+    let mut refreshed = Vec::new();
+    for model in MATERIALISED {
         let clock = std::time::Instant::now();
-        let next = format!("{table}_next");
-        warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {table}"), &[]).await?;
-        warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
-        crate::load::failpoint("models.mid_rebuild").await;
-        warehouse.execute(&format!("INSERT INTO {next} SELECT * FROM {source}"), &[]).await?;
-        crate::load::failpoint("models.pause_before_exchange").await;
-        warehouse.execute(&format!("EXCHANGE TABLES {next} AND {table}"), &[]).await?;
-        crate::load::failpoint("models.after_exchange").await;
-        warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
+        let folded = match plan(&ledger, held.get(model.table)) {
+            Plan::Current => continue,
+            Plan::Rebuild => {
+                let all: Vec<String> = ledger.iter().cloned().collect();
+                rebuild(warehouse, model, &all).await?;
+                all
+            }
+            Plan::Fold(runs) => {
+                fold(warehouse, model, &runs).await?;
+                runs
+            }
+        };
+        record(warehouse, model, &folded).await?;
+        tracing::info!(
+            table = model.table,
+            runs = folded.len(),
+            ms = clock.elapsed().as_millis() as u64,
+            "model refreshed"
+        );
+        refreshed.push(model.table);
+    }
+    Ok(refreshed)
+}
+
+async fn record(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]) -> Result<()> {
+    for chunk in runs.chunks(1000) {
         warehouse
             .execute(
-                "INSERT INTO _refresh_state (table_name, ledger, refreshed_at) \
-                 SELECT {table:String}, {ledger:String}, now64(3)",
-                &[("table".into(), table.to_string()), ("ledger".into(), ledger.clone())],
+                "INSERT INTO _refresh_runs (table_name, models, run_id, refreshed_at) \
+                 SELECT {table:String}, {models:String}, arrayJoin({runs:Array(String)}), now64(3)",
+                &[
+                    ("table".into(), model.table.to_string()),
+                    ("models".into(), crate::migrate::models_checksum().to_string()),
+                    ("runs".into(), array_literal(chunk)),
+                ],
             )
             .await?;
-        tracing::info!(table, ms = clock.elapsed().as_millis() as u64, "model refreshed");
-        rebuilt.push(*table);
     }
-    Ok(rebuilt)
+    Ok(())
+}
+
+/// A ClickHouse array literal of strings, for an `Array(String)` query parameter.
+fn array_literal(values: &[String]) -> String {
+    let quoted: Vec<String> =
+        values.iter().map(|v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
+    format!("[{}]", quoted.join(","))
+}
+
+/// Touched days, as one range [from, to) per month (days between two touched ones of a month are recomputed too:
+/// the result is the same, and one range per month keeps the statements few).
+async fn touched_months(
+    warehouse: &dyn Warehouse,
+    model: &Materialised,
+    runs: &[String],
+) -> Result<BTreeMap<NaiveDate, (NaiveDate, NaiveDate)>> {
+    let mut months: BTreeMap<NaiveDate, (NaiveDate, NaiveDate)> = BTreeMap::new();
+    for chunk in runs.chunks(1000) {
+        for line in lines(warehouse, model.touched, &[("runs".into(), array_literal(chunk))]).await? {
+            let (from, to) = line.split_once('\t').and_then(|(a, b)| Some((date(a)?, date(b)?))).ok_or_else(|| {
+                WarehouseError::query(None, model.touched, &format!("expected two dates per row, got {line:?}"))
+            })?;
+            let mut day = from;
+            while day < to {
+                let month = day.with_day(1).unwrap_or(day);
+                let end = month.checked_add_months(chrono::Months::new(1)).unwrap_or(to).min(to);
+                let range = months.entry(month).or_insert((day, end));
+                range.0 = range.0.min(day);
+                range.1 = range.1.max(end);
+                day = end;
+            }
+        }
+    }
+    Ok(months)
+}
+
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// Computes the days [from, to) into the twin, `days_per_statement` at a time.
+async fn compute(warehouse: &dyn Warehouse, model: &Materialised, from: NaiveDate, to: NaiveDate) -> Result<()> {
+    let next = format!("{}_next", model.table);
+    let mut day = from;
+    while day < to {
+        let end = day.checked_add_days(Days::new(model.days_per_statement)).unwrap_or(to).min(to);
+        warehouse
+            .execute(
+                &format!("INSERT INTO {next} SELECT * FROM {}(from = {{from:Date}}, to = {{to:Date}})", model.source),
+                &[("from".into(), day.to_string()), ("to".into(), end.to_string())],
+            )
+            .await?;
+        crate::load::failpoint("models.mid_rebuild").await;
+        day = end;
+    }
+    Ok(())
+}
+
+async fn fresh_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<String> {
+    let next = format!("{}_next", model.table);
+    warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {}", model.table), &[]).await?;
+    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
+    Ok(next)
+}
+
+/// Recomputes the whole table into the twin and swaps it in.
+async fn rebuild(warehouse: &dyn Warehouse, model: &Materialised, ledger: &[String]) -> Result<()> {
+    let next = fresh_twin(warehouse, model).await?;
+    for (from, to) in touched_months(warehouse, model, ledger).await?.into_values() {
+        compute(warehouse, model, from, to).await?;
+    }
+    crate::load::failpoint("models.pause_before_exchange").await;
+    warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
+    crate::load::failpoint("models.after_exchange").await;
+    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await
+}
+
+/// Recomputes the days the runs brought data for, month by month.
+async fn fold(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]) -> Result<()> {
+    let table = model.table;
+    for (month, (from, to)) in touched_months(warehouse, model, runs).await? {
+        let next = fresh_twin(warehouse, model).await?;
+        let partition = format!("{:04}{:02}", month.year(), month.month());
+        let window =
+            [("partition".into(), partition.clone()), ("from".into(), from.to_string()), ("to".into(), to.to_string())];
+        let day = model.day;
+        warehouse
+            .execute(
+                &format!(
+                    "INSERT INTO {next} SELECT * FROM {table} WHERE _partition_id = {{partition:String}} \
+                     AND NOT ({day} >= {{from:Date}} AND {day} < {{to:Date}})"
+                ),
+                &window,
+            )
+            .await?;
+        compute(warehouse, model, from, to).await?;
+        let rows = lines(
+            warehouse,
+            &format!("SELECT count() FROM {next} WHERE _partition_id = {{partition:String}}"),
+            &window[..1],
+        )
+        .await?;
+        crate::load::failpoint("models.pause_before_exchange").await;
+        let swap = if rows.first().is_some_and(|n| n != "0") {
+            format!("ALTER TABLE {table} REPLACE PARTITION ID '{partition}' FROM {next}")
+        } else {
+            format!("ALTER TABLE {table} DROP PARTITION ID '{partition}'")
+        };
+        warehouse.execute(&swap, &[]).await?;
+        crate::load::failpoint("models.after_exchange").await;
+    }
+    warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {table}_next"), &[]).await
 }
