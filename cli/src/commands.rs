@@ -400,6 +400,8 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
             "  rebuilt {} (behind the loaded runs or this costlake's models: an interrupted load, or an upgrade)",
             report.rebuilt.join(", ")
         );
+    } else if !report.rebuilt.is_empty() {
+        eprintln!("  refreshed {} in {:.1} s", report.rebuilt.join(", "), report.models_duration.as_secs_f64());
     }
     for run in &report.loaded {
         if run.leftover_rows_removed > 0 {

@@ -320,7 +320,15 @@ pub async fn run(
     overrides: &[(String, String)],
 ) -> Result<ResultSet, ReportError> {
     let params = report.bind(overrides)?;
-    query(warehouse, &report.sql, &params).await
+    let clock = std::time::Instant::now();
+    let result = query(warehouse, &report.sql, &params).await?;
+    tracing::debug!(
+        report = report.name,
+        rows = result.rows.len(),
+        ms = clock.elapsed().as_millis() as u64,
+        "report answered"
+    );
+    Ok(result)
 }
 
 #[cfg(test)]

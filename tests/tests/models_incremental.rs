@@ -5,7 +5,7 @@
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate::migrate;
-use costlake_transform::models::{MATERIALISED, refresh, stale, whole};
+use costlake_transform::models::{MATERIALISED, refresh_with, stale, whole};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 use costlake_transform::warehouse::http::ServerWarehouse;
@@ -151,10 +151,11 @@ async fn missing(warehouse: &dyn Warehouse, table: &str, from: &str, to: &str) -
     rows.lines().count() as u64
 }
 
-/// Refreshes, then checks that each table holds exactly what its model computes over every day at once.
-async fn refresh_and_compare(warehouse: &dyn Warehouse, step: &str) {
+/// Refreshes (from at most `rows` raw rows per statement: a day's points are about 600 here), then checks that
+/// each table holds exactly what its model computes over every day at once.
+async fn refresh_and_compare(warehouse: &dyn Warehouse, step: &str, rows: u64) {
     assert_eq!(stale(warehouse).await.unwrap().len(), MATERIALISED.len(), "{step}: a new run makes every table stale");
-    refresh(warehouse).await.unwrap();
+    refresh_with(warehouse, rows).await.unwrap();
     assert!(stale(warehouse).await.unwrap().is_empty(), "{step}: every table is current");
     for model in MATERIALISED {
         let everything = whole(model.source);
@@ -183,7 +184,7 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     ledger(warehouse, "run-1").await;
     instance(warehouse, "run-1", "srv-a", "2026-11-29 00:00:00", 3 * 288 + 100, 0.0).await;
     database(warehouse, "run-1", "db-1", "2026-11-30 12:00:00", 288, 0).await;
-    refresh_and_compare(warehouse, "run-1").await;
+    refresh_and_compare(warehouse, "run-1", 1).await;
     let hours: u64 = tsv(warehouse, "SELECT count() FROM instance_cpu_hourly", &[]).await.parse().unwrap();
     assert!(hours > 70, "three days and a bit of hours: {hours}");
 
@@ -193,19 +194,19 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     instance(warehouse, "run-2", "srv-a", "2026-12-02 17:00:00", 50, 0.0).await;
     instance(warehouse, "run-2", "srv-b", "2026-12-01 23:10:00", 40, 0.0).await;
     database(warehouse, "run-2", "db-1", "2026-12-01 11:55:00", 100, 287).await;
-    refresh_and_compare(warehouse, "run-2").await;
+    refresh_and_compare(warehouse, "run-2", 1000).await;
 
     // A run without metrics changes no partition.
     let november = parts(warehouse, "instance_cpu_hourly", "202611").await;
     let december = parts(warehouse, "instance_cpu_hourly", "202612").await;
     ledger(warehouse, "run-3").await;
-    refresh_and_compare(warehouse, "run-3").await;
+    refresh_and_compare(warehouse, "run-3", 1).await;
     assert_eq!(parts(warehouse, "instance_cpu_hourly", "202612").await, december, "run-3 recomputed December");
 
     // A backfill of October recomputes October alone.
     ledger(warehouse, "run-4").await;
     instance(warehouse, "run-4", "srv-c", "2026-10-10 10:00:00", 200, 5.0).await;
-    refresh_and_compare(warehouse, "run-4").await;
+    refresh_and_compare(warehouse, "run-4", u64::MAX).await;
     assert_eq!(parts(warehouse, "instance_cpu_hourly", "202611").await, november, "run-4 recomputed November");
     assert_eq!(parts(warehouse, "instance_cpu_hourly", "202612").await, december, "run-4 recomputed December");
     assert_ne!(parts(warehouse, "instance_cpu_hourly", "202610").await, "[]", "October is there");
@@ -213,7 +214,7 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     // Other models (an upgrade): every table is rebuilt whole, with the same rows.
     warehouse.execute("TRUNCATE TABLE _refresh_runs", &[]).await.unwrap();
     ledger(warehouse, "run-5").await;
-    refresh_and_compare(warehouse, "rebuilt").await;
+    refresh_and_compare(warehouse, "rebuilt", 1000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,8 @@ pub struct LoadReport {
     /// after its ledger row) rather than rebuilt for this load's runs.
     pub rebuilt: Vec<&'static str>,
     pub found_stale: bool,
+    /// Time spent bringing the materialised tables up to date, apart from loading the runs.
+    pub models_duration: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -151,7 +153,9 @@ async fn load_runs(
     // load and those of an earlier load that died between its ledger row and its refresh, and is rebuilt whole
     // after an upgrade that changed the models.
     failpoint("load.pause_before_models").await;
+    let clock = Instant::now();
     report.rebuilt = crate::models::refresh(warehouse).await?;
+    report.models_duration = clock.elapsed();
     if report.loaded.is_empty() && !report.rebuilt.is_empty() {
         tracing::warn!(
             "derived tables were behind the loaded runs or the models (an interrupted load, or an upgrade): refreshed"

@@ -185,7 +185,10 @@ impl EmbeddedWarehouse {
             )));
         }
 
+        // Where a process's first milliseconds go (`-v`): loading the library, then starting the engine.
+        let clock = std::time::Instant::now();
         let api = api(&library)?;
+        let loaded_ms = clock.elapsed().as_millis() as u64;
         let lock = take_directory_lock(&dir)?;
         let (commands, receiver) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
@@ -196,6 +199,11 @@ impl EmbeddedWarehouse {
             .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
         let version =
             ready_rx.recv().map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
+        tracing::debug!(
+            library_ms = loaded_ms,
+            engine_ms = clock.elapsed().as_millis() as u64 - loaded_ms,
+            "embedded engine started"
+        );
         let engine =
             Arc::new(Engine { dir, commands: Mutex::new(commands), version, thread: Mutex::new(Some(thread)) });
         *slot = Some(engine.clone());
