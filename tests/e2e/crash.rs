@@ -254,9 +254,9 @@ async fn killed_anywhere_in_loading_a_rerun_ends_as_a_clean_run() {
 async fn killed_anywhere_in_a_model_rebuild_a_rerun_ends_as_a_clean_run() {
     suite(&[
         "models.mid_rebuild@1",
-        "models.pause_before_exchange@2",
+        "models.pause_before_exchange@1",
         "models.after_exchange@1",
-        "models.after_exchange@2",
+        "models.after_record@1",
     ])
     .await;
 }
@@ -272,7 +272,7 @@ async fn killed_while_loading_into_a_server_a_rerun_ends_as_a_clean_run() {
     .await
     .unwrap();
     let front = ClickHouseFront::start(Box::new(engine), "finops", "front-password").await.unwrap();
-    suite_on(&["load.mid_insert@5", "load.after_ledger", "models.mid_rebuild@2"], &Backend::Server(&front)).await;
+    suite_on(&["load.mid_insert@5", "load.after_ledger", "models.mid_rebuild@1"], &Backend::Server(&front)).await;
     drop(front);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

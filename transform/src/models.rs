@@ -1,11 +1,14 @@
 //! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
-//! Each table is computed by its `*_source(from, to)` view, a parameterised view over a window of days, and is
-//! partitioned by month. A load recomputes only the days its runs brought data for (`Materialised::touched`),
-//! partition by partition: the month's untouched rows are copied into the twin table `<table>_next`, the touched
-//! days computed beside them a few at a time (so memory follows a day's data, not the history's), and the month
-//! swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it). A reader sees the old month or
-//! the new one, never a half-built one, and a crash mid-way leaves the old month in place.
+//! Each table is computed by its `*_source(from, to)` view, a parameterised view over a window of days. A load
+//! recomputes only the days its runs brought data for (`Materialised::touched`), partition by partition: the
+//! partition's other rows are copied into the twin table `<table>_next`, the touched days computed beside them
+//! from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and
+//! the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it). A reader sees the
+//! old partition or the new one, never a half-built one, and a crash mid-way leaves the old one in place.
+//! `instance_cpu_hourly` is partitioned by month; the daily tables, a row per resource and day, are one partition
+//! each, small enough to copy (partitioning them would mean recreating tables that a process applying the same
+//! migration at once may be filling).
 //!
 //! `_refresh_runs` records the runs each table holds and the models (a checksum of their text) that computed it.
 //! A loaded run the table does not hold yet (a crash between a run's ledger row and its refresh) is folded in by
@@ -23,8 +26,11 @@ pub struct Materialised {
     pub table: &'static str,
     /// The parameterised view computing the table's rows for the days in [`from`, `to`).
     pub source: &'static str,
-    /// The day a row belongs to, as SQL over the table's columns: the table is partitioned by its month.
+    /// The day a row belongs to, as SQL over the table's columns.
     day: &'static str,
+    /// Whether the table is partitioned by the month of `day` (`toYYYYMM`); if not, it is one partition, `all`,
+    /// copied whole but for the touched days at each refresh (fine for tables of a row per resource and day).
+    monthly: bool,
     /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows they
     /// brought for the first of those days (`Date`, `Date`, `UInt64` per row).
     touched: &'static str,
@@ -48,6 +54,7 @@ pub const MATERIALISED: &[Materialised] = &[
         table: "billing_daily",
         source: "billing_daily_source",
         day: "billing_period",
+        monthly: false,
         // A state of a period changes all of that period's days.
         touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
                   FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} AND billing_period IS NOT NULL \
@@ -57,13 +64,21 @@ pub const MATERIALISED: &[Materialised] = &[
         table: "instance_cpu_hourly",
         source: "instance_cpu_hourly_source",
         day: "toDate(hour)",
+        monthly: true,
         touched: CPU_DAYS,
     },
-    Materialised { table: "instance_cpu_daily", source: "instance_cpu_daily_source", day: "day", touched: CPU_DAYS },
+    Materialised {
+        table: "instance_cpu_daily",
+        source: "instance_cpu_daily_source",
+        day: "day",
+        monthly: false,
+        touched: CPU_DAYS,
+    },
     Materialised {
         table: "rdb_usage_daily",
         source: "rdb_usage_daily_source",
         day: "day",
+        monthly: false,
         touched: "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
                   WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
     },
@@ -152,6 +167,7 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
             }
         };
         record(warehouse, model, &folded).await?;
+        crate::load::failpoint("models.after_record").await;
         tracing::info!(
             table = model.table,
             runs = folded.len(),
@@ -187,21 +203,24 @@ fn array_literal(values: &[String]) -> String {
     format!("[{}]", quoted.join(","))
 }
 
-/// The days of one month to recompute, [from, to), and the raw rows the runs brought per day.
+/// The days of one partition to recompute, [from, to), and the raw rows the runs brought per day.
 struct Window {
     from: NaiveDate,
     to: NaiveDate,
     rows: BTreeMap<NaiveDate, u64>,
 }
 
-/// Touched days, as one window per month (days between two touched ones of a month are recomputed too: the result
-/// is the same, and one window per month keeps the statements few).
-async fn touched_months(
+/// Touched days, as one window per partition (days between two touched ones are recomputed too: the result is the
+/// same, and one window per partition keeps the statements few), keyed by partition id.
+async fn touched_partitions(
     warehouse: &dyn Warehouse,
     model: &Materialised,
     runs: &[String],
-) -> Result<BTreeMap<NaiveDate, Window>> {
-    let mut months: BTreeMap<NaiveDate, Window> = BTreeMap::new();
+) -> Result<BTreeMap<String, Window>> {
+    let partition_of = |day: NaiveDate| {
+        if model.monthly { format!("{:04}{:02}", day.year(), day.month()) } else { "all".to_string() }
+    };
+    let mut partitions: BTreeMap<String, Window> = BTreeMap::new();
     for chunk in runs.chunks(1000) {
         for line in lines(warehouse, model.touched, &[("runs".into(), array_literal(chunk))]).await? {
             let mut fields = line.split('\t');
@@ -215,19 +234,19 @@ async fn touched_months(
             };
             let mut day = from;
             while day < to {
-                let month = month_of(day);
-                let end = next_month(month).min(to);
-                let window = months.entry(month).or_insert(Window { from: day, to: end, rows: BTreeMap::new() });
+                let end = if model.monthly { next_month(month_of(day)).min(to) } else { to };
+                let window =
+                    partitions.entry(partition_of(day)).or_insert(Window { from: day, to: end, rows: BTreeMap::new() });
                 window.from = window.from.min(day);
                 window.to = window.to.max(end);
                 day = end;
             }
-            if let Some(window) = months.get_mut(&month_of(from)) {
+            if let Some(window) = partitions.get_mut(&partition_of(from)) {
                 *window.rows.entry(from).or_default() += rows;
             }
         }
     }
-    Ok(months)
+    Ok(partitions)
 }
 
 fn month_of(day: NaiveDate) -> NaiveDate {
@@ -279,7 +298,7 @@ async fn fresh_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<S
 /// Recomputes the whole table into the twin and swaps it in.
 async fn rebuild(warehouse: &dyn Warehouse, model: &Materialised, ledger: &[String], budget: u64) -> Result<()> {
     let next = fresh_twin(warehouse, model).await?;
-    for window in touched_months(warehouse, model, ledger).await?.into_values() {
+    for window in touched_partitions(warehouse, model, ledger).await?.into_values() {
         compute(warehouse, model, &window, budget).await?;
     }
     crate::load::failpoint("models.pause_before_exchange").await;
@@ -288,12 +307,11 @@ async fn rebuild(warehouse: &dyn Warehouse, model: &Materialised, ledger: &[Stri
     warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await
 }
 
-/// Recomputes the days the runs brought data for, month by month.
+/// Recomputes the days the runs brought data for, partition by partition.
 async fn fold(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String], budget: u64) -> Result<()> {
     let table = model.table;
-    for (month, window) in touched_months(warehouse, model, runs).await? {
+    for (partition, window) in touched_partitions(warehouse, model, runs).await? {
         let next = fresh_twin(warehouse, model).await?;
-        let partition = format!("{:04}{:02}", month.year(), month.month());
         let bounds = [
             ("partition".into(), partition.clone()),
             ("from".into(), window.from.to_string()),
