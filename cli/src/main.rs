@@ -119,7 +119,8 @@ fn sql_long_about() -> String {
     let mut text = String::from(
         "Run ad-hoc SQL on the warehouse (ClickHouse SQL). Parameters are ClickHouse query parameters: \
          --param name=value binds {name:Type} in the SQL. A trailing FORMAT clause (FORMAT TSV, \
-         FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables refreshed at each load:\n",
+         FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables kept up to date at each load \
+         (a run recomputes only the days it brought):\n",
     );
     let models = costlake_transform::migrate::MODEL_FILES;
     for model in costlake_transform::models::MATERIALISED {

@@ -1,5 +1,5 @@
--- billing_daily_source(from, to): daily cost per (project, SKU) of the billing periods (months) starting from
--- `from` up to `to` (excluded), from the differences between successive month-to-date states. The loader
+-- billing_daily_source(from, to): daily cost per (project, SKU), from the differences between successive
+-- month-to-date states, for the billing periods (months) starting from `from` up to `to` (excluded). The loader
 -- materialises it into the table billing_daily for the periods each load brings states of
 -- (transform/src/models.rs): reports read it many times over. Periods are independent of each other.
 --   * the difference between two states is spread evenly over the days from the earlier state's date

@@ -1,7 +1,8 @@
--- instance_cpu_daily_source(from, to): per Instance and day from `from` up to `to` (excluded), the distribution of its CPU utilisation over 5-minute
+-- instance_cpu_daily_source(from, to): per Instance and day, the distribution of its CPU utilisation over 5-minute
 -- intervals, merged from its hours (instance_cpu_hourly, see instance_cpu_hourly_source.sql for how an interval
--- is measured). The loader materialises it into the table instance_cpu_daily for the days each load brings
--- points for (transform/src/models.rs): the utilisation reports read days.
+-- is measured), for the days from `from` up to `to` (excluded). The loader materialises it into the table
+-- instance_cpu_daily for the days each load brings points for (transform/src/models.rs): the utilisation reports
+-- read days.
 --   * cpu_p95: the exact 95th percentile of the day's intervals (the hours' quantilesExact states merged);
 --   * cpu_mean: CPU seconds used / available, over the day; vcpu_hours_used and vcpu_hours_available: CPU
 --     seconds used, and available (intervals' lengths x vCPUs), in hours.

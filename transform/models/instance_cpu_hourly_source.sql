@@ -1,5 +1,5 @@
--- instance_cpu_hourly_source(from, to): per Instance and hour of the days from `from` (a Date) up to `to`
--- (excluded), its CPU utilisation over 5-minute (the collection step) intervals, as aggregate states. The loader
+-- instance_cpu_hourly_source(from, to): per Instance and hour, its CPU utilisation over 5-minute (the collection
+-- step) intervals, as aggregate states, for the days from `from` (a Date) up to `to` (excluded). The loader
 -- materialises it into the table instance_cpu_hourly for the days each load brings points for
 -- (transform/src/models.rs), and instance_cpu_daily merges its hours: reports read rollups, never raw samples.
 -- All days: SELECT * FROM instance_cpu_hourly_source(from = '1970-01-01', to = '2100-01-01').

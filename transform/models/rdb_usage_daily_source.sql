@@ -1,7 +1,7 @@
--- rdb_usage_daily_source(from, to): per Managed Database and day from `from` up to `to` (excluded), its CPU
--- utilisation over 5-minute intervals and the most connections it held. The loader materialises it into the table
--- rdb_usage_daily for the days each load brings points for (transform/src/models.rs): the idle-services report
--- reads days, never raw samples.
+-- rdb_usage_daily_source(from, to): per Managed Database and day, its CPU utilisation over 5-minute intervals and
+-- the most connections it held, for the days from `from` up to `to` (excluded). The loader materialises it into
+-- the table rdb_usage_daily for the days each load brings points for (transform/src/models.rs): the idle-services
+-- report reads days, never raw samples.
 --   * CPU: the node exporter's counters node_cpu_seconds_total, one per mode (idle, user, system, ...); an
 --     interval's utilisation = the seconds spent outside idle / the seconds of every mode, so no vCPU count is
 --     needed. A counter that drops is a restart: the interval used the new value, never a negative amount;
