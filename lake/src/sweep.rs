@@ -186,9 +186,12 @@ fn sweep_local(
         swept.runs += 1;
         swept.files += files;
     }
-    // An emptied date folder goes too (a later run recreates what it needs).
+    // An empty date folder goes too once nothing has changed in it for the grace period (a later run recreates
+    // what it needs). Not sooner: a run starting beside this one may have just created it and be about to create
+    // its own folder inside, which then fails (two `costlake run` at once did, on the same day's folder).
     for date in date_dirs {
-        if read_dir_paths(&date)?.is_empty() {
+        let untouched = std::fs::metadata(&date).and_then(|m| m.modified()).is_ok_and(|at| at < cutoff);
+        if untouched && read_dir_paths(&date)?.is_empty() {
             let _ = std::fs::remove_dir(&date);
         }
     }

@@ -215,6 +215,19 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     warehouse.execute("TRUNCATE TABLE _refresh_runs", &[]).await.unwrap();
     ledger(warehouse, "run-5").await;
     refresh_and_compare(warehouse, "rebuilt", 1000).await;
+
+    // A table holding a run the ledger does not have is rebuilt once, then current.
+    warehouse
+        .execute(
+            "INSERT INTO _refresh_runs (table_name, models, run_id, refreshed_at) \
+             SELECT 'billing_daily', any(models), 'run-gone', now64(3) FROM _refresh_runs",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale(warehouse).await.unwrap(), ["billing_daily"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["billing_daily"]);
+    assert!(stale(warehouse).await.unwrap().is_empty(), "the run the ledger lacks is forgotten");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,6 +159,16 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
             Plan::Rebuild => {
                 let all: Vec<String> = ledger.iter().cloned().collect();
                 rebuild(warehouse, model, &all, rows_per_statement).await?;
+                // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load.
+                warehouse
+                    .execute(
+                        "DELETE FROM _refresh_runs WHERE table_name = {table:String} AND models = {models:String}",
+                        &[
+                            ("table".into(), model.table.to_string()),
+                            ("models".into(), crate::migrate::models_checksum().to_string()),
+                        ],
+                    )
+                    .await?;
                 all
             }
             Plan::Fold(runs) => {
