@@ -17,6 +17,7 @@ use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use costlake_transform::warehouse::http::ServerWarehouse;
 use costlake_transform::warehouse::{DEFAULT_DATABASE, SESSION_SETTINGS, Warehouse, WarehouseError};
 use futures::StreamExt;
 use tokio::sync::oneshot;
@@ -59,6 +60,12 @@ impl ClickHouseFront {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The server backend, connected to this front with its own credentials and the default database.
+    pub async fn connect(&self) -> Result<ServerWarehouse, WarehouseError> {
+        let password = Some(self.state.password.clone().into());
+        ServerWarehouse::connect(&self.url(), &self.state.user, password, DEFAULT_DATABASE).await
     }
 
     /// HTTP requests served so far (proves the server backend really went over HTTP).

@@ -8,7 +8,6 @@ use costlake_transform::migrate::migrate;
 use costlake_transform::models::{MATERIALISED, refresh_with, stale, whole};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
-use costlake_transform::warehouse::http::ServerWarehouse;
 
 fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -243,10 +242,7 @@ async fn server_models_follow_the_runs() {
     let dir = tempfile::tempdir().unwrap();
     let engine = EmbeddedWarehouse::open(dir.path().join("engine"), Some(chdb_library())).await.unwrap();
     let front = ClickHouseFront::start(Box::new(engine), "costlake", "front-secret").await.unwrap();
-    let warehouse =
-        ServerWarehouse::connect(&front.url(), "costlake", Some("front-secret".to_string().into()), "costlake")
-            .await
-            .unwrap();
+    let warehouse = front.connect().await.unwrap();
     models_follow_the_runs(&warehouse).await;
     drop(front);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();

@@ -259,10 +259,7 @@ async fn server_backend_conforms_over_http() {
     let engine = EmbeddedWarehouse::open(dir.path().join("engine"), Some(chdb_library())).await.unwrap();
     let front = ClickHouseFront::start(Box::new(engine), "costlake", "front-secret").await.unwrap();
 
-    let warehouse =
-        ServerWarehouse::connect(&front.url(), "costlake", Some("front-secret".to_string().into()), "costlake")
-            .await
-            .unwrap();
+    let warehouse = front.connect().await.unwrap();
     conformance(&warehouse).await;
     assert!(front.requests() > 20, "the suite must have gone over HTTP ({} requests)", front.requests());
 

@@ -42,8 +42,8 @@ pub enum LoadError {
 pub struct LoadReport {
     pub loaded: Vec<LoadedRun>,
     pub already_loaded: usize,
-    /// Materialised tables rebuilt, and whether one was found behind the ledger (an earlier load that died
-    /// after its ledger row) rather than rebuilt for this load's runs.
+    /// Materialised tables refreshed, and whether one was found behind the ledger (an earlier load that died
+    /// after its ledger row, or an upgrade) rather than refreshed for this load's runs.
     pub rebuilt: Vec<&'static str>,
     pub found_stale: bool,
     /// Time spent bringing the materialised tables up to date, apart from loading the runs.
@@ -285,7 +285,7 @@ async fn load_run(
                 ("snapshot_date".into(), manifest.snapshot_date.to_string()),
                 ("snapshot_at".into(), manifest.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
                 ("rows".into(), rows.to_string()),
-                ("datasets".into(), datasets_literal(manifest)),
+                ("datasets".into(), crate::warehouse::string_array(manifest.datasets.iter().map(|d| &d.name))),
                 ("manifest".into(), manifest_json),
             ],
         )
@@ -378,12 +378,6 @@ async fn check_file(
         return Err(fail(format!("the lake file {} is not a Parquet file (no PAR1 footer); {}", file.path, remedy())));
     }
     Ok(())
-}
-
-/// The run's dataset names as a ClickHouse array value (`['a','b']`): names are `[a-z_]`, nothing to escape.
-fn datasets_literal(manifest: &Manifest) -> String {
-    let names: Vec<String> = manifest.datasets.iter().map(|d| format!("'{}'", d.name)).collect();
-    format!("[{}]", names.join(","))
 }
 
 pub(crate) use costlake_lake::failpoint::failpoint;

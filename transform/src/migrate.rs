@@ -141,7 +141,7 @@ pub async fn status(warehouse: &dyn Warehouse) -> Result<SchemaStatus> {
     Ok(SchemaStatus { applied: applied.len(), pending })
 }
 
-fn tsv_rows(out: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn tsv_rows(out: &[u8]) -> Vec<Vec<String>> {
     String::from_utf8_lossy(out).lines().map(|line| line.split('\t').map(str::to_string).collect()).collect()
 }
 

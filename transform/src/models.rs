@@ -15,11 +15,12 @@
 //! the next load, whatever that load finds to load; a table computed by other models (an upgrade), or holding a
 //! run the ledger no longer has, is rebuilt whole into the twin and swapped in with `EXCHANGE TABLES`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::warehouse::{Param, Result, Warehouse, WarehouseError};
+use crate::migrate::tsv_rows;
+use crate::warehouse::{Param, Result, Warehouse, WarehouseError, string_array};
 
 /// One materialised model.
 pub struct Materialised {
@@ -47,6 +48,13 @@ const ROWS_PER_STATEMENT: u64 = 4_000_000;
 const CPU_DAYS: &str = "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
      WHERE run_id IN {runs:Array(String)} \
        AND metric IN ('instance_server_cpu_seconds_total', 'instance_server_vcpu_count') GROUP BY day";
+
+impl Materialised {
+    /// The twin table a refresh builds in before swapping.
+    fn twin(&self) -> String {
+        format!("{}_next", self.table)
+    }
+}
 
 /// The models, refreshed in this order (hours before the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
@@ -89,24 +97,27 @@ pub fn whole(source: &str) -> String {
     format!("{source}(from = '1970-01-01', to = '2100-01-01')")
 }
 
-async fn lines(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<Vec<String>> {
-    let out = warehouse.query(sql, params, "TabSeparated").await?;
-    Ok(String::from_utf8_lossy(&out).lines().map(str::to_string).collect())
+async fn rows(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<Vec<Vec<String>>> {
+    Ok(tsv_rows(&warehouse.query(sql, params, "TabSeparated").await?))
+}
+
+/// The current models' checksum, as the `models` query parameter.
+fn models_param() -> Param {
+    ("models".into(), crate::migrate::models_checksum().to_string())
 }
 
 /// The loaded runs (the ledger), and those each table holds under the current models.
 async fn holdings(warehouse: &dyn Warehouse) -> Result<(BTreeSet<String>, BTreeMap<String, BTreeSet<String>>)> {
-    let ledger = lines(warehouse, "SELECT run_id FROM _load_ledger FINAL", &[]).await?.into_iter().collect();
+    let ledger = rows(warehouse, "SELECT run_id FROM _load_ledger FINAL", &[])
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .collect();
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for line in lines(
-        warehouse,
-        "SELECT table_name, run_id FROM _refresh_runs FINAL WHERE models = {models:String}",
-        &[("models".into(), crate::migrate::models_checksum().to_string())],
-    )
-    .await?
-    {
-        if let Some((table, run)) = line.split_once('\t') {
-            held.entry(table.to_string()).or_default().insert(run.to_string());
+    let sql = "SELECT table_name, run_id FROM _refresh_runs FINAL WHERE models = {models:String}";
+    for row in rows(warehouse, sql, &[models_param()]).await? {
+        if let [table, run] = row.as_slice() {
+            held.entry(table.clone()).or_default().insert(run.clone());
         }
     }
     Ok((ledger, held))
@@ -151,36 +162,40 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
 /// [`refresh`], computing from at most `rows_per_statement` raw rows per statement where whole days allow.
 pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) -> Result<Vec<&'static str>> {
     let (ledger, held) = holdings(warehouse).await?;
+    // The CPU hours and days ask the same question of the same runs: it is asked once.
+    let mut asked: HashMap<(&str, Vec<String>), Vec<Touched>> = HashMap::new();
     let mut refreshed = Vec::new();
     for model in MATERIALISED {
         let clock = std::time::Instant::now();
-        let folded = match plan(&ledger, held.get(model.table)) {
+        let (whole, runs) = match plan(&ledger, held.get(model.table)) {
             Plan::Current => continue,
-            Plan::Rebuild => {
-                let all: Vec<String> = ledger.iter().cloned().collect();
-                rebuild(warehouse, model, &all, rows_per_statement).await?;
-                // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load.
-                warehouse
-                    .execute(
-                        "DELETE FROM _refresh_runs WHERE table_name = {table:String} AND models = {models:String}",
-                        &[
-                            ("table".into(), model.table.to_string()),
-                            ("models".into(), crate::migrate::models_checksum().to_string()),
-                        ],
-                    )
-                    .await?;
-                all
-            }
-            Plan::Fold(runs) => {
-                fold(warehouse, model, &runs, rows_per_statement).await?;
-                runs
-            }
+            Plan::Rebuild => (true, ledger.iter().cloned().collect()),
+            Plan::Fold(runs) => (false, runs),
         };
-        record(warehouse, model, &folded).await?;
+        let key = (model.touched, runs);
+        if !asked.contains_key(&key) {
+            let answer = touched(warehouse, model.touched, &key.1).await?;
+            asked.insert(key.clone(), answer);
+        }
+        let windows = windows(model, &asked[&key]);
+        let runs = key.1;
+        if whole {
+            rebuild(warehouse, model, windows, rows_per_statement).await?;
+            // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load.
+            warehouse
+                .execute(
+                    "DELETE FROM _refresh_runs WHERE table_name = {table:String} AND models = {models:String}",
+                    &[("table".into(), model.table.to_string()), models_param()],
+                )
+                .await?;
+        } else {
+            fold(warehouse, model, windows, rows_per_statement).await?;
+        }
+        record(warehouse, model, &runs).await?;
         crate::load::failpoint("models.after_record").await;
         tracing::info!(
             table = model.table,
-            runs = folded.len(),
+            runs = runs.len(),
             ms = clock.elapsed().as_millis() as u64,
             "model refreshed"
         );
@@ -195,22 +210,37 @@ async fn record(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]
             .execute(
                 "INSERT INTO _refresh_runs (table_name, models, run_id, refreshed_at) \
                  SELECT {table:String}, {models:String}, arrayJoin({runs:Array(String)}), now64(3)",
-                &[
-                    ("table".into(), model.table.to_string()),
-                    ("models".into(), crate::migrate::models_checksum().to_string()),
-                    ("runs".into(), array_literal(chunk)),
-                ],
+                &[("table".into(), model.table.to_string()), models_param(), ("runs".into(), string_array(chunk))],
             )
             .await?;
     }
     Ok(())
 }
 
-/// A ClickHouse array literal of strings, for an `Array(String)` query parameter.
-fn array_literal(values: &[String]) -> String {
-    let quoted: Vec<String> =
-        values.iter().map(|v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))).collect();
-    format!("[{}]", quoted.join(","))
+/// Days [from, to) that runs brought data for, and the raw rows they brought for the first of those days.
+#[derive(Clone, Copy)]
+struct Touched {
+    from: NaiveDate,
+    to: NaiveDate,
+    rows: u64,
+}
+
+/// Asks a model's `touched` question of the runs.
+async fn touched(warehouse: &dyn Warehouse, question: &str, runs: &[String]) -> Result<Vec<Touched>> {
+    let mut answer = Vec::new();
+    for chunk in runs.chunks(1000) {
+        for row in rows(warehouse, question, &[("runs".into(), string_array(chunk))]).await? {
+            let [from, to, rows] = row.as_slice() else {
+                return Err(WarehouseError::query(None, question, &format!("expected three columns, got {row:?}")));
+            };
+            let (Some(from), Some(to), Ok(rows)) = (date(from), date(to), rows.trim().parse::<u64>()) else {
+                let reason = format!("expected two dates and a count per row, got {row:?}");
+                return Err(WarehouseError::query(None, question, &reason));
+            };
+            answer.push(Touched { from, to, rows });
+        }
+    }
+    Ok(answer)
 }
 
 /// The days of one partition to recompute, [from, to), and the raw rows the runs brought per day.
@@ -222,41 +252,26 @@ struct Window {
 
 /// Touched days, as one window per partition (days between two touched ones are recomputed too: the result is the
 /// same, and one window per partition keeps the statements few), keyed by partition id.
-async fn touched_partitions(
-    warehouse: &dyn Warehouse,
-    model: &Materialised,
-    runs: &[String],
-) -> Result<BTreeMap<String, Window>> {
+fn windows(model: &Materialised, touched: &[Touched]) -> BTreeMap<String, Window> {
     let partition_of = |day: NaiveDate| {
         if model.monthly { format!("{:04}{:02}", day.year(), day.month()) } else { "all".to_string() }
     };
     let mut partitions: BTreeMap<String, Window> = BTreeMap::new();
-    for chunk in runs.chunks(1000) {
-        for line in lines(warehouse, model.touched, &[("runs".into(), array_literal(chunk))]).await? {
-            let mut fields = line.split('\t');
-            let (Some(from), Some(to), Some(rows)) = (
-                fields.next().and_then(date),
-                fields.next().and_then(date),
-                fields.next().and_then(|n| n.trim().parse::<u64>().ok()),
-            ) else {
-                let reason = format!("expected two dates and a count per row, got {line:?}");
-                return Err(WarehouseError::query(None, model.touched, &reason));
-            };
-            let mut day = from;
-            while day < to {
-                let end = if model.monthly { next_month(month_of(day)).min(to) } else { to };
-                let window =
-                    partitions.entry(partition_of(day)).or_insert(Window { from: day, to: end, rows: BTreeMap::new() });
-                window.from = window.from.min(day);
-                window.to = window.to.max(end);
-                day = end;
-            }
-            if let Some(window) = partitions.get_mut(&partition_of(from)) {
-                *window.rows.entry(from).or_default() += rows;
-            }
+    for touched in touched {
+        let mut day = touched.from;
+        while day < touched.to {
+            let end = if model.monthly { next_month(month_of(day)).min(touched.to) } else { touched.to };
+            let window =
+                partitions.entry(partition_of(day)).or_insert(Window { from: day, to: end, rows: BTreeMap::new() });
+            window.from = window.from.min(day);
+            window.to = window.to.max(end);
+            day = end;
+        }
+        if let Some(window) = partitions.get_mut(&partition_of(touched.from)) {
+            *window.rows.entry(touched.from).or_default() += touched.rows;
         }
     }
-    Ok(partitions)
+    partitions
 }
 
 fn month_of(day: NaiveDate) -> NaiveDate {
@@ -273,7 +288,7 @@ fn date(text: &str) -> Option<NaiveDate> {
 
 /// Computes the window's days into the twin, as many whole days per statement as `budget` rows allow.
 async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Window, budget: u64) -> Result<()> {
-    let next = format!("{}_next", model.table);
+    let next = model.twin();
     let mut from = window.from;
     while from < window.to {
         let mut to = from;
@@ -298,17 +313,23 @@ async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Windo
     Ok(())
 }
 
+/// The twin, created like the table and emptied.
 async fn fresh_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<String> {
-    let next = format!("{}_next", model.table);
+    let next = model.twin();
     warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {}", model.table), &[]).await?;
     warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
     Ok(next)
 }
 
 /// Recomputes the whole table into the twin and swaps it in.
-async fn rebuild(warehouse: &dyn Warehouse, model: &Materialised, ledger: &[String], budget: u64) -> Result<()> {
+async fn rebuild(
+    warehouse: &dyn Warehouse,
+    model: &Materialised,
+    windows: BTreeMap<String, Window>,
+    budget: u64,
+) -> Result<()> {
     let next = fresh_twin(warehouse, model).await?;
-    for window in touched_partitions(warehouse, model, ledger).await?.into_values() {
+    for window in windows.into_values() {
         compute(warehouse, model, &window, budget).await?;
     }
     crate::load::failpoint("models.pause_before_exchange").await;
@@ -318,9 +339,14 @@ async fn rebuild(warehouse: &dyn Warehouse, model: &Materialised, ledger: &[Stri
 }
 
 /// Recomputes the days the runs brought data for, partition by partition.
-async fn fold(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String], budget: u64) -> Result<()> {
+async fn fold(
+    warehouse: &dyn Warehouse,
+    model: &Materialised,
+    windows: BTreeMap<String, Window>,
+    budget: u64,
+) -> Result<()> {
     let table = model.table;
-    for (partition, window) in touched_partitions(warehouse, model, runs).await? {
+    for (partition, window) in windows {
         let next = fresh_twin(warehouse, model).await?;
         let bounds = [
             ("partition".into(), partition.clone()),
@@ -338,14 +364,14 @@ async fn fold(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String], 
             )
             .await?;
         compute(warehouse, model, &window, budget).await?;
-        let rows = lines(
+        let count = rows(
             warehouse,
             &format!("SELECT count() FROM {next} WHERE _partition_id = {{partition:String}}"),
             &bounds[..1],
         )
         .await?;
         crate::load::failpoint("models.pause_before_exchange").await;
-        let swap = if rows.first().is_some_and(|n| n != "0") {
+        let swap = if count.first().and_then(|row| row.first()).is_some_and(|n| n != "0") {
             format!("ALTER TABLE {table} REPLACE PARTITION ID '{partition}' FROM {next}")
         } else {
             format!("ALTER TABLE {table} DROP PARTITION ID '{partition}'")
@@ -353,5 +379,5 @@ async fn fold(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String], 
         warehouse.execute(&swap, &[]).await?;
         crate::load::failpoint("models.after_exchange").await;
     }
-    warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {table}_next"), &[]).await
+    warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {}", model.twin()), &[]).await
 }

@@ -34,6 +34,13 @@ pub const SESSION_SETTINGS: &[(&str, &str)] = &[
 /// A query parameter: name and value as text. The type comes from the `{name:Type}` placeholder.
 pub type Param = (String, String);
 
+/// The text of an `Array(String)` query parameter holding `values` (`['a','b']`), quotes and backslashes escaped.
+pub fn string_array<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> String {
+    let quoted: Vec<String> =
+        values.into_iter().map(|v| format!("'{}'", v.as_ref().replace('\\', "\\\\").replace('\'', "\\'"))).collect();
+    format!("[{}]", quoted.join(","))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     #[error(
