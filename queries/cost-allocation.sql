@@ -21,8 +21,8 @@ WITH
     (
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
                c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost, coalesce(c.currency, 'EUR') AS currency
-        FROM charges_latest AS c
-        LEFT JOIN project_names AS pn ON pn.id = c.project_id
+        FROM resource_charges AS c
+        LEFT JOIN projects AS pn ON pn.id = c.project_id
         WHERE ({organization:String} = '' OR c.organization_id = {organization:String})
           AND ({project:String} = '' OR c.project_id = {project:String} OR pn.name = {project:String})
     ),

@@ -31,76 +31,64 @@ WITH
                coalesce(d.product_name, d.sku) AS service, d.sku AS sku, d.day AS day, d.cost AS cost,
                d.currency AS currency
         FROM billing_daily AS d
-        LEFT JOIN project_names AS pn ON pn.id = d.project_id
         WHERE d.charge_class = ''
           AND ({organization:String} = '' OR d.organization_id = {organization:String})
-          AND ({project:String} = '' OR d.project_id = {project:String} OR pn.name = {project:String})
+          AND ({project:String} = '' OR d.project_id = {project:String}
+               OR d.project_id IN (SELECT id FROM projects WHERE name = {project:String}))
     ),
     anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM usage), toDate({as_of:String})) AS day),
     series_daily AS
     (
-        SELECT organization_id, project_id, service, day, sum(cost) AS cost
+        SELECT organization_id, project_id, service, day, sum(cost) AS cost, any(currency) AS currency
         FROM usage
         WHERE day <= (SELECT day FROM anchor)
         GROUP BY organization_id, project_id, service, day
     ),
+    -- Each series once, its days as a map: everything below reads it, not the usage again (a CTE named twice is
+    -- computed twice).
     series AS
     (
-        SELECT organization_id, project_id, service, min(day) AS first_day
+        SELECT organization_id, project_id, service, min(day) AS first_day, any(currency) AS currency,
+               mapFromArrays(groupArray(day), groupArray(cost)) AS costs
         FROM series_daily
         GROUP BY organization_id, project_id, service
     ),
-    -- Every day from a series' first day to the anchor day: a day without cost is a zero, not a gap.
-    dense AS
-    (
-        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
-               s.first_day AS first_day, s.first_day + offset AS day, coalesce(d.cost, toDecimal128(0, 9)) AS cost
-        FROM series AS s
-        ARRAY JOIN range(toUInt32(dateDiff('day', s.first_day, (SELECT day FROM anchor)) + 1)) AS offset
-        LEFT JOIN series_daily AS d
-            ON d.organization_id = s.organization_id AND d.project_id = s.project_id AND d.service = s.service
-           AND d.day = s.first_day + offset
-    ),
+    -- Each examined day with the days before it in its 28-day window, from the series' first day on: a day
+    -- without cost is a zero, not a gap (a map answers 0 for a day it does not hold).
     windows AS
     (
-        SELECT e.organization_id AS organization_id, e.project_id AS project_id, e.service AS service,
-               e.day AS day, e.cost AS actual, w.day AS past_day, w.cost AS past_cost
-        FROM dense AS e
-        INNER JOIN dense AS w
-            ON w.organization_id = e.organization_id AND w.project_id = e.project_id AND w.service = e.service
-        WHERE e.day > (SELECT day FROM anchor) - {days:UInt32} AND w.day >= e.day - 28 AND w.day < e.day
-    ),
-    weekday_means AS
-    (
-        SELECT organization_id, project_id, service, day, toDayOfWeek(past_day) AS weekday,
-               sum(past_cost) / count() AS mean
-        FROM windows
-        GROUP BY organization_id, project_id, service, day, weekday
+        SELECT organization_id, project_id, service, day, costs[day] AS actual,
+               arrayMap(i -> day - least(28, dateDiff('day', first_day, day)) + i,
+                        range(toUInt32(least(28, dateDiff('day', first_day, day))))) AS past_days,
+               arrayMap(d -> costs[d], past_days) AS past_costs,
+               arrayMap(d -> toDayOfWeek(d), past_days) AS past_weekdays
+        FROM series
+        ARRAY JOIN arrayMap(offset -> first_day + offset,
+                            range(toUInt32(dateDiff('day', first_day, (SELECT day FROM anchor)) + 1))) AS day
+        WHERE day > (SELECT day FROM anchor) - {days:UInt32}
     ),
     stats AS
     (
-        SELECT w.organization_id AS organization_id, w.project_id AS project_id, w.service AS service, w.day AS day,
-               any(w.actual) AS actual, count() AS history_days,
-               sum(toDecimal256(w.past_cost - m.mean, 9) * toDecimal256(w.past_cost - m.mean, 9)) / count() AS variance
-        FROM windows AS w
-        INNER JOIN weekday_means AS m
-            ON m.organization_id = w.organization_id AND m.project_id = w.project_id AND m.service = w.service
-           AND m.day = w.day AND m.weekday = toDayOfWeek(w.past_day)
-        GROUP BY w.organization_id, w.project_id, w.service, w.day
+        SELECT organization_id, project_id, service, day, actual, length(past_days) AS history_days,
+               -- The mean of each weekday (1 = Monday) over the window.
+               arrayMap(k -> arraySum(arrayFilter((c, w) -> w = k, past_costs, past_weekdays))
+                             / greatest(countEqual(past_weekdays, k), 1), range(1, 8)) AS means,
+               arraySum(arrayMap((c, w) -> toDecimal256(c - means[w], 9) * toDecimal256(c - means[w], 9),
+                                 past_costs, past_weekdays)) / greatest(history_days, 1) AS variance
+        FROM windows
     ),
     flagged AS
     (
-        SELECT s.*, m.mean AS expected, s.actual - m.mean AS excess,
-               if(s.variance > 0, toFloat64(s.actual - m.mean) / sqrt(toFloat64(s.variance)), NULL) AS z
+        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
+               s.day AS day, s.actual AS actual, s.means[toDayOfWeek(s.day)] AS expected,
+               s.actual - expected AS excess,
+               if(s.variance > 0, toFloat64(s.actual - expected) / sqrt(toFloat64(s.variance)), NULL) AS z
         FROM stats AS s
-        INNER JOIN weekday_means AS m
-            ON m.organization_id = s.organization_id AND m.project_id = s.project_id AND m.service = s.service
-           AND m.day = s.day AND m.weekday = toDayOfWeek(s.day)
         WHERE s.history_days >= 21
-          AND s.actual - m.mean >= {min_delta:Decimal(38, 9)}
-          AND (m.mean = 0 OR (s.actual - m.mean) * 100 >= {min_percent:Decimal(38, 9)} * m.mean)
-          AND s.actual > m.mean
-          AND toDecimal256(s.actual - m.mean, 9) * toDecimal256(s.actual - m.mean, 9)
+          AND s.actual - expected >= {min_delta:Decimal(38, 9)}
+          AND (expected = 0 OR (s.actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected)
+          AND s.actual > expected
+          AND toDecimal256(s.actual - expected, 9) * toDecimal256(s.actual - expected, 9)
               >= toDecimal256({min_z:Decimal(38, 9)}, 9) * toDecimal256({min_z:Decimal(38, 9)}, 9) * s.variance
     ),
     -- Consecutive anomalous days are one anomaly (islands: day minus its rank is constant along a run).
@@ -121,14 +109,13 @@ WITH
     (
         SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
                toStartOfMonth(a.day) AS start_date, a.day AS end_date, toUInt32(toDayOfMonth(a.day)) AS days,
-               sumIf(d.cost, d.day >= toStartOfMonth(a.day) - toIntervalMonth(1) AND d.day < toStartOfMonth(a.day)) AS expected,
-               sumIf(d.cost, d.day >= toStartOfMonth(a.day)) / toDayOfMonth(a.day)
+               sumIf(cost, cost_day >= toStartOfMonth(a.day) - toIntervalMonth(1) AND cost_day < toStartOfMonth(a.day)) AS expected,
+               sumIf(cost, cost_day >= toStartOfMonth(a.day)) / toDayOfMonth(a.day)
                    * toDayOfMonth(toLastDayOfMonth(toStartOfMonth(a.day) - toIntervalMonth(1))) AS actual,
                CAST(NULL, 'Nullable(Float64)') AS z, 'normalized_month' AS method
         FROM series AS s
         CROSS JOIN anchor AS a
-        INNER JOIN series_daily AS d
-            ON d.organization_id = s.organization_id AND d.project_id = s.project_id AND d.service = s.service
+        ARRAY JOIN mapKeys(s.costs) AS cost_day, mapValues(s.costs) AS cost
         WHERE dateDiff('day', s.first_day, a.day) < 21
         GROUP BY s.organization_id, s.project_id, s.service, a.day
         HAVING expected > 0
@@ -151,12 +138,6 @@ WITH
         INNER JOIN usage AS u
             ON u.organization_id = a.organization_id AND u.project_id = a.project_id AND u.service = a.service
         GROUP BY a.organization_id, a.project_id, a.service, a.start_date, u.sku, a.days
-    ),
-    currencies AS
-    (
-        SELECT organization_id, project_id, service, any(currency) AS currency
-        FROM usage
-        GROUP BY organization_id, project_id, service
     ),
     skus AS
     (
@@ -183,12 +164,12 @@ SELECT
     s.skus AS skus,
     c.currency AS currency
 FROM anomalies AS a
-LEFT JOIN currencies AS c
+LEFT JOIN series AS c
     ON c.organization_id = a.organization_id AND c.project_id = a.project_id AND c.service = a.service
 LEFT JOIN skus AS s
     ON s.organization_id = a.organization_id AND s.project_id = a.project_id AND s.service = a.service
    AND s.start_date = a.start_date
-LEFT JOIN project_names AS pn ON pn.id = a.project_id
+LEFT JOIN projects AS pn ON pn.id = a.project_id
 WHERE a.end_date > (SELECT day FROM anchor) - {days:UInt32}
 ORDER BY a.start_date DESC, excess DESC
 SETTINGS join_use_nulls = 1

@@ -28,7 +28,7 @@ WITH
                coalesce(pn.name, d.project_id) AS project_name, coalesce(d.category_name, '') AS category,
                coalesce(d.product_name, '') AS product, d.sku AS sku, d.cost AS cost, d.currency AS currency
         FROM billing_daily AS d
-        LEFT JOIN project_names AS pn ON pn.id = d.project_id
+        LEFT JOIN projects AS pn ON pn.id = d.project_id
         WHERE ({organization:String} = '' OR d.organization_id = {organization:String})
           AND ({project:String} = '' OR d.project_id = {project:String} OR pn.name = {project:String})
     ),

@@ -63,7 +63,7 @@ WITH
         FROM judged_days
         GROUP BY organization_id
     ),
-    projects AS
+    judged_projects AS
     (
         SELECT organization_id, project_id FROM measured
         UNION DISTINCT
@@ -80,11 +80,11 @@ SELECT p.project_id AS project_id, coalesce(pn.name, p.project_id) AS project_na
                round(b.compute_cost / nullIf(toDecimal128(round(m.vcpu_hours_used, 6), 6), 0), 6), NULL),
             'Nullable(Decimal(38, 6))') AS cost_per_used_vcpu_hour,
        b.currency AS currency, sp.from_day AS from_day, sp.to_day AS to_day, sp.days_judged AS days_judged
-FROM projects AS p
+FROM judged_projects AS p
 LEFT JOIN spans AS sp ON sp.organization_id = p.organization_id
 LEFT JOIN measured AS m ON m.organization_id = p.organization_id AND m.project_id = p.project_id
 LEFT JOIN billed AS b ON b.organization_id = p.organization_id AND b.project_id = p.project_id
-LEFT JOIN project_names AS pn ON pn.id = p.project_id
+LEFT JOIN projects AS pn ON pn.id = p.project_id
 WHERE ({organization:String} = '' OR p.organization_id = {organization:String})
   AND ({project:String} = '' OR p.project_id = {project:String} OR pn.name = {project:String})
 ORDER BY compute_cost DESC NULLS LAST, project_name

@@ -24,7 +24,7 @@ WITH
         SELECT d.organization_id AS organization_id, d.project_id AS project_id, d.day AS day,
                sum(d.cost) AS cost, any(d.currency) AS currency
         FROM billing_daily AS d
-        LEFT JOIN project_names AS pn ON pn.id = d.project_id
+        LEFT JOIN projects AS pn ON pn.id = d.project_id
         WHERE ({organization:String} = '' OR d.organization_id = {organization:String})
           AND ({project:String} = '' OR d.project_id = {project:String} OR pn.name = {project:String})
         GROUP BY d.organization_id, d.project_id, d.day
@@ -80,7 +80,7 @@ WITH
                        NULL) AS budget
         FROM figures AS f
         CROSS JOIN calendar AS c
-        LEFT JOIN project_names AS pn ON pn.id = f.scope
+        LEFT JOIN projects AS pn ON pn.id = f.scope
     )
 SELECT
     if(scope = '*', 'organisation', 'project') AS level,

@@ -26,7 +26,7 @@ WITH
     ),
     inventory AS
     (
-        SELECT * FROM inventory_latest
+        SELECT * FROM resources
         WHERE present AND organization_id IN (SELECT organization_id FROM organizations)
     ),
     charges AS
@@ -34,7 +34,7 @@ WITH
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
                c.resource_name AS resource_name, c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost,
                coalesce(c.currency, 'EUR') AS currency
-        FROM charges_latest AS c
+        FROM resource_charges AS c
         WHERE c.organization_id IN (SELECT organization_id FROM organizations)
     ),
     charge_window AS
@@ -54,7 +54,7 @@ WITH
     ever_seen AS
     (
         SELECT organization_id, resource_id, any(resource_type) AS resource_type, max(last_seen_at) AS last_seen_at
-        FROM inventory_latest
+        FROM resources
         GROUP BY organization_id, resource_id
     ),
     billed_without_resource AS
@@ -189,7 +189,7 @@ SELECT
     f.method AS method,
     f.detail AS detail
 FROM findings AS f
-LEFT JOIN project_names AS pn ON pn.id = f.project_id
+LEFT JOIN projects AS pn ON pn.id = f.project_id
 WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
 ORDER BY finding, billed DESC, expected_monthly_cost DESC NULLS LAST, resource_id
 SETTINGS join_use_nulls = 1

@@ -38,7 +38,7 @@ WITH
     -- Each dataset from the newest run that collected it (a run may collect only some sources).
     newest AS
     (
-        SELECT dataset, run_id FROM latest_dataset_runs
+        SELECT dataset, run_id FROM newest_runs
         WHERE organization_id IN (SELECT organization_id FROM latest)
     ),
     servers AS (SELECT * FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM latest)),
@@ -66,12 +66,12 @@ WITH
         SELECT * FROM raw_block_snapshots WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'block_snapshots')
     ),
 
-    -- Attachments still in force per Block volume and run (a `detached` reference no longer holds it).
+    -- Attachments still in force per Block volume of the newest run (a `detached` reference no longer holds it).
     block_refs AS
     (
         SELECT run_id, volume_id, countIf(coalesce(status, '') != 'detached') AS active
         FROM raw_block_volume_references
-        WHERE run_id IN (SELECT run_id FROM runs)
+        WHERE run_id IN (SELECT run_id FROM newest WHERE dataset = 'block_volumes')
         GROUP BY run_id, volume_id
     ),
     stopped AS (SELECT * FROM servers WHERE state IN ('stopped', 'stopped in place')),
@@ -264,32 +264,8 @@ WITH
     ),
 
     -- When each resource entered its current state, from the history of committed runs: the first run that
-    -- saw it so after the last run that saw it otherwise.
-    condition_history AS
-    (
-        SELECT 'stopped_server' AS kind, id AS resource_id, snapshot_at,
-               coalesce(state IN ('stopped', 'stopped in place'), false) AS is_ghost
-        FROM raw_instance_servers WHERE run_id IN (SELECT run_id FROM runs)
-        UNION ALL
-        SELECT 'unattached_volume', id, snapshot_at, server_id IS NULL
-        FROM raw_instance_volumes WHERE run_id IN (SELECT run_id FROM runs)
-        UNION ALL
-        SELECT 'unattached_volume', v.id, v.snapshot_at, coalesce(v.status = 'available', false) AND coalesce(r.active, 0) = 0
-        FROM raw_block_volumes AS v
-        LEFT JOIN block_refs AS r ON r.run_id = v.run_id AND r.volume_id = v.id
-        WHERE v.run_id IN (SELECT run_id FROM runs)
-        UNION ALL
-        SELECT 'orphaned_ip', id, snapshot_at, server_id IS NULL
-        FROM raw_instance_ips WHERE run_id IN (SELECT run_id FROM runs)
-    ),
-    streaks AS
-    (
-        SELECT h.kind AS kind, h.resource_id AS resource_id,
-               maxIf(h.snapshot_at, NOT h.is_ghost) AS last_healthy,
-               arrayMin(arrayFilter(t -> t > last_healthy, groupArrayIf(h.snapshot_at, h.is_ghost))) AS streak_start
-        FROM condition_history AS h
-        GROUP BY h.kind, h.resource_id
-    ),
+    -- saw it so after the last run that saw it otherwise (the table ghost_streaks, kept up to date at each load).
+    streaks AS (SELECT kind, resource_id, last_healthy, streak_start FROM ghost_streaks),
 
     report_rows AS
     (
@@ -305,7 +281,7 @@ WITH
         INNER JOIN latest AS l ON l.organization_id = f.organization_id
         LEFT JOIN costs AS c ON c.kind = f.kind AND c.resource_id = f.resource_id
         LEFT JOIN streaks AS st ON st.kind = f.kind AND st.resource_id = f.resource_id
-        LEFT JOIN project_names AS pn ON pn.id = f.project_id
+        LEFT JOIN projects AS pn ON pn.id = f.project_id
         WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
     )
 SELECT * FROM
@@ -348,7 +324,7 @@ SELECT * FROM
                   if(b.monthly_cost IS NULL, concat('; no known price for load balancer ', coalesce(b.type, '?'), ' in ', b.zone, ' (see price_overrides)'), '')) AS reason
     FROM idle_load_balancers AS b
     INNER JOIN latest AS l ON l.organization_id = b.organization_id
-    LEFT JOIN project_names AS pn ON pn.id = b.project_id
+    LEFT JOIN projects AS pn ON pn.id = b.project_id
     WHERE {project:String} = '' OR b.project_id = {project:String} OR pn.name = {project:String}
 )
 ORDER BY monthly_cost DESC NULLS LAST, kind, resource_id

@@ -39,7 +39,7 @@ WITH
                CAST(i.region, 'String') AS zone, i.node_type AS node_type, coalesce(i.is_ha_cluster, false) AS ha,
                i.created_at AS created_at
         FROM raw_rdb_instances AS i
-        WHERE i.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'rdb_instances')
+        WHERE i.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'rdb_instances')
     ),
     usage AS
     (
@@ -111,7 +111,7 @@ SELECT f.kind AS kind, f.resource_id AS resource_id, f.name AS name, f.project_i
        coalesce(pn.name, f.project_id) AS project_name, f.zone AS zone, f.since AS since,
        CAST(round(f.monthly_cost, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost, f.currency AS currency, f.reason AS reason
 FROM found AS f
-LEFT JOIN project_names AS pn ON pn.id = f.project_id
+LEFT JOIN projects AS pn ON pn.id = f.project_id
 WHERE ({organization:String} = '' OR f.organization_id = {organization:String})
   AND ({project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String})
 ORDER BY f.monthly_cost DESC NULLS LAST, f.kind, f.name

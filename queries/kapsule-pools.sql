@@ -28,7 +28,7 @@ WITH
     anchor AS (SELECT max(day) AS last_day FROM instance_cpu_daily),
     newest AS
     (
-        SELECT organization_id, run_id FROM latest_dataset_runs
+        SELECT organization_id, run_id FROM newest_runs
         WHERE dataset = 'k8s_pools' AND ({organization:String} = '' OR organization_id = {organization:String})
     ),
     pools AS
@@ -79,7 +79,7 @@ WITH
         SELECT t.organization_id AS organization_id, CAST(t.zone, 'String') AS zone,
                t.commercial_type AS commercial_type, any(t.ncpus) AS ncpus
         FROM raw_instance_server_types AS t
-        WHERE t.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'instance_server_types')
+        WHERE t.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'instance_server_types')
           AND t.ncpus > 0
         GROUP BY organization_id, zone, commercial_type
     ),
@@ -154,7 +154,7 @@ SELECT d.cluster_name AS cluster_name, d.pool_name AS pool_name, d.pool_id AS po
            if(d.recommendation = 'shrink', '; pod requests, memory unchecked', '')
        ) AS reason
 FROM decided AS d
-LEFT JOIN project_names AS pn ON pn.id = d.project_id
+LEFT JOIN projects AS pn ON pn.id = d.project_id
 WHERE {project:String} = '' OR d.project_id = {project:String} OR pn.name = {project:String}
 ORDER BY indexOf(['shrink', 'insufficient_data', 'ok'], d.recommendation), monthly_savings DESC NULLS LAST,
          d.cluster_name, d.pool_name, d.pool_id

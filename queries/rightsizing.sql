@@ -34,8 +34,8 @@ WITH
         SELECT i.organization_id AS organization_id, i.resource_id AS resource_id, i.name AS name,
                i.project_id AS project_id, pn.name AS project_name, i.zone AS zone,
                i.resource_class AS commercial_type
-        FROM inventory_latest AS i
-        LEFT JOIN project_names AS pn ON pn.id = i.project_id
+        FROM resources AS i
+        LEFT JOIN projects AS pn ON pn.id = i.project_id
         WHERE i.resource_type = 'instance_server' AND i.present AND i.state = 'running'
           -- Kapsule nodes: their pool's node type is what changes (kapsule-pools), not one node.
           AND (i.organization_id, i.resource_id) NOT IN
@@ -63,7 +63,7 @@ WITH
                          splitByChar('-', t.commercial_type)[1]),
                       if(endsWith(t.commercial_type, '-WIN'), '-WIN', '')) AS family
         FROM raw_instance_server_types AS t
-        WHERE t.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'instance_server_types')
+        WHERE t.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'instance_server_types')
           AND t.hourly_price IS NOT NULL AND t.ncpus > 0
     ),
     judged AS

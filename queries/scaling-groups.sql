@@ -24,7 +24,7 @@ WITH
     newest AS
     (
         SELECT organization_id, run_id, snapshot_at, toDate(snapshot_at) AS as_of
-        FROM latest_dataset_runs
+        FROM newest_runs
         WHERE dataset = 'autoscaling_instance_groups'
           AND ({organization:String} = '' OR organization_id = {organization:String})
     ),
@@ -133,7 +133,7 @@ LEFT JOIN event_counts AS ec ON ec.group_id = g.group_id
 LEFT JOIN flap_counts AS fc ON fc.group_id = g.group_id
 LEFT JOIN sizes AS sz ON sz.group_id = g.group_id
 LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type
-LEFT JOIN project_names AS pn ON pn.id = g.project_id
+LEFT JOIN projects AS pn ON pn.id = g.project_id
 WHERE {project:String} = '' OR g.project_id = {project:String} OR pn.name = {project:String}
 ORDER BY flapping DESC, flaps DESC, monthly_cost DESC NULLS LAST, g.name
 SETTINGS join_use_nulls = 1;

@@ -11,6 +11,9 @@
 //!                                                          Instance collected, loaded and read by the five
 //!                                                          utilisation reports, each against a reference
 //!                                                          measured in the same run
+//!   ./target/release/costlake-bench history [30 90 365]    every report's time in the engine as the history
+//!                                                          grows to that many daily inventory runs (1,000
+//!                                                          servers), against the first run's
 //!
 //! The client-side rate limit is raised (`COSTLAKE_MAX_RPS=10000`) so the numbers measure costlake, not the
 //! politeness toward Scaleway's API that the default (20 requests per second) imposes. The simulator runs in its
@@ -245,7 +248,8 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let utilisation = args.first().is_some_and(|a| a == "utilisation");
     let scale = args.first().is_some_and(|a| a == "scale");
-    if utilisation || scale {
+    let history = args.first().is_some_and(|a| a == "history");
+    if utilisation || scale || history {
         args.remove(0);
     }
     let sizes: Vec<usize> = args.iter().map(|a| a.parse().expect("sizes are numbers")).collect();
@@ -255,7 +259,9 @@ fn main() {
     let library = std::env::var_os("COSTLAKE_CHDB_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(costlake_transform::warehouse::chdb::default_library_path);
-    if scale {
+    if history {
+        bench_history(&bin, &library, 1_000, if sizes.is_empty() { vec![30, 90, 365] } else { sizes });
+    } else if scale {
         bench_scale(&bin, &library, if sizes.is_empty() { vec![1, 10, 100] } else { sizes });
     } else if utilisation {
         for servers in if sizes.is_empty() { vec![1_000] } else { sizes } {
@@ -438,8 +444,7 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         .map(|m| {
             let (table, source) = (m.table, m.source);
             measure(bin, &env, &["sql", &format!("CREATE TABLE bench_{table} AS {table}")]);
-            let insert =
-                format!("INSERT INTO bench_{table} SELECT * FROM {}", costlake_transform::models::whole(source));
+            let insert = format!("INSERT INTO bench_{table} SELECT * FROM {}", m.whole());
             (table, source, measure(bin, &env, &["sql", &insert]))
         })
         .collect();
@@ -590,4 +595,122 @@ fn bench_scale(bin: &Path, library: &Path, multiples: Vec<usize>) {
             println!("| {round} | {wall} | {mib} MiB |");
         }
     }
+}
+
+/// Reports against the history kept: the inventory and the bill of `servers` servers collected once and loaded,
+/// then that inventory listed again as the runs of the following days until the warehouse holds each count of
+/// runs (the same resources every day: the history grows, not the organisation). At each count the newest day's
+/// run is loaded alone, as a daily job does (the tables fold it in), and every report timed in the engine, the
+/// median of three; the first column, one run, is the reference.
+fn bench_history(bin: &Path, library: &Path, servers: usize, counts: Vec<usize>) {
+    let (simulator, exports) = start_simulator(bin, servers);
+    let dir = tempfile::tempdir().unwrap();
+    let env = bench_env(exports, dir.path(), library);
+    let report_env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| {
+            if k == "COSTLAKE_LOG" { (k.clone(), "warn,costlake_queries=debug".into()) } else { (k.clone(), v.clone()) }
+        })
+        .collect();
+    assert!(measure(bin, &env, &["collect", "--sources", INVENTORY_SOURCES]).succeeded(), "collect");
+    assert!(measure(bin, &env, &["load"]).succeeded(), "load");
+    drop(simulator);
+    let timings = |env: &[(String, String)]| -> Vec<String> {
+        UTILISATION_REPORTS
+            .iter()
+            .map(|name| {
+                let m = median_of(bin, env, &["report", name, "--format", "json"], 3);
+                engine_ms(&m).map_or_else(|| "failed".to_string(), |ms| ms.to_string())
+            })
+            .collect()
+    };
+    let mut columns = vec![("1 run".to_string(), "the first load".to_string(), timings(&report_env))];
+
+    let base = tsv(bin, &env, "SELECT run_id FROM _load_ledger FINAL ORDER BY snapshot_at DESC LIMIT 1");
+    // The inventory's datasets: the bill's month-to-date states listed again on later days would be another bill.
+    let datasets: Vec<String> = tsv(
+        bin,
+        &env,
+        &format!(
+            "SELECT arrayJoin(datasets) AS d FROM _load_ledger FINAL WHERE run_id = '{base}' \
+             AND NOT startsWith(d, 'billing_') ORDER BY d"
+        ),
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let mut held = 1;
+    for count in counts.into_iter().filter(|&c| c > 1) {
+        // Days `held` to `count - 2` after the collected run, each a run of its own, caught up in one load; then
+        // day `count - 1`, the daily run, loaded and timed.
+        for (from, to, timed) in [(held, count - 1, false), (count - 1, count, true)] {
+            if from >= to {
+                continue;
+            }
+            clone_runs(bin, &env, &base, &datasets, from, to);
+            let load = measure(bin, &env, &["load"]);
+            assert!(load.succeeded(), "load: {}", load.stderr);
+            if timed {
+                columns.push((
+                    format!("{count} runs"),
+                    format!("{}, {} MiB", seconds(&load), load.mib()),
+                    timings(&report_env),
+                ));
+            }
+        }
+        held = count;
+    }
+
+    println!("### {servers} servers, in-engine ms per report as the history grows\n");
+    println!("| report | {} |", columns.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(" | "));
+    println!("|---|{}", "---:|".repeat(columns.len()));
+    println!(
+        "| load of the newest day's run | {} |",
+        columns.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join(" | ")
+    );
+    for (i, name) in UTILISATION_REPORTS.iter().enumerate() {
+        let cells: Vec<&str> = columns.iter().map(|c| c.2[i].as_str()).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+}
+
+/// Copies run `base`'s rows of the inventory datasets as runs `<base>-<k>`, `k` days later, for k in [from, to),
+/// and commits them in the ledger.
+fn clone_runs(bin: &Path, env: &[(String, String)], base: &str, datasets: &[String], from: usize, to: usize) {
+    let days = format!("range({from}, {to})");
+    let shifted = |column: &str| match column {
+        "run_id" => "concat(run_id, '-', toString(k))".to_string(),
+        "snapshot_at" => "snapshot_at + toIntervalDay(k)".to_string(),
+        other => format!("`{other}`"),
+    };
+    for dataset in datasets {
+        let table = format!("raw_{dataset}");
+        let columns: Vec<String> = tsv(
+            bin,
+            env,
+            &format!(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' \
+                 ORDER BY position"
+            ),
+        )
+        .lines()
+        .map(str::to_string)
+        .collect();
+        let names: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+        let values: Vec<String> = columns.iter().map(|c| shifted(c)).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM {table} ARRAY JOIN {days} AS k WHERE run_id = '{base}'",
+            names.join(", "),
+            values.join(", ")
+        );
+        assert!(measure(bin, env, &["sql", &sql]).succeeded(), "{sql}");
+    }
+    let listed = datasets.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ");
+    let ledger = format!(
+        "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, \
+         manifest) SELECT concat(run_id, '-', toString(k)), organization_id, snapshot_date + k, \
+         snapshot_at + toIntervalDay(k), now64(3), rows, [{listed}], '{{}}' FROM _load_ledger FINAL \
+         ARRAY JOIN {days} AS k WHERE run_id = '{base}'"
+    );
+    assert!(measure(bin, env, &["sql", &ledger]).succeeded(), "{ledger}");
 }

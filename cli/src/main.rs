@@ -120,7 +120,7 @@ fn sql_long_about() -> String {
         "Run ad-hoc SQL on the warehouse (ClickHouse SQL). Parameters are ClickHouse query parameters: \
          --param name=value binds {name:Type} in the SQL. A trailing FORMAT clause (FORMAT TSV, \
          FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables kept up to date at each load \
-         (a run recomputes only the days it brought):\n",
+         (a load computes only what its runs changed):\n",
     );
     let models = costlake_transform::migrate::MODEL_FILES;
     for model in costlake_transform::models::MATERIALISED {

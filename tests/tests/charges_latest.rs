@@ -1,12 +1,14 @@
-//! charges_latest on the real engine, from hand-written runs of FinOps charges: each day comes from the newest
-//! loaded run that collected it, so a re-collected charge counts once, a restated price replaces the old one, a
-//! charge the newer run no longer lists is gone, and a run that never finished loading is ignored.
+//! charges_latest (the table resource_charges, refreshed as a load does) on the real engine, from hand-written
+//! runs of FinOps charges: each day comes from the newest loaded run that collected it, so a re-collected charge
+//! counts once, a restated price replaces the old one, a charge the newer run no longer lists is gone, and a run
+//! that never finished loading is ignored.
 
 use std::str::FromStr;
 
 use costlake_queries::query;
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate;
+use costlake_transform::models::refresh;
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 use rust_decimal::Decimal;
@@ -63,6 +65,8 @@ async fn each_day_comes_from_the_newest_run_that_collected_it() {
         &[("r1", "2026-11-01", "1"), ("r2", "2026-11-01", "2"), ("r1", "2026-11-02", "1"), ("r2", "2026-11-02", "2")],
     )
     .await;
+    // Loaded as a load does: the table follows run a, then run b's days are folded in over it.
+    refresh(&warehouse).await.unwrap();
     run(
         &warehouse,
         "b",
@@ -73,6 +77,7 @@ async fn each_day_comes_from_the_newest_run_that_collected_it() {
     .await;
     // A later run whose load never finished (no ledger row): not the truth for any day.
     run(&warehouse, "c", "2026-11-05T04:00:00Z", false, &[("r1", "2026-11-01", "99")]).await;
+    refresh(&warehouse).await.unwrap();
 
     let result = query(
         &warehouse,

@@ -4,6 +4,7 @@
 use costlake_queries::{find, run};
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate;
+use costlake_transform::models::refresh;
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 
@@ -66,9 +67,6 @@ async fn since_follows_the_history_of_runs() {
     let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
     migrate(&warehouse).await.unwrap();
     let (a, b, c) = ("2026-11-01T06:00:00Z", "2026-11-10T06:00:00Z", "2026-11-20T06:00:00Z");
-    for (run, at) in [("run-a", a), ("run-b", b), ("run-c", c)] {
-        ledger(&warehouse, run, at).await;
-    }
     // Stopped since before costlake's first run: the API's timestamp is the best answer.
     for (run, at) in [("run-a", a), ("run-b", b), ("run-c", c)] {
         server(&warehouse, run, at, "always-stopped", "stopped", "2026-10-20T12:00:00Z").await;
@@ -95,6 +93,11 @@ async fn since_follows_the_history_of_runs() {
     // Seen orphaned once, then attached: not a ghost any more.
     ip(&warehouse, "run-a", a, "ip-reattached", None).await;
     ip(&warehouse, "run-c", c, "ip-reattached", Some("always-stopped")).await;
+    // Committed and loaded one after the other, as daily loads do: the streaks are folded in run by run.
+    for (run, at) in [("run-a", a), ("run-b", b), ("run-c", c)] {
+        ledger(&warehouse, run, at).await;
+        refresh(&warehouse).await.unwrap();
+    }
 
     let report = find("ghost-resources").unwrap();
     let result = run(&warehouse, &report, &[]).await.unwrap();
@@ -143,6 +146,7 @@ async fn a_state_costlake_does_not_know_is_reported_not_dropped() {
             .await
             .unwrap();
     }
+    refresh(&warehouse).await.unwrap();
     let report = find("ghost-resources").unwrap();
     let result = run(&warehouse, &report, &[]).await.unwrap();
     let (kind_at, name_at, state_at, cost_at, reason_at) = (

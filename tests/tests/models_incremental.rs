@@ -1,11 +1,13 @@
 //! The materialised models, maintained run by run, against the same models computed in one pass over
 //! everything: on both warehouse backends, with series that cross a month, overlap between runs, restart their
-//! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics).
+//! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics); and the
+//! inventory's current state (resources, projects, newest runs) through renames, deletions, a detachment, a run
+//! collecting some products only and a backfill.
 
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate::migrate;
-use costlake_transform::models::{MATERIALISED, refresh_with, stale, whole};
+use costlake_transform::models::{MATERIALISED, refresh_with, stale};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 
@@ -157,7 +159,7 @@ async fn refresh_and_compare(warehouse: &dyn Warehouse, step: &str, rows: u64) {
     refresh_with(warehouse, rows).await.unwrap();
     assert!(stale(warehouse).await.unwrap().is_empty(), "{step}: every table is current");
     for model in MATERIALISED {
-        let everything = whole(model.source);
+        let everything = model.whole();
         let rows: u64 = tsv(warehouse, &format!("SELECT count() FROM {}", model.table), &[]).await.parse().unwrap();
         let expected: u64 = tsv(warehouse, &format!("SELECT count() FROM {everything}"), &[]).await.parse().unwrap();
         assert_eq!(rows, expected, "{step}: {} rows", model.table);
@@ -227,6 +229,118 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(stale(warehouse).await.unwrap(), ["billing_daily"]);
     assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["billing_daily"]);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the run the ledger lacks is forgotten");
+}
+
+/// A committed run at `at` that collected `datasets`.
+async fn ledger_at(warehouse: &dyn Warehouse, run: &str, at: &str, datasets: &[&str]) {
+    let datasets = format!("[{}]", datasets.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
+    warehouse
+        .execute(
+            &format!(
+                "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, \
+                 datasets, manifest) SELECT {{run:String}}, 'org-1', toDate(t), t, now64(3), 0, {datasets}, '{{}}' \
+                 FROM (SELECT parseDateTime64BestEffort({{at:String}}, 6, 'UTC') AS t)"
+            ),
+            &params(&[("run", run), ("at", at)]),
+        )
+        .await
+        .unwrap();
+}
+
+/// Inserts rows into a raw table, each run's rows at its snapshot time.
+async fn listing(warehouse: &dyn Warehouse, table: &str, run: &str, at: &str, columns: &str, rows: &str) {
+    warehouse
+        .execute(
+            &format!(
+                "INSERT INTO {table} (run_id, snapshot_at, organization_id, {columns}) \
+                 SELECT {{run:String}}, parseDateTime64BestEffort({{at:String}}, 6, 'UTC'), 'org-1', * \
+                 FROM values('{rows_types}', {rows})",
+                rows_types = match table {
+                    "raw_instance_servers" => "zone String, id String, name Nullable(String), state Nullable(String)",
+                    "raw_instance_volumes" =>
+                        "zone String, id String, name Nullable(String), server_id Nullable(String)",
+                    _ => "locality String, id String, name Nullable(String)",
+                },
+            ),
+            &params(&[("run", run), ("at", at)]),
+        )
+        .await
+        .unwrap();
+}
+
+async fn servers(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
+    listing(warehouse, "raw_instance_servers", run, at, "zone, id, name, state", rows).await;
+}
+
+async fn volumes(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
+    listing(warehouse, "raw_instance_volumes", run, at, "zone, id, name, server_id", rows).await;
+}
+
+async fn projects(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
+    listing(warehouse, "raw_account_projects", run, at, "locality, id, name", rows).await;
+}
+
+async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
+    migrate(warehouse).await.unwrap();
+    let resource = |id: &'static str| async move {
+        tsv(
+            warehouse,
+            "SELECT name, attached_to, present, toDate(first_seen_at), toDate(last_seen_at) FROM resources \
+             WHERE resource_id = {id:String}",
+            &[("id", id)],
+        )
+        .await
+    };
+    let all = ["instance_servers", "instance_volumes", "account_projects"];
+
+    let at = "2026-11-01 04:00:00";
+    ledger_at(warehouse, "inv-1", at, &all).await;
+    servers(warehouse, "inv-1", at, "('fr-par-1', 'srv-a', 'a', 'running'), ('fr-par-1', 'srv-b', 'b', 'stopped')")
+        .await;
+    volumes(warehouse, "inv-1", at, "('fr-par-1', 'vol-1', 'v', 'srv-a')").await;
+    projects(warehouse, "inv-1", at, "('global', 'p1', 'Web')").await;
+    refresh_and_compare(warehouse, "inv-1", 1000).await;
+    assert_eq!(resource("vol-1").await, "v\tsrv-a\ttrue\t2026-11-01\t2026-11-01");
+
+    // srv-a renamed, srv-b deleted, vol-1 detached: the newest listing, nulls included.
+    let at = "2026-11-02 04:00:00";
+    ledger_at(warehouse, "inv-2", at, &all).await;
+    servers(warehouse, "inv-2", at, "('fr-par-1', 'srv-a', 'a2', 'running')").await;
+    volumes(warehouse, "inv-2", at, "('fr-par-1', 'vol-1', 'v', NULL)").await;
+    refresh_and_compare(warehouse, "inv-2", 1000).await;
+    assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-11-01\t2026-11-02");
+    assert_eq!(resource("srv-b").await, "b\t\\N\tfalse\t2026-11-01\t2026-11-01");
+    assert_eq!(resource("vol-1").await, "v\t\\N\ttrue\t2026-11-01\t2026-11-02");
+
+    // A run collecting the servers only leaves the volumes as the newest run of theirs listed them.
+    let at = "2026-11-03 04:00:00";
+    ledger_at(warehouse, "inv-3", at, &["instance_servers"]).await;
+    servers(warehouse, "inv-3", at, "('fr-par-1', 'srv-a', 'a2', 'running')").await;
+    refresh_and_compare(warehouse, "inv-3", 1000).await;
+    assert_eq!(resource("vol-1").await, "v\t\\N\ttrue\t2026-11-01\t2026-11-02");
+    assert_eq!(
+        tsv(warehouse, "SELECT run_id FROM latest_dataset_runs WHERE dataset = 'instance_volumes'", &[]).await,
+        "inv-2"
+    );
+
+    // A backfill of an older run: first seen moves back, nothing newer is overwritten.
+    let at = "2026-10-31 04:00:00";
+    ledger_at(warehouse, "inv-0", at, &all).await;
+    servers(warehouse, "inv-0", at, "('fr-par-1', 'srv-a', 'a0', 'running'), ('fr-par-1', 'srv-old', 'o', 'running')")
+        .await;
+    projects(warehouse, "inv-0", at, "('global', 'p1', 'Old')").await;
+    refresh_and_compare(warehouse, "inv-0", 1000).await;
+    assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-10-31\t2026-11-03");
+    assert_eq!(resource("srv-old").await, "o\t\\N\tfalse\t2026-10-31\t2026-10-31");
+    assert_eq!(tsv(warehouse, "SELECT name FROM project_names WHERE id = 'p1'", &[]).await, "Web");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_resources_follow_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    resources_follow_the_runs(&warehouse).await;
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ WITH
     ),
     charged_periods AS
     (
-        SELECT DISTINCT organization_id, toStartOfMonth(start_date) AS period_start FROM charges_latest
+        SELECT DISTINCT organization_id, toStartOfMonth(start_date) AS period_start FROM resource_charges
     ),
     period_invoices AS
     (
@@ -67,7 +67,7 @@ WITH
             SELECT ch.organization_id, toStartOfMonth(ch.start_date), ch.project_id, ch.sku, toDecimal128(0, 9),
                    toDecimal128(ch.price, 9), toDate(ch.start_date), false, CAST(NULL, 'Nullable(String)'),
                    coalesce(ch.currency, 'EUR')
-            FROM charges_latest AS ch
+            FROM resource_charges AS ch
             -- A period whose consumption was never collected has no known bill: its charges stand alone.
             WHERE (ch.organization_id, toStartOfMonth(ch.start_date))
                   IN (SELECT DISTINCT organization_id, billing_period FROM billing_daily)
@@ -99,7 +99,7 @@ WITH
                ch.price AS cost, CAST(NULL, 'Nullable(Decimal(38, 9))') AS quantity, CAST(NULL, 'Nullable(String)') AS unit,
                coalesce(ch.currency, 'EUR') AS currency, false AS restates, nullIf(ch.invoice_id, '') AS invoice_id,
                toUInt32(1) AS spread_days, 'charges' AS source
-        FROM charges_latest AS ch
+        FROM resource_charges AS ch
         UNION ALL
         -- Per project and SKU, what the bill of a period with charges holds beyond them.
         SELECT rc.organization_id, rc.project_id, rc.sku, CAST(NULL, 'Nullable(String)'), rc.name,
@@ -163,14 +163,14 @@ SELECT
 FROM rows AS r
 LEFT JOIN sku_names AS sn ON sn.sku = r.sku
 LEFT JOIN catalog_names AS cn ON cn.sku = r.sku
-LEFT JOIN project_names AS pn ON pn.id = r.project_id
+LEFT JOIN projects AS pn ON pn.id = r.project_id
 LEFT JOIN organization_names AS o ON o.organization_id = r.organization_id
 LEFT JOIN period_invoices AS pi ON pi.organization_id = r.organization_id AND pi.period_start = toStartOfMonth(r.charge_start)
 LEFT JOIN tags_json AS t ON t.organization_id = r.organization_id AND t.resource_id = r.resource_id
 LEFT JOIN
 (
     SELECT organization_id, resource_id, any(zone) AS zone, any(name) AS name, any(resource_type) AS resource_type
-    FROM inventory_latest
+    FROM resources
     GROUP BY organization_id, resource_id
 ) AS inv ON inv.organization_id = r.organization_id AND inv.resource_id = r.resource_id
 SETTINGS join_use_nulls = 1;

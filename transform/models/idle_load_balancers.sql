@@ -40,7 +40,7 @@ WITH
                s.backends AS backends, s.servers AS servers
         FROM raw_lb_load_balancers AS l
         INNER JOIN seen AS s ON s.run_id = l.run_id AND s.resource_id = l.id
-        WHERE l.run_id IN (SELECT run_id FROM latest_dataset_runs WHERE dataset = 'lb_load_balancers')
+        WHERE l.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'lb_load_balancers')
     ),
     prices AS
     (

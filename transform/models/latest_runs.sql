@@ -2,5 +2,5 @@
 
 CREATE OR REPLACE VIEW latest_runs AS
 SELECT organization_id, run_id, snapshot_at
-FROM latest_dataset_runs
+FROM newest_runs
 WHERE dataset = 'instance_servers';

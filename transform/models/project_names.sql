@@ -1,8 +1,5 @@
--- project_names: the newest name of every project a loaded run has seen (a deleted project keeps its name, so
--- its costs and ghosts still read as the project people knew); every report uses it.
+-- project_names: the newest name of every project a loaded run has seen; the table `projects`, kept up to date
+-- at each load (transform/models/projects_source.sql says how), under the name queries have used.
 
 CREATE OR REPLACE VIEW project_names AS
-SELECT p.id AS id, argMax(p.name, p.snapshot_at) AS name
-FROM raw_account_projects AS p
-WHERE p.run_id IN (SELECT run_id FROM runs)
-GROUP BY p.id;
+SELECT id, name FROM projects;

@@ -7,6 +7,6 @@ SELECT organization_id, resource_type, resource_id, project_id, tag,
        multiIf(position(tag, '=') > 0, substring(tag, position(tag, '=') + 1),
                position(tag, ':') > 0, substring(tag, position(tag, ':') + 1), 'true') AS tag_value,
        position(tag, '=') = 0 AND position(tag, ':') = 0 AS valueless
-FROM inventory_latest
+FROM resources
 ARRAY JOIN tags AS tag
 WHERE tag != '';

@@ -331,11 +331,8 @@ mod tests {
         let ordered = models().unwrap();
         let position = |name: &str| ordered.iter().position(|m| m.name == name).unwrap();
         assert_eq!(ordered.len(), MODEL_FILES.len());
-        assert!(position("runs") < position("latest_dataset_runs"));
-        assert!(position("latest_dataset_runs") < position("latest_runs"));
-        assert!(position("latest_runs") < position("inventory_latest"));
-        assert!(position("inventory_history") < position("inventory_latest"));
-        assert!(position("inventory_latest") < position("resource_tags"));
+        assert!(position("runs") < position("newest_runs_source"));
+        assert!(position("inventory_history") < position("resources_source"));
         assert!(position("charges_latest") < position("focus_costs"));
     }
 

@@ -1,19 +1,24 @@
 //! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
-//! Each table is computed by its `*_source(from, to)` view, a parameterised view over a window of days. A load
-//! recomputes only the days its runs brought data for (`Materialised::touched`), partition by partition: the
-//! partition's other rows are copied into the twin table `<table>_next`, the touched days computed beside them
-//! from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and
-//! the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it). A reader sees the
-//! old partition or the new one, never a half-built one, and a crash mid-way leaves the old one in place.
-//! `instance_cpu_hourly` is partitioned by month; the daily tables, a row per resource and day, are one partition
-//! each, small enough to copy (partitioning them would mean recreating tables that a process applying the same
-//! migration at once may be filling).
+//! Each table is computed by its `*_source` view and maintained one of three ways:
+//! - A row per day (`Maintained::Days`: the costs, the charges and the CPU and database rollups): the source computes a window
+//!   of days, and a load recomputes only the days its runs brought data for, partition by partition: the
+//!   partition's other rows are copied into the twin table `<table>_next`, the touched days computed beside them
+//!   from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and
+//!   the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it).
+//!   `instance_cpu_hourly` and `resource_charges` are partitioned by month; the daily tables, a row per resource
+//!   and day, are one partition each, small enough to copy (partitioning them would mean recreating tables that a
+//!   process applying the same migration at once may be filling).
+//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects): the
+//!   source merges the table with the runs' listings into the twin, swapped in with `EXCHANGE TABLES`.
+//! - From the newest runs only (`Maintained::Newest`: the collected prices): recomputed whole into the twin and
+//!   swapped in.
 //!
-//! `_refresh_runs` records the runs each table holds and the models (a checksum of their text) that computed it.
-//! A loaded run the table does not hold yet (a crash between a run's ledger row and its refresh) is folded in by
-//! the next load, whatever that load finds to load; a table computed by other models (an upgrade), or holding a
-//! run the ledger no longer has, is rebuilt whole into the twin and swapped in with `EXCHANGE TABLES`.
+//! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
+//! the old one in place. `_refresh_runs` records the runs each table holds and the models (a checksum of their
+//! text) that computed it. A loaded run the table does not hold yet (a crash between a run's ledger row and its
+//! refresh) is folded in by the next load, whatever that load finds to load; a table computed by other models (an
+//! upgrade), or holding a run the ledger no longer has, is rebuilt whole into the twin and swapped in.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -25,16 +30,36 @@ use crate::warehouse::{Param, Result, Warehouse, WarehouseError, string_array};
 /// One materialised model.
 pub struct Materialised {
     pub table: &'static str,
-    /// The parameterised view computing the table's rows for the days in [`from`, `to`).
+    /// The parameterised view computing the table's rows (see [`Maintained`] for its parameters).
     pub source: &'static str,
-    /// The day a row belongs to, as SQL over the table's columns.
-    day: &'static str,
-    /// Whether the table is partitioned by the month of `day` (`toYYYYMM`); if not, it is one partition, `all`,
-    /// copied whole but for the touched days at each refresh (fine for tables of a row per resource and day).
-    monthly: bool,
-    /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows they
-    /// brought for the first of those days (`Date`, `Date`, `UInt64` per row).
-    touched: &'static str,
+    maintained: Maintained,
+}
+
+/// How a load brings a table up to its runs.
+enum Maintained {
+    /// Rows belong to days: the source computes the days in [`from`, `to`), and a load recomputes the days its
+    /// runs brought data for.
+    Days {
+        /// The day a row belongs to, as SQL over the table's columns.
+        day: &'static str,
+        /// Whether the table is partitioned by the month of `day` (`toYYYYMM`); if not, it is one partition,
+        /// `all`, copied whole but for the touched days at each refresh (fine for a row per resource and day).
+        monthly: bool,
+        /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows
+        /// they brought for the first of those days (`Date`, `Date`, `UInt64` per row).
+        touched: &'static str,
+    },
+    /// A row per key (a resource, a project): the source merges the table's rows with the listings of the runs
+    /// `runs` (`fold = true`), or computes every row from all committed runs (`fold = false`). A load rewrites the
+    /// table from the merge and swaps it in: it costs what exists (resources ever seen), not the history kept.
+    Keyed {
+        /// The merge is exact only for runs newer than those the table holds (a streak's start): a run older
+        /// than them (a backfill) rebuilds the table.
+        in_order: bool,
+    },
+    /// Computed from the newest run of each dataset only (the collected prices): recomputed whole at each load
+    /// that brings runs, as big as the price lists whatever the history.
+    Newest,
 }
 
 /// The most raw rows one statement computes from, as far as whole days allow: a statement holds its days' points
@@ -54,48 +79,77 @@ impl Materialised {
     fn twin(&self) -> String {
         format!("{}_next", self.table)
     }
+
+    /// Every row the source computes from all committed runs, as `FROM` text (for benchmarks and checks that
+    /// compare it with the table).
+    pub fn whole(&self) -> String {
+        match self.maintained {
+            Maintained::Days { .. } => format!("{}(from = '1970-01-01', to = '2100-01-01')", self.source),
+            Maintained::Keyed { .. } => format!("{}(fold = false, runs = [])", self.source),
+            Maintained::Newest => self.source.to_string(),
+        }
+    }
 }
 
-/// The models, refreshed in this order (hours before the days that merge them).
+/// The models, refreshed in this order (the newest runs before the resources they say are present, hours before
+/// the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
+    Materialised {
+        table: "newest_runs",
+        source: "newest_runs_source",
+        maintained: Maintained::Keyed { in_order: false },
+    },
+    Materialised { table: "collected_prices", source: "collected_prices_source", maintained: Maintained::Newest },
+    Materialised { table: "projects", source: "projects_source", maintained: Maintained::Keyed { in_order: false } },
+    Materialised { table: "resources", source: "resources_source", maintained: Maintained::Keyed { in_order: false } },
+    Materialised {
+        table: "ghost_streaks",
+        source: "ghost_streaks_source",
+        maintained: Maintained::Keyed { in_order: true },
+    },
+    Materialised {
+        table: "resource_charges",
+        source: "resource_charges_source",
+        maintained: Maintained::Days {
+            day: "toDate(start_date)",
+            monthly: true,
+            touched: "SELECT toDate(start_date) AS day, day + 1, count() FROM raw_billing_charges \
+                      WHERE run_id IN {runs:Array(String)} AND start_date IS NOT NULL GROUP BY day",
+        },
+    },
     Materialised {
         table: "billing_daily",
         source: "billing_daily_source",
-        day: "billing_period",
-        monthly: false,
-        // A state of a period changes all of that period's days.
-        touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
-                  FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} AND billing_period IS NOT NULL \
-                  GROUP BY period",
+        maintained: Maintained::Days {
+            day: "billing_period",
+            monthly: false,
+            // A state of a period changes all of that period's days.
+            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
+                      FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
+                      AND billing_period IS NOT NULL GROUP BY period",
+        },
     },
     Materialised {
         table: "instance_cpu_hourly",
         source: "instance_cpu_hourly_source",
-        day: "toDate(hour)",
-        monthly: true,
-        touched: CPU_DAYS,
+        maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS },
     },
     Materialised {
         table: "instance_cpu_daily",
         source: "instance_cpu_daily_source",
-        day: "day",
-        monthly: false,
-        touched: CPU_DAYS,
+        maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS },
     },
     Materialised {
         table: "rdb_usage_daily",
         source: "rdb_usage_daily_source",
-        day: "day",
-        monthly: false,
-        touched: "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
-                  WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
+        maintained: Maintained::Days {
+            day: "day",
+            monthly: false,
+            touched: "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
+                      WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
+        },
     },
 ];
-
-/// Every row of a source view, as `FROM` text (for benchmarks and checks that compare with the table).
-pub fn whole(source: &str) -> String {
-    format!("{source}(from = '1970-01-01', to = '2100-01-01')")
-}
 
 async fn rows(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<Vec<Vec<String>>> {
     Ok(tsv_rows(&warehouse.query(sql, params, "TabSeparated").await?))
@@ -106,12 +160,16 @@ fn models_param() -> Param {
     ("models".into(), crate::migrate::models_checksum().to_string())
 }
 
-/// The loaded runs (the ledger), and those each table holds under the current models.
-async fn holdings(warehouse: &dyn Warehouse) -> Result<(BTreeSet<String>, BTreeMap<String, BTreeSet<String>>)> {
-    let ledger = rows(warehouse, "SELECT run_id FROM _load_ledger FINAL", &[])
+/// The loaded runs (the ledger) with their snapshot times (as text, in time order), and the runs each table holds
+/// under the current models.
+async fn holdings(warehouse: &dyn Warehouse) -> Result<(BTreeMap<String, String>, BTreeMap<String, BTreeSet<String>>)> {
+    let ledger = rows(warehouse, "SELECT run_id, toString(snapshot_at) FROM _load_ledger FINAL", &[])
         .await?
         .into_iter()
-        .filter_map(|row| row.into_iter().next())
+        .filter_map(|row| match row.as_slice() {
+            [run, at] => Some((run.clone(), at.clone())),
+            _ => None,
+        })
         .collect();
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let sql = "SELECT table_name, run_id FROM _refresh_runs FINAL WHERE models = {models:String}";
@@ -128,18 +186,28 @@ enum Plan {
     Current,
     /// Fold these loaded runs in.
     Fold(Vec<String>),
-    /// Recompute everything (first refresh, other models, or a run the ledger no longer has).
+    /// Recompute everything (first refresh, other models, a run the ledger no longer has, or, for a table merged in
+    /// time order, a run older than those it holds).
     Rebuild,
 }
 
-fn plan(ledger: &BTreeSet<String>, held: Option<&BTreeSet<String>>) -> Plan {
+fn plan(model: &Materialised, ledger: &BTreeMap<String, String>, held: Option<&BTreeSet<String>>) -> Plan {
     match held {
         _ if ledger.is_empty() && held.is_none_or(BTreeSet::is_empty) => Plan::Current,
         None => Plan::Rebuild,
-        Some(held) if !held.is_subset(ledger) => Plan::Rebuild,
+        Some(held) if !held.iter().all(|run| ledger.contains_key(run)) => Plan::Rebuild,
         Some(held) => {
-            let pending: Vec<String> = ledger.difference(held).cloned().collect();
-            if pending.is_empty() { Plan::Current } else { Plan::Fold(pending) }
+            let pending: Vec<String> = ledger.keys().filter(|run| !held.contains(*run)).cloned().collect();
+            let newest_held = held.iter().filter_map(|run| ledger.get(run)).max();
+            let oldest_pending = pending.iter().filter_map(|run| ledger.get(run)).min();
+            let backfill = newest_held.zip(oldest_pending).is_some_and(|(held, pending)| pending < held);
+            if pending.is_empty() {
+                Plan::Current
+            } else if backfill && matches!(model.maintained, Maintained::Keyed { in_order: true }) {
+                Plan::Rebuild
+            } else {
+                Plan::Fold(pending)
+            }
         }
     }
 }
@@ -149,7 +217,7 @@ pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
     let (ledger, held) = holdings(warehouse).await?;
     Ok(MATERIALISED
         .iter()
-        .filter(|m| !matches!(plan(&ledger, held.get(m.table)), Plan::Current))
+        .filter(|m| !matches!(plan(m, &ledger, held.get(m.table)), Plan::Current))
         .map(|m| m.table)
         .collect())
 }
@@ -167,20 +235,32 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
     let mut refreshed = Vec::new();
     for model in MATERIALISED {
         let clock = std::time::Instant::now();
-        let (whole, runs) = match plan(&ledger, held.get(model.table)) {
+        let (whole, runs) = match plan(model, &ledger, held.get(model.table)) {
             Plan::Current => continue,
-            Plan::Rebuild => (true, ledger.iter().cloned().collect()),
+            Plan::Rebuild => (true, ledger.keys().cloned().collect()),
             Plan::Fold(runs) => (false, runs),
         };
-        let key = (model.touched, runs);
-        if !asked.contains_key(&key) {
-            let answer = touched(warehouse, model.touched, &key.1).await?;
-            asked.insert(key.clone(), answer);
-        }
-        let windows = windows(model, &asked[&key]);
-        let runs = key.1;
+        let runs = match model.maintained {
+            Maintained::Keyed { .. } | Maintained::Newest => {
+                merge(warehouse, model, if whole { &[] } else { &runs }).await?;
+                runs
+            }
+            Maintained::Days { day, monthly, touched: question } => {
+                let key = (question, runs);
+                if !asked.contains_key(&key) {
+                    let answer = touched(warehouse, question, &key.1).await?;
+                    asked.insert(key.clone(), answer);
+                }
+                let windows = windows(monthly, &asked[&key]);
+                if whole {
+                    rebuild(warehouse, model, windows, rows_per_statement).await?;
+                } else {
+                    fold(warehouse, model, day, windows, rows_per_statement).await?;
+                }
+                key.1
+            }
+        };
         if whole {
-            rebuild(warehouse, model, windows, rows_per_statement).await?;
             // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load.
             warehouse
                 .execute(
@@ -188,8 +268,6 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
                     &[("table".into(), model.table.to_string()), models_param()],
                 )
                 .await?;
-        } else {
-            fold(warehouse, model, windows, rows_per_statement).await?;
         }
         record(warehouse, model, &runs).await?;
         crate::load::failpoint("models.after_record").await;
@@ -252,15 +330,15 @@ struct Window {
 
 /// Touched days, as one window per partition (days between two touched ones are recomputed too: the result is the
 /// same, and one window per partition keeps the statements few), keyed by partition id.
-fn windows(model: &Materialised, touched: &[Touched]) -> BTreeMap<String, Window> {
+fn windows(monthly: bool, touched: &[Touched]) -> BTreeMap<String, Window> {
     let partition_of = |day: NaiveDate| {
-        if model.monthly { format!("{:04}{:02}", day.year(), day.month()) } else { "all".to_string() }
+        if monthly { format!("{:04}{:02}", day.year(), day.month()) } else { "all".to_string() }
     };
     let mut partitions: BTreeMap<String, Window> = BTreeMap::new();
     for touched in touched {
         let mut day = touched.from;
         while day < touched.to {
-            let end = if model.monthly { next_month(month_of(day)).min(touched.to) } else { touched.to };
+            let end = if monthly { next_month(month_of(day)).min(touched.to) } else { touched.to };
             let window =
                 partitions.entry(partition_of(day)).or_insert(Window { from: day, to: end, rows: BTreeMap::new() });
             window.from = window.from.min(day);
@@ -342,6 +420,7 @@ async fn rebuild(
 async fn fold(
     warehouse: &dyn Warehouse,
     model: &Materialised,
+    day: &str,
     windows: BTreeMap<String, Window>,
     budget: u64,
 ) -> Result<()> {
@@ -353,7 +432,6 @@ async fn fold(
             ("from".into(), window.from.to_string()),
             ("to".into(), window.to.to_string()),
         ];
-        let day = model.day;
         warehouse
             .execute(
                 &format!(
@@ -380,4 +458,29 @@ async fn fold(
         crate::load::failpoint("models.after_exchange").await;
     }
     warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {}", model.twin()), &[]).await
+}
+
+/// Rewrites a keyed table: its rows merged with the listings of `runs` (all committed runs when `runs` is empty,
+/// the whole table recomputed), swapped in whole; a table of the newest runs is recomputed whole. Idempotent: a
+/// crash before the runs are recorded only merges them again.
+async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]) -> Result<()> {
+    let newest = matches!(model.maintained, Maintained::Newest);
+    let batches: Vec<&[String]> = if runs.is_empty() || newest { vec![&[]] } else { runs.chunks(1000).collect() };
+    for batch in batches {
+        let next = fresh_twin(warehouse, model).await?;
+        let (source, params) = if newest {
+            (model.whole(), Vec::new())
+        } else {
+            let fold = ("fold".into(), (!runs.is_empty()).to_string());
+            (
+                format!("{}(fold = {{fold:Bool}}, runs = {{runs:Array(String)}})", model.source),
+                vec![fold, ("runs".into(), string_array(batch))],
+            )
+        };
+        warehouse.execute(&format!("INSERT INTO {next} SELECT * FROM {source}"), &params).await?;
+        crate::load::failpoint("models.pause_before_exchange").await;
+        warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
+        crate::load::failpoint("models.after_exchange").await;
+    }
+    warehouse.execute(&format!("TRUNCATE TABLE {}", model.twin()), &[]).await
 }
