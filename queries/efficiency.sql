@@ -38,7 +38,8 @@ WITH
     ),
     instances AS
     (
-        SELECT DISTINCT organization_id, resource_id FROM inventory_history WHERE resource_type = 'instance_server'
+        -- Every Instance ever listed (resources holds each one once, whatever the history kept).
+        SELECT organization_id, resource_id FROM resources WHERE resource_type = 'instance_server'
     ),
     measured AS
     (

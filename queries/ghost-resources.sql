@@ -126,7 +126,36 @@ WITH
         WHERE orphaned OR age >= {min_snapshot_age_days:UInt32}
     ),
 
-    -- One row per finding: what it is, and the timestamp the API gives for the start of its state.
+    -- What a stopped server is billed for besides compute: its volumes (SBS volumes carry only {id, type} inside
+    -- the server: size and type come from the Block API) and its flexible IPs. A part is (what, quantity,
+    -- price_kind, zone, the key of its price in rate_card).
+    volume_parts AS
+    (
+        SELECT sv.server_id AS server_id,
+               groupArray((concat(if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), 'sbs'),
+                                     coalesce(CAST(sv.volume_type, 'Nullable(String)'), '?')),
+                                  ' volume ', formatReadableDecimalSize(coalesce(bv.size, sv.size, 0))),
+                           CAST(toDecimal128(coalesce(bv.size, sv.size), 9) / 1000000000, 'Nullable(Decimal(38, 9))'),
+                           'volume_gb_hour', toString(sv.zone),
+                           if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), ''),
+                              coalesce(CAST(sv.volume_type, 'Nullable(String)'), '')))) AS parts
+        FROM server_volumes AS sv
+        LEFT JOIN block_volumes AS bv ON bv.id = sv.volume_id
+        GROUP BY sv.server_id
+    ),
+    ip_parts AS
+    (
+        SELECT assumeNotNull(ip.server_id) AS server_id,
+               groupArray((concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)),
+                           CAST(toDecimal128(1, 9), 'Nullable(Decimal(38, 9))'), 'ip_hour', toString(ip.zone),
+                           if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4'))) AS parts
+        FROM ips AS ip
+        WHERE ip.server_id IS NOT NULL
+        GROUP BY server_id
+    ),
+
+    -- One row per finding: what it is, the timestamp the API gives for the start of its state, and the parts it
+    -- is billed for.
     findings AS
     (
         SELECT 'stopped_server' AS kind, s.organization_id AS organization_id, s.id AS resource_id,
@@ -134,38 +163,60 @@ WITH
                toString(s.zone) AS zone, CAST(s.state, 'Nullable(String)') AS state,
                s.modification_date AS api_since, CAST(NULL, 'Nullable(UInt64)') AS size_bytes,
                if(s.state = 'stopped in place', 'in standby (stopped in place), still billed for compute',
-                  'powered off') AS what
+                  'powered off') AS what,
+               CAST(arrayConcat(
+                   if(s.state = 'stopped in place',
+                      [(concat('compute ', coalesce(CAST(s.commercial_type, 'Nullable(String)'), '?')),
+                        CAST(toDecimal128(1, 9), 'Nullable(Decimal(38, 9))'), 'server_hour', toString(s.zone),
+                        coalesce(CAST(s.commercial_type, 'Nullable(String)'), ''))],
+                      []),
+                   vp.parts, ipp.parts), 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))') AS parts
         FROM stopped AS s
+        LEFT JOIN volume_parts AS vp ON vp.server_id = s.id
+        LEFT JOIN ip_parts AS ipp ON ipp.server_id = s.id
         UNION ALL
         SELECT 'unknown_state', s.organization_id, s.id, CAST(s.name, 'Nullable(String)'),
                CAST(s.project_id, 'Nullable(String)'), toString(s.zone), CAST(s.state, 'Nullable(String)'),
                s.modification_date, CAST(NULL, 'Nullable(UInt64)'),
                concat('Instance in state "', coalesce(CAST(s.state, 'Nullable(String)'), 'null'),
-                      '", unknown to costlake: it may still bill for compute, volumes and IPs; check it')
+                      '", unknown to costlake: it may still bill for compute, volumes and IPs; check it'),
+               CAST([], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM unknown_servers AS s
         UNION ALL
         SELECT 'unknown_state', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
                CAST(v.status, 'Nullable(String)'), coalesce(v.last_detached_at, v.created_at), v.size,
                concat('Block Storage volume attached to nothing in status "',
                       coalesce(CAST(v.status, 'Nullable(String)'), 'null'),
-                      '", unknown to costlake: it may still bill; check it')
+                      '", unknown to costlake: it may still bill; check it'),
+               CAST([], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM unknown_block AS v
         UNION ALL
         -- Instance volumes: local ones only; SBS volumes are listed, and judged, by the Block API below.
         SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
                CAST(v.state, 'Nullable(String)'), v.modification_date, v.size,
-               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), 'Instance'), ' volume attached to no Instance')
+               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), 'Instance'), ' volume attached to no Instance'),
+               CAST([(concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), '?'), ' volume ',
+                             formatReadableDecimalSize(coalesce(v.size, 0))),
+                      CAST(toDecimal128(v.size, 9) / 1000000000, 'Nullable(Decimal(38, 9))'), 'volume_gb_hour',
+                      toString(v.zone), coalesce(CAST(v.volume_type, 'Nullable(String)'), ''))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM instance_volumes AS v
         WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
         UNION ALL
         SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
                CAST(v.status, 'Nullable(String)'), coalesce(v.last_detached_at, v.created_at), v.size,
-               concat(coalesce(CAST(v.type, 'Nullable(String)'), 'Block Storage'), ' Block Storage volume attached to nothing')
+               concat(coalesce(CAST(v.type, 'Nullable(String)'), 'Block Storage'), ' Block Storage volume attached to nothing'),
+               CAST([(concat(coalesce(CAST(v.type, 'Nullable(String)'), '?'), ' volume ',
+                             formatReadableDecimalSize(coalesce(v.size, 0))),
+                      CAST(toDecimal128(v.size, 9) / 1000000000, 'Nullable(Decimal(38, 9))'), 'volume_gb_hour',
+                      toString(v.zone), coalesce(CAST(v.type, 'Nullable(String)'), ''))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM unattached_block AS v
         UNION ALL
         SELECT 'orphaned_ip', ip.organization_id, ip.id, coalesce(ip.address, ip.prefix), ip.project_id, toString(ip.zone),
                CAST(ip.state, 'Nullable(String)'), CAST(NULL, 'Nullable(DateTime64(6, \'UTC\'))'),
-               CAST(NULL, 'Nullable(UInt64)'), 'flexible IP attached to no Instance, billed while reserved'
+               CAST(NULL, 'Nullable(UInt64)'), 'flexible IP attached to no Instance, billed while reserved',
+               CAST([(concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)),
+                      CAST(toDecimal128(1, 9), 'Nullable(Decimal(38, 9))'), 'ip_hour', toString(ip.zone),
+                      if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4'))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM ips AS ip
         WHERE ip.server_id IS NULL
         UNION ALL
@@ -173,92 +224,54 @@ WITH
                s.state, s.created, s.size,
                if(s.orphaned,
                   concat('snapshot of a volume that no longer exists, ', toString(s.age), ' days old'),
-                  concat('snapshot ', toString(s.age), ' days old (threshold ', toString({min_snapshot_age_days:UInt32}), ')'))
+                  concat('snapshot ', toString(s.age), ' days old (threshold ', toString({min_snapshot_age_days:UInt32}), ')')),
+               CAST([(concat(s.price_key, ' snapshot ', formatReadableDecimalSize(coalesce(s.size, 0))),
+                      CAST(toDecimal128(s.size, 9) / 1000000000, 'Nullable(Decimal(38, 9))'), 'snapshot_gb_hour',
+                      s.zone, s.price_key)], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM snapshot_findings AS s
     ),
 
-    -- What each finding is billed for, and the key of its price in rate_card.
-    billable_parts AS
-    (
-        SELECT 'stopped_server' AS kind, s.id AS resource_id,
-               concat('compute ', coalesce(CAST(s.commercial_type, 'Nullable(String)'), '?')) AS part,
-               toDecimal128(1, 9) AS quantity, 'server_hour' AS price_kind, toString(s.zone) AS zone,
-               coalesce(CAST(s.commercial_type, 'Nullable(String)'), '') AS match_key
-        FROM stopped AS s
-        WHERE s.state = 'stopped in place'
-        UNION ALL
-        -- SBS volumes carry only {id, type} inside the server: size and type come from the Block API.
-        SELECT 'stopped_server', sv.server_id,
-               concat(if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), 'sbs'),
-                         coalesce(CAST(sv.volume_type, 'Nullable(String)'), '?')),
-                      ' volume ', formatReadableDecimalSize(coalesce(bv.size, sv.size, 0))),
-               toDecimal128(coalesce(bv.size, sv.size), 9) / 1000000000, 'volume_gb_hour', toString(sv.zone),
-               if(sv.volume_type = 'sbs_volume', coalesce(CAST(bv.type, 'Nullable(String)'), ''),
-                  coalesce(CAST(sv.volume_type, 'Nullable(String)'), ''))
-        FROM server_volumes AS sv
-        INNER JOIN stopped AS s ON s.id = sv.server_id
-        LEFT JOIN block_volumes AS bv ON bv.id = sv.volume_id
-        UNION ALL
-        SELECT 'stopped_server', ip.server_id, concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)),
-               toDecimal128(1, 9), 'ip_hour', toString(ip.zone), if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4')
-        FROM ips AS ip
-        INNER JOIN stopped AS s ON s.id = ip.server_id
-        UNION ALL
-        SELECT 'unattached_volume', v.id,
-               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),
-               toDecimal128(v.size, 9) / 1000000000, 'volume_gb_hour', toString(v.zone),
-               coalesce(CAST(v.volume_type, 'Nullable(String)'), '')
-        FROM instance_volumes AS v
-        WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
-        UNION ALL
-        SELECT 'unattached_volume', v.id,
-               concat(coalesce(CAST(v.type, 'Nullable(String)'), '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),
-               toDecimal128(v.size, 9) / 1000000000, 'volume_gb_hour', toString(v.zone),
-               coalesce(CAST(v.type, 'Nullable(String)'), '')
-        FROM unattached_block AS v
-        UNION ALL
-        SELECT 'orphaned_ip', ip.id, concat('flexible IP ', coalesce(ip.address, ip.prefix, ip.id)), toDecimal128(1, 9),
-               'ip_hour', toString(ip.zone), if(ip.type = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4')
-        FROM ips AS ip
-        WHERE ip.server_id IS NULL
-        UNION ALL
-        SELECT if(s.orphaned, 'orphaned_snapshot', 'old_snapshot'), s.id,
-               concat(s.price_key, ' snapshot ', formatReadableDecimalSize(coalesce(s.size, 0))),
-               toDecimal128(s.size, 9) / 1000000000, 'snapshot_gb_hour', s.zone, s.price_key
-        FROM snapshot_findings AS s
-    ),
-
-    -- The best price of each part: overrides before APIs before the catalog, exact keys before wildcards.
+    -- The best price of each part: overrides before APIs before the catalog, exact keys before wildcards. The
+    -- findings are read once, their parts beside them (a finding with no part keeps one row, has_part false).
     priced AS
     (
-        SELECT p.kind AS kind, p.resource_id AS resource_id, p.part AS part, p.quantity AS quantity, p.zone AS zone,
+        SELECT p.kind AS kind, p.resource_id AS resource_id, p.part AS part, p.quantity AS quantity,
+               p.part_zone AS part_zone, any(p.has_part) AS has_part,
+               any((p.organization_id, p.name, p.project_id, p.zone, p.state, p.api_since, p.size_bytes, p.what))
+                   AS finding,
                countIf(rc.price_kind IS NOT NULL) > 0 AND p.quantity IS NOT NULL AS has_price,
                argMinIf(tuple(rc.monthly_price, rc.currency, rc.source), tuple(rc.priority, p.specificity),
                         rc.price_kind IS NOT NULL) AS best
         FROM
         (
-            SELECT *, tupleElement(candidate, 1) AS candidate_zone, tupleElement(candidate, 2) AS candidate_key,
+            SELECT f.kind AS kind, f.resource_id AS resource_id, f.organization_id AS organization_id, f.name AS name,
+                   f.project_id AS project_id, f.zone AS zone, f.state AS state, f.api_since AS api_since,
+                   f.size_bytes AS size_bytes, f.what AS what, notEmpty(f.parts) AS has_part,
+                   tupleElement(part_tuple, 1) AS part, tupleElement(part_tuple, 2) AS quantity,
+                   tupleElement(part_tuple, 3) AS price_kind,
+                   tupleElement(part_tuple, 4) AS part_zone, tupleElement(part_tuple, 5) AS match_key,
+                   arrayJoin([(part_zone, match_key, 0), ('', match_key, 1), (part_zone, '', 2), ('', '', 3)]) AS candidate,
+                   tupleElement(candidate, 1) AS candidate_zone, tupleElement(candidate, 2) AS candidate_key,
                    tupleElement(candidate, 3) AS specificity
-            FROM
-            (
-                SELECT *, arrayJoin([(zone, match_key, 0), ('', match_key, 1), (zone, '', 2), ('', '', 3)]) AS candidate
-                FROM billable_parts
-            )
+            FROM findings AS f
+            LEFT ARRAY JOIN f.parts AS part_tuple
         ) AS p
         LEFT JOIN rate_card AS rc
             ON rc.price_kind = p.price_kind AND rc.zone = p.candidate_zone AND rc.match_key = p.candidate_key
-        GROUP BY p.kind, p.resource_id, p.part, p.quantity, p.zone
+        GROUP BY p.kind, p.resource_id, p.part, p.quantity, p.part_zone
     ),
     costs AS
     (
-        SELECT kind, resource_id,
-               count() AS part_count,
-               countIf(has_price) AS priced_parts,
-               sumIf(quantity * tupleElement(best, 1), has_price) AS known_cost,
-               anyIf(tupleElement(best, 2), has_price) AS currency,
-               uniqExactIf(tupleElement(best, 2), has_price) AS currencies,
-               arrayStringConcat(arraySort(groupArray(part)), ', ') AS billed,
-               arrayStringConcat(arraySort(groupArrayIf(concat(part, ' in ', zone), NOT has_price)), ', ') AS unpriced
+        SELECT kind, resource_id, any(finding) AS finding,
+               countIf(has_part) AS part_count,
+               countIf(has_part AND has_price) AS priced_parts,
+               sumIf(quantity * tupleElement(best, 1), has_part AND has_price) AS known_cost,
+               if(part_count = 0, CAST(NULL, 'Nullable(String)'), anyIf(tupleElement(best, 2), has_part AND has_price))
+                   AS currency,
+               uniqExactIf(tupleElement(best, 2), has_part AND has_price) AS currencies,
+               arrayStringConcat(arraySort(groupArrayIf(part, has_part)), ', ') AS billed,
+               arrayStringConcat(arraySort(groupArrayIf(concat(part, ' in ', part_zone), has_part AND NOT has_price)), ', ')
+                   AS unpriced
         FROM priced
         GROUP BY kind, resource_id
     ),
@@ -269,20 +282,20 @@ WITH
 
     report_rows AS
     (
-        SELECT f.kind AS kind, f.resource_id AS resource_id, f.name AS name, f.project_id AS project_id,
-               pn.name AS project_name, f.zone AS zone, f.state AS state, f.api_since AS api_since, f.size_bytes AS size_bytes, f.what AS what,
+        SELECT c.kind AS kind, c.resource_id AS resource_id, tupleElement(c.finding, 2) AS name, tupleElement(c.finding, 3) AS project_id,
+               pn.name AS project_name, tupleElement(c.finding, 4) AS zone, tupleElement(c.finding, 5) AS state, tupleElement(c.finding, 6) AS api_since,
+               tupleElement(c.finding, 7) AS size_bytes, tupleElement(c.finding, 8) AS what,
                l.as_of AS as_of, c.part_count AS part_count, c.priced_parts AS priced_parts, c.known_cost AS known_cost,
                c.currency AS priced_currency, c.currencies AS currencies, c.billed AS billed, c.unpriced AS unpriced,
                toDate(multiIf(
-                   f.kind IN ('old_snapshot', 'orphaned_snapshot', 'unknown_state'), f.api_since,
-                   f.api_since IS NOT NULL AND f.api_since > st.last_healthy AND f.api_since <= st.streak_start, f.api_since,
+                   kind IN ('old_snapshot', 'orphaned_snapshot', 'unknown_state'), api_since,
+                   api_since IS NOT NULL AND api_since > st.last_healthy AND api_since <= st.streak_start, api_since,
                    st.streak_start)) AS since
-        FROM findings AS f
-        INNER JOIN latest AS l ON l.organization_id = f.organization_id
-        LEFT JOIN costs AS c ON c.kind = f.kind AND c.resource_id = f.resource_id
-        LEFT JOIN streaks AS st ON st.kind = f.kind AND st.resource_id = f.resource_id
-        LEFT JOIN projects AS pn ON pn.id = f.project_id
-        WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
+        FROM costs AS c
+        INNER JOIN latest AS l ON l.organization_id = tupleElement(c.finding, 1)
+        LEFT JOIN streaks AS st ON st.kind = c.kind AND st.resource_id = c.resource_id
+        LEFT JOIN projects AS pn ON pn.id = tupleElement(c.finding, 3)
+        WHERE {project:String} = '' OR tupleElement(c.finding, 3) = {project:String} OR pn.name = {project:String}
     )
 SELECT * FROM
 (

@@ -2,7 +2,8 @@
 -- (the ghost-resources report's `since`), from the history of committed runs: per (kind, resource), the newest run
 -- that saw it healthy (last_healthy; 1970 if none) and the first run that saw it as a ghost after that
 -- (streak_start; 1970 if none). Kinds: stopped_server (stopped or in standby), unattached_volume (an Instance
--- volume on no server, a Block volume `available` with no attachment in force), orphaned_ip (on no server).
+-- volume on no server, a Block volume `available` with no attachment in force), orphaned_ip (on no server),
+-- idle_load_balancer (no server in its backends' pools).
 -- A load folds its runs in (fold = true, runs = the runs to add): the table's two times and the runs'
 -- observations give the same answer as all observations at once when the runs are newer than those folded
 -- before, so an older run (a backfill) rebuilds the table instead (fold = false: every committed run).
@@ -37,6 +38,13 @@ WITH
         SELECT 'orphaned_ip', id, snapshot_at, server_id IS NULL
         FROM raw_instance_ips
         WHERE run_id IN (SELECT run_id FROM runs) AND (NOT {fold:Bool} OR run_id IN {runs:Array(String)})
+        UNION ALL
+        -- A load balancer is idle when no server is in any of its backends' pools.
+        SELECT 'idle_load_balancer', l.id, l.snapshot_at, sum(length(b.pool)) = 0
+        FROM raw_lb_load_balancers AS l
+        LEFT JOIN raw_lb_backends AS b ON b.run_id = l.run_id AND b.lb_id = l.id
+        WHERE l.run_id IN (SELECT run_id FROM runs) AND (NOT {fold:Bool} OR l.run_id IN {runs:Array(String)})
+        GROUP BY l.run_id, l.id, l.snapshot_at
     ),
     merged AS
     (

@@ -7,31 +7,20 @@
 
 CREATE OR REPLACE VIEW idle_load_balancers AS
 WITH
-    -- Per load balancer and run: how many backends, how many servers in their pools.
+    -- Per load balancer of the newest collection: how many backends, how many servers in their pools.
     seen AS
     (
-        SELECT l.organization_id AS organization_id, l.run_id AS run_id, l.snapshot_at AS snapshot_at,
-               l.id AS resource_id, countIf(b.lb_id != '') AS backends, sum(length(b.pool)) AS servers
+        SELECT l.run_id AS run_id, l.id AS resource_id, countIf(b.lb_id != '') AS backends,
+               sum(length(b.pool)) AS servers
         FROM raw_lb_load_balancers AS l
         LEFT JOIN raw_lb_backends AS b ON b.run_id = l.run_id AND b.lb_id = l.id
-        WHERE l.run_id IN (SELECT run_id FROM runs)
-        GROUP BY organization_id, run_id, snapshot_at, resource_id
+        WHERE l.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'lb_load_balancers')
+        GROUP BY run_id, resource_id
     ),
-    serving AS
-    (
-        SELECT organization_id, resource_id, maxIf(snapshot_at, servers > 0) AS last_serving,
-               countIf(servers > 0) AS serving_runs
-        FROM seen
-        GROUP BY organization_id, resource_id
-    ),
+    -- When each became idle, from every collection (the table ghost_streaks, kept up to date at each load).
     streaks AS
     (
-        SELECT s.organization_id AS organization_id, s.resource_id AS resource_id, min(s.snapshot_at) AS idle_from,
-               any(v.serving_runs) AS serving_runs
-        FROM seen AS s
-        INNER JOIN serving AS v ON v.organization_id = s.organization_id AND v.resource_id = s.resource_id
-        WHERE s.servers = 0 AND (v.serving_runs = 0 OR s.snapshot_at > v.last_serving)
-        GROUP BY s.organization_id, s.resource_id
+        SELECT resource_id, last_healthy, streak_start FROM ghost_streaks WHERE kind = 'idle_load_balancer'
     ),
     latest AS
     (
@@ -48,13 +37,15 @@ WITH
     )
 SELECT l.organization_id AS organization_id, l.resource_id AS resource_id, l.name AS name,
        l.project_id AS project_id, l.zone AS zone, l.type AS type, l.status AS status,
-       toDate(if(k.serving_runs = 0, coalesce(l.created_at, k.idle_from), k.idle_from)) AS since,
+       -- Never seen serving: idle since its creation, as far as anyone knows.
+       toDate(if(k.last_healthy = toDateTime64(0, 6, 'UTC'), coalesce(l.created_at, k.streak_start), k.streak_start))
+           AS since,
        l.backends AS backends,
        if(l.backends = 0, 'no_backend', 'empty_pools') AS reason_code,
        CAST(p.monthly_price, 'Nullable(Decimal(38, 9))') AS monthly_cost,
        CAST(p.currency, 'Nullable(String)') AS currency
 FROM latest AS l
-INNER JOIN streaks AS k ON k.organization_id = l.organization_id AND k.resource_id = l.resource_id
+INNER JOIN streaks AS k ON k.resource_id = l.resource_id
 LEFT JOIN prices AS p ON p.zone = l.zone AND p.match_key = l.type
 WHERE l.servers = 0
 SETTINGS join_use_nulls = 1;
