@@ -1,16 +1,18 @@
 //! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
 //! Each table is computed by its `*_source` view and maintained one of three ways:
-//! - A row per day (`Maintained::Days`: the costs, the charges and the CPU and database rollups): the source computes a window
-//!   of days, and a load recomputes only the days its runs brought data for, partition by partition: the
-//!   partition's other rows are copied into the twin table `<table>_next`, the touched days computed beside them
-//!   from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and
-//!   the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it).
+//! - A row per day (`Maintained::Days`: the costs, the charges and the CPU and database rollups): the source
+//!   computes a window of days, and a load recomputes only the days its runs brought data for, partition by
+//!   partition: the partition's other rows are copied into the twin table `<table>_next`, the touched days
+//!   computed beside them from a bounded number of raw rows per statement (so memory follows a few days' data,
+//!   not the history's), and the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left
+//!   of it).
 //!   `instance_cpu_hourly` and `resource_charges` are partitioned by month; the daily tables, a row per resource
 //!   and day, are one partition each, small enough to copy (partitioning them would mean recreating tables that a
 //!   process applying the same migration at once may be filling).
-//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects): the
-//!   source merges the table with the runs' listings into the twin, swapped in with `EXCHANGE TABLES`.
+//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the ghost
+//!   streaks): the source merges the table with the runs' listings into the twin, swapped in with
+//!   `EXCHANGE TABLES`.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices): recomputed whole into the twin and
 //!   swapped in.
 //!
