@@ -128,25 +128,38 @@ WITH
         UNION ALL
         SELECT * FROM normalised
     ),
+    -- Each anomaly once, with the SKUs behind it (each SKU's cost over the anomaly's days against its own daily
+    -- mean of the 28 days before): every anomaly's series has usage, so every anomaly is here, and nothing below
+    -- names the anomalies again (a CTE named twice is computed twice).
     behind AS
     (
         SELECT a.organization_id AS organization_id, a.project_id AS project_id, a.service AS service,
                a.start_date AS start_date, u.sku AS sku,
+               any((a.end_date, a.days, a.expected, a.actual, a.z, a.method)) AS anomaly, any(u.currency) AS currency,
                sumIf(u.cost, u.day BETWEEN a.start_date AND a.end_date)
                    - sumIf(u.cost, u.day BETWEEN a.start_date - 28 AND a.start_date - 1) / 28 * a.days AS excess
         FROM anomalies AS a
         INNER JOIN usage AS u
             ON u.organization_id = a.organization_id AND u.project_id = a.project_id AND u.service = a.service
+        WHERE a.end_date > (SELECT day FROM anchor) - {days:UInt32}
         GROUP BY a.organization_id, a.project_id, a.service, a.start_date, u.sku, a.days
     ),
-    skus AS
+    described AS
     (
-        SELECT organization_id, project_id, service, start_date,
+        SELECT organization_id, project_id, service, start_date, any(anomaly) AS anomaly, any(currency) AS currency,
                arrayStringConcat(arrayMap(x -> concat(x.1, ' (+', toString(CAST(round(x.2, 2), 'Decimal(38, 2)')), ')'),
                                           arraySlice(arrayReverseSort(x -> x.2, groupArrayIf((sku, excess), excess > 0)), 1, 3)),
                                  ', ') AS skus
         FROM behind
         GROUP BY organization_id, project_id, service, start_date
+    ),
+    found AS
+    (
+        SELECT organization_id, project_id, service, start_date, tupleElement(anomaly, 1) AS end_date,
+               tupleElement(anomaly, 2) AS days, tupleElement(anomaly, 3) AS expected,
+               tupleElement(anomaly, 4) AS actual, tupleElement(anomaly, 5) AS z, tupleElement(anomaly, 6) AS method,
+               skus, currency
+        FROM described
     )
 SELECT
     a.project_id AS project_id,
@@ -161,15 +174,9 @@ SELECT
     if(a.expected = 0, NULL, CAST(round((a.actual - a.expected) * 100 / a.expected, 1), 'Decimal(38, 1)')) AS excess_percent,
     round(a.z, 1) AS z,
     a.method AS method,
-    s.skus AS skus,
-    c.currency AS currency
-FROM anomalies AS a
-LEFT JOIN series AS c
-    ON c.organization_id = a.organization_id AND c.project_id = a.project_id AND c.service = a.service
-LEFT JOIN skus AS s
-    ON s.organization_id = a.organization_id AND s.project_id = a.project_id AND s.service = a.service
-   AND s.start_date = a.start_date
+    a.skus AS skus,
+    a.currency AS currency
+FROM found AS a
 LEFT JOIN projects AS pn ON pn.id = a.project_id
-WHERE a.end_date > (SELECT day FROM anchor) - {days:UInt32}
 ORDER BY a.start_date DESC, excess DESC
 SETTINGS join_use_nulls = 1
