@@ -289,6 +289,8 @@ WITH
                c.currency AS priced_currency, c.currencies AS currencies, c.billed AS billed, c.unpriced AS unpriced,
                toDate(multiIf(
                    kind IN ('old_snapshot', 'orphaned_snapshot', 'unknown_state'), api_since,
+                   -- A load swaps the newest runs in before the streaks: for that moment, a new ghost has none yet.
+                   st.streak_start IS NULL OR st.streak_start <= st.last_healthy, coalesce(api_since, l.snapshot_at),
                    api_since IS NOT NULL AND api_since > st.last_healthy AND api_since <= st.streak_start, api_since,
                    st.streak_start)) AS since
         FROM costs AS c

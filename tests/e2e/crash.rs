@@ -255,7 +255,7 @@ async fn killed_anywhere_in_a_model_rebuild_a_rerun_ends_as_a_clean_run() {
     suite(&[
         "models.mid_rebuild@1",
         "models.pause_before_exchange@1",
-        "models.after_exchange@1",
+        "models.after_exchange@5",
         "models.after_record@1",
     ])
     .await;

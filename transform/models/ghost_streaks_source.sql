@@ -1,12 +1,13 @@
 -- ghost_streaks_source(fold, runs): when each resource entered its ghost condition, the table ghost_streaks
--- (the ghost-resources report's `since`), from the history of committed runs: per (kind, resource), the newest run
+-- (ghost-resources' `since`, idle_load_balancers' too), from the history of committed runs: per (kind, resource), the newest run
 -- that saw it healthy (last_healthy; 1970 if none) and the first run that saw it as a ghost after that
 -- (streak_start; 1970 if none). Kinds: stopped_server (stopped or in standby), unattached_volume (an Instance
 -- volume on no server, a Block volume `available` with no attachment in force), orphaned_ip (on no server),
 -- idle_load_balancer (no server in its backends' pools).
 -- A load folds its runs in (fold = true, runs = the runs to add): the table's two times and the runs'
 -- observations give the same answer as all observations at once when the runs are newer than those folded
--- before, so an older run (a backfill) rebuilds the table instead (fold = false: every committed run).
+-- before (the load merges them oldest first), so an older run of the same organisation (a backfill) rebuilds
+-- the table instead (fold = false: every committed run).
 
 CREATE OR REPLACE VIEW ghost_streaks_source AS
 WITH

@@ -12,12 +12,14 @@
 //!   process applying the same migration at once may be filling).
 //! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the ghost
 //!   streaks): the source merges the table with the runs' listings into the twin, swapped in with
-//!   `EXCHANGE TABLES`.
+//!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
+//!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices): recomputed whole into the twin and
 //!   swapped in.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
-//! the old one in place. `_refresh_runs` records the runs each table holds and the models (a checksum of their
+//! the old one in place. Tables are swapped one after another: during a load, a report may read one table
+//! already holding a run beside another not yet holding it. `_refresh_runs` records the runs each table holds and the models (a checksum of their
 //! text) that computed it. A loaded run the table does not hold yet (a crash between a run's ledger row and its
 //! refresh) is folded in by the next load, whatever that load finds to load; a table computed by other models (an
 //! upgrade), or holding a run the ledger no longer has, is rebuilt whole into the twin and swapped in.
@@ -55,9 +57,10 @@ enum Maintained {
     /// `runs` (`fold = true`), or computes every row from all committed runs (`fold = false`). A load rewrites the
     /// table from the merge and swaps it in: it costs what exists (resources ever seen), not the history kept.
     Keyed {
-        /// The merge is exact only for runs newer than those the table holds (a streak's start): a run older
-        /// than them (a backfill) rebuilds the table.
-        in_order: bool,
+        /// Datasets whose runs the merge needs in time order (a streak's start; empty: any order): a run holding
+        /// one of them, older than a run of the same organisation holding one that the table holds already (a
+        /// backfill), rebuilds the table.
+        in_order_of: &'static [&'static str],
     },
     /// Computed from the newest run of each dataset only (the collected prices): recomputed whole at each load
     /// that brings runs, as big as the price lists whatever the history.
@@ -93,21 +96,32 @@ impl Materialised {
     }
 }
 
+/// The datasets whose observations `ghost_streaks` merges in time order.
+const GHOST_DATASETS: &[&str] = &[
+    "instance_servers",
+    "instance_volumes",
+    "instance_ips",
+    "block_volumes",
+    "block_volume_references",
+    "lb_load_balancers",
+    "lb_backends",
+];
+
 /// The models, refreshed in this order (the newest runs before the resources they say are present, hours before
 /// the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
     Materialised {
         table: "newest_runs",
         source: "newest_runs_source",
-        maintained: Maintained::Keyed { in_order: false },
+        maintained: Maintained::Keyed { in_order_of: &[] },
     },
     Materialised { table: "collected_prices", source: "collected_prices_source", maintained: Maintained::Newest },
-    Materialised { table: "projects", source: "projects_source", maintained: Maintained::Keyed { in_order: false } },
-    Materialised { table: "resources", source: "resources_source", maintained: Maintained::Keyed { in_order: false } },
+    Materialised { table: "projects", source: "projects_source", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "resources", source: "resources_source", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised {
         table: "ghost_streaks",
         source: "ghost_streaks_source",
-        maintained: Maintained::Keyed { in_order: true },
+        maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS },
     },
     Materialised {
         table: "resource_charges",
@@ -162,14 +176,31 @@ fn models_param() -> Param {
     ("models".into(), crate::migrate::models_checksum().to_string())
 }
 
-/// The loaded runs (the ledger) with their snapshot times (as text, in time order), and the runs each table holds
-/// under the current models.
-async fn holdings(warehouse: &dyn Warehouse) -> Result<(BTreeMap<String, String>, BTreeMap<String, BTreeSet<String>>)> {
-    let ledger = rows(warehouse, "SELECT run_id, toString(snapshot_at) FROM _load_ledger FINAL", &[])
+/// A loaded run, as the ledger has it.
+struct Committed {
+    /// Its snapshot time, as text (in time order).
+    at: String,
+    organization: String,
+    datasets: Vec<String>,
+}
+
+/// The loaded runs (the ledger), and the runs each table holds under the current models.
+async fn holdings(
+    warehouse: &dyn Warehouse,
+) -> Result<(BTreeMap<String, Committed>, BTreeMap<String, BTreeSet<String>>)> {
+    let sql = "SELECT run_id, toString(snapshot_at), organization_id, arrayStringConcat(datasets, ',') FROM runs";
+    let ledger = rows(warehouse, sql, &[])
         .await?
         .into_iter()
         .filter_map(|row| match row.as_slice() {
-            [run, at] => Some((run.clone(), at.clone())),
+            [run, at, organization, datasets] => Some((
+                run.clone(),
+                Committed {
+                    at: at.clone(),
+                    organization: organization.clone(),
+                    datasets: datasets.split(',').map(str::to_string).collect(),
+                },
+            )),
             _ => None,
         })
         .collect();
@@ -193,25 +224,47 @@ enum Plan {
     Rebuild,
 }
 
-fn plan(model: &Materialised, ledger: &BTreeMap<String, String>, held: Option<&BTreeSet<String>>) -> Plan {
+fn plan(model: &Materialised, ledger: &BTreeMap<String, Committed>, held: Option<&BTreeSet<String>>) -> Plan {
     match held {
         _ if ledger.is_empty() && held.is_none_or(BTreeSet::is_empty) => Plan::Current,
         None => Plan::Rebuild,
         Some(held) if !held.iter().all(|run| ledger.contains_key(run)) => Plan::Rebuild,
         Some(held) => {
-            let pending: Vec<String> = ledger.keys().filter(|run| !held.contains(*run)).cloned().collect();
-            let newest_held = held.iter().filter_map(|run| ledger.get(run)).max();
-            let oldest_pending = pending.iter().filter_map(|run| ledger.get(run)).min();
-            let backfill = newest_held.zip(oldest_pending).is_some_and(|(held, pending)| pending < held);
+            // In time order, so that a merge in batches sees the older runs first.
+            let mut pending: Vec<&String> = ledger.keys().filter(|run| !held.contains(*run)).collect();
+            pending.sort_by_key(|run| (&ledger[*run].at, *run));
+            let pending: Vec<String> = pending.into_iter().cloned().collect();
             if pending.is_empty() {
                 Plan::Current
-            } else if backfill && matches!(model.maintained, Maintained::Keyed { in_order: true }) {
+            } else if backfill(model, ledger, held, &pending) {
                 Plan::Rebuild
             } else {
                 Plan::Fold(pending)
             }
         }
     }
+}
+
+/// Whether a pending run is older than a held one of the same organisation, both holding datasets the model needs
+/// in time order.
+fn backfill(
+    model: &Materialised,
+    ledger: &BTreeMap<String, Committed>,
+    held: &BTreeSet<String>,
+    pending: &[String],
+) -> bool {
+    let Maintained::Keyed { in_order_of } = model.maintained else { return false };
+    let ordered =
+        |run: &String| ledger.get(run).filter(|c| c.datasets.iter().any(|d| in_order_of.contains(&d.as_str())));
+    let mut newest_held: HashMap<&str, &str> = HashMap::new();
+    for committed in held.iter().filter_map(ordered) {
+        let newest = newest_held.entry(&committed.organization).or_insert(&committed.at);
+        *newest = (*newest).max(committed.at.as_str());
+    }
+    pending
+        .iter()
+        .filter_map(ordered)
+        .any(|c| newest_held.get(c.organization.as_str()).is_some_and(|newest| c.at.as_str() < *newest))
 }
 
 /// The materialised tables that do not hold every loaded run, or were computed by other models.
@@ -485,4 +538,46 @@ async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String])
         crate::load::failpoint("models.after_exchange").await;
     }
     warehouse.execute(&format!("TRUNCATE TABLE {}", model.twin()), &[]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(at: &str, organization: &str, datasets: &[&str]) -> Committed {
+        Committed {
+            at: at.to_string(),
+            organization: organization.to_string(),
+            datasets: datasets.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn model(table: &str) -> &'static Materialised {
+        MATERIALISED.iter().find(|m| m.table == table).unwrap()
+    }
+
+    fn folded(plan: Plan) -> Option<Vec<String>> {
+        match plan {
+            Plan::Fold(runs) => Some(runs),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_an_older_inventory_run_of_the_same_organisation_rebuilds_the_streaks() {
+        let held = BTreeSet::from(["inv-2".to_string()]);
+        let mut ledger = BTreeMap::from([
+            ("inv-2".to_string(), committed("2026-11-02 04:00:00", "org-1", &["instance_servers"])),
+            // Older, but a bill only, and another organisation's inventory: nothing the streaks need in order.
+            ("bill-1".to_string(), committed("2026-11-01 04:00:00", "org-1", &["billing_consumptions"])),
+            ("inv-other".to_string(), committed("2026-11-01 04:00:00", "org-2", &["instance_servers"])),
+            ("inv-3".to_string(), committed("2026-11-03 04:00:00", "org-1", &["instance_servers"])),
+        ]);
+        let runs = folded(plan(model("ghost_streaks"), &ledger, Some(&held))).expect("a fold");
+        assert_eq!(runs, ["bill-1", "inv-other", "inv-3"], "oldest first");
+
+        ledger.insert("inv-1".to_string(), committed("2026-11-01 04:00:00", "org-1", &["instance_ips"]));
+        assert!(matches!(plan(model("ghost_streaks"), &ledger, Some(&held)), Plan::Rebuild), "a backfill");
+        assert!(folded(plan(model("resources"), &ledger, Some(&held))).is_some(), "resources merge in any order");
+    }
 }
