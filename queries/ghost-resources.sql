@@ -246,7 +246,7 @@ WITH
         (
             SELECT f.kind AS kind, f.resource_id AS resource_id, f.organization_id AS organization_id, f.name AS name,
                    f.project_id AS project_id, f.zone AS zone, f.state AS state, f.api_since AS api_since,
-                   f.size_bytes AS size_bytes, f.what AS what, notEmpty(f.parts) AS has_part,
+                   f.size_bytes AS size_bytes, f.what AS what, notEmpty(f.parts) AS has_part, part_no,
                    tupleElement(part_tuple, 1) AS part, tupleElement(part_tuple, 2) AS quantity,
                    tupleElement(part_tuple, 3) AS price_kind,
                    tupleElement(part_tuple, 4) AS part_zone, tupleElement(part_tuple, 5) AS match_key,
@@ -254,11 +254,12 @@ WITH
                    tupleElement(candidate, 1) AS candidate_zone, tupleElement(candidate, 2) AS candidate_key,
                    tupleElement(candidate, 3) AS specificity
             FROM findings AS f
-            LEFT ARRAY JOIN f.parts AS part_tuple
+            LEFT ARRAY JOIN f.parts AS part_tuple, arrayEnumerate(f.parts) AS part_no
         ) AS p
         LEFT JOIN rate_card AS rc
             ON rc.price_kind = p.price_kind AND rc.zone = p.candidate_zone AND rc.match_key = p.candidate_key
-        GROUP BY p.kind, p.resource_id, p.part, p.quantity, p.part_zone
+        -- Per part, by its place in the list: two identical volumes of one server are billed twice.
+        GROUP BY p.kind, p.resource_id, p.part_no, p.part, p.quantity, p.part_zone
     ),
     costs AS
     (

@@ -169,3 +169,47 @@ async fn a_state_costlake_does_not_know_is_reported_not_dropped() {
     assert!(row("busy-server").is_none() && row("used-volume").is_none(), "known healthy states stay out");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_in_standby_pays_for_each_of_its_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    let at = "2026-11-20T06:00:00Z";
+    ledger(&warehouse, "run-a", at).await;
+    server(&warehouse, "run-a", at, "standby", "stopped in place", "2026-11-02T00:00:00Z").await;
+    // Two local volumes of the same type and size: each is billed.
+    for volume in ["vol-1", "vol-2"] {
+        warehouse
+            .execute(
+                "INSERT INTO raw_instance_server_volumes (run_id, snapshot_at, organization_id, zone, server_id, \
+                 volume_id, volume_type, size, raw) \
+                 SELECT 'run-a', parseDateTime64BestEffort({at:String}, 6, 'UTC'), {org:String}, 'fr-par-1', \
+                 'standby', {volume:String}, 'l_ssd', 20000000000, '{}'",
+                &[("at".into(), at.into()), ("org".into(), ORG.into()), ("volume".into(), volume.into())],
+            )
+            .await
+            .unwrap();
+    }
+    ip(&warehouse, "run-a", at, "ip-of-standby", Some("standby")).await;
+    // Prices per hour: compute 0.01, a GB of local volume 0.0001, an IP 0.004 (x 730 hours a month).
+    warehouse
+        .execute(
+            "INSERT INTO price_overrides VALUES ('server_hour', '', 'DEV1-S', 0.01, 'EUR', 'test'), \
+             ('volume_gb_hour', '', 'l_ssd', 0.0001, 'EUR', 'test'), ('ip_hour', '', 'routed_ipv4', 0.004, 'EUR', 'test')",
+            &[],
+        )
+        .await
+        .unwrap();
+    refresh(&warehouse).await.unwrap();
+    let report = find("ghost-resources").unwrap();
+    let result = run(&warehouse, &report, &[]).await.unwrap();
+    let (name_at, cost_at, reason_at) =
+        (result.column("name").unwrap(), result.column("monthly_cost").unwrap(), result.column("reason").unwrap());
+    let row = result.rows.iter().find(|r| r[name_at] == "standby").expect("the server in standby");
+    // 730 x (0.01 + 2 x 20 x 0.0001 + 0.004) = 730 x 0.018 = 13.14
+    assert_eq!(row[cost_at].as_str(), Some("13.14"), "{row:?}");
+    let reason = row[reason_at].as_str().unwrap();
+    assert_eq!(reason.matches("l_ssd volume 20.00 GB").count(), 2, "{reason}");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
