@@ -705,11 +705,11 @@ fn clone_runs(bin: &Path, env: &[(String, String)], base: &str, datasets: &[Stri
         );
         assert!(measure(bin, env, &["sql", &sql]).succeeded(), "{sql}");
     }
-    let listed = datasets.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ");
+    let listed = costlake_transform::warehouse::string_array(datasets);
     let ledger = format!(
         "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, \
          manifest) SELECT concat(run_id, '-', toString(k)), organization_id, snapshot_date + k, \
-         snapshot_at + toIntervalDay(k), now64(3), rows, [{listed}], '{{}}' FROM _load_ledger FINAL \
+         snapshot_at + toIntervalDay(k), now64(3), rows, {listed}, '{{}}' FROM _load_ledger FINAL \
          ARRAY JOIN {days} AS k WHERE run_id = '{base}'"
     );
     assert!(measure(bin, env, &["sql", &ledger]).succeeded(), "{ledger}");

@@ -233,7 +233,7 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
 
 /// A committed run at `at` that collected `datasets`.
 async fn ledger_at(warehouse: &dyn Warehouse, run: &str, at: &str, datasets: &[&str]) {
-    let datasets = format!("[{}]", datasets.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
+    let datasets = costlake_transform::warehouse::string_array(datasets);
     warehouse
         .execute(
             &format!(

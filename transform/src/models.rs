@@ -297,7 +297,7 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
         };
         let runs = match model.maintained {
             Maintained::Keyed { .. } | Maintained::Newest => {
-                merge(warehouse, model, if whole { &[] } else { &runs }).await?;
+                merge(warehouse, model, (!whole).then_some(&runs[..])).await?;
                 runs
             }
             Maintained::Days { day, monthly, touched: question } => {
@@ -461,14 +461,11 @@ async fn rebuild(
     windows: BTreeMap<String, Window>,
     budget: u64,
 ) -> Result<()> {
-    let next = fresh_twin(warehouse, model).await?;
+    fresh_twin(warehouse, model).await?;
     for window in windows.into_values() {
         compute(warehouse, model, &window, budget).await?;
     }
-    crate::load::failpoint("models.pause_before_exchange").await;
-    warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
-    crate::load::failpoint("models.after_exchange").await;
-    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await
+    swap_in(warehouse, model).await
 }
 
 /// Recomputes the days the runs brought data for, partition by partition.
@@ -515,29 +512,35 @@ async fn fold(
     warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {}", model.twin()), &[]).await
 }
 
-/// Rewrites a keyed table: its rows merged with the listings of `runs` (all committed runs when `runs` is empty,
-/// the whole table recomputed), swapped in whole; a table of the newest runs is recomputed whole. Idempotent: a
-/// crash before the runs are recorded only merges them again.
-async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]) -> Result<()> {
-    let newest = matches!(model.maintained, Maintained::Newest);
-    let batches: Vec<&[String]> = if runs.is_empty() || newest { vec![&[]] } else { runs.chunks(1000).collect() };
-    for batch in batches {
+/// Rewrites a keyed table: its rows merged with the listings of `runs` (`None`: every committed run, the table
+/// recomputed), swapped in whole; a table of the newest runs is recomputed whole. Idempotent: a crash before the
+/// runs are recorded only merges them again.
+async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: Option<&[String]>) -> Result<()> {
+    let statements: Vec<(String, Vec<Param>)> = match (&model.maintained, runs) {
+        (Maintained::Keyed { .. }, Some(runs)) => runs
+            .chunks(1000)
+            .map(|batch| {
+                let source = format!("{}(fold = true, runs = {{runs:Array(String)}})", model.source);
+                (source, vec![("runs".into(), string_array(batch))])
+            })
+            .collect(),
+        _ => vec![(model.whole(), Vec::new())],
+    };
+    for (source, params) in statements {
         let next = fresh_twin(warehouse, model).await?;
-        let (source, params) = if newest {
-            (model.whole(), Vec::new())
-        } else {
-            let fold = ("fold".into(), (!runs.is_empty()).to_string());
-            (
-                format!("{}(fold = {{fold:Bool}}, runs = {{runs:Array(String)}})", model.source),
-                vec![fold, ("runs".into(), string_array(batch))],
-            )
-        };
         warehouse.execute(&format!("INSERT INTO {next} SELECT * FROM {source}"), &params).await?;
-        crate::load::failpoint("models.pause_before_exchange").await;
-        warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
-        crate::load::failpoint("models.after_exchange").await;
+        swap_in(warehouse, model).await?;
     }
-    warehouse.execute(&format!("TRUNCATE TABLE {}", model.twin()), &[]).await
+    Ok(())
+}
+
+/// Swaps the twin in for the table, and empties the twin (the table as it was).
+async fn swap_in(warehouse: &dyn Warehouse, model: &Materialised) -> Result<()> {
+    let next = model.twin();
+    crate::load::failpoint("models.pause_before_exchange").await;
+    warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
+    crate::load::failpoint("models.after_exchange").await;
+    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await
 }
 
 #[cfg(test)]
