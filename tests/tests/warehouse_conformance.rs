@@ -253,6 +253,33 @@ async fn embedded_backend_conforms() {
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
 
+/// A merge's source parts leave the disk while a short process still runs, not 30 s after its start: no costlake
+/// process lived that long but the biggest loads, so outdated parts piled up across runs, loaded at every start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_engine_removes_outdated_parts_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    warehouse.execute("CREATE TABLE parts_kept (n UInt64) ENGINE = MergeTree ORDER BY n", &[]).await.unwrap();
+    for n in 0..3 {
+        warehouse.execute(&format!("INSERT INTO parts_kept VALUES ({n})"), &[]).await.unwrap();
+    }
+    warehouse.execute("OPTIMIZE TABLE parts_kept FINAL", &[]).await.unwrap();
+    let outdated =
+        "SELECT countIf(NOT active) FROM system.parts WHERE database = currentDatabase() AND table = 'parts_kept'";
+    let count = |bytes: Bytes| String::from_utf8_lossy(&bytes).trim().to_string();
+    assert_eq!(count(warehouse.query(outdated, &[], "TabSeparated").await.unwrap()), "3", "the merge's sources");
+    let mut left = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = count(warehouse.query(outdated, &[], "TabSeparated").await.unwrap());
+        if left == "0" {
+            break;
+        }
+    }
+    assert_eq!(left, "0", "outdated parts are still on disk 5 s after the merge");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_backend_conforms_over_http() {
     let dir = tempfile::tempdir().unwrap();

@@ -190,12 +190,13 @@ impl EmbeddedWarehouse {
         let api = api(&library)?;
         let loaded_ms = clock.elapsed().as_millis() as u64;
         let lock = take_directory_lock(&dir)?;
+        let config = write_engine_config(&dir)?;
         let (commands, receiver) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread_dir = dir.clone();
         let thread = std::thread::Builder::new()
             .name("chdb-engine".into())
-            .spawn(move || engine_thread(api, thread_dir, lock, receiver, ready_tx))
+            .spawn(move || engine_thread(api, thread_dir, config, lock, receiver, ready_tx))
             .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
         let version =
             ready_rx.recv().map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
@@ -240,6 +241,37 @@ pub fn shutdown() {
     if let Some(thread) = engine.thread.lock().expect("engine thread poisoned").take() {
         let _ = thread.join();
     }
+}
+
+/// The engine's configuration: MergeTree's defaults, but for when a table's outdated parts (the sources of a
+/// merge, the rows a mutation rewrote) leave the disk. The engine removes them in a background task that first runs
+/// 30 to 40 seconds after start: a process of costlake seldom lives that long, so parts outdated by a short load
+/// were never removed, and every start loaded them all again (57 in `_refresh_runs` after two loads, and merged
+/// raw points on disk twice). Here any process living a second removes them. An explicit file also keeps chDB
+/// from reading a `config.xml` that happens to be in the working directory.
+const ENGINE_CONFIG: &str = "<clickhouse>
+    <merge_tree>
+        <cleanup_delay_period>1</cleanup_delay_period>
+        <cleanup_delay_period_random_add>0</cleanup_delay_period_random_add>
+    </merge_tree>
+</clickhouse>
+";
+
+/// Writes [`ENGINE_CONFIG`] as `costlake-engine.xml` in the warehouse directory, unless it is there already.
+fn write_engine_config(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("costlake-engine.xml");
+    if std::fs::read(&path).is_ok_and(|held| held == ENGINE_CONFIG.as_bytes()) {
+        return Ok(path);
+    }
+    let fail = |e: std::io::Error| WarehouseError::Open {
+        warehouse: dir.display().to_string(),
+        reason: format!("cannot write the engine's configuration {}: {e}", path.display()),
+    };
+    // Beside it, then renamed: a crash never leaves a half-written file for the next start to choke on.
+    let next = dir.join("costlake-engine.xml.next");
+    std::fs::write(&next, ENGINE_CONFIG).map_err(fail)?;
+    std::fs::rename(&next, &path).map_err(fail)?;
+    Ok(path)
 }
 
 /// A lock file beside chDB's own: a second costlake on the same directory gets a clear error naming the
@@ -421,6 +453,7 @@ fn engine_error(sql: &str, message: &str) -> WarehouseError {
 fn engine_thread(
     api: &'static Api,
     dir: PathBuf,
+    config: PathBuf,
     _lock: File,
     commands: std_mpsc::Receiver<Command>,
     ready: std_mpsc::Sender<Result<String>>,
@@ -433,6 +466,7 @@ fn engine_thread(
                 reason: "the path contains a NUL byte".into(),
             })?,
         ];
+        args.push(CString::new(format!("--config-file={}", config.display())).expect("a path without NUL, as above"));
         for (name, value) in SESSION_SETTINGS {
             args.push(CString::new(format!("--{name}={value}")).expect("no NUL"));
         }
