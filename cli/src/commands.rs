@@ -637,7 +637,9 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
         stdout.flush()?;
         return Ok(());
     }
+    let clock = std::time::Instant::now();
     let result = costlake_queries::query(warehouse.as_ref(), &args.query, &params).await?;
+    tracing::debug!(rows = result.rows.len(), ms = clock.elapsed().as_millis() as u64, "query answered");
     print(&result, args.format, None, args.wide)
 }
 
