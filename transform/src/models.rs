@@ -14,8 +14,8 @@
 //!   streaks): the source merges the table with the runs' listings into the twin, swapped in with
 //!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
-//! - From the newest runs only (`Maintained::Newest`: the collected prices): recomputed whole into the twin and
-//!   swapped in.
+//! - From the newest runs only (`Maintained::Newest`: the collected prices, the ghost findings): recomputed whole
+//!   into the twin and swapped in.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -62,8 +62,8 @@ enum Maintained {
         /// backfill), rebuilds the table.
         in_order_of: &'static [&'static str],
     },
-    /// Computed from the newest run of each dataset only (the collected prices): recomputed whole at each load
-    /// that brings runs, as big as the price lists whatever the history.
+    /// Computed from the newest run of each dataset only (the collected prices, the ghost findings): recomputed
+    /// whole at each load that brings runs, as big as the price lists or the newest inventory whatever the history.
     Newest,
 }
 
@@ -123,6 +123,7 @@ pub const MATERIALISED: &[Materialised] = &[
         source: "ghost_streaks_source",
         maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS },
     },
+    Materialised { table: "ghost_findings", source: "ghost_findings_source", maintained: Maintained::Newest },
     Materialised {
         table: "resource_charges",
         source: "resource_charges_source",
