@@ -18,79 +18,76 @@
 -- @totals finding
 -- @dashboard waste
 
+-- Each CTE is computed for every organisation asked for ('' for all), and only those with an inventory are kept
+-- at the end: a filter in each place a CTE is read would run the query of the organisations each time.
 WITH
-    organizations AS
-    (
-        SELECT organization_id FROM latest_runs
-        WHERE {organization:String} = '' OR organization_id = {organization:String}
-    ),
-    inventory AS
-    (
-        SELECT * FROM resources
-        WHERE present AND organization_id IN (SELECT organization_id FROM organizations)
-    ),
-    charges AS
-    (
-        SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
-               c.resource_name AS resource_name, c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost,
-               coalesce(c.currency, 'EUR') AS currency
-        FROM resource_charges AS c
-        WHERE c.organization_id IN (SELECT organization_id FROM organizations)
-    ),
+    -- The window: the last `days` days with charges, per organisation with charges.
     charge_window AS
     (
-        SELECT organization_id, max(day) AS as_of, as_of - {days:UInt32} + 1 AS from_day
-        FROM charges
+        SELECT organization_id, max(toDate(start_date)) AS as_of, as_of - {days:UInt32} + 1 AS from_day
+        FROM resource_charges
+        WHERE {organization:String} = '' OR organization_id = {organization:String}
         GROUP BY organization_id
     ),
+    -- Charges of the window for the products costlake collects, per resource and SKU.
     charged AS
     (
-        SELECT c.* FROM charges AS c
+        SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
+               c.sku AS sku, any(c.resource_name) AS name, sum(c.price) AS billed,
+               toUInt64(uniqExact(toDate(c.start_date))) AS days_billed, min(toDate(c.start_date)) AS first_day,
+               max(toDate(c.start_date)) AS last_day, any(coalesce(c.currency, 'EUR')) AS currency
+        FROM resource_charges AS c
         INNER JOIN charge_window AS w ON w.organization_id = c.organization_id
-        WHERE c.day BETWEEN w.from_day AND w.as_of
+        WHERE toDate(c.start_date) BETWEEN w.from_day AND w.as_of
           AND (startsWith(c.sku, '/compute/') OR startsWith(c.sku, '/storage/block/')
                OR startsWith(c.sku, '/network/flexip/') OR startsWith(c.sku, '/ip/'))
+        GROUP BY organization_id, project_id, resource_id, sku
     ),
-    ever_seen AS
+    -- Every resource ever seen, once per id: whether the newest inventory holds it, when it was last seen.
+    seen AS
     (
-        SELECT organization_id, resource_id, any(resource_type) AS resource_type, max(last_seen_at) AS last_seen_at
+        SELECT organization_id, resource_id, any(resource_type) AS resource_type, max(last_seen_at) AS last_seen_at,
+               max(present) AS present
         FROM resources
         GROUP BY organization_id, resource_id
+    ),
+    -- The currency each organisation is billed in and its last `days` days of consumption.
+    consumption AS
+    (
+        SELECT organization_id, any(currency) AS currency, max(day) AS as_of, as_of - {days:UInt32} + 1 AS from_day
+        FROM billing_daily
+        WHERE {organization:String} = '' OR organization_id = {organization:String}
+        GROUP BY organization_id
+    ),
+    -- The newest inventory's billable resources (a running or standby server, a Block volume, a flexible IP), and
+    -- the key of each one's list price.
+    billable AS
+    (
+        SELECT i.organization_id AS organization_id, i.project_id AS project_id, i.resource_id AS resource_id,
+               i.name AS name, i.resource_type AS resource_type, i.resource_class AS resource_class, i.state AS state,
+               i.zone AS zone, i.created_at AS created_at,
+               multiIf(i.resource_type = 'instance_server', 'server_hour',
+                       i.resource_type = 'block_volume', 'volume_gb_hour', 'ip_hour') AS price_kind,
+               multiIf(i.resource_type = 'instance_ip', if(i.resource_class = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4'),
+                       coalesce(i.resource_class, '')) AS price_key,
+               if(i.resource_type = 'block_volume', toDecimal128(i.size_bytes, 9) / 1000000000, toDecimal128(1, 9)) AS quantity
+        FROM resources AS i
+        WHERE i.present AND ({organization:String} = '' OR i.organization_id = {organization:String})
+          AND ((i.resource_type = 'instance_server' AND i.state IN ('running', 'stopped in place'))
+               OR i.resource_type IN ('block_volume', 'instance_ip'))
     ),
     billed_without_resource AS
     (
         SELECT 'billed_without_resource' AS finding, c.organization_id AS organization_id, c.project_id AS project_id,
-               c.resource_id AS resource_id, any(c.resource_name) AS name, any(e.resource_type) AS resource_type,
-               c.sku AS sku, sum(c.cost) AS billed, toUInt64(uniqExact(c.day)) AS days_billed,
-               min(c.day) AS first_day, max(c.day) AS last_day, CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost,
-               any(c.currency) AS currency, 'charges' AS method,
-               if(any(e.last_seen_at) IS NULL, 'never seen in the inventory',
-                  concat('last seen in the inventory on ', toString(toDate(any(e.last_seen_at))))) AS detail
+               c.resource_id AS resource_id, c.name AS name, e.resource_type AS resource_type, c.sku AS sku,
+               c.billed AS billed, c.days_billed AS days_billed, c.first_day AS first_day, c.last_day AS last_day,
+               CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost, c.currency AS currency,
+               'charges' AS method,
+               if(e.last_seen_at IS NULL, 'never seen in the inventory',
+                  concat('last seen in the inventory on ', toString(toDate(e.last_seen_at)))) AS detail
         FROM charged AS c
-        LEFT JOIN inventory AS i ON i.organization_id = c.organization_id AND i.resource_id = c.resource_id
-        LEFT JOIN ever_seen AS e ON e.organization_id = c.organization_id AND e.resource_id = c.resource_id
-        WHERE c.resource_id != '' AND i.resource_id IS NULL
-        GROUP BY c.organization_id, c.project_id, c.resource_id, c.sku
-    ),
-    prices AS
-    (
-        SELECT price_kind, zone, match_key, monthly_price, currency FROM rate_card_best
-    ),
-    -- The currency an organisation is billed in, for rows that carry no amount of their own.
-    billing_currency AS
-    (
-        SELECT organization_id, any(currency) AS currency FROM billing_daily GROUP BY organization_id
-    ),
-    billable AS
-    (
-        SELECT i.*, multiIf(i.resource_type = 'instance_server', 'server_hour',
-                            i.resource_type = 'block_volume', 'volume_gb_hour', 'ip_hour') AS price_kind,
-               multiIf(i.resource_type = 'instance_ip', if(i.resource_class = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4'),
-                       coalesce(i.resource_class, '')) AS price_key,
-               if(i.resource_type = 'block_volume', toDecimal128(i.size_bytes, 9) / 1000000000, toDecimal128(1, 9)) AS quantity
-        FROM inventory AS i
-        WHERE (i.resource_type = 'instance_server' AND i.state IN ('running', 'stopped in place'))
-           OR i.resource_type IN ('block_volume', 'instance_ip')
+        LEFT JOIN seen AS e ON e.organization_id = c.organization_id AND e.resource_id = c.resource_id
+        WHERE c.resource_id != '' AND NOT coalesce(e.present, false)
     ),
     resource_without_billing AS
     (
@@ -99,27 +96,22 @@ WITH
                b.resource_type AS resource_type, CAST(NULL, 'Nullable(String)') AS sku,
                toDecimal128(0, 9) AS billed, toUInt64(0) AS days_billed,
                CAST(NULL, 'Nullable(Date)') AS first_day, CAST(NULL, 'Nullable(Date)') AS last_day,
-               b.quantity * p.monthly_price AS expected_monthly_cost, coalesce(p.currency, bc.currency) AS currency,
+               b.quantity * p.monthly_price AS expected_monthly_cost, coalesce(p.currency, m.currency) AS currency,
                'charges' AS method,
                concat(coalesce(b.resource_class, b.resource_type), ' ', coalesce(b.state, ''), ' in ', b.zone,
                       ', no charge in the window') AS detail
         FROM billable AS b
         INNER JOIN charge_window AS w ON w.organization_id = b.organization_id
-        LEFT JOIN prices AS p ON p.price_kind = b.price_kind AND p.zone = b.zone AND p.match_key = b.price_key
-        LEFT JOIN billing_currency AS bc ON bc.organization_id = b.organization_id
-        LEFT JOIN (SELECT DISTINCT organization_id, resource_id FROM charged) AS c
-            ON c.organization_id = b.organization_id AND c.resource_id = b.resource_id
+        LEFT JOIN rate_card_best AS p ON p.price_kind = b.price_kind AND p.zone = b.zone AND p.match_key = b.price_key
+        LEFT JOIN consumption AS m ON m.organization_id = b.organization_id
         WHERE (b.created_at IS NULL OR toDate(b.created_at) < w.from_day)
-          AND c.resource_id IS NULL
+          AND (b.organization_id, b.resource_id) NOT IN (SELECT organization_id, resource_id FROM charged)
     ),
-    -- Without charges: SKU level, compute only (the SKU names the commercial type).
+    -- Without charges (no FinOps permission): SKU level, compute only (the SKU names the commercial type), over
+    -- the consumption's last `days` days. Compute SKUs billed against the types of the servers running, per project.
     consumption_window AS
     (
-        SELECT organization_id, max(day) AS as_of, as_of - {days:UInt32} + 1 AS from_day
-        FROM billing_daily
-        WHERE organization_id IN (SELECT organization_id FROM organizations)
-          AND organization_id NOT IN (SELECT organization_id FROM charge_window)
-        GROUP BY organization_id
+        SELECT * FROM consumption WHERE organization_id NOT IN (SELECT organization_id FROM charge_window)
     ),
     compute_billed AS
     (
@@ -135,36 +127,33 @@ WITH
     ),
     running_types AS
     (
-        SELECT organization_id, coalesce(project_id, '') AS project_id, upper(coalesce(resource_class, '')) AS commercial_type,
-               groupArray(resource_id) AS ids, groupArray(name) AS names, any(zone) AS zone
-        FROM inventory
-        WHERE resource_type = 'instance_server' AND state IN ('running', 'stopped in place')
+        SELECT b.organization_id AS organization_id, coalesce(b.project_id, '') AS project_id,
+               upper(coalesce(b.resource_class, '')) AS commercial_type, groupArray(b.resource_id) AS ids,
+               groupArray(b.name) AS names, any(w.currency) AS currency
+        FROM billable AS b
+        INNER JOIN consumption_window AS w ON w.organization_id = b.organization_id
+        WHERE b.resource_type = 'instance_server'
         GROUP BY organization_id, project_id, commercial_type
     ),
+    -- One join for both findings: a SKU with no server of its type, a type running with no SKU billed.
     sku_level AS
     (
-        SELECT 'billed_without_resource' AS finding, c.organization_id AS organization_id, c.project_id AS project_id,
-               CAST(NULL, 'Nullable(String)') AS resource_id, CAST(NULL, 'Nullable(String)') AS name,
-               'instance_server' AS resource_type, c.sku AS sku, c.cost AS billed, c.days AS days_billed,
-               c.first_day AS first_day, c.last_day AS last_day, CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost,
-               c.currency AS currency, 'sku' AS method,
-               concat('no ', c.commercial_type, ' server in the project') AS detail
+        SELECT if(c.sku IS NOT NULL, 'billed_without_resource', 'resource_without_billing') AS finding,
+               coalesce(c.organization_id, r.organization_id) AS organization_id,
+               coalesce(c.project_id, r.project_id) AS project_id, CAST(NULL, 'Nullable(String)') AS resource_id,
+               if(c.sku IS NOT NULL, CAST(NULL, 'Nullable(String)'),
+                  CAST(arrayStringConcat(arraySort(arrayMap(x -> coalesce(x, ''), r.names)), ', '), 'Nullable(String)')) AS name,
+               'instance_server' AS resource_type, c.sku AS sku, coalesce(c.cost, toDecimal128(0, 9)) AS billed,
+               coalesce(c.days, toUInt64(0)) AS days_billed, c.first_day AS first_day, c.last_day AS last_day,
+               CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost,
+               if(c.sku IS NOT NULL, c.currency, r.currency) AS currency, 'sku' AS method,
+               if(c.sku IS NOT NULL, concat('no ', c.commercial_type, ' server in the project'),
+                  concat(toString(length(r.ids)), ' ', r.commercial_type, ' server(s) running, the type is not billed'))
+                   AS detail
         FROM compute_billed AS c
-        LEFT JOIN running_types AS r
+        FULL OUTER JOIN running_types AS r
             ON r.organization_id = c.organization_id AND r.project_id = c.project_id AND r.commercial_type = c.commercial_type
-        WHERE r.commercial_type IS NULL
-        UNION ALL
-        SELECT 'resource_without_billing', r.organization_id, r.project_id, CAST(NULL, 'Nullable(String)'),
-               CAST(arrayStringConcat(arrayMap(x -> coalesce(x, ''), r.names), ', '), 'Nullable(String)'), 'instance_server',
-               CAST(NULL, 'Nullable(String)'), toDecimal128(0, 9), toUInt64(0), CAST(NULL, 'Nullable(Date)'),
-               CAST(NULL, 'Nullable(Date)'), CAST(NULL, 'Nullable(Decimal(38, 9))'), bc.currency, 'sku',
-               concat(toString(length(r.ids)), ' ', r.commercial_type, ' server(s) running, the type is not billed')
-        FROM running_types AS r
-        INNER JOIN consumption_window AS w ON w.organization_id = r.organization_id
-        LEFT JOIN billing_currency AS bc ON bc.organization_id = r.organization_id
-        LEFT JOIN compute_billed AS c
-            ON c.organization_id = r.organization_id AND c.project_id = r.project_id AND c.commercial_type = r.commercial_type
-        WHERE c.sku IS NULL
+        WHERE c.sku IS NULL OR r.commercial_type IS NULL
     ),
     findings AS
     (
@@ -190,6 +179,7 @@ SELECT
     f.detail AS detail
 FROM findings AS f
 LEFT JOIN projects AS pn ON pn.id = f.project_id
-WHERE {project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String}
-ORDER BY finding, billed DESC, expected_monthly_cost DESC NULLS LAST, resource_id
+WHERE f.organization_id IN (SELECT organization_id FROM latest_runs)
+  AND ({project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String})
+ORDER BY finding, billed DESC, expected_monthly_cost DESC NULLS LAST, resource_id, project_id, sku, name
 SETTINGS join_use_nulls = 1

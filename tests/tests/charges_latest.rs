@@ -1,11 +1,12 @@
 //! charges_latest (the table resource_charges, refreshed as a load does) on the real engine, from hand-written
 //! runs of FinOps charges: each day comes from the newest loaded run that collected it, so a re-collected charge
 //! counts once, a restated price replaces the old one, a charge the newer run no longer lists is gone, and a run
-//! that never finished loading is ignored.
+//! that never finished loading is ignored. And ghost-cost without any charge (an API key without FinOps
+//! rights) compares at SKU level: a compute SKU billed with no server of its type, a type running and not billed.
 
 use std::str::FromStr;
 
-use costlake_queries::query;
+use costlake_queries::{find, query, run as run_report};
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate;
 use costlake_transform::models::refresh;
@@ -102,5 +103,83 @@ async fn each_day_comes_from_the_newest_run_that_collected_it() {
     let expected: Vec<(String, String, Decimal)> =
         expected.iter().map(|(r, d, p)| (r.to_string(), d.to_string(), Decimal::from_str(p).unwrap())).collect();
     assert_eq!(rows, expected);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_charges_ghost_cost_compares_skus_with_the_types_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    // org-1 has an inventory: a DEV1-S and two PRO2-S running in p1, a stopped GP1-XS in p2. org-2 has a bill
+    // and no inventory: nothing to compare it with, so nothing is said of it.
+    let statements = [
+        "INSERT INTO newest_runs VALUES ('org-1', 'instance_servers', 'inv', '2026-11-10 04:00:00')",
+        "INSERT INTO resources (organization_id, resource_type, resource_id, dataset, name, project_id, zone, state, \
+         resource_class, first_seen_at, last_seen_at, present) VALUES \
+         ('org-1', 'instance_server', 's1', 'instance_servers', 'web-1', 'p1', 'fr-par-1', 'running', 'DEV1-S', \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true), \
+         ('org-1', 'instance_server', 's2', 'instance_servers', 'db-1', 'p1', 'fr-par-1', 'running', 'PRO2-S', \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true), \
+         ('org-1', 'instance_server', 's3', 'instance_servers', 'api-1', 'p1', 'fr-par-1', 'running', 'PRO2-S', \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true), \
+         ('org-1', 'instance_server', 's4', 'instance_servers', 'old-1', 'p2', 'fr-par-1', 'stopped', 'GP1-XS', \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true)",
+    ];
+    for statement in statements {
+        warehouse.execute(statement, &[]).await.unwrap();
+    }
+    // Five days of consumption: DEV1-S billed in p1 (its server runs), GP1-XS billed in p1 (no GP1-XS there: the
+    // stopped one is in p2), and org-2's DEV1-L.
+    let mut rows = Vec::new();
+    for day in 5..=9 {
+        for (organization, project, sku, cost) in [
+            ("org-1", "p1", "/compute/dev1_s/run_fr-par-1", "0.24"),
+            ("org-1", "p1", "/compute/gp1_xs/run_fr-par-1", "2.1"),
+            ("org-2", "q1", "/compute/dev1_l/run_fr-par-1", "1"),
+        ] {
+            rows.push(format!(
+                r#"{{"organization_id":"{organization}","billing_period":"2026-11-01","day":"2026-11-0{day}","project_id":"{project}","sku":"{sku}","product_name":"Compute","currency":"EUR","cost":"{cost}","quantity":"24","charge_class":"","spread_days":1,"late":false,"observed_at":"2026-11-10 04:00:00"}}"#
+            ));
+        }
+    }
+    warehouse.execute(&format!("INSERT INTO billing_daily FORMAT JSONEachRow {}", rows.join("\n")), &[]).await.unwrap();
+
+    let report = find("ghost-cost").unwrap();
+    let result = run_report(&warehouse, &report, &[]).await.unwrap();
+    let column = |name: &str| result.columns.iter().position(|(n, _)| n == name).unwrap();
+    let text = |row: &Vec<serde_json::Value>, name: &str| row[column(name)].as_str().map(str::to_string);
+    let found: Vec<(Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = result
+        .rows
+        .iter()
+        .map(|row| {
+            (text(row, "finding"), text(row, "project_id"), text(row, "sku"), text(row, "billed"), text(row, "detail"))
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        found,
+        [
+            // The last 3 days of consumption (the default window): 3 x 2.1.
+            (
+                some("billed_without_resource"),
+                some("p1"),
+                some("/compute/gp1_xs/run_fr-par-1"),
+                some("6.3"),
+                some("no GP1-XS server in the project")
+            ),
+            (
+                some("resource_without_billing"),
+                some("p1"),
+                None,
+                some("0"),
+                some("2 PRO2-S server(s) running, the type is not billed")
+            ),
+        ],
+        "{:?}",
+        result.rows
+    );
+    let names = result.rows[1][column("name")].as_str().unwrap();
+    assert_eq!(names, "api-1, db-1", "the servers of the type, named in order");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
