@@ -22,9 +22,10 @@ WITH
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
                c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost, coalesce(c.currency, 'EUR') AS currency
         FROM resource_charges AS c
-        LEFT JOIN projects AS pn ON pn.id = c.project_id
         WHERE ({organization:String} = '' OR c.organization_id = {organization:String})
-          AND ({project:String} = '' OR c.project_id = {project:String} OR pn.name = {project:String})
+          -- A project by name through a set, not a join of every charge with the projects.
+          AND ({project:String} = '' OR c.project_id = {project:String}
+               OR c.project_id IN (SELECT id FROM projects WHERE name = {project:String}))
     ),
     -- Computed on its own: see cost-drift.sql.
     anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM scoped), toDate({as_of:String})) AS day),
@@ -60,14 +61,15 @@ WITH
         WHERE {tag_key:String} = '' OR t.tag_key = {tag_key:String}
         UNION DISTINCT
         SELECT {tag_key:String} WHERE {tag_key:String} != ''
-    ),
-    total AS (SELECT sum(cost) AS total FROM per_resource)
+    )
 SELECT
     k.tag_key AS tag_key,
     t.tag_value AS tag_value,
     CAST(round(sum(c.cost), 6), 'Decimal(38, 6)') AS cost,
     -- Nullable: no share of a total that is nothing (no charges in the window, or credits that cancel it).
-    CAST(round(sum(c.cost) * 100 / nullIf((SELECT total FROM total), 0), 1), 'Nullable(Decimal(38, 1))') AS share_percent,
+    -- Each tag key holds every charged resource once (its value, or none), so a key's sum is the total.
+    CAST(round(sum(c.cost) * 100 / nullIf(sum(sum(c.cost)) OVER (PARTITION BY k.tag_key), 0), 1),
+         'Nullable(Decimal(38, 1))') AS share_percent,
     uniqExactIf(c.resource_id, c.resource_id != '') AS resources,
     any(c.currency) AS currency,
     (SELECT from_date FROM bounds) AS from_date,
