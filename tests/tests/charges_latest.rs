@@ -149,11 +149,11 @@ async fn without_charges_ghost_cost_compares_skus_with_the_types_running() {
     let result = run_report(&warehouse, &report, &[]).await.unwrap();
     let column = |name: &str| result.columns.iter().position(|(n, _)| n == name).unwrap();
     let text = |row: &Vec<serde_json::Value>, name: &str| row[column(name)].as_str().map(str::to_string);
-    let found: Vec<(Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = result
+    let found: Vec<[Option<String>; 5]> = result
         .rows
         .iter()
         .map(|row| {
-            (text(row, "finding"), text(row, "project_id"), text(row, "sku"), text(row, "billed"), text(row, "detail"))
+            [text(row, "finding"), text(row, "project_id"), text(row, "sku"), text(row, "billed"), text(row, "detail")]
         })
         .collect();
     let some = |s: &str| Some(s.to_string());
@@ -161,20 +161,20 @@ async fn without_charges_ghost_cost_compares_skus_with_the_types_running() {
         found,
         [
             // The last 3 days of consumption (the default window): 3 x 2.1.
-            (
+            [
                 some("billed_without_resource"),
                 some("p1"),
                 some("/compute/gp1_xs/run_fr-par-1"),
                 some("6.3"),
                 some("no GP1-XS server in the project")
-            ),
-            (
+            ],
+            [
                 some("resource_without_billing"),
                 some("p1"),
                 None,
                 some("0"),
                 some("2 PRO2-S server(s) running, the type is not billed")
-            ),
+            ],
         ],
         "{:?}",
         result.rows
