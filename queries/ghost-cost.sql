@@ -38,7 +38,8 @@ WITH
                max(toDate(c.start_date)) AS last_day, any(coalesce(c.currency, 'EUR')) AS currency
         FROM resource_charges AS c
         INNER JOIN charge_window AS w ON w.organization_id = c.organization_id
-        -- The earliest window's first day as a constant too: the table is sorted by it, so only those days are read.
+        -- The earliest window's first day as a constant too: the table is partitioned by month and sorted by
+        -- organisation then day, so only those days are read.
         WHERE c.start_date >= (SELECT min(from_day) FROM charge_window)
           AND toDate(c.start_date) BETWEEN w.from_day AND w.as_of
           AND (startsWith(c.sku, '/compute/') OR startsWith(c.sku, '/storage/block/')
