@@ -1,6 +1,7 @@
 //! Migrations and models on the real engine: every migration file is applied and recorded with its checksum, an
 //! applied migration whose text changed is refused by name, a warehouse from before checksums is adopted, and
-//! models are recreated only when their text changed (a model whose file is gone is dropped).
+//! models are recreated only when their text changed (a model whose file is gone is dropped). A table of the
+//! newest runs that a migration adds is filled at once, not at the next load.
 
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate::{MIGRATIONS, MODEL_FILES, checksum, migrate, models};
@@ -113,5 +114,29 @@ async fn models_are_recreated_when_their_text_changed_and_dropped_when_gone() {
     .await;
     assert_eq!(retired, ["0"], "a model whose file is gone is dropped");
     assert!(migrate(&warehouse).await.unwrap().is_empty());
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_of_the_newest_runs_that_a_migration_adds_is_filled_at_once() {
+    let (_dir, warehouse) = open().await;
+    migrate(&warehouse).await.unwrap();
+    // A loaded inventory run holding a stopped server, as an older costlake left it: without ghost_findings (0017).
+    for statement in [
+        "INSERT INTO newest_runs VALUES ('org-1', 'instance_servers', 'inv', '2026-11-10 04:00:00')",
+        "INSERT INTO raw_instance_servers (run_id, snapshot_at, organization_id, zone, id, name, state, tags, raw) \
+         VALUES ('inv', '2026-11-10 04:00:00', 'org-1', 'fr-par-1', 's1', 'legacy-api', 'stopped', [], '{}')",
+        "DROP TABLE ghost_findings",
+        "DELETE FROM _migrations WHERE version = 17",
+    ] {
+        warehouse.execute(statement, &[]).await.unwrap();
+    }
+    let upgraded = migrate(&warehouse).await.unwrap();
+    assert_eq!(upgraded.migrations, [17]);
+    let found = rows(&warehouse, "SELECT kind, resource_id FROM ghost_findings").await;
+    assert_eq!(found, ["stopped_server\ts1"], "ghost-resources has its findings before any load");
+    // Not recorded as computed: the next load computes it as it does every table.
+    let recorded = rows(&warehouse, "SELECT count() FROM _refresh_runs WHERE table_name = 'ghost_findings'").await;
+    assert_eq!(recorded, ["0"]);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

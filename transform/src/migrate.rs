@@ -79,6 +79,9 @@ pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     }
     let migrations = apply_migrations(warehouse).await?;
     let models = refresh_models(warehouse).await?;
+    if !migrations.is_empty() {
+        crate::models::fill_new(warehouse).await?;
+    }
     Ok(Migrated { migrations, models })
 }
 

@@ -268,6 +268,21 @@ fn backfill(
         .any(|c| newest_held.get(c.organization.as_str()).is_some_and(|newest| c.at.as_str() < *newest))
 }
 
+/// Fills each empty table computed from the newest runs only (`Maintained::Newest`, small whatever the history)
+/// from its source, after migrations: a table a migration adds would otherwise stay empty until the next load, and
+/// a report reading it (ghost-resources, after `ghost_findings` came) would answer nothing meanwhile. Not recorded
+/// as holding any run, so the next load computes it as usual.
+pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
+    for model in MATERIALISED.iter().filter(|m| matches!(m.maintained, Maintained::Newest)) {
+        // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
+        let table = model.table;
+        let fill =
+            format!("INSERT INTO {table} SELECT * FROM {} WHERE (SELECT count() FROM {table}) = 0", model.whole());
+        warehouse.execute(&fill, &[]).await?;
+    }
+    Ok(())
+}
+
 /// The materialised tables that do not hold every loaded run, or were computed by other models.
 pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
     let (ledger, held) = holdings(warehouse).await?;
