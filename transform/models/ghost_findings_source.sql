@@ -68,6 +68,22 @@ WITH
         WHERE coalesce(r.active, 0) = 0
     ),
     unattached_block AS (SELECT * FROM detached_block WHERE status = 'available'),
+    -- Volumes attached to nothing, from both APIs, in one shape (each billed as its volume type's GB-hours).
+    unattached_volumes AS
+    (
+        -- Instance volumes: local ones only; SBS volumes are listed, and judged, by the Block API below.
+        SELECT v.organization_id AS organization_id, v.id AS id, v.name AS name, v.project_id AS project_id,
+               toString(v.zone) AS zone, CAST(v.state, 'Nullable(String)') AS state, v.modification_date AS api_since,
+               v.size AS size, CAST(v.volume_type, 'Nullable(String)') AS volume_class,
+               concat(coalesce(volume_class, 'Instance'), ' volume attached to no Instance') AS what
+        FROM instance_volumes AS v
+        WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
+        UNION ALL
+        SELECT v.organization_id, v.id, v.name, v.project_id, toString(v.zone), CAST(v.status, 'Nullable(String)'),
+               coalesce(v.last_detached_at, v.created_at), v.size, CAST(v.type, 'Nullable(String)'),
+               concat(coalesce(CAST(v.type, 'Nullable(String)'), 'Block Storage'), ' Block Storage volume attached to nothing')
+        FROM unattached_block AS v
+    ),
     unknown_block AS
     (
         SELECT * FROM detached_block
@@ -168,25 +184,12 @@ WITH
                CAST([], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
         FROM unknown_block AS v
         UNION ALL
-        -- Instance volumes: local ones only; SBS volumes are listed, and judged, by the Block API below.
-        SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
-               CAST(v.state, 'Nullable(String)'), v.modification_date, v.size,
-               concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), 'Instance'), ' volume attached to no Instance'),
-               CAST([(concat(coalesce(CAST(v.volume_type, 'Nullable(String)'), '?'), ' volume ',
-                             formatReadableDecimalSize(coalesce(v.size, 0))),
+        SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, v.zone, v.state, v.api_since,
+               v.size, v.what,
+               CAST([(concat(coalesce(v.volume_class, '?'), ' volume ', formatReadableDecimalSize(coalesce(v.size, 0))),
                       CAST(toDecimal128(v.size, 9) / 1000000000, 'Nullable(Decimal(38, 9))'), 'volume_gb_hour',
-                      toString(v.zone), coalesce(CAST(v.volume_type, 'Nullable(String)'), ''))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
-        FROM instance_volumes AS v
-        WHERE v.server_id IS NULL AND coalesce(CAST(v.volume_type, 'Nullable(String)'), '') NOT IN ('sbs_volume', 'sbs_snapshot')
-        UNION ALL
-        SELECT 'unattached_volume', v.organization_id, v.id, v.name, v.project_id, toString(v.zone),
-               CAST(v.status, 'Nullable(String)'), coalesce(v.last_detached_at, v.created_at), v.size,
-               concat(coalesce(CAST(v.type, 'Nullable(String)'), 'Block Storage'), ' Block Storage volume attached to nothing'),
-               CAST([(concat(coalesce(CAST(v.type, 'Nullable(String)'), '?'), ' volume ',
-                             formatReadableDecimalSize(coalesce(v.size, 0))),
-                      CAST(toDecimal128(v.size, 9) / 1000000000, 'Nullable(Decimal(38, 9))'), 'volume_gb_hour',
-                      toString(v.zone), coalesce(CAST(v.type, 'Nullable(String)'), ''))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
-        FROM unattached_block AS v
+                      v.zone, coalesce(v.volume_class, ''))], 'Array(Tuple(String, Nullable(Decimal(38, 9)), String, String, String))')
+        FROM unattached_volumes AS v
         UNION ALL
         SELECT 'orphaned_ip', ip.organization_id, ip.id, coalesce(ip.address, ip.prefix), ip.project_id, toString(ip.zone),
                CAST(ip.state, 'Nullable(String)'), CAST(NULL, 'Nullable(DateTime64(6, \'UTC\'))'),
