@@ -85,6 +85,11 @@ pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     Ok(Migrated { migrations, models })
 }
 
+/// Each model's name and the checksum of its text, as `_models` records them.
+fn model_checksums() -> BTreeMap<String, String> {
+    MODEL_FILES.iter().map(|(name, sql)| (name.to_string(), checksum(sql))).collect()
+}
+
 /// Whether the warehouse holds exactly this costlake's migrations and models, asked in one read: every command
 /// checks, and the full check's five statements (two of them writes) were a tenth of a report's start. Anything
 /// else (a table missing, a migration to apply, an edited one, another costlake's) takes the full path, which
@@ -103,9 +108,7 @@ async fn current(warehouse: &dyn Warehouse) -> bool {
     }
     let expected_migrations: BTreeMap<String, String> =
         MIGRATIONS.iter().map(|m| (m.version.to_string(), m.checksum())).collect();
-    let expected_models: BTreeMap<String, String> =
-        MODEL_FILES.iter().map(|(name, sql)| (name.to_string(), checksum(sql))).collect();
-    migrations == expected_migrations && models == expected_models
+    migrations == expected_migrations && models == model_checksums()
 }
 
 /// The migrations `_migrations` records as applied (versions), and those applied before checksums were recorded;
@@ -265,7 +268,7 @@ async fn refresh_models(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> 
     let recorded = warehouse.query("SELECT name, checksum FROM _models FINAL", &[], "TabSeparated").await?;
     let recorded: BTreeMap<String, String> =
         tsv_rows(&recorded).into_iter().filter_map(|row| Some((row.first()?.clone(), row.get(1)?.clone()))).collect();
-    let current: BTreeMap<String, String> = models.iter().map(|m| (m.name.to_string(), checksum(m.sql))).collect();
+    let current = model_checksums();
     if recorded == current {
         return Ok(Vec::new());
     }
