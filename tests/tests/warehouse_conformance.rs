@@ -260,6 +260,9 @@ async fn embedded_engine_removes_outdated_parts_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
     warehouse.execute("CREATE TABLE parts_kept (n UInt64) ENGINE = MergeTree ORDER BY n", &[]).await.unwrap();
+    // The engine backs its cleanup off while there is nothing to remove (to minutes, by default): a load's
+    // merges come after seconds of inserts, and their sources were left for the next process to load.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
     for n in 0..3 {
         warehouse.execute(&format!("INSERT INTO parts_kept VALUES ({n})"), &[]).await.unwrap();
     }
