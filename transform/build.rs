@@ -1,5 +1,6 @@
-//! Embeds `migrations/*.sql` (versioned, append-only schema history) and `models/*.sql` (the current definition
-//! of each view): adding either is adding one file, no Rust to touch.
+//! Embeds `migrations/*.sql` (versioned, append-only schema history), `models/*.sql` (the current definition
+//! of each view) and `sources/*.sql` (the query computing each materialised table): adding one is adding one
+//! file, no Rust to touch.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,12 @@ fn main() {
         "];\n\n/// `transform/models/<name>.sql`: (name, SQL).\npub static MODEL_FILES: &[(&str, &str)] = &[\n",
     );
     for path in sql_files(&root.join("models")) {
+        writeln!(code, "    ({:?}, include_str!({:?})),", stem(&path), path.display().to_string()).unwrap();
+    }
+    code.push_str(
+        "];\n\n/// `transform/sources/<table>.sql`: (table, the SELECT computing its rows).\npub static SOURCE_FILES: &[(&str, &str)] = &[\n",
+    );
+    for path in sql_files(&root.join("sources")) {
         writeln!(code, "    ({:?}, include_str!({:?})),", stem(&path), path.display().to_string()).unwrap();
     }
     code.push_str("];\n");

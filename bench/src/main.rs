@@ -438,14 +438,20 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         format!("INSERT INTO bench_ref ({POINT_COLUMNS}) SELECT {POINT_COLUMNS} FROM file('{glob}', Parquet)");
     let reference = measure(bin, &env, &["sql", &insert_sql]);
     let copied: u64 = tsv(bin, &env, "SELECT count() FROM bench_ref").parse().unwrap_or(0);
-    // Each rollup the loader rebuilds, rebuilt again by itself (its source view into an empty copy of it).
-    let rebuilds: Vec<(&str, &str, Measure)> = costlake_transform::models::MATERIALISED
+    // Each rollup the loader rebuilds, rebuilt again by itself (its source into an empty copy of it).
+    let rebuilds: Vec<(&str, Measure)> = costlake_transform::models::MATERIALISED
         .iter()
         .map(|m| {
-            let (table, source) = (m.table, m.source);
+            let table = m.table;
             measure(bin, &env, &["sql", &format!("CREATE TABLE bench_{table} AS {table}")]);
-            let insert = format!("INSERT INTO bench_{table} SELECT * FROM {}", m.whole());
-            (table, source, measure(bin, &env, &["sql", &insert]))
+            let (source, bounds) = m.whole();
+            let insert = format!("INSERT INTO bench_{table} SELECT * FROM {source}");
+            let mut args = vec!["sql".to_string(), insert];
+            for (name, value) in bounds {
+                args.extend(["--param".to_string(), format!("{name}={value}")]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (table, measure(bin, &env, &args))
         })
         .collect();
     let per_second = |rows: u64, m: &Measure| thousands((rows as f64 / m.wall.as_secs_f64()) as u64);
@@ -486,9 +492,9 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         thousands(copied),
         per_second(copied, &reference)
     );
-    for (table, source, m) in &rebuilds {
+    for (table, m) in &rebuilds {
         println!(
-            "| part of load: `INSERT INTO bench_{table} SELECT * FROM {source}` | {} | {} MiB | {} | | | {} × reference |",
+            "| part of load: `INSERT INTO bench_{table} SELECT * FROM` transform/sources/{table}.sql | {} | {} MiB | {} | | | {} × reference |",
             seconds(m),
             m.mib(),
             rollup_rows.get(*table).map_or_else(String::new, |n| thousands(*n)),

@@ -122,14 +122,12 @@ fn sql_long_about() -> String {
          FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables kept up to date at each load \
          (a load computes only what its runs changed):\n",
     );
-    let models = costlake_transform::migrate::MODEL_FILES;
-    for model in costlake_transform::models::MATERIALISED {
-        let sql = models.iter().find(|(name, _)| *name == model.source).map_or("", |(_, sql)| *sql);
-        text.push_str(&described(model.table, sql));
+    for (table, sql) in costlake_transform::migrate::SOURCE_FILES {
+        text.push_str(&described(table, sql));
         text.push('\n');
     }
     text.push_str("\nModels (views; transform/models/<name>.sql says how each is computed):\n");
-    for (name, sql) in models.iter().filter(|(name, _)| !name.ends_with("_source")) {
+    for (name, sql) in costlake_transform::migrate::MODEL_FILES {
         text.push_str(&described(name, sql));
         text.push('\n');
     }

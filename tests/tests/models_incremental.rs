@@ -123,7 +123,8 @@ async fn database(warehouse: &dyn Warehouse, run: &str, resource: &str, start: &
 
 /// Rows of `from` that `to` lacks, columns compared as values (aggregate states finalised, floats rounded: sums
 /// of floats depend on the order the engine adds them in).
-async fn missing(warehouse: &dyn Warehouse, table: &str, from: &str, to: &str) -> u64 {
+/// Rows of `from` not in `to`, either a table or a source (with its parameters `bounds`).
+async fn missing(warehouse: &dyn Warehouse, table: &str, from: &str, to: &str, bounds: &[(&str, &str)]) -> u64 {
     let columns = tsv(
         warehouse,
         "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String} \
@@ -145,7 +146,7 @@ async fn missing(warehouse: &dyn Warehouse, table: &str, from: &str, to: &str) -
         })
         .collect();
     let values = values.join(", ");
-    let rows = tsv(warehouse, &format!("SELECT {values} FROM {from} EXCEPT SELECT {values} FROM {to}"), &[]).await;
+    let rows = tsv(warehouse, &format!("SELECT {values} FROM {from} EXCEPT SELECT {values} FROM {to}"), bounds).await;
     if !rows.is_empty() {
         eprintln!("rows of {from} missing from {to}:\n{rows}");
     }
@@ -159,12 +160,15 @@ async fn refresh_and_compare(warehouse: &dyn Warehouse, step: &str, rows: u64) {
     refresh_with(warehouse, rows).await.unwrap();
     assert!(stale(warehouse).await.unwrap().is_empty(), "{step}: every table is current");
     for model in MATERIALISED {
-        let everything = model.whole();
+        let (everything, bounds) = model.whole();
+        let bounds: Vec<(&str, &str)> = bounds.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
         let rows: u64 = tsv(warehouse, &format!("SELECT count() FROM {}", model.table), &[]).await.parse().unwrap();
-        let expected: u64 = tsv(warehouse, &format!("SELECT count() FROM {everything}"), &[]).await.parse().unwrap();
+        let expected: u64 =
+            tsv(warehouse, &format!("SELECT count() FROM {everything}"), &bounds).await.parse().unwrap();
         assert_eq!(rows, expected, "{step}: {} rows", model.table);
-        assert_eq!(missing(warehouse, model.table, &everything, model.table).await, 0, "{step}: {}", model.table);
-        assert_eq!(missing(warehouse, model.table, model.table, &everything).await, 0, "{step}: {}", model.table);
+        let table = model.table;
+        assert_eq!(missing(warehouse, table, &everything, table, &bounds).await, 0, "{step}: {table}");
+        assert_eq!(missing(warehouse, table, table, &everything, &bounds).await, 0, "{step}: {table}");
     }
 }
 

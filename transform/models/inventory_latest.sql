@@ -1,5 +1,5 @@
 -- inventory_latest: one row per resource ever seen: its last known state, first/last seen, still present? The
--- table `resources`, kept up to date at each load (transform/models/resources_source.sql says how), under the
+-- table `resources`, kept up to date at each load (transform/sources/resources.sql says how), under the
 -- name queries have used.
 
 CREATE OR REPLACE VIEW inventory_latest AS

@@ -1,6 +1,6 @@
 -- rate_card: unit prices per month, price_overrides first, then the prices collected from the newest run that
 -- collected each price list (the table `collected_prices`, kept up to date at each load:
--- transform/models/collected_prices_source.sql says how). A month is 730 hours, Scaleway's own convention.
+-- transform/sources/collected_prices.sql says how). A month is 730 hours, Scaleway's own convention.
 -- priority: 1 price_overrides, 2 the product APIs' own price lists, 3 the public Product Catalog. Overrides are
 -- read as they are: one written now applies to the next report, not the next load.
 

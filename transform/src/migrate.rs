@@ -5,6 +5,9 @@
 //! - `transform/models/<name>.sql`: views, one file each holding its current definition and its explanation.
 //!   They hold no data, so they are recreated whenever any model's text differs from what `_models` recorded,
 //!   in dependency order (a model after the models it reads).
+//!
+//! A third kind, `transform/sources/<table>.sql`, is no schema object: the query a load runs to compute a
+//! materialised table (`crate::models`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,12 +65,13 @@ pub fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One SHA-256 over every model's text: what a materialised table was built with, beside the ledger. The text
-/// is compiled in, so it is hashed once per process, not on every command's staleness check.
+/// One SHA-256 over every model's and every source's text: what a materialised table was built with, beside the
+/// ledger. The text is compiled in, so it is hashed once per process, not on every command's staleness check.
 pub fn models_checksum() -> &'static str {
     static CHECKSUM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let all: String = MODEL_FILES.iter().map(|(name, sql)| format!("{name}:{}\n", checksum(sql))).collect();
-        checksum(&all)
+        let models = MODEL_FILES.iter().map(|(name, sql)| format!("{name}:{}\n", checksum(sql)));
+        let sources = SOURCE_FILES.iter().map(|(table, sql)| format!("sources/{table}:{}\n", checksum(sql)));
+        checksum(&models.chain(sources).collect::<String>())
     });
     &CHECKSUM
 }
@@ -363,8 +367,8 @@ mod tests {
         let ordered = models().unwrap();
         let position = |name: &str| ordered.iter().position(|m| m.name == name).unwrap();
         assert_eq!(ordered.len(), MODEL_FILES.len());
-        assert!(position("runs") < position("newest_runs_source"));
-        assert!(position("inventory_history") < position("resources_source"));
+        assert!(position("runs") < position("inventory_history"));
+        assert!(position("runs") < position("consumption_pulls"));
         assert!(position("charges_latest") < position("focus_costs"));
     }
 

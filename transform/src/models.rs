@@ -1,9 +1,11 @@
 //! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
-//! Each table is computed by its `*_source` view and maintained one of three ways:
+//! Each table is computed by its source, `transform/sources/<table>.sql` (a query with parameters, run by the
+//! load: no view, so a start does not load twelve objects only a load reads), and maintained one of three ways:
 //! - A row per day (`Maintained::Days`: the costs, the charges and the CPU and database rollups): the source
 //!   computes a window of days, and a load recomputes only the days its runs brought data for, partition by
-//!   partition: the partition's other rows are copied into the twin table `<table>_next`, the touched days
+//!   partition: the partition's other rows are copied into the twin table `<table>_next` (created for the
+//!   refresh and dropped after it, like every twin), the touched days
 //!   computed beside them from a bounded number of raw rows per statement (so memory follows a few days' data,
 //!   not the history's), and the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left
 //!   of it).
@@ -34,8 +36,6 @@ use crate::warehouse::{Param, Result, Warehouse, WarehouseError, string_array};
 /// One materialised model.
 pub struct Materialised {
     pub table: &'static str,
-    /// The parameterised view computing the table's rows (see [`Maintained`] for its parameters).
-    pub source: &'static str,
     maintained: Maintained,
 }
 
@@ -85,14 +85,23 @@ impl Materialised {
         format!("{}_next", self.table)
     }
 
-    /// Every row the source computes from all committed runs, as `FROM` text (for benchmarks and checks that
-    /// compare it with the table).
-    pub fn whole(&self) -> String {
-        match self.maintained {
-            Maintained::Days { .. } => format!("{}(from = '1970-01-01', to = '2100-01-01')", self.source),
-            Maintained::Keyed { .. } => format!("{}(fold = false, runs = [])", self.source),
-            Maintained::Newest => self.source.to_string(),
-        }
+    /// The query computing the table's rows (`transform/sources/<table>.sql`, see [`Maintained`] for its
+    /// parameters), as a subquery to read `FROM`.
+    pub fn source(&self) -> String {
+        let sql =
+            crate::migrate::SOURCE_FILES.iter().find(|(table, _)| *table == self.table).map_or("", |(_, sql)| sql);
+        format!("(\n{}\n)", sql.trim().trim_end_matches(';'))
+    }
+
+    /// Every row the source computes from all committed runs: the subquery and its parameters (for benchmarks
+    /// and checks that compare it with the table).
+    pub fn whole(&self) -> (String, Vec<Param>) {
+        let params: &[(&str, &str)] = match self.maintained {
+            Maintained::Days { .. } => &[("from", "1970-01-01"), ("to", "2100-01-01")],
+            Maintained::Keyed { .. } => &[("fold", "false"), ("runs", "[]")],
+            Maintained::Newest => &[],
+        };
+        (self.source(), params.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect())
     }
 }
 
@@ -110,23 +119,14 @@ const GHOST_DATASETS: &[&str] = &[
 /// The models, refreshed in this order (the newest runs before the resources they say are present, hours before
 /// the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
-    Materialised {
-        table: "newest_runs",
-        source: "newest_runs_source",
-        maintained: Maintained::Keyed { in_order_of: &[] },
-    },
-    Materialised { table: "collected_prices", source: "collected_prices_source", maintained: Maintained::Newest },
-    Materialised { table: "projects", source: "projects_source", maintained: Maintained::Keyed { in_order_of: &[] } },
-    Materialised { table: "resources", source: "resources_source", maintained: Maintained::Keyed { in_order_of: &[] } },
-    Materialised {
-        table: "ghost_streaks",
-        source: "ghost_streaks_source",
-        maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS },
-    },
-    Materialised { table: "ghost_findings", source: "ghost_findings_source", maintained: Maintained::Newest },
+    Materialised { table: "newest_runs", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "collected_prices", maintained: Maintained::Newest },
+    Materialised { table: "projects", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "resources", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
+    Materialised { table: "ghost_findings", maintained: Maintained::Newest },
     Materialised {
         table: "resource_charges",
-        source: "resource_charges_source",
         maintained: Maintained::Days {
             day: "toDate(start_date)",
             monthly: true,
@@ -136,7 +136,6 @@ pub const MATERIALISED: &[Materialised] = &[
     },
     Materialised {
         table: "billing_daily",
-        source: "billing_daily_source",
         maintained: Maintained::Days {
             day: "billing_period",
             monthly: false,
@@ -148,17 +147,14 @@ pub const MATERIALISED: &[Materialised] = &[
     },
     Materialised {
         table: "instance_cpu_hourly",
-        source: "instance_cpu_hourly_source",
         maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS },
     },
     Materialised {
         table: "instance_cpu_daily",
-        source: "instance_cpu_daily_source",
         maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS },
     },
     Materialised {
         table: "rdb_usage_daily",
-        source: "rdb_usage_daily_source",
         maintained: Maintained::Days {
             day: "day",
             monthly: false,
@@ -276,9 +272,9 @@ pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
     for model in MATERIALISED.iter().filter(|m| matches!(m.maintained, Maintained::Newest)) {
         // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
         let table = model.table;
-        let fill =
-            format!("INSERT INTO {table} SELECT * FROM {} WHERE (SELECT count() FROM {table}) = 0", model.whole());
-        warehouse.execute(&fill, &[]).await?;
+        let (source, params) = model.whole();
+        let fill = format!("INSERT INTO {table} SELECT * FROM {source} WHERE (SELECT count() FROM {table}) = 0");
+        warehouse.execute(&fill, &params).await?;
     }
     Ok(())
 }
@@ -438,6 +434,7 @@ fn date(text: &str) -> Option<NaiveDate> {
 /// Computes the window's days into the twin, as many whole days per statement as `budget` rows allow.
 async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Window, budget: u64) -> Result<()> {
     let next = model.twin();
+    let source = model.source();
     let mut from = window.from;
     while from < window.to {
         let mut to = from;
@@ -452,7 +449,7 @@ async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Windo
         }
         warehouse
             .execute(
-                &format!("INSERT INTO {next} SELECT * FROM {}(from = {{from:Date}}, to = {{to:Date}})", model.source),
+                &format!("INSERT INTO {next} SELECT * FROM {source}"),
                 &[("from".into(), from.to_string()), ("to".into(), to.to_string())],
             )
             .await?;
@@ -462,12 +459,17 @@ async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Windo
     Ok(())
 }
 
-/// The twin, created like the table and emptied.
+/// The twin, created empty like the table (one a crash left is dropped first: the table may have changed since).
 async fn fresh_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<String> {
     let next = model.twin();
-    warehouse.execute(&format!("CREATE TABLE IF NOT EXISTS {next} AS {}", model.table), &[]).await?;
-    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await?;
+    drop_twin(warehouse, model).await?;
+    warehouse.execute(&format!("CREATE TABLE {next} AS {}", model.table), &[]).await?;
     Ok(next)
+}
+
+/// Drops the twin, now (`SYNC`: a table dropped in an Atomic database otherwise stays on disk for 8 minutes).
+async fn drop_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<()> {
+    warehouse.execute(&format!("DROP TABLE IF EXISTS {} SYNC", model.twin()), &[]).await
 }
 
 /// Recomputes the whole table into the twin and swaps it in.
@@ -525,7 +527,7 @@ async fn fold(
         warehouse.execute(&swap, &[]).await?;
         crate::load::failpoint("models.after_exchange").await;
     }
-    warehouse.execute(&format!("TRUNCATE TABLE IF EXISTS {}", model.twin()), &[]).await
+    drop_twin(warehouse, model).await
 }
 
 /// Rewrites a keyed table: its rows merged with the listings of `runs` (`None`: every committed run, the table
@@ -535,12 +537,9 @@ async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: Option<&[S
     let statements: Vec<(String, Vec<Param>)> = match (&model.maintained, runs) {
         (Maintained::Keyed { .. }, Some(runs)) => runs
             .chunks(1000)
-            .map(|batch| {
-                let source = format!("{}(fold = true, runs = {{runs:Array(String)}})", model.source);
-                (source, vec![("runs".into(), string_array(batch))])
-            })
+            .map(|batch| (model.source(), vec![("fold".into(), "true".into()), ("runs".into(), string_array(batch))]))
             .collect(),
-        _ => vec![(model.whole(), Vec::new())],
+        _ => vec![model.whole()],
     };
     for (source, params) in statements {
         let next = fresh_twin(warehouse, model).await?;
@@ -550,13 +549,13 @@ async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: Option<&[S
     Ok(())
 }
 
-/// Swaps the twin in for the table, and empties the twin (the table as it was).
+/// Swaps the twin in for the table, and drops the twin (the table as it was).
 async fn swap_in(warehouse: &dyn Warehouse, model: &Materialised) -> Result<()> {
     let next = model.twin();
     crate::load::failpoint("models.pause_before_exchange").await;
     warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
     crate::load::failpoint("models.after_exchange").await;
-    warehouse.execute(&format!("TRUNCATE TABLE {next}"), &[]).await
+    drop_twin(warehouse, model).await
 }
 
 #[cfg(test)]
@@ -579,6 +578,17 @@ mod tests {
         match plan {
             Plan::Fold(runs) => Some(runs),
             _ => None,
+        }
+    }
+
+    #[test]
+    fn each_table_has_one_source_file_and_each_source_a_table() {
+        let tables: BTreeSet<&str> = MATERIALISED.iter().map(|m| m.table).collect();
+        let sources: BTreeSet<&str> = crate::migrate::SOURCE_FILES.iter().map(|(table, _)| *table).collect();
+        assert_eq!(tables, sources, "transform/sources/<table>.sql, one per materialised table");
+        for model in MATERIALISED {
+            let source = model.source();
+            assert!(source.contains("SELECT") && !source.contains("CREATE"), "{}: a query, not a view", model.table);
         }
     }
 

@@ -1,11 +1,10 @@
--- resources_source(fold, runs): one row per resource ever seen, the table resources: its state in the newest
+-- resources(fold, runs): one row per resource ever seen, the table resources: its state in the newest
 -- run that listed it (every column from that one listing, nulls included: a detached volume's attached_to is
 -- null again), when it was first and last seen, and whether the newest run that collected its dataset listed it
 -- (present). A load folds its runs in: the table's rows and the runs' listings, merged per resource
 -- (fold = true, runs = the runs to add); fold = false computes it from every committed run. Both give the same
 -- rows, as the newest listing of a resource is the newest of the newest ones.
 
-CREATE OR REPLACE VIEW resources_source AS
 WITH merged AS
 (
     SELECT organization_id, resource_type, resource_id,

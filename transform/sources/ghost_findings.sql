@@ -1,4 +1,4 @@
--- ghost_findings_source: the resources of the newest inventory that keep billing while doing nothing, with
+-- ghost_findings: the resources of the newest inventory that keep billing while doing nothing, with
 -- the parts each is billed for; the table ghost_findings that ghost-resources prices (recomputed whole at each
 -- load: it is as big as the newest inventory, whatever the history). Kinds as in ghost-resources, but for
 -- `snapshot`: a snapshot of a volume that still exists, which the report calls old from its own
@@ -8,7 +8,6 @@
 --          saw it so, after the last run that saw it otherwise)
 --   as_of: the day of the newest run of its organisation's inventory
 
-CREATE OR REPLACE VIEW ghost_findings_source AS
 WITH
     latest AS
     (

@@ -1,4 +1,4 @@
--- ghost_streaks_source(fold, runs): when each resource entered its ghost condition, the table ghost_streaks
+-- ghost_streaks(fold, runs): when each resource entered its ghost condition, the table ghost_streaks
 -- (ghost-resources' `since`, idle_load_balancers' too), from the history of committed runs: per (kind, resource), the newest run
 -- that saw it healthy (last_healthy; 1970 if none) and the first run that saw it as a ghost after that
 -- (streak_start; 1970 if none). Kinds: stopped_server (stopped or in standby), unattached_volume (an Instance
@@ -9,7 +9,6 @@
 -- before (the load merges them oldest first), so an older run of the same organisation (a backfill) rebuilds
 -- the table instead (fold = false: every committed run).
 
-CREATE OR REPLACE VIEW ghost_streaks_source AS
 WITH
     -- Attachments still in force per Block volume and run (a `detached` reference no longer holds it).
     block_refs AS

@@ -1,8 +1,8 @@
--- instance_cpu_hourly_source(from, to): per Instance and hour, its CPU utilisation over 5-minute (the collection
+-- instance_cpu_hourly(from, to): per Instance and hour, its CPU utilisation over 5-minute (the collection
 -- step) intervals, as aggregate states, for the days from `from` (a Date) up to `to` (excluded). The loader
 -- materialises it into the table instance_cpu_hourly for the days each load brings points for
 -- (transform/src/models.rs), and instance_cpu_daily merges its hours: reports read rollups, never raw samples.
--- All days: SELECT * FROM instance_cpu_hourly_source(from = '1970-01-01', to = '2100-01-01').
+-- All days: from = 1970-01-01, to = 2100-01-01.
 --   * utilisation of an interval = CPU seconds used in it / (its length x vCPUs), from the counter
 --     instance_server_cpu_seconds_total and the gauge instance_server_vcpu_count (the day's highest);
 --   * a counter that drops is a restart (as Prometheus' rate treats it): the interval used the new value, never
@@ -15,7 +15,6 @@
 --   * a window's first interval needs the sample before it: samples are read from an hour before `from` (a longer
 --     interval is left out anyway), so computing day by day gives exactly what computing all days at once does.
 
-CREATE OR REPLACE VIEW instance_cpu_hourly_source AS
 WITH
     -- One value per series and time (a sample collected twice counts once), then the Instance's series summed.
     -- Scaleway's own alert rule, rate(instance_server_cpu_seconds_total[1m]) / instance_server_vcpu_count,

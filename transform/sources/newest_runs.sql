@@ -1,8 +1,7 @@
--- newest_runs_source(fold, runs): the newest committed run of each organisation that collected each dataset,
+-- newest_runs(fold, runs): the newest committed run of each organisation that collected each dataset,
 -- and its snapshot time; the table newest_runs. A load folds its runs in (fold = true, runs = the runs to add);
 -- fold = false computes it from every committed run, with the same rows.
 
-CREATE OR REPLACE VIEW newest_runs_source AS
 SELECT organization_id, dataset, argMax(listed_run, listed_at) AS run_id, max(listed_at) AS snapshot_at
 FROM
 (

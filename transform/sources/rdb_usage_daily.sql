@@ -1,4 +1,4 @@
--- rdb_usage_daily_source(from, to): per Managed Database and day, its CPU utilisation over 5-minute intervals and
+-- rdb_usage_daily(from, to): per Managed Database and day, its CPU utilisation over 5-minute intervals and
 -- the most connections it held, for the days from `from` up to `to` (excluded). The loader materialises it into
 -- the table rdb_usage_daily for the days each load brings points for (transform/src/models.rs): the idle-services
 -- report reads days, never raw samples.
@@ -11,7 +11,6 @@
 --   * samples collected twice (overlapping runs) count once; an interval longer than an hour is left out, so CPU
 --     samples are read from an hour before `from`: day by day gives what all days at once does.
 
-CREATE OR REPLACE VIEW rdb_usage_daily_source AS
 WITH
     cpu_samples AS
     (

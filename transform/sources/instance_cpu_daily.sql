@@ -1,5 +1,5 @@
--- instance_cpu_daily_source(from, to): per Instance and day, the distribution of its CPU utilisation over 5-minute
--- intervals, merged from its hours (instance_cpu_hourly, see instance_cpu_hourly_source.sql for how an interval
+-- instance_cpu_daily(from, to): per Instance and day, the distribution of its CPU utilisation over 5-minute
+-- intervals, merged from its hours (instance_cpu_hourly, see transform/sources/instance_cpu_hourly.sql for how an interval
 -- is measured), for the days from `from` up to `to` (excluded). The loader materialises it into the table
 -- instance_cpu_daily for the days each load brings points for (transform/src/models.rs): the utilisation reports
 -- read days.
@@ -7,7 +7,6 @@
 --   * cpu_mean: CPU seconds used / available, over the day; vcpu_hours_used and vcpu_hours_available: CPU
 --     seconds used, and available (intervals' lengths x vCPUs), in hours.
 
-CREATE OR REPLACE VIEW instance_cpu_daily_source AS
 SELECT h.organization_id AS organization_id, h.resource_id AS resource_id, toDate(h.hour) AS day,
        argMax(h.resource_name, h.hour) AS resource_name, any(h.project_id) AS project_id, any(h.zone) AS zone,
        toUInt32(sum(h.intervals)) AS intervals, max(h.vcpus) AS vcpus,

@@ -1,9 +1,8 @@
--- collected_prices_source: unit prices per month collected from the newest run that collected each price
+-- collected_prices: unit prices per month collected from the newest run that collected each price
 -- list; the table collected_prices (recomputed whole at each load: it is as big as the price lists). A month is 730 hours, Scaleway's own convention (products/servers monthly_price =
 -- hourly_price x 730). priority: 2 the product APIs' own price lists, 3 the public Product Catalog (1 is
 -- price_overrides, which rate_card reads as they are now).
 
-CREATE OR REPLACE VIEW collected_prices_source AS
 SELECT price_kind, zone, match_key, CAST(monthly_price, 'Nullable(Decimal(38, 9))') AS monthly_price, currency, source,
        toUInt8(priority) AS priority
 FROM

@@ -1,4 +1,4 @@
--- billing_daily_source(from, to): daily cost per (project, SKU), from the differences between successive
+-- billing_daily(from, to): daily cost per (project, SKU), from the differences between successive
 -- month-to-date states, for the billing periods (months) starting from `from` up to `to` (excluded). The loader
 -- materialises it into the table billing_daily for the periods each load brings states of
 -- (transform/src/models.rs): reports read it many times over. Periods are independent of each other.
@@ -15,7 +15,6 @@
 --   * the first state of a period starts from zero at the period's first day.
 -- The daily costs of a period always add up to its newest month-to-date total.
 
-CREATE OR REPLACE VIEW billing_daily_source AS
 WITH
     pulls AS
     (

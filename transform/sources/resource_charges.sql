@@ -1,8 +1,7 @@
--- resource_charges_source(from, to): FinOps per-resource charges of each day in [from, to), from the newest run
+-- resource_charges(from, to): FinOps per-resource charges of each day in [from, to), from the newest run
 -- that collected that day; the table resource_charges (a filter, not an aggregation: it stays a scan at
 -- millions of charges). A load recomputes the days its runs collected.
 
-CREATE OR REPLACE VIEW resource_charges_source AS
 WITH newest AS
 (
     -- The newest loaded run holding charges of each day: every run re-collects its window whole, so that run's
