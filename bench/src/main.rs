@@ -249,7 +249,8 @@ fn main() {
     let utilisation = args.first().is_some_and(|a| a == "utilisation");
     let scale = args.first().is_some_and(|a| a == "scale");
     let history = args.first().is_some_and(|a| a == "history");
-    if utilisation || scale || history {
+    let latency = args.first().is_some_and(|a| a == "latency");
+    if utilisation || scale || history || latency {
         args.remove(0);
     }
     let sizes: Vec<usize> = args.iter().map(|a| a.parse().expect("sizes are numbers")).collect();
@@ -259,7 +260,9 @@ fn main() {
     let library = std::env::var_os("COSTLAKE_CHDB_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(costlake_transform::warehouse::chdb::default_library_path);
-    if history {
+    if latency {
+        bench_latency(&bin, if sizes.is_empty() { vec![1_000] } else { sizes });
+    } else if history {
         bench_history(&bin, &library, 1_000, if sizes.is_empty() { vec![30, 90, 365] } else { sizes });
     } else if scale {
         bench_scale(&bin, &library, if sizes.is_empty() { vec![1, 10, 100] } else { sizes });
@@ -269,6 +272,52 @@ fn main() {
         }
     } else {
         bench_inventory(&bin, &library, if sizes.is_empty() { vec![1_000, 10_000, 50_000] } else { sizes });
+    }
+}
+
+/// The latency each simulated request waits in `bench latency`, as a Scaleway region answers from afar.
+const LATENCY_MS: u64 = 50;
+
+/// Collect against an API that answers every request after [`LATENCY_MS`], beside the least time such an API
+/// allows (the reference): the longer of (a) the longest chain of requests each needing the answer before it,
+/// the FinOps charges (paged by token: `next_page_token` is in the page), and (b) every request spread over the
+/// requests costlake keeps in flight (`--concurrency`). What exceeds it is costlake's own overhead. The same
+/// collect without latency shows costlake's own work, most of which overlaps the waits.
+fn bench_latency(bin: &Path, sizes: Vec<usize>) {
+    println!(
+        "| servers | API calls | charges pages (a chain) | collect, {LATENCY_MS} ms a request | the API's limit (reference) | ratio | overhead | collect without latency |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for servers in sizes {
+        let mut walls = Vec::new();
+        let mut measured = None;
+        for latency in [LATENCY_MS, 0] {
+            let (simulator, exports) =
+                start_simulator_with(bin, &format!("servers={servers},projects=20,latency_ms={latency}"));
+            let dir = tempfile::tempdir().unwrap();
+            let env = bench_env(exports, dir.path(), Path::new("/nonexistent"));
+            walls.push(measure(bin, &env, &["collect"]).wall);
+            if latency == LATENCY_MS {
+                let runs = runs_of(&dir.path().join("lake"));
+                let run = runs.first().expect("a committed run");
+                let charges = run.rows.get("billing_charges").copied().unwrap_or(0);
+                measured = Some((run.api_calls, charges.div_ceil(100)));
+            }
+            drop(simulator);
+        }
+        let (calls, chain) = measured.expect("measured with latency");
+        let in_flight = costlake_ingest::scaleway::client::DEFAULT_CONCURRENCY as u64;
+        let limit = Duration::from_millis(LATENCY_MS * chain.max(calls.div_ceil(in_flight)));
+        let ratio = walls[0].as_secs_f64() / limit.as_secs_f64();
+        println!(
+            "| {servers} | {} | {} | {:.2} s | {:.2} s | {ratio:.2} × | {:.0} % | {:.2} s |",
+            thousands(calls),
+            thousands(chain),
+            walls[0].as_secs_f64(),
+            limit.as_secs_f64(),
+            100.0 * (1.0 - 1.0 / ratio),
+            walls[1].as_secs_f64(),
+        );
     }
 }
 
