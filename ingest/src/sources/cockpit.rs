@@ -17,10 +17,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use reqwest::Url;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -50,8 +52,16 @@ pub const COLLECTED_NAMES: &[&str] = &[
 /// Default resolution of the collected series.
 pub const DEFAULT_STEP_SECONDS: u64 = 300;
 
-/// Points (series × steps) one `query_range` may return: about 7 MB of JSON.
-pub const POINTS_PER_QUERY: u64 = 250_000;
+/// Points (series × steps) one `query_range` may return: about 3.5 MB of JSON. With [`PROJECTS_AT_ONCE`] projects
+/// collected at once per region, a region holds at most 250,000 points of answers (what one project at a time
+/// with 250,000-point queries held).
+pub const POINTS_PER_QUERY: u64 = 125_000;
+
+/// Projects whose metrics a region collects at once. One at a time, a small organisation's collection was a
+/// chain of requests (per project, per metric: its series, then its points) that the API's latency lengthened,
+/// not the API's limits: 100 servers in 20 projects took 9.8 s at 50 ms a request, for 6.1 s of the billing's own
+/// chain.
+const PROJECTS_AT_ONCE: usize = 2;
 
 /// How long after its time a sample is surely in Cockpit.
 pub const INGESTION_DELAY_SECONDS: u64 = 300;
@@ -152,10 +162,37 @@ async fn collect_region(
     region: &'static str,
     projects: &[String],
 ) -> Result<(), CollectError> {
-    for project in projects {
-        collect_project(ctx, out, region, project).await?;
+    // After a failure no project starts, but those running finish: each deletes its own temporary token, which
+    // one dropped halfway could not.
+    let failed = AtomicBool::new(false);
+    let tasks: Vec<_> =
+        projects.iter().map(|project| collect_project_unless(&failed, ctx, out, region, project)).collect();
+    let mut running = futures::stream::iter(tasks).buffer_unordered(PROJECTS_AT_ONCE);
+    let mut first_error = Ok(());
+    while let Some(result) = running.next().await {
+        if first_error.is_ok() {
+            first_error = result;
+        }
     }
-    Ok(())
+    first_error
+}
+
+/// [`collect_project`], unless a project of the region failed before it started; a failure sets `failed`.
+async fn collect_project_unless(
+    failed: &AtomicBool,
+    ctx: &Context,
+    out: &Outputs,
+    region: &str,
+    project: &str,
+) -> Result<(), CollectError> {
+    if failed.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let result = collect_project(ctx, out, region, project).await;
+    if result.is_err() {
+        failed.store(true, Ordering::Relaxed);
+    }
+    result
 }
 
 /// The organisation's project ids (the Account collector records the projects themselves).
