@@ -24,9 +24,10 @@ lint: ## Formatting and clippy, as CI would like them
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: deps ## Benchmarks; results go to BENCHMARKS.md by hand, with the machine and date
+bench: deps ## The speed goals, each beside its reference measured in the same run (about 15 min; BENCHMARKS.md has more)
 	$(CARGO) build --release -p costlake -p costlake-bench
-	./target/release/costlake-bench
+	./target/release/costlake-bench utilisation 1000
+	./target/release/costlake-bench latency 1000
 
 clean-demo: ## Remove the demo's lake and warehouse
 	rm -rf costlake-data/demo
