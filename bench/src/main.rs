@@ -301,7 +301,8 @@ fn bench_latency(bin: &Path, sizes: Vec<usize>) {
                 let runs = runs_of(&dir.path().join("lake"));
                 let run = runs.first().expect("a committed run");
                 let charges = run.rows.get("billing_charges").copied().unwrap_or(0);
-                measured = Some((run.api_calls, charges.div_ceil(100)));
+                let page = u64::from(costlake_ingest::scaleway::pager::MAX_PAGE_SIZE);
+                measured = Some((run.api_calls, charges.div_ceil(page)));
             }
             drop(simulator);
         }

@@ -64,6 +64,27 @@ pub struct SqlArgs {
     params: Vec<String>,
 }
 
+impl SqlArgs {
+    /// Whether the statement only reads (its first word, after comments and parentheses: SELECT, WITH, SHOW,
+    /// DESCRIBE, EXPLAIN, EXISTS). Anything else may leave the engine with writes to finish at its shutdown
+    /// (a Buffer table, an asynchronous insert).
+    pub fn reads_only(&self) -> bool {
+        let mut rest = self.query.as_str();
+        loop {
+            rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+            if let Some(comment) = rest.strip_prefix("--") {
+                rest = comment.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(comment) = rest.strip_prefix("/*") {
+                rest = comment.split_once("*/").map_or("", |(_, after)| after);
+            } else {
+                break;
+            }
+        }
+        let word: String = rest.chars().take_while(char::is_ascii_alphabetic).collect::<String>().to_uppercase();
+        matches!(word.as_str(), "SELECT" | "WITH" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "EXISTS")
+    }
+}
+
 #[derive(clap::Args)]
 pub struct DemoArgs {
     /// Where the demo keeps its lake and warehouse (unless --lake/--warehouse say otherwise)
@@ -882,6 +903,21 @@ mod tests {
 
     fn date(s: &str) -> chrono::NaiveDate {
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn only_a_statement_that_reads_skips_the_engines_shutdown() {
+        let sql = |query: &str| SqlArgs { query: query.into(), format: Format::Table, wide: false, params: vec![] };
+        for reads in
+            ["SELECT 1", "  with x AS (SELECT 1) SELECT * FROM x", "-- a note\n(SELECT 1)", "/* c */ SHOW TABLES"]
+        {
+            assert!(sql(reads).reads_only(), "{reads}");
+        }
+        for writes in
+            ["INSERT INTO t VALUES (1)", "-- SELECT\nOPTIMIZE TABLE t", "/* SELECT */ DROP TABLE t", "", "SELECTX"]
+        {
+            assert!(!sql(writes).reads_only(), "{writes}");
+        }
     }
 
     #[test]

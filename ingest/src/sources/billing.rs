@@ -195,22 +195,15 @@ impl Billing {
         Ok(())
     }
 
-    /// The consumptions, the invoices, the taxes and the discounts.
-    async fn bill(ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+    /// The invoices (required, as the consumptions), the taxes and the discounts.
+    async fn rest_of_bill(ctx: &Context, out: &Outputs, periods: &[String]) -> Result<(), CollectError> {
         let owner = vec![("organization_id".to_string(), ctx.organization_id.clone())];
         let global = ctx.row_context(GLOBAL);
-        let periods = periods(ctx.snapshot_at);
-
-        // Consumptions and invoices are the bill itself: a key that cannot read them fails the run (grant
-        // BillingReadOnly, or leave billing out with --sources).
-        for period in &periods {
-            Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;
-        }
         let pager = ctx.list(&API, GLOBAL, "invoices", owner.clone(), ListShape::Array("invoices"));
         walk_list(out, &invoices(), pager, &global).await?;
 
         // The taxes and discounts depend on the key's permissions and the account's options.
-        for period in &periods {
+        for period in periods {
             let taxes = Self::walk_period(ctx, out, &taxes(), "taxes", period).await;
             Self::optional(out, "taxes", taxes).await?;
         }
@@ -263,10 +256,16 @@ impl Product for Billing {
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+        // Consumptions are the bill itself: a key that cannot read them fails the run (grant BillingReadOnly, or
+        // leave billing out with --sources) before anything else is asked.
+        let periods = periods(ctx.snapshot_at);
+        for period in &periods {
+            Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;
+        }
         // The charges are one chain of pages, each naming the next: the longest of a big organisation's
-        // collection, so they start at once, and the other lists are walked beside them.
-        let (bill, charges) = futures::join!(Self::bill(ctx, out), Self::charges(ctx, out));
-        bill.and(charges)
+        // collection, so they start now, and the other lists are walked beside them. A failure of either side
+        // stops the other (a pager dropped halfway holds nothing to clean).
+        futures::try_join!(Self::rest_of_bill(ctx, out, &periods), Self::charges(ctx, out)).map(|_| ())
     }
 }
 
