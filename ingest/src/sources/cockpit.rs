@@ -188,7 +188,7 @@ async fn collect_project_unless(
     if failed.load(Ordering::Relaxed) {
         return Ok(());
     }
-    let result = collect_project(ctx, out, region, project).await;
+    let result = collect_project(failed, ctx, out, region, project).await;
     if result.is_err() {
         failed.store(true, Ordering::Relaxed);
     }
@@ -206,7 +206,15 @@ async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
     Ok(ids)
 }
 
-async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &str) -> Result<(), CollectError> {
+/// The project's metrics in the region, metric after metric until done or until `failed` says that another project
+/// of the region failed (the region fails then, so what is left would be discarded).
+async fn collect_project(
+    failed: &AtomicBool,
+    ctx: &Context,
+    out: &Outputs,
+    region: &str,
+    project: &str,
+) -> Result<(), CollectError> {
     let mut pager = metrics_data_sources(ctx, region, project);
     let row = ctx.row_context(region);
     let mut sources = Vec::new();
@@ -225,7 +233,7 @@ async fn collect_project(ctx: &Context, out: &Outputs, region: &str, project: &s
     let (token, temporary) = token_for(ctx, region, project).await?;
     let mut result = Ok(());
     for (id, url, retention, listed_by) in &sources {
-        result = collect_source(ctx, out, region, project, id, url, *retention, listed_by, &token).await;
+        result = collect_source(failed, ctx, out, region, project, id, url, *retention, listed_by, &token).await;
         if result.is_err() {
             break;
         }
@@ -400,6 +408,7 @@ fn data_plane(url: &str, api_url: &str, listed_by: &str) -> Result<Url, CollectE
 
 #[allow(clippy::too_many_arguments)]
 async fn collect_source(
+    failed: &AtomicBool,
     ctx: &Context,
     out: &Outputs,
     region: &str,
@@ -432,6 +441,9 @@ async fn collect_source(
     names.sort();
 
     for metric in names {
+        if failed.load(Ordering::Relaxed) {
+            break;
+        }
         let cursor_key = format!("cockpit/{region}/{source_id}/{metric}");
         let start = match ctx.cursors.get(&cursor_key).and_then(|c| c.parse::<u64>().ok()) {
             Some(last) => last + step,
