@@ -121,9 +121,8 @@ async fn database(warehouse: &dyn Warehouse, run: &str, resource: &str, start: &
     points(warehouse, run, connections).await;
 }
 
-/// Rows of `from` that `to` lacks, columns compared as values (aggregate states finalised, floats rounded: sums
-/// of floats depend on the order the engine adds them in).
-/// Rows of `from` not in `to`, either a table or a source (with its parameters `bounds`).
+/// Rows of `from` that `to` lacks, each a table or a source (its parameters in `bounds`), columns compared as
+/// values (aggregate states finalised, floats rounded: sums of floats depend on the order the engine adds them in).
 async fn missing(warehouse: &dyn Warehouse, table: &str, from: &str, to: &str, bounds: &[(&str, &str)]) -> u64 {
     let columns = tsv(
         warehouse,

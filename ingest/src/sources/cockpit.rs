@@ -165,34 +165,18 @@ async fn collect_region(
     // After a failure no project starts, but those running finish: each deletes its own temporary token, which
     // one dropped halfway could not.
     let failed = AtomicBool::new(false);
-    let tasks: Vec<_> =
-        projects.iter().map(|project| collect_project_unless(&failed, ctx, out, region, project)).collect();
+    let tasks: Vec<_> = projects.iter().map(|project| collect_project(&failed, ctx, out, region, project)).collect();
     let mut running = futures::stream::iter(tasks).buffer_unordered(PROJECTS_AT_ONCE);
     let mut first_error = Ok(());
     while let Some(result) = running.next().await {
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
         if first_error.is_ok() {
             first_error = result;
         }
     }
     first_error
-}
-
-/// [`collect_project`], unless a project of the region failed before it started; a failure sets `failed`.
-async fn collect_project_unless(
-    failed: &AtomicBool,
-    ctx: &Context,
-    out: &Outputs,
-    region: &str,
-    project: &str,
-) -> Result<(), CollectError> {
-    if failed.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    let result = collect_project(failed, ctx, out, region, project).await;
-    if result.is_err() {
-        failed.store(true, Ordering::Relaxed);
-    }
-    result
 }
 
 /// The organisation's project ids (the Account collector records the projects themselves).
@@ -207,7 +191,7 @@ async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
 }
 
 /// The project's metrics in the region, metric after metric until done or until `failed` says that another project
-/// of the region failed (the region fails then, so what is left would be discarded).
+/// of the region failed (the region fails then, so what is left would be discarded; one queued then never starts).
 async fn collect_project(
     failed: &AtomicBool,
     ctx: &Context,
@@ -215,6 +199,9 @@ async fn collect_project(
     region: &str,
     project: &str,
 ) -> Result<(), CollectError> {
+    if failed.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let mut pager = metrics_data_sources(ctx, region, project);
     let row = ctx.row_context(region);
     let mut sources = Vec::new();
