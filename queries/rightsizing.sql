@@ -8,14 +8,16 @@
 --   idle               peak < 5 %: the whole compute price is saved by stopping (or deleting) it
 --   downsize           peak < 20 %: recommended_type is the smallest type of the same family (the commercial
 --                      type's prefix, e.g. PRO2) and architecture, priced in the zone, whose vCPUs keep the peak
---                      under 80 %; monthly_savings = (current - recommended hourly price) x 730
+--                      under 80 % and, where a memory series was collected, whose RAM holds the highest memory
+--                      in use of the window; monthly_savings = (current - recommended hourly price) x 730
 --   watch              peak < 35 %: worth a look, no change proposed (monthly_savings 0)
 --   insufficient_data  fewer than 14 days with metrics (or than `days`, if shorter): a new Instance, or
 --                      metrics collected recently
 --   ok                 the rest, listed only with -p include_ok=true
 --
--- Memory is not considered (no memory metric is collected for Instances): the reason says so. Prices are the
--- newest collected `products/servers` list; money is exact.
+-- Memory counts where Cockpit serves instance_server_memory_used for the Instance (a name no primary source
+-- confirms: see transform/sources/instance_cpu_daily.sql); without it, the reason says memory was not
+-- considered. Prices are the newest collected `products/servers` list; money is exact.
 --
 -- @param days UInt32 = 30  days of history judged, ending at the newest day with metrics
 -- @param include_ok String = 'false' (false|true)  also list the Instances that are fine
@@ -45,7 +47,8 @@ WITH
     ),
     usage AS
     (
-        SELECT organization_id, resource_id, toUInt32(count()) AS days_of_data, max(cpu_p95) AS peak
+        SELECT organization_id, resource_id, toUInt32(count()) AS days_of_data, max(cpu_p95) AS peak,
+               max(memory_used_max) AS memory_peak
         FROM instance_cpu_daily
         WHERE day > (SELECT last_day FROM anchor) - {days:UInt32} AND day <= (SELECT last_day FROM anchor)
         GROUP BY organization_id, resource_id
@@ -57,7 +60,7 @@ WITH
     (
         SELECT t.organization_id AS organization_id, CAST(t.zone, 'String') AS zone,
                t.commercial_type AS commercial_type, assumeNotNull(t.hourly_price) AS hourly_price,
-               t.ncpus AS ncpus, t.arch AS arch, CAST(t.currency, 'String') AS currency,
+               t.ncpus AS ncpus, t.ram AS ram, t.arch AS arch, CAST(t.currency, 'String') AS currency,
                concat(if(match(t.commercial_type, '^[A-Z0-9]+-(HC|HM|HN)-'),
                          arrayStringConcat(arraySlice(splitByChar('-', t.commercial_type), 1, 2), '-'),
                          splitByChar('-', t.commercial_type)[1]),
@@ -71,6 +74,7 @@ WITH
         SELECT s.organization_id AS organization_id, s.resource_id AS resource_id, s.name AS name,
                s.project_id AS project_id, s.project_name AS project_name, s.zone AS zone,
                s.commercial_type AS commercial_type, u.days_of_data AS days_of_data, u.peak AS peak,
+               u.memory_peak AS memory_peak,
                t.hourly_price AS hourly_price, t.ncpus AS ncpus, t.arch AS arch, t.family AS family,
                t.currency AS currency,
                multiIf(u.days_of_data < least(14, {days:UInt32}), 'insufficient_data', u.peak < 0.05, 'idle',
@@ -82,7 +86,7 @@ WITH
             ON t.organization_id = s.organization_id AND t.zone = s.zone AND t.commercial_type = s.commercial_type
     ),
     -- For each Instance to downsize: the smallest type of its family and architecture in its zone that keeps
-    -- the peak under 80 % of its vCPUs and costs less.
+    -- the peak under 80 % of its vCPUs, holds its peak memory where known, and costs less.
     smaller AS
     (
         SELECT j.organization_id AS organization_id, j.resource_id AS resource_id,
@@ -92,6 +96,7 @@ WITH
         INNER JOIN types AS t ON t.organization_id = j.organization_id AND t.zone = j.zone AND t.family = j.family
         WHERE j.recommendation = 'downsize' AND t.arch = j.arch AND t.hourly_price < j.hourly_price
           AND j.peak * j.ncpus < 0.8 * t.ncpus
+          AND (j.memory_peak IS NULL OR t.ram >= j.memory_peak)
         GROUP BY j.organization_id, j.resource_id
     )
 SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id, j.project_name AS project_name,
@@ -110,13 +115,19 @@ SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id,
                           toString(least(14, {days:UInt32})), ' needed)'),
                    concat('peak daily p95 CPU ', toString(round(j.peak * 100, 1)), ' % of ', toString(j.ncpus),
                           ' vCPUs over ', toString(j.days_of_data), ' days')),
-           multiIf(j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,
+           multiIf(j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL AND j.memory_peak IS NOT NULL,
+                   concat('; ', sm.recommended_type, ' keeps it under 80 % and holds its memory'),
+                   j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,
                    concat('; ', sm.recommended_type, ' keeps it under 80 %'),
+                   j.recommendation = 'downsize' AND j.memory_peak IS NOT NULL,
+                   '; no smaller type of its family in the zone keeps it under 80 % and holds its memory',
                    j.recommendation = 'downsize', '; no smaller type of its family in the zone',
                    j.recommendation = 'idle', '; stop or delete it',
                    ''),
            if(j.hourly_price IS NULL, '; no price collected for its type', ''),
-           if(j.recommendation IN ('idle', 'downsize'), '; memory not considered (no memory metric collected)', '')
+           multiIf(j.recommendation NOT IN ('idle', 'downsize'), '',
+                   j.memory_peak IS NULL, '; memory not considered (no memory metric collected)',
+                   concat('; peak memory ', formatReadableSize(j.memory_peak)))
        ) AS reason
 FROM judged AS j
 LEFT JOIN smaller AS sm ON sm.organization_id = j.organization_id AND sm.resource_id = j.resource_id

@@ -785,9 +785,9 @@ mod tests {
     #[test]
     fn healthy_population_matches_the_config() {
         let org = Organization::build(&config());
-        // 60 healthy servers and the 5 planted utilisation cases (all in fr-par-1).
-        assert_eq!(org.servers.iter().filter(|s| s.state == "running").count(), 65);
-        assert_eq!(org.servers.iter().filter(|s| s.zone == "fr-par-1" && s.state == "running").count(), 41);
+        // 60 healthy servers and the 6 planted utilisation cases (all in fr-par-1).
+        assert_eq!(org.servers.iter().filter(|s| s.state == "running").count(), 66);
+        assert_eq!(org.servers.iter().filter(|s| s.zone == "fr-par-1" && s.state == "running").count(), 42);
         assert_eq!(org.projects[0].id, org.id);
         assert_eq!(org.projects[0].name, "default");
         assert_eq!(

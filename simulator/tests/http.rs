@@ -66,8 +66,8 @@ async fn same_config_serves_byte_identical_bodies() {
 #[tokio::test]
 async fn instance_lists_paginate_with_headers() {
     let h = Harness::start("servers=200").await;
-    // 120 healthy servers + the stopped ghost + the hibernating edge case + the 5 planted utilisation servers.
-    let total = 127;
+    // 120 healthy servers + the stopped ghost + the hibernating edge case + the 6 planted utilisation servers.
+    let total = 128;
     let page = |n: usize| format!("/instance/v1/zones/fr-par-1/servers?page={n}");
 
     let p1 = h.get(&page(1)).await;
@@ -124,13 +124,13 @@ async fn instance_lists_paginate_with_headers() {
 #[tokio::test]
 async fn scheme_b_lists_count_and_end_with_an_empty_page() {
     let h = Harness::start("").await;
-    // 36 healthy server volumes + the stopped ghost's + the hibernating one's + "old-data" + the 5 planted
+    // 36 healthy server volumes + the stopped ghost's + the hibernating one's + "old-data" + the 6 planted
     // utilisation servers' boot volumes.
     let body = h.json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=5").await;
-    assert_eq!(body["total_count"], 44);
-    assert_eq!(body["volumes"].as_array().unwrap().len(), 4);
+    assert_eq!(body["total_count"], 45);
+    assert_eq!(body["volumes"].as_array().unwrap().len(), 5);
     let past = h.json("/block/v1/zones/fr-par-1/volumes?page_size=10&page=6").await;
-    assert_eq!(past["total_count"], 44);
+    assert_eq!(past["total_count"], 45);
     assert_eq!(past["volumes"].as_array().unwrap().len(), 0);
 
     // Default page size is 20.
@@ -499,14 +499,14 @@ async fn planted_ghosts_are_served_as_described() {
         let project_key = if item.get("project_id").is_some() { "project_id" } else { "project" };
         assert_eq!(item[project_key], ghost.project_id.as_str(), "{}", ghost.name);
     }
-    // Healthy population: exactly `servers` running servers and the 5 planted utilisation ones, all with attached
+    // Healthy population: exactly `servers` running servers and the 6 planted utilisation ones, all with attached
     // volumes and IPs.
     let mut running = 0;
     for zone in ["fr-par-1", "fr-par-2", "nl-ams-1"] {
         let servers = h.all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers").await;
         running += servers.iter().filter(|s| s["state"] == "running").count();
     }
-    assert_eq!(running, 65);
+    assert_eq!(running, 66);
 }
 
 fn find(items: &[Value], id: &str) -> Value {

@@ -67,8 +67,13 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
             assert!(days >= 30, "{}: {days} days of data", planted.name);
         }
     }
-    let oversized = rows.iter().find(|r| r["recommendation"] == "downsize").unwrap();
+    // Without a memory series, the reason says so; with one (2.9 GiB in use at most), DEV1-S's 2 GiB are ruled out.
+    let oversized = rows.iter().find(|r| r["name"] == "util-oversized-api").unwrap();
     assert!(oversized["reason"].as_str().unwrap().contains("memory not considered"), "{oversized}");
+    let memory_bound = rows.iter().find(|r| r["name"] == "util-memory-bound-app").unwrap();
+    let reason = memory_bound["reason"].as_str().unwrap();
+    assert!(reason.contains("DEV1-M keeps it under 80 % and holds its memory; peak memory 2.8"), "{memory_bound}");
+    assert!(!reason.contains("not considered"), "{memory_bound}");
 
     // With the healthy ones: every running Instance is judged, the restarted one is fine (a counter reset is a
     // restart, not negative use) and no utilisation is negative or above 100 %.

@@ -52,6 +52,9 @@ pub const COCKPIT_REGIONS: [&str; 3] = ["fr-par", "nl-ams", "pl-waw"];
 
 pub const CPU_METRIC: &str = "instance_server_cpu_seconds_total";
 pub const VCPU_METRIC: &str = "instance_server_vcpu_count";
+/// Bytes of memory in use: a name no primary source confirms (a third-party runbook lists it), served for the
+/// plants that have a memory profile only.
+pub const MEMORY_METRIC: &str = "instance_server_memory_used";
 
 /// Seconds between two samples.
 pub const SAMPLE_SECONDS: i64 = 300;
@@ -77,12 +80,15 @@ pub(crate) struct Plant {
     pub load: Option<(f64, f64)>,
     /// The CPU counter resets (a reboot) this many days before `today`, at 13:37 UTC.
     pub restart_days_ago: Option<u64>,
+    /// `(base, amplitude)` of its memory in use, as fractions of its type's RAM, served as
+    /// [`MEMORY_METRIC`]; `None`: no memory series (as for every healthy server).
+    pub memory: Option<(f64, f64)>,
     pub recommendation: &'static str,
     pub recommended_type: Option<&'static str>,
 }
 
 /// The planted utilisation cases, in the order of [`UtilisationTruth::planted`].
-pub(crate) const PLANTS: [Plant; 5] = [
+pub(crate) const PLANTS: [Plant; 6] = [
     Plant {
         name: "util-idle-batch",
         role: "worker",
@@ -92,6 +98,7 @@ pub(crate) const PLANTS: [Plant; 5] = [
         created_days_ago: 200,
         load: Some((0.01, 0.02)),
         restart_days_ago: None,
+        memory: None,
         recommendation: "idle",
         recommended_type: None,
     },
@@ -104,6 +111,7 @@ pub(crate) const PLANTS: [Plant; 5] = [
         created_days_ago: 200,
         load: Some((0.04, 0.08)),
         restart_days_ago: None,
+        memory: None,
         recommendation: "downsize",
         recommended_type: Some("PRO2-XXS"),
     },
@@ -116,6 +124,7 @@ pub(crate) const PLANTS: [Plant; 5] = [
         created_days_ago: 200,
         load: Some((0.15, 0.12)),
         restart_days_ago: None,
+        memory: None,
         recommendation: "watch",
         recommended_type: None,
     },
@@ -128,6 +137,7 @@ pub(crate) const PLANTS: [Plant; 5] = [
         created_days_ago: 5,
         load: None,
         restart_days_ago: None,
+        memory: None,
         recommendation: "insufficient_data",
         recommended_type: None,
     },
@@ -140,8 +150,24 @@ pub(crate) const PLANTS: [Plant; 5] = [
         created_days_ago: 200,
         load: None,
         restart_days_ago: Some(10),
+        memory: None,
         recommendation: "ok",
         recommended_type: None,
+    },
+    // Its CPU alone would fit DEV1-S (2 vCPUs), but its memory (up to 36 % of 8 GiB, 2.9 GiB) does not fit
+    // DEV1-S's 2 GiB: DEV1-M's 4 GiB hold it.
+    Plant {
+        name: "util-memory-bound-app",
+        role: "api",
+        commercial_type: "DEV1-L",
+        project: 0,
+        zone: "fr-par-1",
+        created_days_ago: 200,
+        load: Some((0.04, 0.08)),
+        restart_days_ago: None,
+        memory: Some((0.30, 0.06)),
+        recommendation: "downsize",
+        recommended_type: Some("DEV1-M"),
     },
 ];
 
@@ -167,7 +193,7 @@ pub struct PlantedUtilisation {
 }
 
 /// The planted utilisation cases of an organisation: `util-idle-batch`, `util-oversized-api`, `util-watch-worker`,
-/// `util-new-canary` and `util-restarted-web`, in that order.
+/// `util-new-canary`, `util-restarted-web` and `util-memory-bound-app`, in that order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UtilisationTruth {
     pub planted: Vec<PlantedUtilisation>,
@@ -213,19 +239,22 @@ pub(crate) fn truth(org: &Organization) -> UtilisationTruth {
 // ---------------------------------------------------------------------------------------------------------------
 // Series
 
-/// The two metrics every running server has.
+/// The metrics of a running server: CPU and vCPUs for every one, memory for those with a memory profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Metric {
     Cpu,
+    Memory,
     Vcpu,
 }
 
 impl Metric {
-    pub(crate) const ALL: [Metric; 2] = [Metric::Cpu, Metric::Vcpu];
+    /// In the order of their names, as Prometheus orders series.
+    pub(crate) const ALL: [Metric; 3] = [Metric::Cpu, Metric::Memory, Metric::Vcpu];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Metric::Cpu => CPU_METRIC,
+            Metric::Memory => MEMORY_METRIC,
             Metric::Vcpu => VCPU_METRIC,
         }
     }
@@ -328,6 +357,11 @@ pub(crate) struct Series {
     pub region: String,
     pub zone: String,
     pub ncpus: u32,
+    /// Bytes of RAM of its type.
+    pub ram: u64,
+    /// `(base, amplitude)` of its memory in use as fractions of `ram`, following the load's daily shape; `None`:
+    /// no memory series.
+    pub memory: Option<(f64, f64)>,
     pub load: Load,
 }
 
@@ -364,7 +398,7 @@ pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
         .iter()
         .filter(|s| s.state == "running")
         .filter_map(|s| {
-            let ncpus = prices.server_type(&s.commercial_type)?.ncpus;
+            let server_type = prices.server_type(&s.commercial_type)?;
             let plant = org.utilisation_servers.iter().position(|id| *id == s.id).map(|i| PLANTS[i]);
             let h = splitmix64(seed ^ fnv1a("utilisation-profile") ^ fnv1a(&s.id));
             let h2 = splitmix64(h);
@@ -385,7 +419,9 @@ pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
                 project_id: s.project_id.clone(),
                 region: region_of(&s.zone).to_string(),
                 zone: s.zone.clone(),
-                ncpus,
+                ncpus: server_type.ncpus,
+                ram: server_type.ram,
+                memory: plant.and_then(|p| p.memory),
                 load: Load::new(seed, &s.id, lives, base, amplitude),
             })
         })
@@ -409,7 +445,7 @@ fn kapsule_series(org: &Organization, seed: u64, prices: &PriceBook) -> Vec<Seri
     let mut series = Vec::new();
     for (cluster, spec) in org.kapsule_clusters.iter().zip(&CLUSTERS) {
         for (pool, pool_spec) in cluster.pools.iter().zip(spec.pools) {
-            let Some(ncpus) = prices.server_type(&pool.commercial_type).map(|t| t.ncpus) else { continue };
+            let Some(server_type) = prices.server_type(&pool.commercial_type) else { continue };
             let (base, amplitude) = pool_spec.load;
             for node in &pool.nodes {
                 let lives = vec![history_start(org.today, node.created_at.timestamp_millis())];
@@ -419,7 +455,9 @@ fn kapsule_series(org: &Organization, seed: u64, prices: &PriceBook) -> Vec<Seri
                     project_id: cluster.project_id.clone(),
                     region: cluster.region.clone(),
                     zone: pool.zone.clone(),
-                    ncpus,
+                    ncpus: server_type.ncpus,
+                    ram: server_type.ram,
+                    memory: None,
                     load: Load::new(seed, &node.instance_id, lives, base, amplitude),
                 });
             }
@@ -434,7 +472,16 @@ impl Series {
         match metric {
             Metric::Vcpu => f64::from(self.ncpus),
             Metric::Cpu => ticks(f64::from(self.ncpus) * self.load.busy(t)),
+            Metric::Memory => {
+                let (base, amplitude) = self.memory.unwrap_or_default();
+                (self.ram as f64 * (base + amplitude * self.load.shape(t))).round()
+            }
         }
+    }
+
+    /// Whether it has a series of `metric`.
+    pub(crate) fn has(&self, metric: Metric) -> bool {
+        metric != Metric::Memory || self.memory.is_some()
     }
 
     /// The label pairs of one of its series, sorted by name as Prometheus sorts them.
@@ -461,7 +508,9 @@ impl<'a> Line<'a> {
     /// Every series of these servers and databases, ordered as Prometheus orders them: by metric name, then by the
     /// other labels (the inputs are each sorted already).
     pub(crate) fn all(servers: &[&'a Series], databases: &[&'a DbSeries]) -> Vec<Line<'a>> {
-        let servers = Metric::ALL.into_iter().flat_map(|m| servers.iter().map(move |s| Line::Server(s, m)));
+        let servers = Metric::ALL
+            .into_iter()
+            .flat_map(|m| servers.iter().filter(move |s| s.has(m)).map(move |s| Line::Server(s, m)));
         let databases = DbMetric::ALL.into_iter().flat_map(|m| databases.iter().map(move |d| Line::Database(d, m)));
         servers.chain(databases).collect()
     }
@@ -535,7 +584,17 @@ mod tests {
         assert_eq!(restarted.load.lives.len(), 2);
         assert_eq!(restarted.load.lives[1] % 60_000, 0);
         let truth = truth(&org);
-        assert_eq!(truth.planted.len(), 5);
+        assert_eq!(truth.planted.len(), 6);
+        let memory_bound = &truth.planted[5];
+        assert_eq!((memory_bound.recommendation, memory_bound.recommended_type), ("downsize", Some("DEV1-M")));
+        // (0.042 - 0.0198) x 730.
+        assert_eq!(memory_bound.monthly_savings, Some(Decimal::new(16206, 3)));
+        let with_memory: Vec<&str> = series.iter().filter(|s| s.has(Metric::Memory)).map(|s| s.name.as_str()).collect();
+        assert_eq!(with_memory, ["util-memory-bound-app"]);
+        let s = series.iter().find(|s| s.memory.is_some()).unwrap();
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        let peak = (0..288).map(|i| s.value(Metric::Memory, 1_790_000_100_000 + i * SAMPLE_MS)).fold(0.0, f64::max);
+        assert!(peak > 2.0 * gib && peak < 4.0 * gib, "{peak}");
         let downsize = &truth.planted[1];
         assert_eq!((downsize.recommendation, downsize.recommended_type), ("downsize", Some("PRO2-XXS")));
         assert_eq!(downsize.monthly_savings, Some(Decimal::new(11972, 2)));
