@@ -11,6 +11,11 @@
 -- at_min_percent the share of the window's collections that found the group at its maximum or minimum; all
 -- three are unknown without it. monthly_cost = current_size x the template's commercial type's monthly price in
 -- the group's zone (730 hours).
+-- CPU around scaling events: cpu_before_scale_ups_percent is, for each scale-up of the window, the group's
+-- Instances' CPU seconds used over their CPU seconds available in the whole hour before the event's hour
+-- (instance_cpu_hourly), averaged over the scale-ups; likewise cpu_before_scale_downs_percent. A group's
+-- Instances are every member Autoscaling v1alpha2 listed for it in any collection; both are unknown without
+-- v1alpha2 or metrics. A group that scales up at 40 % or down at 60 % has thresholds that follow noise.
 --
 -- @param days UInt32 = 30  days of events judged, ending at the newest collection
 -- @param organization String = ''  only this organisation ('' for all)
@@ -58,7 +63,8 @@ WITH
     -- ("Scale instance ..." is not one).
     classified AS
     (
-        SELECT e.group_id AS group_id, e.id AS id, assumeNotNull(e.created_at) AS created_at,
+        SELECT e.organization_id AS organization_id, e.group_id AS group_id, e.id AS id,
+               assumeNotNull(e.created_at) AS created_at,
                multiIf(e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(up|out)([^a-z]|$)'), 'up',
                        e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(down|in)([^a-z]|$)'), 'down',
                        'other') AS direction,
@@ -112,6 +118,46 @@ WITH
           AND toDate(s.snapshot_at) > g.as_of - {days:UInt32} AND toDate(s.snapshot_at) <= g.as_of
         GROUP BY s.id
     ),
+    -- Every Instance v1alpha2 listed as a member of a group, in any collection.
+    members AS
+    (
+        SELECT DISTINCT organization_id, group_id, assumeNotNull(server_id) AS server_id
+        FROM raw_autoscaling_group_servers
+        WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
+    ),
+    -- Each scale event of the window, with the hour before its own.
+    scale_hours AS
+    (
+        SELECT organization_id, group_id, id, direction,
+               toDateTime(toStartOfHour(created_at), 'UTC') - INTERVAL 1 HOUR AS hour
+        FROM windowed
+        WHERE direction != 'other'
+    ),
+    member_hours AS
+    (
+        SELECT h.organization_id AS organization_id, m.group_id AS group_id, h.hour AS hour,
+               sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
+        FROM instance_cpu_hourly AS h
+        INNER JOIN members AS m ON m.organization_id = h.organization_id AND m.server_id = h.resource_id
+        WHERE (h.organization_id, h.resource_id) IN (SELECT organization_id, server_id FROM members)
+          AND h.hour IN (SELECT hour FROM scale_hours)
+        GROUP BY organization_id, group_id, hour
+    ),
+    cpu_before AS
+    (
+        SELECT s.group_id AS group_id,
+               if(countIf(s.direction = 'up') = 0, NULL,
+                  round(100 * avgIf(mh.cpu_seconds / mh.capacity_seconds, s.direction = 'up'), 1))
+                   AS cpu_before_scale_ups_percent,
+               if(countIf(s.direction = 'down') = 0, NULL,
+                  round(100 * avgIf(mh.cpu_seconds / mh.capacity_seconds, s.direction = 'down'), 1))
+                   AS cpu_before_scale_downs_percent
+        FROM scale_hours AS s
+        INNER JOIN member_hours AS mh
+            ON mh.organization_id = s.organization_id AND mh.group_id = s.group_id AND mh.hour = s.hour
+        WHERE mh.capacity_seconds > 0
+        GROUP BY s.group_id
+    ),
     prices AS
     (
         SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'server_hour'
@@ -124,6 +170,8 @@ SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS p
        coalesce(ec.other_events, 0) AS other_events,
        coalesce(fc.total_flaps, 0) AS flaps, CAST(coalesce(fc.flapping, false), 'Bool') AS flapping,
        sz.at_max_percent AS at_max_percent, sz.at_min_percent AS at_min_percent,
+       cb.cpu_before_scale_ups_percent AS cpu_before_scale_ups_percent,
+       cb.cpu_before_scale_downs_percent AS cpu_before_scale_downs_percent,
        t.commercial_type AS commercial_type,
        CAST(round(sz.current_size * p.monthly_price, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost,
        if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), CAST(p.currency, 'Nullable(String)')) AS currency
@@ -132,6 +180,7 @@ LEFT JOIN templates AS t ON t.id = g.template_id
 LEFT JOIN event_counts AS ec ON ec.group_id = g.group_id
 LEFT JOIN flap_counts AS fc ON fc.group_id = g.group_id
 LEFT JOIN sizes AS sz ON sz.group_id = g.group_id
+LEFT JOIN cpu_before AS cb ON cb.group_id = g.group_id
 LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type
 LEFT JOIN projects AS pn ON pn.id = g.project_id
 WHERE {project:String} = '' OR g.project_id = {project:String} OR pn.name = {project:String}

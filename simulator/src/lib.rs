@@ -151,8 +151,8 @@ pub use products::billing::{
 pub use products::block::{BlockSnapshot, BlockVolume, ParentVolume, VolumeReference};
 pub use products::cockpit::api::MAX_POINTS_PER_SERIES;
 pub use products::cockpit::{
-    COCKPIT_REGIONS, CPU_METRIC, DB_CONNECTIONS_METRIC, DB_CPU_METRIC, METRICS_HISTORY_DAYS, METRICS_RETENTION_DAYS,
-    MEMORY_METRIC, PlantedUtilisation, SAMPLE_SECONDS, UtilisationTruth, VCPU_METRIC, utilisation,
+    COCKPIT_REGIONS, CPU_METRIC, DB_CONNECTIONS_METRIC, DB_CPU_METRIC, MEMORY_METRIC, METRICS_HISTORY_DAYS,
+    METRICS_RETENTION_DAYS, PlantedUtilisation, SAMPLE_SECONDS, UtilisationTruth, VCPU_METRIC, utilisation,
 };
 pub use products::instance::{FlexibleIp, InstanceSnapshot, InstanceVolume, Server, ServerRef, ServerVolume};
 pub use products::ipam::IPAM_REGIONS;

@@ -5,7 +5,10 @@
 //! of opposite direction less than `max(3 × cooldown, 15 min)` apart; it belongs to the UTC day of its second event.
 //! A group is **flapping** when some day holds 3 flaps or more. The cost is `current_size` × the hourly price of the
 //! template's commercial type in the group's zone (the price book the Instance `products/servers` list serves) ×
-//! 730. Everything is derived from the model's events by that rule, not from the table's intent.
+//! 730. **CPU before** a direction's scale events: for each such event, the members' CPU seconds used over their
+//! CPU seconds available in the whole UTC hour before the event's hour (5-minute intervals that end in it, as
+//! Cockpit serves their counters), averaged over the events, in percent. Everything is derived from the model's
+//! events and served series by those rules, not from the table's intent.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,7 @@ use crate::config::SimConfig;
 use crate::org::Organization;
 use crate::prices::{INSTANCE_ZONES, hourly_to_monthly};
 use crate::products::autoscaling::{ScalingEvent, ScalingGroup};
+use crate::products::cockpit::{Metric, SAMPLE_SECONDS, Series, build_series, metrics_clock_ms};
 
 /// The shortest window (seconds) within which a reversal counts as a flap, whatever the cooldown.
 pub const FLAP_FLOOR_SECONDS: u64 = 15 * 60;
@@ -45,6 +49,10 @@ pub struct ScalingGroupTruth {
     pub flaps: u32,
     pub flapping: bool,
     pub monthly_cost: Decimal,
+    /// The members' CPU in the hour before its scale-ups (percent, unrounded); `None` without such an event.
+    pub cpu_before_scale_ups_percent: Option<f64>,
+    /// The same before its scale-downs.
+    pub cpu_before_scale_downs_percent: Option<f64>,
 }
 
 /// What a scaling-groups report must find for a configuration.
@@ -62,10 +70,12 @@ impl ScalingTruth {
 
 /// The scaling-groups oracle for `config`.
 pub fn scaling(config: &SimConfig) -> ScalingTruth {
-    truth(&Organization::build(config))
+    truth(&Organization::build(config), config.seed)
 }
 
-pub(crate) fn truth(org: &Organization) -> ScalingTruth {
+pub(crate) fn truth(org: &Organization, seed: u64) -> ScalingTruth {
+    let series = build_series(org, seed);
+    let clock = metrics_clock_ms(org.today);
     let groups = org
         .scaling_groups
         .iter()
@@ -95,10 +105,39 @@ pub(crate) fn truth(org: &Organization) -> ScalingTruth {
                 flaps: by_day.values().sum(),
                 flapping: by_day.values().any(|&n| n >= FLAPPING_DAILY_FLAPS),
                 monthly_cost: (hourly_to_monthly(hourly) * Decimal::from(g.current_size)).normalize(),
+                cpu_before_scale_ups_percent: cpu_before(g, &series, clock, 1),
+                cpu_before_scale_downs_percent: cpu_before(g, &series, clock, -1),
             })
         })
         .collect();
     ScalingTruth { groups }
+}
+
+/// The members' CPU in the hour before each of the group's scale events of `direction`, averaged over those events,
+/// in percent; `None` without such an event (or without a member's sample in those hours).
+fn cpu_before(g: &ScalingGroup, series: &[Series], clock_ms: i64, direction: i8) -> Option<f64> {
+    const HOUR_MS: i64 = 3_600_000;
+    let step = SAMPLE_SECONDS * 1000;
+    let members: Vec<&Series> =
+        g.members.iter().filter_map(|m| series.iter().find(|s| s.server_id == m.server_id)).collect();
+    let per_event: Vec<f64> = g
+        .events
+        .iter()
+        .filter(|e| e.direction() == Some(direction))
+        .filter_map(|e| {
+            let hour = e.created_at.timestamp_millis().div_euclid(HOUR_MS) * HOUR_MS - HOUR_MS;
+            let (mut used, mut available) = (0.0, 0.0);
+            for s in &members {
+                let Some((first, last)) = s.load.sample_range(clock_ms) else { continue };
+                for t in (hour..hour + HOUR_MS).step_by(step as usize).filter(|t| t - step >= first && *t <= last) {
+                    used += s.value(Metric::Cpu, t) - s.value(Metric::Cpu, t - step);
+                    available += SAMPLE_SECONDS as f64 * s.value(Metric::Vcpu, t);
+                }
+            }
+            (available > 0.0).then(|| used / available)
+        })
+        .collect();
+    (!per_event.is_empty()).then(|| 100.0 * per_event.iter().sum::<f64>() / per_event.len() as f64)
 }
 
 /// The flaps of a group, by the UTC day of their second event.
@@ -150,6 +189,14 @@ mod tests {
         assert_eq!(api.current_size, api.max_replicas);
         assert_eq!((api.scale_ups, api.scale_downs, api.other_events, api.flaps, api.flapping), (3, 0, 0, 0, false));
         assert_eq!(api.monthly_cost.to_string(), "479.61"); // 3 × 0.219 × 730
+        // web-asg's members are hot before its scale-ups and cool before its scale-downs; batch-asg's sit near 50 %
+        // either way (its events follow noise); api-asg's are hot (the jitter adds up to 20 % of the base).
+        let before = |g: &ScalingGroupTruth| (g.cpu_before_scale_ups_percent, g.cpu_before_scale_downs_percent);
+        let within = |v: Option<f64>, lo: f64, hi: f64| v.is_some_and(|v| v > lo && v < hi);
+        assert!(within(before(web).0, 60.0, 80.0) && within(before(web).1, 25.0, 45.0), "{web:?}");
+        assert!(within(before(batch).0, 45.0, 60.0) && within(before(batch).1, 45.0, 60.0), "{batch:?}");
+        assert!(within(before(api).0, 75.0, 95.0) && before(api).1.is_none(), "{api:?}");
+        assert!(org.scaling_groups.iter().all(|g| g.members.len() == g.current_size as usize));
     }
 
     #[test]

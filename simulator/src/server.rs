@@ -329,6 +329,12 @@ fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .route(
+            "/autoscaling/v1alpha2/zones/{zone}/servers",
+            get(|st: St, Path(zone): Path<String>, uri: Uri| async move {
+                autoscaling::list_servers_v2(&st.autoscaling, &zone, &uri)
+            }),
+        )
+        .route(
             "/k8s/v1/regions/{region}/clusters",
             get(|st: St, Path(region): Path<String>, uri: Uri| async move {
                 k8s::list_clusters(&st.k8s, &region, &uri)

@@ -291,6 +291,33 @@ async fn v1alpha2_summarises_the_same_groups() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response.json::<Value>().await.unwrap()["type"], "unknown_resource");
     assert_eq!(h.get(&format!("{V2}/fr-par-1/groups?page_token=garbage%25")).await.status(), StatusCode::BAD_REQUEST);
+
+    // Each group's members (the SDK's Server: `server_id` only), Token paging, two per page.
+    for g in &org.scaling_groups {
+        let mut served = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = token.as_ref().map_or(String::new(), |t| format!("&page_token={t}"));
+            let body = h.json(&format!("{V2}/{}/servers?group_id={}&page_size=2{query}", g.zone, g.id)).await;
+            assert_eq!(keys(&body), ["servers", "next_page_token", "total_count"]);
+            assert_eq!(count(&body["total_count"]), g.members.len());
+            for server in body["servers"].as_array().unwrap() {
+                assert_eq!(keys(server), ["server_id"]);
+                served.push(server["server_id"].as_str().unwrap().to_string());
+            }
+            match &body["next_page_token"] {
+                Value::String(t) => token = Some(t.clone()),
+                _ => break,
+            }
+        }
+        let members: Vec<String> = g.members.iter().map(|m| m.server_id.clone()).collect();
+        assert_eq!((served, g.current_size as usize), (members, g.members.len()), "{}", g.name);
+    }
+    let missing = h.get(&format!("{V2}/fr-par-1/servers")).await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    let batch = org.scaling_groups.iter().find(|g| g.zone == "fr-par-2").unwrap();
+    let elsewhere = h.get(&format!("{V2}/fr-par-1/servers?group_id={}", batch.id)).await;
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -272,13 +272,21 @@ async fn label_values_and_series() {
     let rdb = h.prom_json(&url, "label/__name__/values", &secret, &[("match[]", r#"{__name__=~"rdb_.*"}"#)]).await;
     assert_eq!(rdb, json!([DB_CPU_METRIC, DB_CONNECTIONS_METRIC]));
 
-    // The running servers of project 0 in the Paris zones.
+    // The running servers of project 0 in the Paris zones, and the members of its scaling groups there.
+    let members: Vec<(&str, &str, &str)> = org
+        .scaling_groups
+        .iter()
+        .filter(|g| g.project_id == p0 && g.zone.starts_with("fr-par-"))
+        .flat_map(|g| g.members.iter().map(move |m| (m.server_id.as_str(), m.name.as_str(), g.zone.as_str())))
+        .collect();
+    assert_eq!(members.len(), 6, "web-asg's and api-asg's");
     let expected: Vec<&str> = {
         let mut ids: Vec<&str> = org
             .servers
             .iter()
             .filter(|s| s.state == "running" && s.project_id == p0 && s.zone.starts_with("fr-par-"))
             .map(|s| s.id.as_str())
+            .chain(members.iter().map(|m| m.0))
             .collect();
         ids.sort_unstable();
         ids
@@ -294,11 +302,12 @@ async fn label_values_and_series() {
             (&s["__name__"], &s["project_id"], &s["region"]),
             (&json!(VCPU_METRIC), &json!(p0), &json!("fr-par"))
         );
-        let server = org.server(s["resource_id"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            (s["resource_name"].as_str().unwrap(), s["az"].as_str().unwrap()),
-            (server.name.as_str(), server.zone.as_str())
+        let id = s["resource_id"].as_str().unwrap();
+        let (name, zone) = org.server(id).map_or_else(
+            || members.iter().find(|m| m.0 == id).map(|m| (m.1, m.2)).unwrap(),
+            |server| (server.name.as_str(), server.zone.as_str()),
         );
+        assert_eq!((s["resource_name"].as_str().unwrap(), s["az"].as_str().unwrap()), (name, zone));
     }
     let both = h.prom_json(&url, "series", &secret, &[("match[]", CPU_METRIC), ("match[]", VCPU_METRIC)]).await;
     assert_eq!(both.as_array().unwrap().len(), 2 * expected.len());
@@ -319,7 +328,13 @@ async fn label_values_and_series() {
         h.prom_json(&url, "label/resource_name/values", &secret, &[("match[]", r#"{resource_name=~"util-.*"}"#)]).await;
     assert_eq!(
         names,
-        json!(["util-idle-batch", "util-memory-bound-app", "util-new-canary", "util-restarted-web", "util-watch-worker"])
+        json!([
+            "util-idle-batch",
+            "util-memory-bound-app",
+            "util-new-canary",
+            "util-restarted-web",
+            "util-watch-worker"
+        ])
     );
 
     let no_match = h.prom(&url, "series", Some(&secret), &[]).await;

@@ -204,7 +204,7 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     );
     assert_eq!(
         scalar(&sandbox, "SELECT count() FROM inventory_history WHERE resource_type = 'instance_server'").await,
-        416
+        418
     );
 }
 

@@ -245,7 +245,21 @@ async fn scaling_groups_are_the_planted_ones(sandbox: &costlake_tests::sandbox::
         assert_eq!(dec(&row["monthly_cost"]), group.monthly_cost, "{context}");
         let at_max = if group.current_size == group.max_replicas { 100.0 } else { 0.0 };
         assert_eq!(row["at_max_percent"].as_f64(), Some(at_max), "{context}: one collection");
+        // CPU around its scaling events: its members' CPU in the hour before each, averaged, rounded to 0.1.
+        for (column, expected) in [
+            ("cpu_before_scale_ups_percent", group.cpu_before_scale_ups_percent),
+            ("cpu_before_scale_downs_percent", group.cpu_before_scale_downs_percent),
+        ] {
+            match (row[column].as_f64(), expected) {
+                (Some(got), Some(want)) => assert!((got - want).abs() <= 0.051, "{context} {column}: {got} vs {want}"),
+                (got, want) => assert_eq!(got, want, "{context} {column}"),
+            }
+        }
     }
+    // The flapping group scales both ways between its thresholds (30 % and 70 %); the one at its maximum is hot.
+    let batch = truth.group("batch-asg").unwrap();
+    assert!(batch.cpu_before_scale_ups_percent.is_some_and(|c| c < 70.0), "{batch:?}");
+    assert!(batch.cpu_before_scale_downs_percent.is_some_and(|c| c > 30.0), "{batch:?}");
 }
 
 /// The same run, for idle-services: every planted idle load balancer and database with its exact euros, its

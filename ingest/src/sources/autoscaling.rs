@@ -1,5 +1,6 @@
 //! Instance scaling groups: Autoscaling API v1alpha1 (zonal; groups, templates, policies per group, events per
-//! group) and, where it answers, v1alpha2's group summaries, the only place a group's current size is given.
+//! group) and, where it answers, v1alpha2's group summaries, the only place a group's current size is given, and
+//! each group's members (`…/servers?group_id=`), the only place its Instances are named.
 //! v1alpha1 lists have no project filter: they return what the key can see. Events are listed whole at each run;
 //! the warehouse keeps every event ever seen (one per id), so the history outlives the API's.
 
@@ -22,7 +23,7 @@ pub const API: Api = Api {
     scheme: Scheme::TotalCount,
 };
 
-/// v1alpha2 (Paris only when written): group summaries with `current_size`.
+/// v1alpha2 (Paris only when written): group summaries with `current_size`, and members.
 pub const API_V1ALPHA2: Api = Api {
     version: "autoscaling/v1alpha2",
     scope: Scope::Zones(&["fr-par-1", "fr-par-2", "fr-par-3"]),
@@ -130,6 +131,15 @@ pub fn group_sizes() -> DatasetSpec {
     )
 }
 
+/// v1alpha2's members of each group at the time of the run: a row per (group, Instance).
+pub fn group_servers() -> DatasetSpec {
+    DatasetSpec::new(
+        "autoscaling_group_servers",
+        1,
+        &[LOCALITY("zone"), key("group_id", "group_id"), col("server_id", Kind::Str, "server.server_id")],
+    )
+}
+
 #[async_trait]
 impl Product for Autoscaling {
     fn name(&self) -> &'static str {
@@ -137,7 +147,7 @@ impl Product for Autoscaling {
     }
 
     fn summary(&self) -> &'static str {
-        "Instance scaling groups: capacity, templates, policies, scaling events, sizes (v1alpha2)"
+        "Instance scaling groups: capacity, templates, policies, scaling events, sizes and members (v1alpha2)"
     }
 
     fn apis(&self) -> &'static [Api] {
@@ -145,7 +155,7 @@ impl Product for Autoscaling {
     }
 
     fn datasets(&self) -> Vec<DatasetSpec> {
-        vec![groups(), templates(), policies(), events(), group_sizes()]
+        vec![groups(), templates(), policies(), events(), group_sizes(), group_servers()]
     }
 
     fn probe(&self) -> Probe {
@@ -195,18 +205,44 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
     Ok(())
 }
 
-/// v1alpha2 is newer and not everywhere: where it does not answer (404, 501) the sizes are simply unknown, a
-/// warning in the manifest, never a failed product.
+/// v1alpha2 is newer and not everywhere: where it does not answer (404, 501) the sizes and members are simply
+/// unknown, a warning in the manifest, never a failed product.
 async fn collect_sizes(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
-    let pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
-    match walk_list(out, &group_sizes(), pager, &ctx.row_context(zone)).await {
-        Ok(_) => Ok(()),
+    match collect_v1alpha2(ctx, out, zone).await {
+        Ok(()) => Ok(()),
         Err(CollectError::Api(ApiError::Status { status, request, .. }))
             if status == StatusCode::NOT_FOUND || status == StatusCode::NOT_IMPLEMENTED =>
         {
-            out.warn(format!("autoscaling: {request} answered {status}: group sizes unknown in {zone}"));
+            out.warn(format!("autoscaling: {request} answered {status}: group sizes and members unknown in {zone}"));
             Ok(())
         }
         Err(error) => Err(error),
     }
+}
+
+/// The group summaries of a zone, then each group's members.
+async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
+    let row = ctx.row_context(zone);
+    let (size_spec, server_spec) = (group_sizes(), group_servers());
+    let mut ids = Vec::new();
+    let mut pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
+    while let Some(page) = pager.next().await? {
+        out.emit_page(&size_spec, &page, &row).await?;
+        for group in page.items.iter() {
+            if let Some(id) = group.get("id").and_then(Value::as_str) {
+                ids.push(path_segment("group_summaries[].id", id, &page.request)?);
+            }
+        }
+    }
+    for group_id in ids {
+        let query = vec![("group_id".to_string(), group_id.clone())];
+        let mut pager = ctx.list(&API_V1ALPHA2, zone, "servers", query, ListShape::Array("servers"));
+        while let Some(page) = pager.next().await? {
+            let rows: Vec<Value> = page.items.iter().map(|s| json!({"group_id": group_id, "server": s})).collect();
+            let number = page.number;
+            let label = |i| format!("servers[{i}] of group {group_id} (page {number})");
+            out.emit(&server_spec, rows, &row, &page.request, &label).await?;
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,10 @@
 //! A scaling group bills its members by the hour; the waste a report must find is the group that flaps (scales up
 //! and down again within a few cooldowns) and the one stuck at its maximum. [`SCALING_GROUPS`] plants one healthy
 //! group, one flapping and one at its maximum; [`crate::scaling()`] is their oracle.
+//!
+//! v1alpha2 also lists each group's members (`…/servers?group_id=`, `{servers: [{server_id}]}`): Instances that
+//! Cockpit measures (with the group's [`GroupSpec::member_load`]) but that the Instance API does not list, like
+//! Kapsule nodes.
 
 use std::collections::HashMap;
 
@@ -115,9 +119,27 @@ pub struct ScalingGroup {
     pub policies: Vec<ScalingPolicy>,
     /// In chronological order.
     pub events: Vec<ScalingEvent>,
+    /// Its `current_size` members (v1alpha2 `…/servers`), each running since [`MEMBERS_DAYS_AGO`] days ago.
+    pub members: Vec<ScalingMember>,
+    /// `(base, amplitude)` of the members' CPU load.
+    pub member_load: (f64, f64),
+    /// The UTC hour of the members' daily peak.
+    pub member_peak_hour: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// An Instance of a group, as Cockpit labels it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingMember {
+    pub server_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Days before `today` since which every member runs: longer than the metrics kept, so that the hour before
+/// every event has all its members' samples.
+pub const MEMBERS_DAYS_AGO: u64 = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum EventKind {
@@ -161,6 +183,10 @@ pub(crate) struct GroupSpec {
     /// group gets ids of its own when there is none (or it is not built).
     pub load_balancer: Option<&'static str>,
     pub schedule: Schedule,
+    /// `(base, amplitude)` of its members' CPU load (see [`crate::products::cockpit::Load`]).
+    pub member_load: (f64, f64),
+    /// The UTC hour of the members' daily peak (they serve the same traffic).
+    pub member_peak_hour: i64,
 }
 
 /// The day (before `today`) on which `batch-asg` flaps.
@@ -191,6 +217,9 @@ pub(crate) const SCALING_GROUPS: [GroupSpec; 3] = [
             down: (20, 0),
             extra: &[(17, 13, 27, HealthCheckFailed), (6, 3, 41, HealthCheckFailed)],
         },
+        // Busy by day: hot in the hour before its morning scale-up, cool before its evening scale-down.
+        member_load: (0.20, 0.60),
+        member_peak_hour: 12,
     },
     // Planted: flaps seven times on one day (every 8 minutes, against a 15-minute floor), calm otherwise.
     GroupSpec {
@@ -226,6 +255,9 @@ pub(crate) const SCALING_GROUPS: [GroupSpec; 3] = [
             (1, 2, 0, ScaleUp),
             (1, 7, 0, ScaleDown),
         ]),
+        // Between its thresholds (30 % and 70 %) all the time: its scale events follow noise, not load.
+        member_load: (0.45, 0.10),
+        member_peak_hour: 10,
     },
     // Planted: grew to its maximum and stays there.
     GroupSpec {
@@ -242,6 +274,9 @@ pub(crate) const SCALING_GROUPS: [GroupSpec; 3] = [
         tags: &["env:prod", "team=checkout"],
         load_balancer: None,
         schedule: Schedule::Fixed(&[(20, 14, 0, ScaleUp), (12, 14, 0, ScaleUp), (5, 14, 0, ScaleUp)]),
+        // Hot at its maximum.
+        member_load: (0.65, 0.15),
+        member_peak_hour: 14,
     },
 ];
 
@@ -290,6 +325,8 @@ pub(crate) fn build(
     load_balancers: &[LoadBalancer],
 ) -> Vec<ScalingGroup> {
     let mut rng = IdStream::new(seed, "scaling-groups");
+    // Drawn apart, so that no id of the groups depends on their members.
+    let mut members_rng = IdStream::new(seed, "scaling-members");
     SCALING_GROUPS
         .iter()
         .map(|spec| {
@@ -339,6 +376,13 @@ pub(crate) fn build(
             })
             .collect();
             let events = spec.schedule.events().into_iter().map(|e| event(&mut rng, today, e)).collect();
+            let members = (1..=spec.current_size)
+                .map(|n| ScalingMember {
+                    server_id: members_rng.uuid(),
+                    name: format!("{}-{n}", spec.name),
+                    created_at: members_rng.days_ago(today, MEMBERS_DAYS_AGO),
+                })
+                .collect();
             ScalingGroup {
                 id,
                 name: spec.name.to_string(),
@@ -355,6 +399,9 @@ pub(crate) fn build(
                 template,
                 policies,
                 events,
+                members,
+                member_load: spec.member_load,
+                member_peak_hour: spec.member_peak_hour,
                 created_at,
                 updated_at,
             }
@@ -486,6 +533,8 @@ pub(crate) struct Lists {
     /// Group id → (its zone, its policies, its events).
     by_group: HashMap<String, (String, Vec<Item>, Vec<Item>)>,
     summaries: HashMap<String, Vec<Item>>,
+    /// Group id → (its zone, its members as v1alpha2 `…/servers` serves them).
+    members: HashMap<String, (String, Vec<Value>)>,
 }
 
 impl Lists {
@@ -497,6 +546,7 @@ impl Lists {
             templates: HashMap::new(),
             by_group: HashMap::new(),
             summaries: HashMap::new(),
+            members: HashMap::new(),
         };
         for g in groups {
             let item = |json| Item::new(&g.id, &g.name, &g.project_id, g.created_at, g.updated_at, json);
@@ -529,6 +579,8 @@ impl Lists {
             sort(&mut policies, SortKey::CreatedDesc);
             sort(&mut events, SortKey::CreatedDesc);
             lists.by_group.insert(g.id.clone(), (g.zone.clone(), policies, events));
+            let members = g.members.iter().map(|m| json!({"server_id": m.server_id})).collect();
+            lists.members.insert(g.id.clone(), (g.zone.clone(), members));
         }
         for items in lists.groups.values_mut().chain(lists.templates.values_mut()).chain(lists.summaries.values_mut()) {
             sort(items, SortKey::CreatedDesc);
@@ -612,6 +664,28 @@ pub(crate) fn list_groups_v2(data: &Lists, zone: &str, uri: &Uri) -> Handled {
     body.insert("group_summaries".into(), Value::Array(values));
     body.insert("next_page_token".into(), page.next_token(items.len()).map_or(Value::Null, Value::String));
     body.insert("total_count".into(), data.style.count(items.len()));
+    Ok(json_response(StatusCode::OK, &Value::Object(body), HeaderMap::new()))
+}
+
+/// `GET /autoscaling/v1alpha2/zones/{zone}/servers?group_id=`: a group's members, Token paging; `group_id` is
+/// required (400 `invalid_arguments`), 404 `not_found` (resource `group`) for a group unknown in that zone.
+pub(crate) fn list_servers_v2(data: &Lists, zone: &str, uri: &Uri) -> Handled {
+    require_zone(zone, &AUTOSCALING_V2_ZONES)?;
+    let params = Params::parse(uri.query())?;
+    let page = TokenPage::parse(&params)?;
+    let group = params
+        .get("group_id")
+        .filter(|g| !g.is_empty())
+        .ok_or_else(|| ApiError::invalid("group_id", "required field"))?;
+    let (_, members) = data
+        .members
+        .get(group)
+        .filter(|(z, _)| z == zone)
+        .ok_or_else(|| ApiError::ResourceNotFound { resource: "group", resource_id: group.to_string() })?;
+    let mut body = Map::new();
+    body.insert("servers".into(), Value::Array(page.slice(members).to_vec()));
+    body.insert("next_page_token".into(), page.next_token(members.len()).map_or(Value::Null, Value::String));
+    body.insert("total_count".into(), data.style.count(members.len()));
     Ok(json_response(StatusCode::OK, &Value::Object(body), HeaderMap::new()))
 }
 

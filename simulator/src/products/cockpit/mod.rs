@@ -17,7 +17,9 @@
 //! `amplitude` in [0.30, 0.45] and `phase` from the seed and their id; the [`PLANTS`] fix theirs. Non-running
 //! servers have no metrics. Every Kapsule node is measured as a running server, by its Instance's id (the one in
 //! its `provider_id`) and its node name, with its pool's fixed load (the Kapsule table, see
-//! [`crate::products::k8s`]) from the node's creation, though the Instance API does not list it.
+//! [`crate::products::k8s`]) from the node's creation, though the Instance API does not list it; so is every
+//! scaling group's member, with its group's member load (see [`crate::products::autoscaling`]). Only
+//! `util-memory-bound-app` also has a memory series ([`MEMORY_METRIC`]).
 //!
 //! Samples exist every 300 s, at Unix times that are multiples of 300, from `boot` (the creation date, or `today`
 //! − 90 days at midnight if later) up to the **metrics clock** (the billing clock's date at 04:00 UTC), and are
@@ -427,6 +429,7 @@ pub(crate) fn build_series(org: &Organization, seed: u64) -> Vec<Series> {
         })
         .collect();
     series.extend(kapsule_series(org, seed, &prices));
+    series.extend(scaling_series(org, seed, &prices));
     series.sort_by(|a, b| {
         (&a.zone, &a.project_id, &a.region, &a.server_id, &a.name).cmp(&(
             &b.zone,
@@ -461,6 +464,33 @@ fn kapsule_series(org: &Organization, seed: u64, prices: &PriceBook) -> Vec<Seri
                     load: Load::new(seed, &node.instance_id, lives, base, amplitude),
                 });
             }
+        }
+    }
+    series
+}
+
+/// The series of every scaling group's members, as of a running server of the group's template type, with the
+/// group's member load.
+fn scaling_series(org: &Organization, seed: u64, prices: &PriceBook) -> Vec<Series> {
+    let mut series = Vec::new();
+    for group in &org.scaling_groups {
+        let Some(server_type) = prices.server_type(&group.template.commercial_type) else { continue };
+        let (base, amplitude) = group.member_load;
+        // The shape peaks a quarter of a day after the phase.
+        let phase_ms = (group.member_peak_hour - 6).rem_euclid(24) * 3_600_000;
+        for member in &group.members {
+            let lives = vec![history_start(org.today, member.created_at.timestamp_millis())];
+            series.push(Series {
+                server_id: member.server_id.clone(),
+                name: member.name.clone(),
+                project_id: group.project_id.clone(),
+                region: region_of(&group.zone).to_string(),
+                zone: group.zone.clone(),
+                ncpus: server_type.ncpus,
+                ram: server_type.ram,
+                memory: None,
+                load: Load { phase_ms, ..Load::new(seed, &member.server_id, lives, base, amplitude) },
+            });
         }
     }
     series
@@ -573,9 +603,14 @@ mod tests {
             .map(|n| n.instance_id.as_str())
             .collect();
         assert_eq!(nodes.len(), 11);
-        assert_eq!(series.len(), org.servers.iter().filter(|s| s.state == "running").count() + nodes.len());
+        let members: Vec<&str> =
+            org.scaling_groups.iter().flat_map(|g| &g.members).map(|m| m.server_id.as_str()).collect();
+        assert_eq!(members.len(), 8);
+        let running = org.servers.iter().filter(|s| s.state == "running").count();
+        assert_eq!(series.len(), running + nodes.len() + members.len());
         for s in &series {
-            if org.utilisation_servers.contains(&s.server_id) || nodes.contains(&s.server_id.as_str()) {
+            let id = s.server_id.as_str();
+            if org.utilisation_servers.contains(&s.server_id) || nodes.contains(&id) || members.contains(&id) {
                 continue;
             }
             assert!((0.30..0.40).contains(&s.load.base) && (0.30..0.45).contains(&s.load.amplitude), "{s:?}");
