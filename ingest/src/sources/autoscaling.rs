@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::{
     Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, path_segment, walk_list,
 };
-use crate::dataset::{DatasetSpec, Kind, LOCALITY, col, key};
-use crate::scaleway::{ApiError, ListShape, Scheme};
+use crate::dataset::{DatasetSpec, Kind, LOCALITY, RowContext, col, key};
+use crate::scaleway::{ApiError, ListShape, Pager, Scheme};
 
 pub struct Autoscaling;
 
@@ -173,17 +173,8 @@ impl Product for Autoscaling {
 
 async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let row = ctx.row_context(zone);
-    let group_spec = groups();
-    let mut ids = Vec::new();
-    let mut pager = ctx.list(&API, zone, "instance-groups", Vec::new(), ListShape::Array("instance_groups"));
-    while let Some(page) = pager.next().await? {
-        out.emit_page(&group_spec, &page, &row).await?;
-        for group in page.items.iter() {
-            if let Some(id) = group.get("id").and_then(Value::as_str) {
-                ids.push(path_segment("instance_groups[].id", id, &page.request)?);
-            }
-        }
-    }
+    let pager = ctx.list(&API, zone, "instance-groups", Vec::new(), ListShape::Array("instance_groups"));
+    let ids = walk_groups(out, &groups(), pager, &row, "instance_groups[].id").await?;
     let pager = ctx.list(&API, zone, "instance-templates", Vec::new(), ListShape::Array("instance_templates"));
     walk_list(out, &templates(), pager, &row).await?;
     let (policy_spec, event_spec) = (policies(), events());
@@ -220,24 +211,28 @@ async fn collect_sizes(ctx: &Context, out: &Outputs, zone: &'static str) -> Resu
     }
 }
 
-/// The group summaries of a zone, then each group's members.
+/// The group summaries of a zone, then each group's members. A group whose members answer 404 (deleted since
+/// it was listed) is a warning, its members unknown.
 async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let row = ctx.row_context(zone);
-    let (size_spec, server_spec) = (group_sizes(), group_servers());
-    let mut ids = Vec::new();
-    let mut pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
-    while let Some(page) = pager.next().await? {
-        out.emit_page(&size_spec, &page, &row).await?;
-        for group in page.items.iter() {
-            if let Some(id) = group.get("id").and_then(Value::as_str) {
-                ids.push(path_segment("group_summaries[].id", id, &page.request)?);
-            }
-        }
-    }
+    let pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
+    let ids = walk_groups(out, &group_sizes(), pager, &row, "group_summaries[].id").await?;
+    let server_spec = group_servers();
     for group_id in ids {
         let query = vec![("group_id".to_string(), group_id.clone())];
         let mut pager = ctx.list(&API_V1ALPHA2, zone, "servers", query, ListShape::Array("servers"));
-        while let Some(page) = pager.next().await? {
+        loop {
+            let page = match pager.next().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(ApiError::Status { status, request, .. }) if status == StatusCode::NOT_FOUND => {
+                    out.warn(format!(
+                        "autoscaling: {request} answered {status}: the members of group {group_id} unknown"
+                    ));
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let rows: Vec<Value> = page.items.iter().map(|s| json!({"group_id": group_id, "server": s})).collect();
             let number = page.number;
             let label = |i| format!("servers[{i}] of group {group_id} (page {number})");
@@ -245,4 +240,25 @@ async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> R
         }
     }
     Ok(())
+}
+
+/// Walks a list of groups into `spec` and returns their ids, each checked as a path segment: the lists that
+/// follow put them in their paths.
+async fn walk_groups(
+    out: &Outputs,
+    spec: &DatasetSpec,
+    mut pager: Pager<'_>,
+    row: &RowContext,
+    field: &str,
+) -> Result<Vec<String>, CollectError> {
+    let mut ids = Vec::new();
+    while let Some(page) = pager.next().await? {
+        out.emit_page(spec, &page, row).await?;
+        for group in page.items.iter() {
+            if let Some(id) = group.get("id").and_then(Value::as_str) {
+                ids.push(path_segment(field, id, &page.request)?);
+            }
+        }
+    }
+    Ok(ids)
 }
