@@ -208,7 +208,7 @@ fn encode(
         }
         if writer.is_none() {
             chunks.blocking_send(Chunk::StartFile { part }).map_err(|_| fail("the upload stopped".into()))?;
-            let sink = ChunkWriter { buffer: Vec::with_capacity(CHUNK_BYTES), chunks: chunks.clone() };
+            let sink = ChunkWriter { buffer: Vec::new(), chunks: chunks.clone() };
             writer = Some(
                 ArrowWriter::try_new(sink, schema.clone(), Some(properties.clone()))
                     .map_err(|e| fail(e.to_string()))?,
@@ -238,7 +238,9 @@ fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>
     chunks.blocking_send(Chunk::EndFile { rows }).map_err(|_| "the upload stopped".to_string())
 }
 
-/// `std::io::Write` for the encoder: hands ~1 MiB chunks to the uploader, blocking when it is behind.
+/// `std::io::Write` for the encoder: hands ~1 MiB chunks to the uploader, blocking when it is behind. Its buffer
+/// grows as it fills rather than being reserved whole: every dataset of a run keeps a file open, most of them
+/// small.
 struct ChunkWriter {
     buffer: Vec<u8>,
     chunks: mpsc::Sender<Chunk>,
@@ -257,7 +259,7 @@ impl Write for ChunkWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES)));
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
         self.chunks
             .blocking_send(Chunk::Bytes(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))

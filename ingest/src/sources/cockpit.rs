@@ -495,6 +495,10 @@ async fn collect_metric(
         };
         // Decoding a page of points and building its columns is CPU work: off the async runtime. Batches come
         // back one at a time (a channel of one), each written before the next is built.
+        let _decoding = DECODING.acquire().await.map_err(|_| ApiError::Malformed {
+            request: "query_range".into(),
+            detail: "decoding stopped: its semaphore was closed".into(),
+        })?;
         let (batches_tx, mut batches) = tokio::sync::mpsc::channel::<RecordBatch>(1);
         let batch_spec = spec.clone();
         let decoder = tokio::task::spawn_blocking(move || {
@@ -523,6 +527,11 @@ async fn collect_metric(
     Ok(())
 }
 
+/// Answers decoded at once, whatever the number of projects and regions collected side by side: decoding is CPU
+/// work that more threads than cores would not speed up, and each answer being decoded holds its samples twice
+/// (as parsed and as checked), several times its JSON. Answers waiting hold their JSON only.
+static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// A Prometheus answer: `{"status": "success", "data": …}`.
 #[derive(Deserialize)]
 struct Envelope<T> {
@@ -530,7 +539,7 @@ struct Envelope<T> {
     data: T,
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], request: &str) -> Result<Envelope<T>, ApiError> {
+fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], request: &str) -> Result<Envelope<T>, ApiError> {
     let envelope: Envelope<T> = serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
         request: request.to_string(),
         detail: format!("not a Prometheus answer: {e}"),
@@ -545,16 +554,20 @@ fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], request: &str) -> Result<En
 }
 
 #[derive(Deserialize)]
-struct Matrix {
+struct Matrix<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<Series>,
+    #[serde(borrow)]
+    result: Vec<Series<'a>>,
 }
 
+/// A series of a `query_range` answer. Its values are read in place, not copied: an answer holds up to
+/// [`POINTS_PER_QUERY`] of them (a value with an escape in it is no number, and is refused as such).
 #[derive(Deserialize)]
-struct Series {
+struct Series<'a> {
     metric: BTreeMap<String, String>,
-    values: Vec<(f64, String)>,
+    #[serde(borrow)]
+    values: Vec<(f64, &'a str)>,
 }
 
 /// The values shared by every row of a query.
@@ -588,10 +601,12 @@ pub fn decode_query_range(body: &[u8]) -> Result<Vec<RecordBatch>, ApiError> {
     Ok(batches)
 }
 
-/// Rows per batch of points: one row group. A query's answer becomes several batches, each handed on before the
-/// next is built, so the memory a query takes is its JSON and its decoded samples, not its rows as Arrow (about
-/// 450 bytes a point: the labels repeat on every row).
-const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS;
+/// Rows per batch of points: a quarter of a row group (the writer gathers four into one). A query's answer
+/// becomes several batches, each handed on before the next is built, so the memory a query takes is its JSON and
+/// its decoded samples, not its rows as Arrow (about 450 bytes a point: the labels repeat on every row). A dozen
+/// batches are alive at once (being built, queued to the writer, being written): at a whole row group each, they
+/// were half of a collection's peak.
+const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS / 4;
 
 /// The points of a `query_range` answer as record batches of at most [`POINTS_PER_BATCH`] rows, each passed to
 /// `emit` as it is built (it returns false to stop). The whole answer is checked before the first batch, so a
@@ -784,7 +799,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_answer_becomes_row_group_sized_batches_and_a_bad_last_sample_refuses_all() {
+    fn a_large_answer_becomes_bounded_batches_and_a_bad_last_sample_refuses_all() {
         let values: Vec<_> = (0..20_000).map(|i| serde_json::json!([1_700_000_000 + i * 300, "1.5"])).collect();
         let mut answer = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [
             {"metric": {"resource_id": "a"}, "values": values[..12_000]},
@@ -793,7 +808,10 @@ mod tests {
         let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
         ended.unwrap();
         let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
-        assert_eq!(sizes, [8192, 8192, 20_000 - 2 * 8192]);
+        let full = 20_000 / POINTS_PER_BATCH;
+        assert_eq!(sizes.len(), full + 1);
+        assert!(sizes[..full].iter().all(|n| *n == POINTS_PER_BATCH), "{sizes:?}");
+        assert_eq!(sizes[full], 20_000 - full * POINTS_PER_BATCH);
 
         answer["data"]["result"][1]["values"][7_999] = serde_json::json!([1_700_000_000, "NaN?"]);
         let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
