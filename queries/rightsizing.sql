@@ -8,8 +8,9 @@
 --   idle               peak < 5 %: the whole compute price is saved by stopping (or deleting) it
 --   downsize           peak < 20 %: recommended_type is the smallest type of the same family (the commercial
 --                      type's prefix, e.g. PRO2) and architecture, priced in the zone, whose vCPUs keep the peak
---                      under 80 % and, where a memory series was collected, whose RAM holds the highest memory
---                      in use of the window; monthly_savings = (current - recommended hourly price) x 730
+--                      under 80 % and, where a memory series was collected, whose RAM keeps the highest memory
+--                      in use of the window under 80 % too (samples are 5 minutes apart: a spike between them is
+--                      not seen); monthly_savings = (current - recommended hourly price) x 730
 --   watch              peak < 35 %: worth a look, no change proposed (monthly_savings 0)
 --   insufficient_data  fewer than 14 days with metrics (or than `days`, if shorter): a new Instance, or
 --                      metrics collected recently
@@ -86,7 +87,7 @@ WITH
             ON t.organization_id = s.organization_id AND t.zone = s.zone AND t.commercial_type = s.commercial_type
     ),
     -- For each Instance to downsize: the smallest type of its family and architecture in its zone that keeps
-    -- the peak under 80 % of its vCPUs, holds its peak memory where known, and costs less.
+    -- the peak under 80 % of its vCPUs and its peak memory, where known, under 80 % of its RAM, and costs less.
     smaller AS
     (
         SELECT j.organization_id AS organization_id, j.resource_id AS resource_id,
@@ -96,7 +97,7 @@ WITH
         INNER JOIN types AS t ON t.organization_id = j.organization_id AND t.zone = j.zone AND t.family = j.family
         WHERE j.recommendation = 'downsize' AND t.arch = j.arch AND t.hourly_price < j.hourly_price
           AND j.peak * j.ncpus < 0.8 * t.ncpus
-          AND (j.memory_peak IS NULL OR t.ram >= j.memory_peak)
+          AND (j.memory_peak IS NULL OR j.memory_peak < 0.8 * t.ram)
         GROUP BY j.organization_id, j.resource_id
     )
 SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id, j.project_name AS project_name,
@@ -113,14 +114,14 @@ SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id,
            multiIf(j.recommendation = 'insufficient_data',
                    concat('only ', toString(j.days_of_data), ' days with metrics (',
                           toString(least(14, {days:UInt32})), ' needed)'),
-                   concat('peak daily p95 CPU ', toString(round(j.peak * 100, 1)), ' % of ', toString(j.ncpus),
+                   concat('peak daily p95 CPU ', toString(round(j.peak * 100, 1)), ' % of ', ifNull(toString(j.ncpus), '?'),
                           ' vCPUs over ', toString(j.days_of_data), ' days')),
            multiIf(j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL AND j.memory_peak IS NOT NULL,
-                   concat('; ', sm.recommended_type, ' keeps it under 80 % and holds its memory'),
+                   concat('; ', sm.recommended_type, ' keeps it and its memory under 80 %'),
                    j.recommendation = 'downsize' AND sm.recommended_type IS NOT NULL,
                    concat('; ', sm.recommended_type, ' keeps it under 80 %'),
                    j.recommendation = 'downsize' AND j.memory_peak IS NOT NULL,
-                   '; no smaller type of its family in the zone keeps it under 80 % and holds its memory',
+                   '; no smaller type of its family in the zone keeps it and its memory under 80 %',
                    j.recommendation = 'downsize', '; no smaller type of its family in the zone',
                    j.recommendation = 'idle', '; stop or delete it',
                    ''),

@@ -14,7 +14,8 @@
 -- CPU around scaling events: cpu_before_scale_ups_percent is, for each scale-up of the window, the group's
 -- Instances' CPU seconds used over their CPU seconds available in the whole hour before the event's hour
 -- (instance_cpu_hourly), averaged over the scale-ups; likewise cpu_before_scale_downs_percent. A group's
--- Instances are every member Autoscaling v1alpha2 listed for it in any collection; both are unknown without
+-- Instances are every member Autoscaling v1alpha2 listed for it in any collection (one that lived only between
+-- two collections is not seen, so the figures lean towards long-lived members); both are unknown without
 -- v1alpha2 or metrics. A group that scales up at 40 % or down at 60 % has thresholds that follow noise.
 --
 -- @param days UInt32 = 30  days of events judged, ending at the newest collection

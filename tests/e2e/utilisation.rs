@@ -72,7 +72,7 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
     assert!(oversized["reason"].as_str().unwrap().contains("memory not considered"), "{oversized}");
     let memory_bound = rows.iter().find(|r| r["name"] == "util-memory-bound-app").unwrap();
     let reason = memory_bound["reason"].as_str().unwrap();
-    assert!(reason.contains("DEV1-M keeps it under 80 % and holds its memory; peak memory 2.8"), "{memory_bound}");
+    assert!(reason.contains("DEV1-M keeps it and its memory under 80 %; peak memory 2.8"), "{memory_bound}");
     assert!(!reason.contains("not considered"), "{memory_bound}");
 
     // With the healthy ones: every running Instance is judged, the restarted one is fine (a counter reset is a

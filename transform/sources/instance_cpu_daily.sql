@@ -17,7 +17,7 @@ WITH
         SELECT p.organization_id AS organization_id, assumeNotNull(p.resource_id) AS resource_id,
                toDate(p.ts) AS day, toNullable(max(p.value)) AS memory_used_max
         FROM raw_cockpit_metric_points AS p
-        WHERE p.metric = 'instance_server_memory_used' AND p.resource_id IS NOT NULL
+        WHERE p.metric = 'instance_server_memory_used' AND p.resource_id IS NOT NULL AND isFinite(p.value)
           AND p.run_id IN (SELECT run_id FROM runs)
           AND p.ts >= toDateTime64({from:Date}, 6, 'UTC') AND p.ts < toDateTime64({to:Date}, 6, 'UTC')
         GROUP BY organization_id, resource_id, day

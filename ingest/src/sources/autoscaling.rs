@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{
-    Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, path_segment, walk_list,
+    Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, gone, path_segment,
+    walk_list,
 };
 use crate::dataset::{DatasetSpec, Kind, LOCALITY, RowContext, col, key};
 use crate::scaleway::{ApiError, ListShape, Pager, Scheme};
@@ -211,8 +212,8 @@ async fn collect_sizes(ctx: &Context, out: &Outputs, zone: &'static str) -> Resu
     }
 }
 
-/// The group summaries of a zone, then each group's members. A group whose members answer 404 (deleted since
-/// it was listed) is a warning, its members unknown.
+/// The group summaries of a zone, then each group's members. A group whose members and itself answer 404
+/// (deleted since it was listed) is a warning, its members unknown.
 async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> Result<(), CollectError> {
     let row = ctx.row_context(zone);
     let pager = ctx.list(&API_V1ALPHA2, zone, "groups", Vec::new(), ListShape::Array("group_summaries"));
@@ -225,10 +226,12 @@ async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> R
             let page = match pager.next().await {
                 Ok(Some(page)) => page,
                 Ok(None) => break,
-                Err(ApiError::Status { status, request, .. }) if status == StatusCode::NOT_FOUND => {
-                    out.warn(format!(
-                        "autoscaling: {request} answered {status}: the members of group {group_id} unknown"
-                    ));
+                // Confirmed by the group's own 404: a list route that disappeared must fail, not empty the data.
+                Err(ApiError::Status { status, request, .. })
+                    if status == StatusCode::NOT_FOUND
+                        && gone(ctx, &API_V1ALPHA2, zone, &format!("groups/{group_id}")).await? =>
+                {
+                    out.warn(format!("autoscaling: {request} answered {status}: group {group_id} deleted meanwhile"));
                     break;
                 }
                 Err(error) => return Err(error.into()),
