@@ -140,6 +140,7 @@ WITH
                sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
         FROM instance_cpu_hourly AS h
         INNER JOIN members AS m ON m.organization_id = h.organization_id AND m.server_id = h.resource_id
+        -- The join alone would read every Instance's hours; this filter reads the members' by the sort key.
         WHERE (h.organization_id, h.resource_id) IN (SELECT organization_id, server_id FROM members)
           AND h.hour IN (SELECT hour FROM scale_hours)
         GROUP BY organization_id, group_id, hour
