@@ -289,15 +289,23 @@ mod tests {
             let cluster = org.kapsule_cluster(&p.cluster_id).unwrap();
             let pool = cluster.pools.iter().find(|q| q.id == p.pool_id).unwrap();
             assert_eq!(p.node_ids.len() as u32, p.size);
-            assert!(p.node_ids.iter().all(|id| org.server(id).is_none()), "nodes are not Instance servers");
+            assert!(p.node_ids.iter().all(|id| org.server(id).is_none()), "nodes are not stand-alone servers");
+            for (node, id) in pool.nodes.iter().zip(&p.node_ids) {
+                let instance = org.managed_servers.iter().find(|s| &s.id == id).expect("a node is an Instance");
+                assert_eq!(
+                    (&instance.name, &instance.zone, &instance.commercial_type),
+                    (&node.name, &pool.zone, &pool.commercial_type)
+                );
+                assert_eq!((instance.state.as_str(), &instance.project_id), ("running", &cluster.project_id));
+            }
             assert_eq!(
                 pool.nodes.iter().map(|n| &n.instance_id).collect::<Vec<_>>(),
                 p.node_ids.iter().collect::<Vec<_>>()
             );
         }
-        // The nodes are not billed.
+        // The nodes are billed as the Instances they are.
         let billable = org.billable_ids();
-        assert!(truth.pools.iter().flat_map(|p| &p.node_ids).all(|id| !billable.contains(id.as_str())));
+        assert!(truth.pools.iter().flat_map(|p| &p.node_ids).all(|id| billable.contains(id.as_str())));
     }
 
     #[test]

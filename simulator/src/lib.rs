@@ -75,7 +75,7 @@
 //! wants the secret of a live token of the data source's project and region with `read_only_metrics` or
 //! `full_access_metrics_rules` in `X-Token` (else 401 `{"status":"error","errorType":"unauthorized",…}`) and
 //! serves the series `instance_server_cpu_seconds_total` (counter) and `instance_server_vcpu_count` (gauge) of the
-//! running servers and Kapsule nodes (by their Instance id, though the Instance API does not list them) of that
+//! running servers, Kapsule nodes and scaling groups' members (all Instances the Instance API lists) of that
 //! project in that region's zones, labelled `__name__`, `az`, `project_id`, `region`, `resource_id`,
 //! `resource_name`: a sample every 300 s up to the **metrics clock** (the billing clock's date at
 //! 04:00 UTC) and for 31 days before it, in closed form. It serves the databases of that project and region the same

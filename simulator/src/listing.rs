@@ -33,6 +33,10 @@ impl Item {
     ) -> Item {
         Item { id: id.to_string(), name: name.to_string(), project_id: project.to_string(), created, modified, json }
     }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// The page `page` of `items` (filtered and ordered) as a TotalCount list under `key`: 200, the count where the

@@ -66,8 +66,12 @@ pub struct Organization {
     /// The Autoscaling groups, in the order of the Autoscaling table (see [`crate::scaling()`]).
     pub scaling_groups: Vec<ScalingGroup>,
     /// The Kubernetes Kapsule clusters with their pools and nodes, in the order of the Kapsule table (see
-    /// [`crate::kapsule()`]). Their nodes' Instances are not in `servers` (see [`crate::products::k8s`]).
+    /// [`crate::kapsule()`]).
     pub kapsule_clusters: Vec<KapsuleCluster>,
+    /// The Instances the Kapsule nodes and the scaling groups' members run on, in that order: the Instance API
+    /// lists them and the Billing API charges them like any server, but they are not in `servers`, whose every
+    /// other reader (the ghosts, the planted cases, Cockpit's healthy series) is about stand-alone servers.
+    pub managed_servers: Vec<Server>,
     pub prices: PriceBook,
     pub ghosts: GhostIds,
     /// Ids of the planted utilisation servers, in the order of the Cockpit table of planted cases (see
@@ -83,11 +87,15 @@ pub fn organization(config: &SimConfig) -> Organization {
 }
 
 impl Organization {
-    /// The ids of every resource the Billing API charges for: servers, Block volumes and snapshots, flexible IPs.
+    /// The ids of every resource the Billing API charges for: servers (Kapsule nodes' and scaling groups'
+    /// included), Block volumes and snapshots, flexible IPs, load balancers, managed databases.
     pub fn billable_ids(&self) -> std::collections::HashSet<&str> {
         self.servers
             .iter()
+            .chain(&self.managed_servers)
             .map(|s| s.id.as_str())
+            .chain(self.load_balancers.iter().map(|l| l.id.as_str()))
+            .chain(self.databases.iter().map(|d| d.id.as_str()))
             .chain(self.block_volumes.iter().map(|v| v.id.as_str()))
             .chain(self.ips.iter().map(|i| i.id.as_str()))
             .chain(self.block_snapshots.iter().map(|s| s.id.as_str()))
@@ -111,6 +119,7 @@ impl Organization {
         let databases = rdb::build(config.seed, config.today, &project_ids);
         let scaling_groups = autoscaling::build(config.seed, config.today, &project_ids, &image.0, &load_balancers);
         let kapsule_clusters = k8s::build(config.seed, config.today, &project_ids);
+        let managed_servers = b.managed_servers(&kapsule_clusters, &scaling_groups);
         Organization {
             id: config.organization_id.clone(),
             today: config.today,
@@ -125,6 +134,7 @@ impl Organization {
             databases,
             scaling_groups,
             kapsule_clusters,
+            managed_servers,
             prices: PriceBook::default(),
             ghosts,
             utilisation_servers,
@@ -139,6 +149,7 @@ impl Organization {
             today: self.today,
             image: &self.image,
             servers: &self.servers,
+            managed_servers: &self.managed_servers,
             volumes: &self.instance_volumes,
             ips: &self.ips,
             snapshots: &self.instance_snapshots,
@@ -334,6 +345,63 @@ impl<'c> Builder<'c> {
             future_field: None,
         });
         self.servers.len() - 1
+    }
+
+    /// The Instances of the Kapsule nodes (named and dated as their nodes, in their pool's security group) and of
+    /// the scaling groups' members (from their template), all running. Their root volumes are left out: the
+    /// Block API would list and bill them, and no report judges an in-use volume.
+    fn managed_servers(&self, clusters: &[KapsuleCluster], groups: &[ScalingGroup]) -> Vec<Server> {
+        let managed = |id: &str,
+                       name: &str,
+                       project_id: &str,
+                       zone: &str,
+                       commercial_type: &str,
+                       security_group_id,
+                       created: DateTime<Utc>,
+                       modified: DateTime<Utc>| {
+            let h = crate::ids::fnv1a(id);
+            Server {
+                id: id.to_string(),
+                name: name.to_string(),
+                project_id: project_id.to_string(),
+                zone: zone.to_string(),
+                commercial_type: commercial_type.to_string(),
+                state: "running".to_string(),
+                state_detail: "booted".to_string(),
+                creation_date: created,
+                modification_date: modified,
+                volumes: Vec::new(),
+                ip_ids: Vec::new(),
+                mac_address: format!("de:00:00:{:02x}:{:02x}:{:02x}", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff),
+                security_group_id,
+                tags: Vec::new(),
+                location: Some([(10 + h % 30).to_string(), (100 + (h >> 8) % 2000).to_string(), (h % 64).to_string()]),
+                future_field: None,
+            }
+        };
+        let nodes = clusters.iter().flat_map(|c| c.pools.iter().map(move |p| (c, p))).flat_map(|(c, p)| {
+            p.nodes.iter().map(move |n| {
+                let (project, zone, sg) = (&c.project_id, &p.zone, p.security_group_id.clone());
+                managed(&n.instance_id, &n.name, project, zone, &p.commercial_type, sg, n.created_at, n.updated_at)
+            })
+        });
+        let members = groups.iter().flat_map(|g| {
+            let sg = self.security_group(&g.project_id, &g.zone);
+            g.members.iter().map(move |m| {
+                let t = &g.template;
+                managed(
+                    &m.server_id,
+                    &m.name,
+                    &g.project_id,
+                    &g.zone,
+                    &t.commercial_type,
+                    sg.clone(),
+                    m.created_at,
+                    m.created_at,
+                )
+            })
+        });
+        nodes.chain(members).collect()
     }
 
     /// The default security group of a project in a zone, shared by its servers there.

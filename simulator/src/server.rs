@@ -329,6 +329,12 @@ fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .route(
+            "/autoscaling/v1alpha2/zones/{zone}/groups/{group_id}",
+            get(|st: St, Path((zone, group)): Path<(String, String)>| async move {
+                autoscaling::get_group_v2(&st.autoscaling, &zone, &group)
+            }),
+        )
+        .route(
             "/autoscaling/v1alpha2/zones/{zone}/servers",
             get(|st: St, Path(zone): Path<String>, uri: Uri| async move {
                 autoscaling::list_servers_v2(&st.autoscaling, &zone, &uri)

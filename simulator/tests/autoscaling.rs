@@ -318,6 +318,13 @@ async fn v1alpha2_summarises_the_same_groups() {
     let batch = org.scaling_groups.iter().find(|g| g.zone == "fr-par-2").unwrap();
     let elsewhere = h.get(&format!("{V2}/fr-par-1/servers?group_id={}", batch.id)).await;
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    // The group itself, as the list summarises it; 404 `not_found` in another zone.
+    let own = h.json(&format!("{V2}/fr-par-2/groups/{}", batch.id)).await;
+    let listed = h.json(&format!("{V2}/fr-par-2/groups?project_id={}", batch.project_id)).await;
+    assert_eq!(own, listed["group_summaries"][0]);
+    let elsewhere = h.get(&format!("{V2}/fr-par-1/groups/{}", batch.id)).await;
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    assert_eq!(elsewhere.json::<Value>().await.unwrap()["resource"], "group");
 }
 
 #[tokio::test]

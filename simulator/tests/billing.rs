@@ -371,6 +371,10 @@ async fn charges_walk_sums_to_the_daily_costs() {
             if let Some(server) = org.server(resource) {
                 assert_eq!(c["resource_name"], server.name.as_str());
             }
+        } else if sku.starts_with("/network/loadbalancer/") || sku.starts_with("/rdb/") {
+            let lb = org.load_balancer(resource).map(|l| &l.name);
+            let named = lb.or_else(|| org.database(resource).map(|d| &d.name)).expect("a collected resource");
+            assert_eq!(c["resource_name"], named.as_str(), "{c}");
         } else {
             assert!(c["resource_name"].is_null(), "{c}");
         }

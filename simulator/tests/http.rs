@@ -66,8 +66,9 @@ async fn same_config_serves_byte_identical_bodies() {
 #[tokio::test]
 async fn instance_lists_paginate_with_headers() {
     let h = Harness::start("servers=200").await;
-    // 120 healthy servers + the stopped ghost + the hibernating edge case + the 6 planted utilisation servers.
-    let total = 128;
+    // 120 healthy servers + the stopped ghost + the hibernating edge case + the 6 planted utilisation servers, then
+    // the 9 Kapsule nodes and 6 scaling groups' members of the zone.
+    let total = 143;
     let page = |n: usize| format!("/instance/v1/zones/fr-par-1/servers?page={n}");
 
     let p1 = h.get(&page(1)).await;
@@ -499,14 +500,14 @@ async fn planted_ghosts_are_served_as_described() {
         let project_key = if item.get("project_id").is_some() { "project_id" } else { "project" };
         assert_eq!(item[project_key], ghost.project_id.as_str(), "{}", ghost.name);
     }
-    // Healthy population: exactly `servers` running servers and the 6 planted utilisation ones, all with attached
-    // volumes and IPs.
+    // Healthy population: exactly `servers` running servers, the 6 planted utilisation ones, the 11 Kapsule nodes
+    // and the 8 scaling groups' members.
     let mut running = 0;
     for zone in ["fr-par-1", "fr-par-2", "nl-ams-1"] {
         let servers = h.all_a(&format!("/instance/v1/zones/{zone}/servers"), "servers").await;
         running += servers.iter().filter(|s| s["state"] == "running").count();
     }
-    assert_eq!(running, 66);
+    assert_eq!(running, 85);
 }
 
 fn find(items: &[Value], id: &str) -> Value {

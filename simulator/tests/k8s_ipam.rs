@@ -1,7 +1,7 @@
 //! The Kubernetes Kapsule and IPAM APIs over real HTTP on 127.0.0.1, the Kapsule nodes' Cockpit series, and the
 //! Kapsule oracle checked against what is served, as a collector would see it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use costlake_simulator::{
     CPU_METRIC, DEFAULT_SECRET_KEY, IPAM_REGIONS, K8S_REGIONS, VCPU_METRIC, kapsule, organization,
@@ -119,10 +119,17 @@ async fn clusters_pools_and_nodes_have_the_recorded_shapes() {
             row("staging-k8s", "staging", "gp1_xs", "nl-ams-1", (2, 2, 2, false)),
         ]
     );
-    // The nodes' Instances are not served by the Instance API.
-    let servers = h.json("/instance/v1/zones/fr-par-1/servers?per_page=100").await;
-    let served: HashSet<&str> = list(&servers, "servers").iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert!(truth.pools.iter().flat_map(|p| &p.node_ids).all(|id| !served.contains(id.as_str())));
+    // Each node's Instance is served by the Instance API, running, with its pool's type.
+    for pool in &truth.pools {
+        let servers = h.json(&format!("/instance/v1/zones/{}/servers?per_page=100", pool.zone)).await;
+        let served: HashMap<&str, &Value> =
+            list(&servers, "servers").iter().map(|s| (s["id"].as_str().unwrap(), s)).collect();
+        for id in &pool.node_ids {
+            let instance = served.get(id.as_str()).unwrap_or_else(|| panic!("node {id} is not served"));
+            assert_eq!(instance["commercial_type"], pool.commercial_type.as_str());
+            assert_eq!((&instance["state"], &instance["project"]), (&json!("running"), &json!(pool.project_id)));
+        }
+    }
 }
 
 #[tokio::test]

@@ -16,11 +16,11 @@ async fn run_finds_exactly_the_planted_ghosts_with_their_euros() {
     assert!(run.stderr.contains("loaded 1 run"), "{}", run.stderr);
     let manifests = manifests(&sandbox);
     assert_eq!(manifests.len(), 1);
-    // 200 healthy servers, 2 planted stopped ones, the one in an unknown future state and the 6 planted for the
-    // utilisation reports: walked over pages.
+    // 200 healthy servers, 2 planted stopped ones, the one in an unknown future state, the 6 planted for the
+    // utilisation reports, the 11 Kapsule nodes and the 8 scaling groups' members: walked over pages.
     let datasets = manifests[0]["datasets"].as_array().unwrap();
     let servers = datasets.iter().find(|d| d["name"] == "instance_servers").unwrap();
-    assert_eq!(servers["rows"], 209);
+    assert_eq!(servers["rows"], 228);
     let points = datasets.iter().find(|d| d["name"] == "cockpit_metric_points").expect("metrics are collected");
     assert!(points["rows"].as_u64().unwrap() > 205 * 2 * 8000, "{points}");
     assert!(
@@ -200,11 +200,11 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     // The inventory model sees every resource once, with its history.
     assert_eq!(
         scalar(&sandbox, "SELECT count() FROM inventory_latest WHERE resource_type = 'instance_server'").await,
-        209
+        228
     );
     assert_eq!(
         scalar(&sandbox, "SELECT count() FROM inventory_history WHERE resource_type = 'instance_server'").await,
-        418
+        456
     );
 }
 

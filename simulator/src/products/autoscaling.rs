@@ -7,8 +7,8 @@
 //! group, one flapping and one at its maximum; [`crate::scaling()`] is their oracle.
 //!
 //! v1alpha2 also lists each group's members (`…/servers?group_id=`, `{servers: [{server_id}]}`): Instances that
-//! Cockpit measures (with the group's [`GroupSpec::member_load`]) but that the Instance API does not list, like
-//! Kapsule nodes.
+//! the Instance API lists, the Billing API charges and Cockpit measures (with the group's
+//! [`GroupSpec::member_load`]), like Kapsule nodes (see `Organization::managed_servers`).
 
 use std::collections::HashMap;
 
@@ -665,6 +665,17 @@ pub(crate) fn list_groups_v2(data: &Lists, zone: &str, uri: &Uri) -> Handled {
     body.insert("next_page_token".into(), page.next_token(items.len()).map_or(Value::Null, Value::String));
     body.insert("total_count".into(), data.style.count(items.len()));
     Ok(json_response(StatusCode::OK, &Value::Object(body), HeaderMap::new()))
+}
+
+/// `GET /autoscaling/v1alpha2/zones/{zone}/groups/{group_id}`: the group as the list summarises it; 404 `not_found`
+/// (resource `group`) for a group unknown in that zone.
+pub(crate) fn get_group_v2(data: &Lists, zone: &str, group_id: &str) -> Handled {
+    require_zone(zone, &AUTOSCALING_V2_ZONES)?;
+    let group = in_zone(&data.summaries, zone)
+        .iter()
+        .find(|item| item.id() == group_id)
+        .ok_or_else(|| ApiError::ResourceNotFound { resource: "group", resource_id: group_id.to_string() })?;
+    Ok(json_response(StatusCode::OK, &group.json, HeaderMap::new()))
 }
 
 /// `GET /autoscaling/v1alpha2/zones/{zone}/servers?group_id=`: a group's members, Token paging; `group_id` is

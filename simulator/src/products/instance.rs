@@ -103,6 +103,8 @@ pub(crate) struct Served<'a> {
     /// Public image every server was created from (id, root snapshot id).
     pub image: &'a (String, String),
     pub servers: &'a [Server],
+    /// The Instances of Kapsule nodes and scaling groups' members, listed after `servers`.
+    pub managed_servers: &'a [Server],
     pub volumes: &'a [InstanceVolume],
     pub ips: &'a [FlexibleIp],
     pub snapshots: &'a [InstanceSnapshot],
@@ -369,7 +371,7 @@ impl Lists {
         let mut add = |list, zone: &str, item: Item| lists.entry((list, zone.to_string())).or_default().push(item);
         let item = Item::new;
         let embeds = Embeds::new(org);
-        for s in org.servers {
+        for s in org.servers.iter().chain(org.managed_servers) {
             let json = server(org, &embeds, s);
             add(
                 List::Servers,

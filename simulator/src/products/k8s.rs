@@ -7,11 +7,9 @@
 //! CPU series are served by Cockpit ([`crate::products::cockpit`]) with the pool's load; [`crate::kapsule()`] is
 //! the oracle.
 //!
-//! **Simplification**: in reality every node is an Instance (`provider_id` =
-//! `scaleway://instance/{zone}/{instance id}`) that the Instance API lists and Billing charges under Compute. Here
-//! the nodes' Instances are **not** in the organisation's servers: the Instance API does not serve them and the
-//! Billing API does not charge them (like the scaling groups' members), so no pinned inventory or bill changed.
-//! Only Cockpit knows them, by their Instance id, as it knows a running server.
+//! Every node is an Instance (`provider_id` = `scaleway://instance/{zone}/{instance id}`) that the Instance API
+//! lists, Billing charges under Compute and Cockpit measures, as in reality (see `Organization::managed_servers`;
+//! its root volume is left out). The cluster's control plane is not billed here.
 
 use std::collections::HashMap;
 

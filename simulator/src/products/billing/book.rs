@@ -202,18 +202,84 @@ impl Builder {
         self.resources.sort_by(|x, y| (x.project, &x.sku, &x.resource_id).cmp(&(y.project, &y.sku, &y.resource_id)));
     }
 
-    /// What the inventory bills, every day: servers (but `unbilled`), Block volumes, flexible IPs, Block snapshots.
+    /// What the inventory bills, every day: servers (but `unbilled`), Block volumes, flexible IPs, Block snapshots,
+    /// load balancers and managed databases.
     fn bill_inventory(&mut self, org: &Organization, unbilled: &str) {
         let index: HashMap<&str, usize> = org.projects.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
         self.bill_servers(org, &index, unbilled);
         self.bill_block_volumes(org, &index);
         self.bill_flexible_ips(org, &index);
         self.bill_block_snapshots(org, &index);
+        self.bill_load_balancers(org, &index);
+        self.bill_databases(org, &index);
     }
 
-    /// Compute: running, stopped-in-place and hibernating servers, at their hourly price × 24.
+    /// Load balancers (forwarding or not): the offer's hourly price × 24, under the catalog's SKU; their IP is
+    /// not billed here.
+    fn bill_load_balancers(&mut self, org: &Organization, index: &HashMap<&str, usize>) {
+        for lb in &org.load_balancers {
+            let (Some(project), Some(t)) =
+                (index.get(lb.project_id.as_str()), org.prices.lb_type(&lb.zone, &lb.lb_type))
+            else {
+                continue;
+            };
+            let product = t.name.to_uppercase();
+            self.add(
+                Billable {
+                    resource_id: lb.id.clone(),
+                    resource_name: Some(lb.name.clone()),
+                    project: *project,
+                    sku: format!("/network/loadbalancer/{}/run_{}", t.name, lb.zone),
+                    active: Active::Always,
+                    pricing: Pricing::Flat { cost: t.hourly_price * Decimal::from(24), quantity: Decimal::from(1440) },
+                },
+                SkuInfo {
+                    category_name: "Network",
+                    product_name: format!("Loadbalancer Node {product}"),
+                    resource_name: format!("{product} - {}", lb.zone.to_uppercase()),
+                    unit: "node_minute",
+                },
+            );
+        }
+    }
+
+    /// Managed databases: the node type's hourly price × 24 per node (two for a high-availability cluster), under
+    /// the catalog's SKU; their volume and backups are not billed here.
+    fn bill_databases(&mut self, org: &Organization, index: &HashMap<&str, usize>) {
+        for db in &org.databases {
+            let (Some(project), Some(t)) =
+                (index.get(db.project_id.as_str()), org.prices.db_node_type(&db.region, &db.node_type))
+            else {
+                continue;
+            };
+            let nodes = Decimal::from(if db.is_ha_cluster { 2 } else { 1 });
+            let product = t.name.to_uppercase();
+            self.add(
+                Billable {
+                    resource_id: db.id.clone(),
+                    resource_name: Some(db.name.clone()),
+                    project: *project,
+                    sku: format!("/rdb/{}/run_{}", t.name, db.region),
+                    active: Active::Always,
+                    pricing: Pricing::Flat {
+                        cost: t.hourly_price * Decimal::from(24) * nodes,
+                        quantity: Decimal::from(1440) * nodes,
+                    },
+                },
+                SkuInfo {
+                    category_name: "Managed Databases",
+                    product_name: format!("Database Node {product}"),
+                    resource_name: format!("{product} - {}", db.region.to_uppercase()),
+                    unit: "minute",
+                },
+            );
+        }
+    }
+
+    /// Compute: running, stopped-in-place and hibernating servers (Kapsule nodes and scaling groups' members
+    /// included), at their hourly price × 24.
     fn bill_servers(&mut self, org: &Organization, index: &HashMap<&str, usize>, unbilled: &str) {
-        for s in &org.servers {
+        for s in org.servers.iter().chain(&org.managed_servers) {
             let billed = matches!(s.state.as_str(), "running" | "stopped in place" | "hibernating");
             let (Some(project), Some(t)) =
                 (index.get(s.project_id.as_str()), org.prices.server_type(&s.commercial_type))
@@ -550,6 +616,28 @@ mod tests {
             .find(|d| d.day == date("2026-10-04") && &d.project_id == p0 && d.sku == egress.sku)
             .unwrap();
         assert!(sunday.cost >= dec("2.85") && sunday.cost <= dec("3.15"), "{}", sunday.cost);
+        // Every load balancer bills its offer and every database its nodes, whatever they serve; their day's total
+        // by SKU and project is the sum of their prices.
+        let mut expected: HashMap<(String, String), Decimal> = HashMap::new();
+        for lb in &org.load_balancers {
+            let t = org.prices.lb_type(&lb.zone, &lb.lb_type).unwrap();
+            let sku = format!("/network/loadbalancer/{}/run_{}", lb.lb_type, lb.zone);
+            *expected.entry((lb.project_id.clone(), sku)).or_default() += t.hourly_price * Decimal::from(24);
+        }
+        for db in &org.databases {
+            let t = org.prices.db_node_type(&db.region, &db.node_type).unwrap();
+            let nodes = if db.is_ha_cluster { 2 } else { 1 };
+            let sku = format!("/rdb/{}/run_{}", db.node_type, db.region);
+            *expected.entry((db.project_id.clone(), sku)).or_default() += t.hourly_price * Decimal::from(24 * nodes);
+        }
+        assert!(org.databases.iter().any(|d| d.is_ha_cluster) && !org.load_balancers.is_empty());
+        for ((project, sku), cost) in &expected {
+            let row = truth.daily.iter().find(|d| d.day == day && &d.project_id == project && &d.sku == sku);
+            assert_eq!(row.map(|r| r.cost), Some(*cost), "{project} {sku}");
+        }
+        let db_row = truth.daily.iter().find(|d| d.sku.starts_with("/rdb/")).unwrap();
+        assert_eq!((db_row.category_name.as_str(), db_row.unit.as_str()), ("Managed Databases", "minute"));
+
         // The powered-off ghost bills no compute; the standby one does.
         let stopped = org.server(&org.ghosts.stopped_server).unwrap();
         let dev1_m = truth

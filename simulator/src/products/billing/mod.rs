@@ -252,7 +252,7 @@ pub(crate) enum Pricing {
 pub(crate) struct Billable {
     /// "" for the project-level egress.
     pub resource_id: String,
-    /// Server name for servers, `None` otherwise.
+    /// The name of a server, load balancer or database, `None` otherwise.
     pub resource_name: Option<String>,
     /// Index into `Book::projects`.
     pub project: usize,

@@ -17,7 +17,7 @@
 //! `amplitude` in [0.30, 0.45] and `phase` from the seed and their id; the [`PLANTS`] fix theirs. Non-running
 //! servers have no metrics. Every Kapsule node is measured as a running server, by its Instance's id (the one in
 //! its `provider_id`) and its node name, with its pool's fixed load (the Kapsule table, see
-//! [`crate::products::k8s`]) from the node's creation, though the Instance API does not list it; so is every
+//! [`crate::products::k8s`]) from the node's creation; so is every
 //! scaling group's member, with its group's member load (see [`crate::products::autoscaling`]). Only
 //! `util-memory-bound-app` also has a memory series ([`MEMORY_METRIC`]).
 //!
