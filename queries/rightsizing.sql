@@ -16,6 +16,10 @@
 --                      metrics collected recently
 --   ok                 the rest, listed only with -p include_ok=true
 --
+-- A scaling group's member is judged like any Instance, but the group replaces its members from its template: the
+-- reason names the group (from the newest collection of Autoscaling v1alpha2 memberships), whose template's type
+-- (or min_replicas, for an idle one) is what to change.
+--
 -- Memory counts where Cockpit serves instance_server_memory_used for the Instance (a name no primary source
 -- confirms: see transform/sources/instance_cpu_daily.sql); without it, the reason says memory was not
 -- considered. Prices are the newest collected `products/servers` list; money is exact.
@@ -32,13 +36,28 @@
 WITH
     -- Computed on its own: see cost-drift.sql.
     anchor AS (SELECT max(day) AS last_day FROM instance_cpu_daily),
+    group_members AS
+    (
+        SELECT m.organization_id AS organization_id, assumeNotNull(m.server_id) AS server_id,
+               any(coalesce(g.name, m.group_id)) AS group_name
+        FROM raw_autoscaling_group_servers AS m
+        LEFT JOIN
+        (
+            SELECT organization_id, id, name FROM raw_autoscaling_instance_groups
+            WHERE run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'autoscaling_instance_groups')
+        ) AS g ON g.organization_id = m.organization_id AND g.id = m.group_id
+        WHERE m.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'autoscaling_group_servers')
+          AND m.server_id IS NOT NULL
+        GROUP BY m.organization_id, server_id
+    ),
     servers AS
     (
         SELECT i.organization_id AS organization_id, i.resource_id AS resource_id, i.name AS name,
                i.project_id AS project_id, pn.name AS project_name, i.zone AS zone,
-               i.resource_class AS commercial_type
+               i.resource_class AS commercial_type, gm.group_name AS group_name
         FROM resources AS i
         LEFT JOIN projects AS pn ON pn.id = i.project_id
+        LEFT JOIN group_members AS gm ON gm.organization_id = i.organization_id AND gm.server_id = i.resource_id
         WHERE i.resource_type = 'instance_server' AND i.present AND i.state = 'running'
           -- Kapsule nodes: their pool's node type is what changes (kapsule-pools), not one node.
           AND (i.organization_id, i.resource_id) NOT IN
@@ -74,7 +93,8 @@ WITH
     (
         SELECT s.organization_id AS organization_id, s.resource_id AS resource_id, s.name AS name,
                s.project_id AS project_id, s.project_name AS project_name, s.zone AS zone,
-               s.commercial_type AS commercial_type, u.days_of_data AS days_of_data, u.peak AS peak,
+               s.commercial_type AS commercial_type, s.group_name AS group_name, u.days_of_data AS days_of_data,
+               u.peak AS peak,
                u.memory_peak AS memory_peak,
                t.hourly_price AS hourly_price, t.ncpus AS ncpus, t.arch AS arch, t.family AS family,
                t.currency AS currency,
@@ -123,12 +143,17 @@ SELECT j.resource_id AS resource_id, j.name AS name, j.project_id AS project_id,
                    j.recommendation = 'downsize' AND j.memory_peak IS NOT NULL,
                    '; no smaller type of its family in the zone keeps it and its memory under 80 %',
                    j.recommendation = 'downsize', '; no smaller type of its family in the zone',
-                   j.recommendation = 'idle', '; stop or delete it',
+                   j.recommendation = 'idle' AND j.group_name IS NULL, '; stop or delete it',
                    ''),
            if(j.hourly_price IS NULL, '; no price collected for its type', ''),
            multiIf(j.recommendation NOT IN ('idle', 'downsize'), '',
                    j.memory_peak IS NULL, '; memory not considered (no memory metric collected)',
-                   concat('; peak memory ', formatReadableSize(j.memory_peak)))
+                   concat('; peak memory ', formatReadableSize(j.memory_peak))),
+           if(j.group_name IS NULL, '',
+              concat('; a member of scaling group ', j.group_name,
+                     multiIf(j.recommendation = 'idle', ': lower its min_replicas, or delete the group',
+                             j.recommendation IN ('downsize', 'watch'), ': change its template, not this Instance',
+                             '')))
        ) AS reason
 FROM judged AS j
 LEFT JOIN smaller AS sm ON sm.organization_id = j.organization_id AND sm.resource_id = j.resource_id

@@ -7,7 +7,7 @@ mod common;
 use std::str::FromStr;
 
 use common::{sandbox_with_metrics as sandbox, scalar, simulator};
-use costlake_simulator::{SimConfig, billing, kapsule, scaling, services, utilisation};
+use costlake_simulator::{SimConfig, billing, kapsule, organization, scaling, services, utilisation};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -75,8 +75,9 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
     assert!(reason.contains("DEV1-M keeps it and its memory under 80 %; peak memory 2.8"), "{memory_bound}");
     assert!(!reason.contains("not considered"), "{memory_bound}");
 
-    // With the healthy ones: every running Instance is judged, the restarted one is fine (a counter reset is a
-    // restart, not negative use) and no utilisation is negative or above 100 %.
+    // With the healthy ones: every running Instance is judged but the Kapsule nodes (their pool is: see
+    // kapsule-pools), the restarted one is fine (a counter reset is a restart, not negative use) and no
+    // utilisation is negative or above 100 %.
     let all = sandbox.ok(&["-q", "report", "rightsizing", "-p", "include_ok=true", "--format", "json"]).await.json();
     let all = all.as_array().unwrap();
     let running = scalar(
@@ -84,7 +85,22 @@ async fn rightsizing_names_every_planted_case_with_its_euros_and_flags_no_health
         "SELECT count() FROM inventory_latest WHERE resource_type = 'instance_server' AND state = 'running'",
     )
     .await;
-    assert_eq!(all.len() as u64, running, "every running Instance has metrics");
+    let nodes: Vec<String> = kapsule(simulator.config()).pools.into_iter().flat_map(|p| p.node_ids).collect();
+    assert!(!nodes.is_empty());
+    assert_eq!(all.len() as u64, running - nodes.len() as u64, "every running Instance but the nodes is judged");
+    assert!(all.iter().all(|r| !nodes.iter().any(|n| r["resource_id"] == n.as_str())), "{all:#?}");
+    // A scaling group's members are judged, and their reason names the group, whose template is what changes.
+    let org = organization(simulator.config());
+    for group in &org.scaling_groups {
+        for member in &group.members {
+            let row = all
+                .iter()
+                .find(|r| r["resource_id"] == member.server_id.as_str())
+                .unwrap_or_else(|| panic!("{} of {} is not judged: {all:#?}", member.name, group.name));
+            let reason = row["reason"].as_str().unwrap();
+            assert!(reason.ends_with(&format!("; a member of scaling group {}", group.name)), "{row}");
+        }
+    }
     let restarted = truth.planted.iter().find(|p| p.recommendation == "ok").expect("the restarted server");
     let row = all.iter().find(|r| r["resource_id"] == restarted.server_id.as_str()).unwrap();
     assert_eq!(row["recommendation"], "ok");
