@@ -134,31 +134,38 @@ WITH
         FROM windowed
         WHERE direction != 'other'
     ),
-    member_hours AS
+    -- Each scale event of the window with its group's members, one row per member and event.
+    member_events AS
     (
-        SELECT h.organization_id AS organization_id, m.group_id AS group_id, h.hour AS hour,
+        SELECT s.organization_id AS organization_id, s.group_id AS group_id, s.id AS id, s.direction AS direction,
+               s.hour AS hour, m.server_id AS server_id
+        FROM scale_hours AS s
+        INNER JOIN members AS m ON m.organization_id = s.organization_id AND m.group_id = s.group_id
+    ),
+    -- The members' CPU in the hour before each event. The join alone would read every Instance's hours; the
+    -- filter reads the members' by the sort key.
+    event_usage AS
+    (
+        SELECT e.group_id AS group_id, e.id AS id, any(e.direction) AS direction,
                sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
         FROM instance_cpu_hourly AS h
-        INNER JOIN members AS m ON m.organization_id = h.organization_id AND m.server_id = h.resource_id
-        -- The join alone would read every Instance's hours; this filter reads the members' by the sort key.
+        INNER JOIN member_events AS e
+            ON e.organization_id = h.organization_id AND e.server_id = h.resource_id AND e.hour = h.hour
         WHERE (h.organization_id, h.resource_id) IN (SELECT organization_id, server_id FROM members)
-          AND h.hour IN (SELECT hour FROM scale_hours)
-        GROUP BY organization_id, group_id, hour
+        GROUP BY e.group_id, e.id
     ),
     cpu_before AS
     (
-        SELECT s.group_id AS group_id,
-               if(countIf(s.direction = 'up') = 0, NULL,
-                  round(100 * avgIf(mh.cpu_seconds / mh.capacity_seconds, s.direction = 'up'), 1))
+        SELECT group_id,
+               if(countIf(direction = 'up') = 0, NULL,
+                  round(100 * avgIf(cpu_seconds / capacity_seconds, direction = 'up'), 1))
                    AS cpu_before_scale_ups_percent,
-               if(countIf(s.direction = 'down') = 0, NULL,
-                  round(100 * avgIf(mh.cpu_seconds / mh.capacity_seconds, s.direction = 'down'), 1))
+               if(countIf(direction = 'down') = 0, NULL,
+                  round(100 * avgIf(cpu_seconds / capacity_seconds, direction = 'down'), 1))
                    AS cpu_before_scale_downs_percent
-        FROM scale_hours AS s
-        INNER JOIN member_hours AS mh
-            ON mh.organization_id = s.organization_id AND mh.group_id = s.group_id AND mh.hour = s.hour
-        WHERE mh.capacity_seconds > 0
-        GROUP BY s.group_id
+        FROM event_usage
+        WHERE capacity_seconds > 0
+        GROUP BY group_id
     ),
     prices AS
     (
