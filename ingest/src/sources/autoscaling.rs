@@ -186,7 +186,20 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         walk_list(out, &policy_spec, pager, &row).await?;
         let list = format!("instance-groups/{group_id}/events");
         let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("instance_events"));
-        while let Some(page) = pager.next().await? {
+        loop {
+            let page = match pager.next().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                // A group deleted since it was listed: confirmed by its own 404, as for v1alpha2's members.
+                Err(ApiError::Status { status, request, .. })
+                    if status == StatusCode::NOT_FOUND
+                        && gone(ctx, &API, zone, &format!("instance-groups/{group_id}")).await? =>
+                {
+                    out.warn(format!("autoscaling: {request} answered {status}: group {group_id} deleted meanwhile"));
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let rows: Vec<Value> =
                 page.items.iter().map(|e| json!({"instance_group_id": group_id, "event": e})).collect();
             let number = page.number;
