@@ -20,11 +20,15 @@ pub const DENIABLE_PRODUCTS: [&str; 11] =
 pub const API_PRODUCTS: [&str; 11] =
     ["account", "instance", "block", "catalog", "billing", "cockpit", "lb", "rdb", "autoscaling", "k8s", "ipam"];
 
+/// Products of which `vanished` deletes a resource between its list and what is listed under it (see
+/// [`crate::Simulator::vanished`]).
+pub const VANISHABLE_PRODUCTS: [&str; 3] = ["lb", "k8s", "autoscaling"];
+
 /// Lists that `malformed` can corrupt.
 pub const MALFORMED_MODES: [&str; 3] = ["instance-servers", "block-volumes", "projects"];
 
 const KNOBS: &str = "seed, today, billing_today, organization_id, secret_key, projects, servers, rate_429, rate_5xx, \
-                     burst_429, latency_ms, malformed, deny, withdrawn, down, money_as_strings";
+                     burst_429, latency_ms, malformed, deny, withdrawn, down, vanished, money_as_strings";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -55,6 +59,9 @@ pub struct SimConfig {
     pub withdrawn: Vec<String>,
     /// Products (see [`API_PRODUCTS`]) whose API answers 503 to everything.
     pub down: Vec<String>,
+    /// Products (see [`VANISHABLE_PRODUCTS`]) whose first resource with something under it is deleted once
+    /// listed: its own GET and every list under it answer 404 `not_found`.
+    pub vanished: Vec<String>,
     /// Money `units`/`nanos` and `total_count` as JSON strings (the protobuf-JSON int64 convention of older docs).
     pub money_as_strings: bool,
 }
@@ -77,6 +84,7 @@ impl Default for SimConfig {
             malformed: None,
             deny: Vec::new(),
             withdrawn: Vec::new(),
+            vanished: Vec::new(),
             down: Vec::new(),
             money_as_strings: false,
         }
@@ -165,6 +173,15 @@ impl SimConfig {
                             return Err(invalid(key, product, &API_PRODUCTS.join(" | ")));
                         }
                         list.push(product.to_string());
+                    }
+                }
+                "vanished" => {
+                    self.vanished.clear();
+                    for product in value.split('+').map(str::trim).filter(|p| !p.is_empty()) {
+                        if !VANISHABLE_PRODUCTS.contains(&product) {
+                            return Err(invalid(key, product, &VANISHABLE_PRODUCTS.join(" | ")));
+                        }
+                        self.vanished.push(product.to_string());
                     }
                 }
                 "money_as_strings" => {

@@ -33,10 +33,15 @@ impl Item {
     ) -> Item {
         Item { id: id.to_string(), name: name.to_string(), project_id: project.to_string(), created, modified, json }
     }
+}
 
-    pub(crate) fn id(&self) -> &str {
-        &self.id
-    }
+/// `GET …/{id}` of one listed resource: its list entry, or 404 `not_found` naming `resource`.
+pub(crate) fn get_one(items: &[Item], id: &str, resource: &'static str) -> Handled {
+    let item = items
+        .iter()
+        .find(|item| item.id == id)
+        .ok_or_else(|| ApiError::ResourceNotFound { resource, resource_id: id.to_string() })?;
+    Ok(json_response(StatusCode::OK, &item.json, HeaderMap::new()))
 }
 
 /// The page `page` of `items` (filtered and ordered) as a TotalCount list under `key`: 200, the count where the

@@ -104,7 +104,9 @@ impl Simulator {
         // Bound first: the metrics data sources' URLs point at the simulator itself.
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0))).await?;
         let addr = listener.local_addr()?;
+        let vanished = vanished_resources(&org, &config.vanished);
         let state = Arc::new(AppState {
+            vanished,
             faults: Faults::new(&config),
             request_ids: AtomicU64::new(0),
             stats: Counters::default(),
@@ -160,6 +162,11 @@ impl Simulator {
     }
 
     /// The ids of the Cockpit tokens created and not deleted, in creation order.
+    /// The ids of the resources `vanished` deleted once listed.
+    pub fn vanished(&self) -> Vec<String> {
+        self.state.vanished.iter().map(|(id, _)| id.clone()).collect()
+    }
+
     pub fn cockpit_live_tokens(&self) -> Vec<String> {
         self.state.cockpit.live_tokens()
     }
@@ -203,6 +210,8 @@ impl Drop for Simulator {
 
 struct AppState {
     config: SimConfig,
+    /// (id, resource) of what `vanished` deleted between its list and the lists under it.
+    vanished: Vec<(String, &'static str)>,
     projects: account::Projects,
     instance: instance::Lists,
     block: block::Lists,
@@ -304,6 +313,10 @@ fn router(state: Arc<AppState>) -> Router {
             get(|st: St, Path(zone): Path<String>, uri: Uri| async move { lb::list_lbs(&st.lb, &zone, &uri) }),
         )
         .route(
+            "/lb/v1/zones/{zone}/lbs/{lb_id}",
+            get(|st: St, Path((zone, lb_id)): Path<(String, String)>| async move { lb::get_lb(&st.lb, &zone, &lb_id) }),
+        )
+        .route(
             "/lb/v1/zones/{zone}/lbs/{lb_id}/backends",
             get(|st: St, Path((zone, lb_id)): Path<(String, String)>, uri: Uri| async move {
                 lb::list_backends(&st.lb, &zone, &lb_id, &uri)
@@ -316,6 +329,12 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/autoscaling/v1alpha1/zones/{zone}/instance-groups", get(scaling(autoscaling::List::Groups)))
         .route("/autoscaling/v1alpha1/zones/{zone}/instance-templates", get(scaling(autoscaling::List::Templates)))
         .route("/autoscaling/v1alpha1/zones/{zone}/instance-policies", get(scaling(autoscaling::List::Policies)))
+        .route(
+            "/autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}",
+            get(|st: St, Path((zone, group)): Path<(String, String)>| async move {
+                autoscaling::get_group(&st.autoscaling, &zone, &group)
+            }),
+        )
         .route(
             "/autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}/events",
             get(|st: St, Path((zone, group)): Path<(String, String)>, uri: Uri| async move {
@@ -344,6 +363,12 @@ fn router(state: Arc<AppState>) -> Router {
             "/k8s/v1/regions/{region}/clusters",
             get(|st: St, Path(region): Path<String>, uri: Uri| async move {
                 k8s::list_clusters(&st.k8s, &region, &uri)
+            }),
+        )
+        .route(
+            "/k8s/v1/regions/{region}/clusters/{cluster_id}",
+            get(|st: St, Path((region, cluster)): Path<(String, String)>| async move {
+                k8s::get_cluster(&st.k8s, &region, &cluster)
             }),
         )
         .route(
@@ -504,6 +529,37 @@ fn api_product(path: &str) -> Option<&'static str> {
     .find_map(|(prefix, product)| path.starts_with(prefix).then_some(product))
 }
 
+/// The first load balancer with a backend, the first Kapsule cluster and the first scaling group, for the
+/// products `vanished` names.
+fn vanished_resources(org: &Organization, products: &[String]) -> Vec<(String, &'static str)> {
+    let mut gone = Vec::new();
+    for product in products {
+        let resource = match product.as_str() {
+            "lb" => org.load_balancers.iter().find(|l| !l.backends.is_empty()).map(|l| (l.id.clone(), "lb")),
+            "k8s" => org.kapsule_clusters.first().map(|c| (c.id.clone(), "cluster")),
+            "autoscaling" => org.scaling_groups.first().map(|g| (g.id.clone(), "group")),
+            _ => None,
+        };
+        gone.extend(resource);
+    }
+    gone
+}
+
+impl AppState {
+    /// The vanished resource a request asks for: named by a segment of its path (its GET, the lists under it),
+    /// or by the `group_id` of v1alpha2's members list.
+    fn vanished_from(&self, uri: &Uri) -> Option<(&str, &'static str)> {
+        let by_query =
+            |id: &str| uri.query().is_some_and(|q| q.split('&').any(|pair| pair.strip_prefix("group_id=") == Some(id)));
+        self.vanished.iter().find_map(|(id, resource)| {
+            let named = uri.path().split('/').any(|segment| segment == id) || by_query(id);
+            let resource =
+                if *resource == "group" && uri.path().contains("/v1alpha1/") { "instance_group" } else { resource };
+            named.then_some((id.as_str(), resource))
+        })
+    }
+}
+
 /// Every request passes here: latency, authentication, injected faults, permissions, then the handler.
 async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     st.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -531,7 +587,12 @@ async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> 
                     None if route.product.into_iter().chain(route.also).any(|p| st.config.denies(p)) => {
                         ApiError::PermissionDenied { resource: route.resource }.into_response()
                     }
-                    None => next.run(request).await,
+                    None => match st.vanished_from(request.uri()) {
+                        Some((id, resource)) => {
+                            ApiError::ResourceNotFound { resource, resource_id: id.to_string() }.into_response()
+                        }
+                        None => next.run(request).await,
+                    },
                 }
             }
         }

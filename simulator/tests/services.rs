@@ -481,3 +481,54 @@ async fn idle_load_balancers_are_served_as_the_oracle_says() {
     let costs: Vec<String> = truth.idle_load_balancers.iter().map(|s| s.monthly_cost.to_string()).collect();
     assert_eq!(costs, ["9.052", "63.802"]);
 }
+
+/// A load balancer, a Kapsule cluster and a scaling group each answer their own GET as their list shows them;
+/// `vanished` deletes one of each once listed: still listed, its GET and every list under it answer 404.
+#[tokio::test]
+async fn each_resource_answers_its_get_until_vanished_deletes_it() {
+    let organization = organization(&common::config(""));
+    let lb = organization.load_balancers.iter().find(|l| !l.backends.is_empty()).unwrap();
+    let cluster = &organization.kapsule_clusters[0];
+    let group = &organization.scaling_groups[0];
+    let region = &cluster.region;
+    let get_lb = format!("/lb/v1/zones/{}/lbs/{}", lb.zone, lb.id);
+    let get_cluster = format!("/k8s/v1/regions/{region}/clusters/{}", cluster.id);
+    let get_group = format!("/autoscaling/v1alpha1/zones/{}/instance-groups/{}", group.zone, group.id);
+    let under = [
+        format!("{get_lb}/backends"),
+        format!("{get_cluster}/pools"),
+        format!("{get_cluster}/nodes"),
+        format!("{get_group}/events"),
+        format!("/autoscaling/v1alpha2/zones/{}/servers?group_id={}", group.zone, group.id),
+        format!("/autoscaling/v1alpha2/zones/{}/groups/{}", group.zone, group.id),
+    ];
+
+    let h = Harness::start("").await;
+    let listed = |body: Value, key: &str, id: &str| {
+        body[key].as_array().unwrap().iter().find(|i| i["id"] == id).cloned().unwrap()
+    };
+    let lbs = h.json(&format!("/lb/v1/zones/{}/lbs", lb.zone)).await;
+    assert_eq!(h.json(&get_lb).await, listed(lbs, "lbs", &lb.id));
+    let clusters = h.json(&format!("/k8s/v1/regions/{region}/clusters")).await;
+    assert_eq!(h.json(&get_cluster).await, listed(clusters, "clusters", &cluster.id));
+    let groups = h.json(&format!("/autoscaling/v1alpha1/zones/{}/instance-groups", group.zone)).await;
+    assert_eq!(h.json(&get_group).await, listed(groups, "instance_groups", &group.id));
+    for path in &under {
+        assert_eq!(h.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+    let elsewhere =
+        format!("/lb/v1/zones/{}/lbs/{}", if lb.zone == "fr-par-1" { "nl-ams-1" } else { "fr-par-1" }, lb.id);
+    assert_eq!(h.get(&elsewhere).await.status(), StatusCode::NOT_FOUND);
+
+    let h = Harness::start("vanished=lb+k8s+autoscaling").await;
+    assert_eq!(h.sim.vanished(), [lb.id.clone(), cluster.id.clone(), group.id.clone()]);
+    let lbs = h.json(&format!("/lb/v1/zones/{}/lbs", lb.zone)).await;
+    assert!(lbs["lbs"].as_array().unwrap().iter().any(|l| l["id"] == lb.id.as_str()), "still listed");
+    for path in [&get_lb, &get_cluster, &get_group].into_iter().chain(&under) {
+        let response = h.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap()["type"], "not_found", "{path}");
+    }
+    let refused = common::config("").with_knobs("vanished=rdb").unwrap_err();
+    assert!(refused.contains("lb | k8s | autoscaling"), "{refused}");
+}

@@ -552,3 +552,47 @@ async fn a_damaged_lake_file_or_manifest_refuses_the_run_by_name_and_loads_nothi
         assert_eq!(common::scalar(&sandbox, &sql).await, dataset["rows"].as_u64().unwrap(), "{sql}");
     }
 }
+
+/// A load balancer, a Kapsule cluster and a scaling group deleted between their list and the lists under them
+/// (their own GET answers 404 too): the run completes; the load balancer and the cluster are left out rather than
+/// recorded without backends or pools (an idle load balancer, an empty cluster), the group's lost events and
+/// members are warnings, and every other resource is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_deleted_during_the_collection_are_left_out_and_the_run_completes() {
+    let simulator = simulator("servers=10,vanished=lb+k8s+autoscaling").await;
+    let gone = simulator.vanished();
+    assert_eq!(gone.len(), 3, "{gone:?}");
+    let (lb, cluster, group) = (&gone[0], &gone[1], &gone[2]);
+    let mut sandbox = sandbox(&simulator);
+    sandbox.set("COSTLAKE_SOURCES", "account,instance,block,catalog,lb,rdb,autoscaling,k8s");
+    let outcome = sandbox.ok(&["run"]).await;
+    // The run's summary lists its warnings (the log has them too).
+    let warnings: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("warning:") && l.contains("deleted meanwhile"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "the group's events and its members:\n{}", outcome.stderr);
+    assert!(warnings.iter().all(|w| w.contains(group.as_str())), "{warnings:?}");
+
+    let org = costlake_simulator::organization(simulator.config());
+    let count = |sql: String| {
+        let sandbox = &sandbox;
+        async move { common::scalar(sandbox, &sql).await }
+    };
+    let lbs = count("SELECT uniqExact(id) FROM raw_lb_load_balancers".into()).await;
+    assert_eq!(lbs, org.load_balancers.len() as u64 - 1);
+    assert_eq!(count(format!("SELECT count() FROM raw_lb_load_balancers WHERE id = '{lb}'")).await, 0);
+    let idle = sandbox.ok(&["-q", "report", "idle-services", "--format", "json"]).await.json();
+    assert!(idle.as_array().unwrap().iter().all(|r| r["resource_id"] != lb.as_str()), "{idle:#?}");
+    let clusters = count("SELECT uniqExact(id) FROM raw_k8s_clusters".into()).await;
+    assert_eq!(clusters, org.kapsule_clusters.len() as u64 - 1);
+    assert_eq!(count(format!("SELECT count() FROM raw_k8s_pools WHERE cluster_id = '{cluster}'")).await, 0);
+    // The other groups keep their events and members; the vanished one has none.
+    let events = |filter: &str| format!("SELECT count() FROM raw_autoscaling_instance_group_events WHERE {filter}");
+    assert_eq!(count(events(&format!("instance_group_id = '{group}'"))).await, 0);
+    assert!(count(events(&format!("instance_group_id != '{group}'"))).await > 0);
+    let members = count("SELECT uniqExact(server_id) FROM raw_autoscaling_group_servers".into()).await;
+    let expected: usize = org.scaling_groups.iter().filter(|g| &g.id != group).map(|g| g.members.len()).sum();
+    assert_eq!(members, expected as u64);
+}

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{ApiError, Handled, Params, json_response, require_zone};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{Item, SortKey, apply_order, filtered, sort, total_count_page};
+use crate::listing::{Item, SortKey, apply_order, filtered, get_one, sort, total_count_page};
 use crate::paging::{Page, TokenPage};
 use crate::prices::GB;
 use crate::products::lb::LoadBalancer;
@@ -671,11 +671,14 @@ pub(crate) fn list_groups_v2(data: &Lists, zone: &str, uri: &Uri) -> Handled {
 /// (resource `group`) for a group unknown in that zone.
 pub(crate) fn get_group_v2(data: &Lists, zone: &str, group_id: &str) -> Handled {
     require_zone(zone, &AUTOSCALING_V2_ZONES)?;
-    let group = in_zone(&data.summaries, zone)
-        .iter()
-        .find(|item| item.id() == group_id)
-        .ok_or_else(|| ApiError::ResourceNotFound { resource: "group", resource_id: group_id.to_string() })?;
-    Ok(json_response(StatusCode::OK, &group.json, HeaderMap::new()))
+    get_one(in_zone(&data.summaries, zone), group_id, "group")
+}
+
+/// `GET /autoscaling/v1alpha1/zones/{zone}/instance-groups/{instance_group_id}`: 404 `not_found` (resource
+/// `instance_group`) for one unknown in that zone.
+pub(crate) fn get_group(data: &Lists, zone: &str, group_id: &str) -> Handled {
+    require_zone(zone, &AUTOSCALING_ZONES)?;
+    get_one(in_zone(&data.groups, zone), group_id, "instance_group")
 }
 
 /// `GET /autoscaling/v1alpha2/zones/{zone}/servers?group_id=`: a group's members, Token paging; `group_id` is

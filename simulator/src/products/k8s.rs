@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::http::{ApiError, Handled, Params, require_region};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort, total_count_page};
+use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, get_one, named, sort, total_count_page};
 use crate::paging::Page;
 use crate::wire::Style;
 
@@ -506,6 +506,13 @@ pub(crate) fn list_clusters(data: &Lists, region: &str, uri: &Uri) -> Handled {
 }
 
 /// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}/pools`.
+/// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}`: 404 `not_found` (resource `cluster`) for one unknown in
+/// that region.
+pub(crate) fn get_cluster(data: &Lists, region: &str, cluster_id: &str) -> Handled {
+    require_region(region, &K8S_REGIONS)?;
+    get_one(data.clusters.get(region).map_or(&[][..], Vec::as_slice), cluster_id, "cluster")
+}
+
 pub(crate) fn list_pools(data: &Lists, region: &str, cluster_id: &str, uri: &Uri) -> Handled {
     require_region(region, &K8S_REGIONS)?;
     let params = Params::parse(uri.query())?;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::http::{ApiError, Handled, Params, require_zone};
 use crate::ids::{IdStream, api_ts};
-use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, named, sort, total_count_page};
+use crate::listing::{BLOCK_ORDERS, Item, SortKey, apply_order, filtered, get_one, named, sort, total_count_page};
 use crate::paging::Page;
 use crate::prices::LB_ZONES;
 use crate::wire::Style;
@@ -388,6 +388,12 @@ pub(crate) fn list_lbs(data: &Lists, zone: &str, uri: &Uri) -> Handled {
 
 /// `GET /lb/v1/zones/{zone}/lbs/{lb_id}/backends`: 404 `not_found` (resource `lb`) for a load balancer unknown in
 /// that zone.
+/// `GET /lb/v1/zones/{zone}/lbs/{lb_id}`: 404 `not_found` (resource `lb`) for one unknown in that zone.
+pub(crate) fn get_lb(data: &Lists, zone: &str, lb_id: &str) -> Handled {
+    require_zone(zone, &LB_ZONES)?;
+    get_one(data.lbs.get(zone).map_or(&[][..], Vec::as_slice), lb_id, "lb")
+}
+
 pub(crate) fn list_backends(data: &Lists, zone: &str, lb_id: &str, uri: &Uri) -> Handled {
     require_zone(zone, &LB_ZONES)?;
     let params = Params::parse(uri.query())?;
