@@ -9,6 +9,7 @@
 //! (`AbortIncompleteMultipartUpload`) removes it; the sweep removes the completed files of uncommitted runs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::ErrorKind;
 use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -112,34 +113,52 @@ impl Lake {
 }
 
 /// Every file under `dir` (recursively) and the newest modification among them (the folder's own when it holds
-/// no file).
-fn files_under(dir: &FsPath) -> std::io::Result<(Vec<PathBuf>, SystemTime)> {
+/// no file); `None` when `dir` is gone. What disappears during the walk (another run sweeping the same lake, a
+/// live run renaming its staged parts) is skipped.
+fn files_under(dir: &FsPath) -> std::io::Result<Option<(Vec<PathBuf>, SystemTime)>> {
     let mut files = Vec::new();
     let mut newest = None;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let Some(meta) = present(entry.and_then(|e| Ok((e.path(), e.metadata()?))))? else { continue };
+            let (path, meta) = meta;
             if meta.is_dir() {
-                pending.push(entry.path());
+                pending.push(path);
             } else {
                 newest = newest.max(Some(meta.modified()?));
-                files.push(entry.path());
+                files.push(path);
             }
         }
     }
     let newest = match newest {
         Some(newest) => newest,
-        None => std::fs::metadata(dir)?.modified()?,
+        None => match present(std::fs::metadata(dir))? {
+            Some(meta) => meta.modified()?,
+            None => return Ok(None),
+        },
     };
-    Ok((files, newest))
+    Ok(Some((files, newest)))
+}
+
+/// `None` for what another process removed first: two runs may sweep one lake at once.
+fn present<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn read_dir_paths(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
     match std::fs::read_dir(dir) {
         Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
@@ -166,7 +185,7 @@ fn sweep_local(
                 if committed.contains(run) || run == current || !run_dir.is_dir() {
                     continue;
                 }
-                let (files, newest) = files_under(&run_dir)?;
+                let Some((files, newest)) = files_under(&run_dir)? else { continue };
                 let entry = runs.entry(run.to_string()).or_insert_with(|| (Vec::new(), 0, SystemTime::UNIX_EPOCH));
                 entry.0.push(run_dir);
                 entry.1 += files.len() as u64;
@@ -180,11 +199,15 @@ fn sweep_local(
         if newest >= cutoff {
             continue;
         }
+        let mut removed = false;
         for folder in folders {
-            std::fs::remove_dir_all(&folder)?;
+            removed |= present(std::fs::remove_dir_all(&folder))?.is_some();
         }
-        swept.runs += 1;
-        swept.files += files;
+        // A run another sweep removed first is counted there.
+        if removed {
+            swept.runs += 1;
+            swept.files += files;
+        }
     }
     // An empty date folder goes too once nothing has changed in it for the grace period (a later run recreates
     // what it needs). Not sooner: a run starting beside this one may have just created it and be about to create
@@ -197,8 +220,8 @@ fn sweep_local(
     }
     let probe_dir = dir.join("_probe");
     for probe in read_dir_paths(&probe_dir)? {
-        if std::fs::metadata(&probe)?.modified()? < cutoff && name(&probe) != current {
-            std::fs::remove_file(&probe)?;
+        let Some(meta) = present(std::fs::metadata(&probe))? else { continue };
+        if meta.modified()? < cutoff && name(&probe) != current && present(std::fs::remove_file(&probe))?.is_some() {
             swept.files += 1;
         }
     }
@@ -229,6 +252,8 @@ mod tests {
     /// Every file under `dir`, relative, sorted.
     fn walk(dir: &FsPath) -> Vec<String> {
         let mut out: Vec<String> = files_under(dir)
+            .ok()
+            .flatten()
             .map(|(files, _)| files)
             .unwrap_or_default()
             .iter()
@@ -293,6 +318,45 @@ mod tests {
             assert_eq!(count, files, "{kept}");
         }
         assert!(!dir.path().join("_probe").exists(), "an emptied probe folder goes too");
+    }
+
+    /// Two runs starting at once sweep the same lake: each may remove a folder or a probe the other is walking.
+    /// Neither fails, and together they remove every dead run once.
+    #[test]
+    fn two_local_sweeps_at_once_both_succeed() {
+        let hour = Duration::from_secs(3600);
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let dead = 150;
+            for n in 0..dead {
+                let id = run(&format!("20261122T050000Z-{n:08x}"));
+                for dataset in ["instance_servers", "block_volumes", "billing_charges"] {
+                    let part = dir.path().join(layout::dataset_file(dataset, date(), &id, 0).as_ref());
+                    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+                    for file in [part.clone(), part.with_file_name("part-00001.parquet#1")] {
+                        std::fs::write(&file, b"PAR1").unwrap();
+                        age(&file, 2 * hour);
+                    }
+                }
+                let probe = dir.path().join("_probe").join(id.as_str());
+                std::fs::create_dir_all(probe.parent().unwrap()).unwrap();
+                std::fs::write(&probe, b"probe").unwrap();
+                age(&probe, 2 * hour);
+            }
+            let cutoff = SystemTime::now() - hour;
+            let sweep = |current: &'static str| {
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || sweep_local(&dir, &BTreeSet::new(), current, cutoff))
+            };
+            let (a, b) = (sweep("20261122T070000Z-aaaaaaaa"), sweep("20261122T070000Z-bbbbbbbb"));
+            let (a, b) = (a.join().unwrap(), b.join().unwrap());
+            let (a, b) = (
+                a.unwrap_or_else(|e| panic!("round {round}: {e}")),
+                b.unwrap_or_else(|e| panic!("round {round}: {e}")),
+            );
+            assert!(a.runs + b.runs >= dead, "round {round}: {a:?} {b:?}");
+            assert!(walk(dir.path()).is_empty(), "round {round}: {:?}", walk(dir.path()));
+        }
     }
 
     #[tokio::test]
