@@ -30,7 +30,8 @@ pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 pub const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// Also bounds the loader: the engine reads about a whole file's column at once, so files stay small.
 pub const ROWS_PER_FILE: u64 = 50_000;
-const CHUNK_BYTES: usize = 1024 * 1024;
+/// What the encoder hands the uploader at a time: a local lake writes it as it comes; S3 gathers parts of 8 MiB.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -238,9 +239,10 @@ fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>
     chunks.blocking_send(Chunk::EndFile { rows }).map_err(|_| "the upload stopped".to_string())
 }
 
-/// `std::io::Write` for the encoder: hands ~1 MiB chunks to the uploader, blocking when it is behind. Its buffer
-/// grows as it fills rather than being reserved whole: every dataset of a run keeps a file open, most of them
-/// small.
+/// `std::io::Write` for the encoder: hands chunks of about `CHUNK_BYTES` to the uploader, blocking when it is
+/// behind. Its buffer grows as it fills rather than being reserved whole (every dataset of a run keeps a file
+/// open, most of them small) and is reused; each chunk is a copy of exactly its bytes, where handing over the
+/// buffer itself would keep its spare capacity (up to as much again) alive until the part is written.
 struct ChunkWriter {
     buffer: Vec<u8>,
     chunks: mpsc::Sender<Chunk>,
@@ -259,7 +261,8 @@ impl Write for ChunkWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        let chunk = Bytes::copy_from_slice(&self.buffer);
+        self.buffer.clear();
         self.chunks
             .blocking_send(Chunk::Bytes(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))

@@ -144,9 +144,15 @@ impl Lake {
         Ok(ObjectWriter {
             lake: self.clone(),
             path: full,
-            inner: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+            inner: Some(WriteMultipart::new_with_chunk_size(upload, self.part_size())),
             bytes: 0,
         })
+    }
+
+    /// The parts a streamed write sends: the object store's minimum for S3, and for a local lake each chunk as it
+    /// comes (every dataset of a run writes at once: 40 of them each holding 8 MiB is most of a run's memory).
+    pub fn part_size(&self) -> usize {
+        if self.local_dir.is_some() { LOCAL_PART_SIZE } else { PART_SIZE }
     }
 
     /// Writes a small object in one request.
@@ -259,6 +265,9 @@ impl Lake {
 
 /// Multipart part size: Scaleway Object Storage, like S3, needs at least 5 MiB per part but the last.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Part size of a local lake, whose parts are writes into a staged file: no minimum.
+pub const LOCAL_PART_SIZE: usize = 256 * 1024;
 
 /// A streamed write to one object. `finish` makes it visible; dropping it without `finish` aborts the upload.
 pub struct ObjectWriter {
