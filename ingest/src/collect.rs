@@ -91,7 +91,9 @@ pub async fn collect(
     progress.add_total(sources.len() as u64);
     let outputs = Outputs::new(sinks.iter().flatten().map(DatasetSink::sender)).with_progress(progress.clone());
 
-    let ran = join_all(sources.iter().map(|source| {
+    // Each product's datasets are finished as soon as it is done: their writers (a row group in progress, a
+    // compression context per column, the bytes not yet written) need not wait for the slowest product.
+    let ran = join_all(sources.iter().zip(sinks).map(|(source, source_sinks)| {
         let ctx = Context {
             client: client.for_source(),
             organization_id: options.organization_id.clone(),
@@ -110,7 +112,25 @@ pub async fn collect(
             for warning in ctx.client.warnings() {
                 outputs.warn(format!("{}: {warning}", source.name()));
             }
-            collected?;
+            let names: Vec<&'static str> = source_sinks.iter().map(DatasetSink::name).collect();
+            outputs.close(&names);
+            let mut product = Collected { names, datasets: Vec::new(), open: Vec::new(), entry: Ok(None) };
+            if let Err(error) = collected {
+                product.open = source_sinks;
+                product.entry = Err(error);
+                return product;
+            }
+            let mut remaining = source_sinks.into_iter();
+            for sink in remaining.by_ref() {
+                match sink.finish().await {
+                    Ok(entry) => product.datasets.push(entry),
+                    Err(error) => {
+                        product.open = remaining.collect();
+                        product.entry = Err(error.into());
+                        return product;
+                    }
+                }
+            }
             let entry = SourceEntry {
                 name: source.name().to_string(),
                 api_versions: source.api_versions(),
@@ -128,7 +148,8 @@ pub async fn collect(
                 server_errors = entry.stats.server_errors,
                 "source collected"
             );
-            Ok::<_, CollectError>(entry)
+            product.entry = Ok(Some(entry));
+            product
         }
     }))
     .await;
@@ -141,17 +162,22 @@ pub async fn collect(
     let mut source_entries = Vec::new();
     let mut failed_sources = Vec::new();
     let mut fatal = None;
-    let mut kept = Vec::new();
+    let mut datasets = Vec::new();
+    let mut kept_names = Vec::new();
     let mut dropped = Vec::new();
-    for ((source, result), source_sinks) in sources.iter().zip(ran).zip(sinks) {
-        match result {
+    let mut dropped_names = Vec::new();
+    for (source, product) in sources.iter().zip(ran) {
+        let names = product.names.iter().map(ToString::to_string);
+        match product.entry {
             Ok(entry) => {
-                source_entries.push(entry);
-                kept.extend(source_sinks);
+                source_entries.extend(entry);
+                datasets.extend(product.datasets);
+                kept_names.extend(names);
             }
             Err(error) if error.fails_the_run() => {
                 fatal.get_or_insert(error);
-                dropped.extend(source_sinks);
+                dropped.extend(product.open);
+                dropped_names.extend(names);
             }
             Err(error) => {
                 tracing::warn!(%run_id, source = source.name(), %error, "product not collected; the run goes on without it");
@@ -159,14 +185,14 @@ pub async fn collect(
                 if fatal.is_none() && failed_sources.len() == sources.len() {
                     fatal = Some(error);
                 }
-                dropped.extend(source_sinks);
+                dropped.extend(product.open);
+                dropped_names.extend(names);
             }
         }
     }
-    let dataset_names = |sinks: &[DatasetSink]| sinks.iter().map(|s| s.name().to_string()).collect::<Vec<_>>();
-    let all_names: Vec<String> = dataset_names(&kept).into_iter().chain(dataset_names(&dropped)).collect();
     if let Some(error) = fatal {
-        abandon(lake, kept.into_iter().chain(dropped).collect(), &all_names, &run_id, snapshot_date).await;
+        let all_names: Vec<String> = kept_names.into_iter().chain(dropped_names).collect();
+        abandon(lake, dropped, &all_names, &run_id, snapshot_date).await;
         return Err(error);
     }
     // The cursors of the products that failed stay where the last committed run left them.
@@ -177,26 +203,7 @@ pub async fn collect(
             cursors.insert(key, value);
         }
     }
-    let dropped_names = dataset_names(&dropped);
     abandon(lake, dropped, &dropped_names, &run_id, snapshot_date).await;
-
-    let mut datasets = Vec::new();
-    let mut failure = None;
-    let kept_names = dataset_names(&kept);
-    let mut remaining = kept.into_iter();
-    for sink in remaining.by_ref() {
-        match sink.finish().await {
-            Ok(entry) => datasets.push(entry),
-            Err(error) => {
-                failure = Some(error);
-                break;
-            }
-        }
-    }
-    if let Some(error) = failure {
-        abandon(lake, remaining.collect(), &kept_names, &run_id, snapshot_date).await;
-        return Err(error.into());
-    }
 
     let mut stats = RunStats::default();
     for entry in &source_entries {
@@ -249,6 +256,15 @@ pub async fn collect(
         "run committed"
     );
     Ok(manifest)
+}
+
+/// What one product's collection left: its manifest entry (`None` only while it runs), its finished datasets,
+/// and the datasets still open when it failed.
+struct Collected {
+    names: Vec<&'static str>,
+    entry: Result<Option<SourceEntry>, CollectError>,
+    datasets: Vec<costlake_lake::manifest::DatasetEntry>,
+    open: Vec<DatasetSink>,
 }
 
 async fn abandon(

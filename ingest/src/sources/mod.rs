@@ -188,7 +188,8 @@ impl Api {
 
 /// Where a collector sends its record batches (one sender per dataset), and the warnings of the run.
 pub struct Outputs {
-    senders: HashMap<&'static str, BatchSender>,
+    /// Each open dataset's sender; a product's are removed once it is done (see [`Outputs::close`]).
+    senders: std::sync::Mutex<HashMap<&'static str, BatchSender>>,
     warnings: std::sync::Mutex<Vec<String>>,
     cursors: std::sync::Mutex<BTreeMap<String, String>>,
     progress: Arc<costlake_lake::Progress>,
@@ -197,10 +198,18 @@ pub struct Outputs {
 impl Outputs {
     pub fn new(senders: impl IntoIterator<Item = BatchSender>) -> Outputs {
         Outputs {
-            senders: senders.into_iter().map(|s| (s.dataset(), s)).collect(),
+            senders: std::sync::Mutex::new(senders.into_iter().map(|s| (s.dataset(), s)).collect()),
             warnings: Default::default(),
             cursors: Default::default(),
             progress: Arc::default(),
+        }
+    }
+
+    /// Drops the senders of `datasets`, so that their writers see their end and can be finished.
+    pub fn close(&self, datasets: &[&'static str]) {
+        let mut senders = self.senders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for name in datasets {
+            senders.remove(name);
         }
     }
 
@@ -234,10 +243,14 @@ impl Outputs {
 
     /// Sends a batch built by the collector itself (for datasets too large for JSON items: metric points).
     pub async fn send_batch(&self, spec: &DatasetSpec, batch: RecordBatch) -> Result<(), CollectError> {
+        // A poisoned lock only means another sender panicked; the map is still whole.
         let sender = self
             .senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(spec.name)
-            .unwrap_or_else(|| panic!("dataset {} was not declared by its source", spec.name));
+            .cloned()
+            .unwrap_or_else(|| panic!("dataset {} was not declared by its source, or sent to once closed", spec.name));
         let rows = batch.num_rows() as u64;
         sender.send(batch).await?;
         self.progress.add_rows(rows);
