@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     Api, CollectError, Context, Outputs, Probe, ProbeFilter, Product, Scope, for_each_locality, gone, path_segment,
@@ -185,27 +185,10 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
         let pager = ctx.list(&API, zone, "instance-policies", query, ListShape::Array("policies"));
         walk_list(out, &policy_spec, pager, &row).await?;
         let list = format!("instance-groups/{group_id}/events");
-        let mut pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("instance_events"));
-        loop {
-            let page = match pager.next().await {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
-                // A group deleted since it was listed: confirmed by its own 404, as for v1alpha2's members.
-                Err(ApiError::Status { status, request, .. })
-                    if status == StatusCode::NOT_FOUND
-                        && gone(ctx, &API, zone, &format!("instance-groups/{group_id}")).await? =>
-                {
-                    out.warn(format!("autoscaling: {request} answered {status}: group {group_id} deleted meanwhile"));
-                    break;
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let rows: Vec<Value> =
-                page.items.iter().map(|e| json!({"instance_group_id": group_id, "event": e})).collect();
-            let number = page.number;
-            let label = |i| format!("instance_events[{i}] of group {group_id} (page {number})");
-            out.emit(&event_spec, rows, &row, &page.request, &label).await?;
-        }
+        let pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("instance_events"));
+        let group = GroupList { api: &API, path: format!("instance-groups/{group_id}"), id: &group_id };
+        walk_group_list(ctx, out, pager, &group, &event_spec, &row, ("instance_group_id", "event", "instance_events"))
+            .await?;
     }
     Ok(())
 }
@@ -234,28 +217,59 @@ async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> R
     let server_spec = group_servers();
     for group_id in ids {
         let query = vec![("group_id".to_string(), group_id.clone())];
-        let mut pager = ctx.list(&API_V1ALPHA2, zone, "servers", query, ListShape::Array("servers"));
-        loop {
-            let page = match pager.next().await {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
-                // Confirmed by the group's own 404: a list route that disappeared must fail, not empty the data.
-                Err(ApiError::Status { status, request, .. })
-                    if status == StatusCode::NOT_FOUND
-                        && gone(ctx, &API_V1ALPHA2, zone, &format!("groups/{group_id}")).await? =>
-                {
-                    out.warn(format!("autoscaling: {request} answered {status}: group {group_id} deleted meanwhile"));
-                    break;
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let rows: Vec<Value> = page.items.iter().map(|s| json!({"group_id": group_id, "server": s})).collect();
-            let number = page.number;
-            let label = |i| format!("servers[{i}] of group {group_id} (page {number})");
-            out.emit(&server_spec, rows, &row, &page.request, &label).await?;
-        }
+        let pager = ctx.list(&API_V1ALPHA2, zone, "servers", query, ListShape::Array("servers"));
+        let group = GroupList { api: &API_V1ALPHA2, path: format!("groups/{group_id}"), id: &group_id };
+        walk_group_list(ctx, out, pager, &group, &server_spec, &row, ("group_id", "server", "servers")).await?;
     }
     Ok(())
+}
+
+/// The group a list belongs to: its API, the path of its own GET, its id.
+struct GroupList<'a> {
+    api: &'a Api,
+    path: String,
+    id: &'a str,
+}
+
+/// Walks one of a group's lists (its events, its members) into `spec`, each item as `{id_key: group id,
+/// item_key: item}`, labelled `list_key[i] of group …`. A 404 confirmed by the group's own GET means it was deleted
+/// since it was listed: a warning, its list unknown. A list route that disappeared must fail, not empty the data.
+async fn walk_group_list(
+    ctx: &Context,
+    out: &Outputs,
+    mut pager: Pager<'_>,
+    group: &GroupList<'_>,
+    spec: &DatasetSpec,
+    row: &RowContext,
+    (id_key, item_key, list_key): (&str, &str, &str),
+) -> Result<(), CollectError> {
+    let zone = row.locality.as_str();
+    loop {
+        let page = match pager.next().await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(()),
+            Err(ApiError::Status { status, request, .. })
+                if status == StatusCode::NOT_FOUND && gone(ctx, group.api, zone, &group.path).await? =>
+            {
+                out.warn(format!("autoscaling: {request} answered {status}: group {} deleted meanwhile", group.id));
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let rows: Vec<Value> = page
+            .items
+            .iter()
+            .map(|item| {
+                let mut object = serde_json::Map::new();
+                object.insert(id_key.to_string(), Value::from(group.id));
+                object.insert(item_key.to_string(), item.clone());
+                Value::Object(object)
+            })
+            .collect();
+        let number = page.number;
+        let label = |i| format!("{list_key}[{i}] of group {} (page {number})", group.id);
+        out.emit(spec, rows, row, &page.request, &label).await?;
+    }
 }
 
 /// Walks a list of groups into `spec` and returns their ids, each checked as a path segment: the lists that
