@@ -108,6 +108,8 @@ pub async fn collect(
         async move {
             let clock = Instant::now();
             let collected = source.collect(&ctx, outputs).await;
+            // The product's own time, as before its datasets were finished here.
+            let duration_ms = clock.elapsed().as_millis() as u64;
             progress.add_done(1);
             for warning in ctx.client.warnings() {
                 outputs.warn(format!("{}: {warning}", source.name()));
@@ -134,7 +136,7 @@ pub async fn collect(
             let entry = SourceEntry {
                 name: source.name().to_string(),
                 api_versions: source.api_versions(),
-                duration_ms: clock.elapsed().as_millis() as u64,
+                duration_ms,
                 stats: ctx.client.stats(),
             };
             tracing::info!(

@@ -176,7 +176,8 @@ fn sweep_local(
     cutoff: SystemTime,
 ) -> std::io::Result<Swept> {
     // run id -> (its folders, its files, its newest modification)
-    let mut runs: BTreeMap<String, (Vec<PathBuf>, u64, SystemTime)> = BTreeMap::new();
+    // run id -> (its folders with their file counts, its newest modification)
+    let mut runs: BTreeMap<String, (Vec<(PathBuf, u64)>, SystemTime)> = BTreeMap::new();
     let mut date_dirs = Vec::new();
     for dataset in read_dir_paths(&dir.join("datasets"))? {
         for date in read_dir_paths(&dataset)?.into_iter().filter(|p| name(p).starts_with("snapshot_date=")) {
@@ -186,25 +187,38 @@ fn sweep_local(
                     continue;
                 }
                 let Some((files, newest)) = files_under(&run_dir)? else { continue };
-                let entry = runs.entry(run.to_string()).or_insert_with(|| (Vec::new(), 0, SystemTime::UNIX_EPOCH));
-                entry.0.push(run_dir);
-                entry.1 += files.len() as u64;
-                entry.2 = entry.2.max(newest);
+                let entry = runs.entry(run.to_string()).or_insert_with(|| (Vec::new(), SystemTime::UNIX_EPOCH));
+                entry.0.push((run_dir, files.len() as u64));
+                entry.1 = entry.1.max(newest);
             }
             date_dirs.push(date);
         }
     }
     let mut swept = Swept::default();
-    for (folders, files, newest) in runs.into_values() {
+    for (run, (folders, newest)) in runs {
         if newest >= cutoff {
             continue;
         }
-        let mut removed = false;
-        for folder in folders {
-            removed |= present(std::fs::remove_dir_all(&folder))?.is_some();
+        // Claimed first: of two runs sweeping one lake at once, one only removes (and counts) a dead run. The mark
+        // of a sweep that died is a probe like any other, removed once older than the grace.
+        let probes = dir.join("_probe");
+        std::fs::create_dir_all(&probes)?;
+        let mark = probes.join(format!("{run}.sweeping"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&mark) {
+            Ok(_) => {}
+            // Claimed by the other sweep, or its probe folder removed between the two calls: left to a later sweep.
+            Err(e) if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::NotFound) => continue,
+            Err(e) => return Err(e),
         }
-        // A run another sweep removed first is counted there.
-        if removed {
+        let mut files_removed = None;
+        for (folder, files) in folders {
+            // Gone already: the other sweep removed the run before this one listed the rest of it.
+            if present(std::fs::remove_dir_all(&folder))?.is_some() {
+                *files_removed.get_or_insert(0) += files;
+            }
+        }
+        present(std::fs::remove_file(&mark))?;
+        if let Some(files) = files_removed {
             swept.runs += 1;
             swept.files += files;
         }
@@ -252,8 +266,7 @@ mod tests {
     /// Every file under `dir`, relative, sorted.
     fn walk(dir: &FsPath) -> Vec<String> {
         let mut out: Vec<String> = files_under(dir)
-            .ok()
-            .flatten()
+            .expect("the walk of a test's lake")
             .map(|(files, _)| files)
             .unwrap_or_default()
             .iter()
@@ -354,7 +367,8 @@ mod tests {
                 a.unwrap_or_else(|e| panic!("round {round}: {e}")),
                 b.unwrap_or_else(|e| panic!("round {round}: {e}")),
             );
-            assert!(a.runs + b.runs >= dead, "round {round}: {a:?} {b:?}");
+            assert_eq!(a.runs + b.runs, dead, "round {round}: each run counted once: {a:?} {b:?}");
+            assert_eq!(a.files + b.files, dead * 7, "round {round}: six parts and a probe a run");
             assert!(walk(dir.path()).is_empty(), "round {round}: {:?}", walk(dir.path()));
         }
     }

@@ -161,12 +161,12 @@ impl Simulator {
         self.state.billing.billing_today()
     }
 
-    /// The ids of the Cockpit tokens created and not deleted, in creation order.
     /// The ids of the resources `vanished` deleted once listed.
     pub fn vanished(&self) -> Vec<String> {
         self.state.vanished.iter().map(|(id, _)| id.clone()).collect()
     }
 
+    /// The ids of the Cockpit tokens created and not deleted, in creation order.
     pub fn cockpit_live_tokens(&self) -> Vec<String> {
         self.state.cockpit.live_tokens()
     }

@@ -368,7 +368,8 @@ async fn charges_walk_sums_to_the_daily_costs() {
         }
         if sku.starts_with("/compute/") {
             assert!(c["resource_name"].is_string(), "{c}");
-            if let Some(server) = org.server(resource) {
+            let server = org.servers.iter().chain(&org.managed_servers).find(|s| s.id == resource);
+            if let Some(server) = server {
                 assert_eq!(c["resource_name"], server.name.as_str());
             }
         } else if sku.starts_with("/network/loadbalancer/") || sku.starts_with("/rdb/") {

@@ -182,13 +182,13 @@ async fn collect_zone(ctx: &Context, out: &Outputs, zone: &'static str) -> Resul
     for group_id in ids {
         // `instance_group_id` is required: policies are listed per group.
         let query = vec![("instance_group_id".to_string(), group_id.clone())];
+        let group = GroupList { api: &API, path: format!("instance-groups/{group_id}"), id: &group_id };
         let pager = ctx.list(&API, zone, "instance-policies", query, ListShape::Array("policies"));
-        walk_list(out, &policy_spec, pager, &row).await?;
+        walk_group_list(ctx, out, pager, &group, &policy_spec, &row, Items::AsListed).await?;
         let list = format!("instance-groups/{group_id}/events");
         let pager = ctx.list(&API, zone, &list, Vec::new(), ListShape::Array("instance_events"));
-        let group = GroupList { api: &API, path: format!("instance-groups/{group_id}"), id: &group_id };
-        walk_group_list(ctx, out, pager, &group, &event_spec, &row, ("instance_group_id", "event", "instance_events"))
-            .await?;
+        let events = Items::InGroup { id_key: "instance_group_id", item_key: "event", list_key: "instance_events" };
+        walk_group_list(ctx, out, pager, &group, &event_spec, &row, events).await?;
     }
     Ok(())
 }
@@ -219,7 +219,8 @@ async fn collect_v1alpha2(ctx: &Context, out: &Outputs, zone: &'static str) -> R
         let query = vec![("group_id".to_string(), group_id.clone())];
         let pager = ctx.list(&API_V1ALPHA2, zone, "servers", query, ListShape::Array("servers"));
         let group = GroupList { api: &API_V1ALPHA2, path: format!("groups/{group_id}"), id: &group_id };
-        walk_group_list(ctx, out, pager, &group, &server_spec, &row, ("group_id", "server", "servers")).await?;
+        let members = Items::InGroup { id_key: "group_id", item_key: "server", list_key: "servers" };
+        walk_group_list(ctx, out, pager, &group, &server_spec, &row, members).await?;
     }
     Ok(())
 }
@@ -231,9 +232,17 @@ struct GroupList<'a> {
     id: &'a str,
 }
 
-/// Walks one of a group's lists (its events, its members) into `spec`, each item as `{id_key: group id,
-/// item_key: item}`, labelled `list_key[i] of group …`. A 404 confirmed by the group's own GET means it was deleted
-/// since it was listed: a warning, its list unknown. A list route that disappeared must fail, not empty the data.
+/// How a group's list becomes rows.
+enum Items {
+    /// Each item as it is (a policy names its group).
+    AsListed,
+    /// Each item as `{id_key: the group's id, item_key: item}`, labelled `list_key[i] of group …`.
+    InGroup { id_key: &'static str, item_key: &'static str, list_key: &'static str },
+}
+
+/// Walks one of a group's lists (its policies, events, members) into `spec`. A 404 confirmed by the group's own
+/// GET means it was deleted since it was listed: a warning, its list unknown. A list route that disappeared must
+/// fail, not empty the data.
 async fn walk_group_list(
     ctx: &Context,
     out: &Outputs,
@@ -241,7 +250,7 @@ async fn walk_group_list(
     group: &GroupList<'_>,
     spec: &DatasetSpec,
     row: &RowContext,
-    (id_key, item_key, list_key): (&str, &str, &str),
+    items: Items,
 ) -> Result<(), CollectError> {
     let zone = row.locality.as_str();
     loop {
@@ -256,19 +265,24 @@ async fn walk_group_list(
             }
             Err(error) => return Err(error.into()),
         };
-        let rows: Vec<Value> = page
-            .items
-            .iter()
-            .map(|item| {
-                let mut object = serde_json::Map::new();
-                object.insert(id_key.to_string(), Value::from(group.id));
-                object.insert(item_key.to_string(), item.clone());
-                Value::Object(object)
-            })
-            .collect();
         let number = page.number;
-        let label = |i| format!("{list_key}[{i}] of group {} (page {number})", group.id);
-        out.emit(spec, rows, row, &page.request, &label).await?;
+        match items {
+            Items::AsListed => out.emit_page(spec, &page, row).await?,
+            Items::InGroup { id_key, item_key, list_key } => {
+                let rows: Vec<Value> = page
+                    .items
+                    .iter()
+                    .map(|item| {
+                        let mut object = serde_json::Map::new();
+                        object.insert(id_key.to_string(), Value::from(group.id));
+                        object.insert(item_key.to_string(), item.clone());
+                        Value::Object(object)
+                    })
+                    .collect();
+                let label = |i| format!("{list_key}[{i}] of group {} (page {number})", group.id);
+                out.emit(spec, rows, row, &page.request, &label).await?;
+            }
+        }
     }
 }
 

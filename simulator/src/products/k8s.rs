@@ -505,7 +505,6 @@ pub(crate) fn list_clusters(data: &Lists, region: &str, uri: &Uri) -> Handled {
     total_count_page(data.style, "clusters", &items, &page, true)
 }
 
-/// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}/pools`.
 /// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}`: 404 `not_found` (resource `cluster`) for one unknown in
 /// that region.
 pub(crate) fn get_cluster(data: &Lists, region: &str, cluster_id: &str) -> Handled {
@@ -513,6 +512,7 @@ pub(crate) fn get_cluster(data: &Lists, region: &str, cluster_id: &str) -> Handl
     get_one(data.clusters.get(region).map_or(&[][..], Vec::as_slice), cluster_id, "cluster")
 }
 
+/// `GET /k8s/v1/regions/{region}/clusters/{cluster_id}/pools`.
 pub(crate) fn list_pools(data: &Lists, region: &str, cluster_id: &str, uri: &Uri) -> Handled {
     require_region(region, &K8S_REGIONS)?;
     let params = Params::parse(uri.query())?;

@@ -386,14 +386,14 @@ pub(crate) fn list_lbs(data: &Lists, zone: &str, uri: &Uri) -> Handled {
     total_count_page(data.style, "lbs", &items, &page, false)
 }
 
-/// `GET /lb/v1/zones/{zone}/lbs/{lb_id}/backends`: 404 `not_found` (resource `lb`) for a load balancer unknown in
-/// that zone.
 /// `GET /lb/v1/zones/{zone}/lbs/{lb_id}`: 404 `not_found` (resource `lb`) for one unknown in that zone.
 pub(crate) fn get_lb(data: &Lists, zone: &str, lb_id: &str) -> Handled {
     require_zone(zone, &LB_ZONES)?;
     get_one(data.lbs.get(zone).map_or(&[][..], Vec::as_slice), lb_id, "lb")
 }
 
+/// `GET /lb/v1/zones/{zone}/lbs/{lb_id}/backends`: 404 `not_found` (resource `lb`) for a load balancer unknown in
+/// that zone.
 pub(crate) fn list_backends(data: &Lists, zone: &str, lb_id: &str, uri: &Uri) -> Handled {
     require_zone(zone, &LB_ZONES)?;
     let params = Params::parse(uri.query())?;
