@@ -116,20 +116,16 @@ pub async fn collect(
             }
             let names: Vec<&'static str> = source_sinks.iter().map(DatasetSink::name).collect();
             outputs.close(&names);
-            let mut product = Collected { names, datasets: Vec::new(), open: Vec::new(), entry: Ok(None) };
             if let Err(error) = collected {
-                product.open = source_sinks;
-                product.entry = Err(error);
-                return product;
+                return Collected { names, entry: Err(error), datasets: Vec::new(), open: source_sinks };
             }
+            let mut datasets = Vec::new();
             let mut remaining = source_sinks.into_iter();
             for sink in remaining.by_ref() {
                 match sink.finish().await {
-                    Ok(entry) => product.datasets.push(entry),
+                    Ok(entry) => datasets.push(entry),
                     Err(error) => {
-                        product.open = remaining.collect();
-                        product.entry = Err(error.into());
-                        return product;
+                        return Collected { names, entry: Err(error.into()), datasets, open: remaining.collect() };
                     }
                 }
             }
@@ -150,8 +146,7 @@ pub async fn collect(
                 server_errors = entry.stats.server_errors,
                 "source collected"
             );
-            product.entry = Ok(Some(entry));
-            product
+            Collected { names, entry: Ok(entry), datasets, open: Vec::new() }
         }
     }))
     .await;
@@ -172,7 +167,7 @@ pub async fn collect(
         let names = product.names.iter().map(ToString::to_string);
         match product.entry {
             Ok(entry) => {
-                source_entries.extend(entry);
+                source_entries.push(entry);
                 datasets.extend(product.datasets);
                 kept_names.extend(names);
             }
@@ -260,11 +255,11 @@ pub async fn collect(
     Ok(manifest)
 }
 
-/// What one product's collection left: its manifest entry (`None` only while it runs), its finished datasets,
-/// and the datasets still open when it failed.
+/// What one product's collection left: its manifest entry, its finished datasets, and the datasets still open
+/// when it failed.
 struct Collected {
     names: Vec<&'static str>,
-    entry: Result<Option<SourceEntry>, CollectError>,
+    entry: Result<SourceEntry, CollectError>,
     datasets: Vec<costlake_lake::manifest::DatasetEntry>,
     open: Vec<DatasetSink>,
 }

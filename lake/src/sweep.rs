@@ -120,14 +120,9 @@ fn files_under(dir: &FsPath) -> std::io::Result<Option<(Vec<PathBuf>, SystemTime
     let mut newest = None;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
-        let entries = match std::fs::read_dir(&current) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
+        let Some(entries) = present(std::fs::read_dir(&current))? else { continue };
         for entry in entries {
-            let Some(meta) = present(entry.and_then(|e| Ok((e.path(), e.metadata()?))))? else { continue };
-            let (path, meta) = meta;
+            let Some((path, meta)) = present(entry.and_then(|e| Ok((e.path(), e.metadata()?))))? else { continue };
             if meta.is_dir() {
                 pending.push(path);
             } else {
@@ -156,10 +151,9 @@ fn present<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
 }
 
 fn read_dir_paths(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect(),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
+    match present(std::fs::read_dir(dir))? {
+        Some(entries) => entries.map(|e| e.map(|e| e.path())).collect(),
+        None => Ok(Vec::new()),
     }
 }
 
@@ -175,7 +169,6 @@ fn sweep_local(
     current: &str,
     cutoff: SystemTime,
 ) -> std::io::Result<Swept> {
-    // run id -> (its folders, its files, its newest modification)
     // run id -> (its folders with their file counts, its newest modification)
     let mut runs: BTreeMap<String, (Vec<(PathBuf, u64)>, SystemTime)> = BTreeMap::new();
     let mut date_dirs = Vec::new();
@@ -194,6 +187,7 @@ fn sweep_local(
             date_dirs.push(date);
         }
     }
+    let probe_dir = dir.join("_probe");
     let mut swept = Swept::default();
     for (run, (folders, newest)) in runs {
         if newest >= cutoff {
@@ -201,9 +195,8 @@ fn sweep_local(
         }
         // Claimed first: of two runs sweeping one lake at once, one only removes (and counts) a dead run. The mark
         // of a sweep that died is a probe like any other, removed once older than the grace.
-        let probes = dir.join("_probe");
-        std::fs::create_dir_all(&probes)?;
-        let mark = probes.join(format!("{run}.sweeping"));
+        std::fs::create_dir_all(&probe_dir)?;
+        let mark = probe_dir.join(format!("{run}.sweeping"));
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&mark) {
             Ok(_) => {}
             // Claimed by the other sweep, or its probe folder removed between the two calls: left to a later sweep.
@@ -232,7 +225,6 @@ fn sweep_local(
             let _ = std::fs::remove_dir(&date);
         }
     }
-    let probe_dir = dir.join("_probe");
     for probe in read_dir_paths(&probe_dir)? {
         let Some(meta) = present(std::fs::metadata(&probe))? else { continue };
         if meta.modified()? < cutoff && name(&probe) != current && present(std::fs::remove_file(&probe))?.is_some() {
