@@ -130,6 +130,13 @@ fn measure(bin: &Path, env: &[(String, String)], args: &[&str]) -> Measure {
     measure_with(bin, env, args, Duration::from_secs(1800)).expect(args)
 }
 
+/// `env` with `COSTLAKE_LOG` set to `filter`: a process's own log lines, for what it says of its timings.
+fn with_log(env: &[(String, String)], filter: &str) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| if k == "COSTLAKE_LOG" { (k.clone(), filter.to_string()) } else { (k.clone(), v.clone()) })
+        .collect()
+}
+
 /// The `ms=` of the first line of `stderr` holding `message` and `field` (a tracing line of the binary's).
 fn logged_ms(stderr: &str, message: &str, field: &str) -> Option<u64> {
     stderr.lines().filter(|l| l.contains(message) && l.contains(field)).find_map(ms_of)
@@ -465,16 +472,7 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
     let loaded_rows: u64 = runs.iter().map(Run::total_rows).sum();
 
     // With the loader's own lines: how long each dataset's insert and each model's refresh took.
-    let load_env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| {
-            if k == "COSTLAKE_LOG" {
-                (k.clone(), "warn,costlake_transform=info".into())
-            } else {
-                (k.clone(), v.clone())
-            }
-        })
-        .collect();
+    let load_env = with_log(&env, "warn,costlake_transform=info");
     let load = measure(bin, &load_env, &["load"]);
     let points_insert = logged_ms(&load.stderr, "dataset loaded", "dataset=cockpit_metric_points");
     let maintenance: u64 = logged_ms_all(&load.stderr, "model refreshed");
@@ -491,12 +489,7 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
 
     // The reports, and the floor: a process that opens the warehouse and answers SELECT 1.
     // With the queries' debug line, which says how long the report took inside the engine.
-    let report_env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| {
-            if k == "COSTLAKE_LOG" { (k.clone(), "warn,costlake_queries=debug".into()) } else { (k.clone(), v.clone()) }
-        })
-        .collect();
+    let report_env = with_log(&env, "warn,costlake_queries=debug");
     let reports: Vec<(&str, Measure)> = UTILISATION_REPORTS
         .iter()
         .map(|name| (*name, median_of(bin, &report_env, &["report", name, "--format", "json"], 3)))
@@ -703,12 +696,7 @@ fn bench_history(bin: &Path, library: &Path, servers: usize, counts: Vec<usize>)
     let (simulator, exports) = start_simulator(bin, servers);
     let dir = tempfile::tempdir().unwrap();
     let env = bench_env(exports, dir.path(), library);
-    let report_env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| {
-            if k == "COSTLAKE_LOG" { (k.clone(), "warn,costlake_queries=debug".into()) } else { (k.clone(), v.clone()) }
-        })
-        .collect();
+    let report_env = with_log(&env, "warn,costlake_queries=debug");
     assert!(measure(bin, &env, &["collect", "--sources", INVENTORY_SOURCES]).succeeded(), "collect");
     assert!(measure(bin, &env, &["load"]).succeeded(), "load");
     drop(simulator);

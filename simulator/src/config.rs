@@ -165,25 +165,9 @@ impl SimConfig {
                         }
                     }
                 }
-                "withdrawn" | "down" => {
-                    let list = if key == "withdrawn" { &mut self.withdrawn } else { &mut self.down };
-                    list.clear();
-                    for product in value.split('+').map(str::trim).filter(|p| !p.is_empty()) {
-                        if !API_PRODUCTS.contains(&product) {
-                            return Err(invalid(key, product, &API_PRODUCTS.join(" | ")));
-                        }
-                        list.push(product.to_string());
-                    }
-                }
-                "vanished" => {
-                    self.vanished.clear();
-                    for product in value.split('+').map(str::trim).filter(|p| !p.is_empty()) {
-                        if !VANISHABLE_PRODUCTS.contains(&product) {
-                            return Err(invalid(key, product, &VANISHABLE_PRODUCTS.join(" | ")));
-                        }
-                        self.vanished.push(product.to_string());
-                    }
-                }
+                "withdrawn" => self.withdrawn = products(key, value, &API_PRODUCTS)?,
+                "down" => self.down = products(key, value, &API_PRODUCTS)?,
+                "vanished" => self.vanished = products(key, value, &VANISHABLE_PRODUCTS)?,
                 "money_as_strings" => {
                     self.money_as_strings = match value {
                         "true" | "1" | "yes" => true,
@@ -248,6 +232,21 @@ impl SimConfig {
     pub fn billing_date(&self) -> NaiveDate {
         self.billing_today.unwrap_or(self.today)
     }
+}
+
+/// A `+`-separated list of products, each one of `allowed`.
+fn products(key: &str, value: &str, allowed: &[&str]) -> Result<Vec<String>, String> {
+    value
+        .split('+')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|product| {
+            allowed
+                .contains(&product)
+                .then(|| product.to_string())
+                .ok_or_else(|| invalid(key, product, &allowed.join(" | ")))
+        })
+        .collect()
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> String {

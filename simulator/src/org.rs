@@ -212,6 +212,11 @@ impl Organization {
     }
 }
 
+/// A server's MAC address in Scaleway's `de:00:00` range, from the low 24 bits of `bits`.
+fn mac_address(bits: u64) -> String {
+    format!("de:00:00:{:02x}:{:02x}:{:02x}", (bits >> 16) & 0xff, (bits >> 8) & 0xff, bits & 0xff)
+}
+
 /// Shape of a server to create; the builder adds its SBS volume and IP.
 struct ServerSpec<'a> {
     name: String,
@@ -339,7 +344,7 @@ impl<'c> Builder<'c> {
             modification_date,
             volumes: vec![ServerVolume::Sbs { id: volume_id }],
             ip_ids,
-            mac_address: format!("de:00:00:{:02x}:{:02x}:{:02x}", mac >> 16, (mac >> 8) & 0xff, mac & 0xff),
+            mac_address: mac_address(mac),
             tags: spec.tags,
             location,
             future_field: None,
@@ -372,7 +377,7 @@ impl<'c> Builder<'c> {
                 modification_date: modified,
                 volumes: Vec::new(),
                 ip_ids: Vec::new(),
-                mac_address: format!("de:00:00:{:02x}:{:02x}:{:02x}", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff),
+                mac_address: mac_address(h),
                 security_group_id,
                 tags: Vec::new(),
                 location: Some([(10 + h % 30).to_string(), (100 + (h >> 8) % 2000).to_string(), (h % 64).to_string()]),

@@ -560,7 +560,8 @@ impl AppState {
     }
 }
 
-/// Every request passes here: latency, authentication, injected faults, permissions, then the handler.
+/// Every request passes here: latency, authentication, injected faults, permissions, vanished resources, then
+/// the handler.
 async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     st.stats.requests.fetch_add(1, Ordering::Relaxed);
     if st.config.latency_ms > 0 {
