@@ -601,12 +601,13 @@ pub fn decode_query_range(body: &[u8]) -> Result<Vec<RecordBatch>, ApiError> {
     Ok(batches)
 }
 
-/// Rows per batch of points: a quarter of a row group (the writer gathers four into one). A query's answer
+/// Rows per batch of points: a sixteenth of a row group (the writer gathers them into one). A query's answer
 /// becomes several batches, each handed on before the next is built, so the memory a query takes is its JSON and
-/// its decoded samples, not its rows as Arrow (about 450 bytes a point: the labels repeat on every row). A dozen
-/// batches are alive at once (being built, queued to the writer, being written): at a whole row group each, they
-/// were half of a collection's peak.
-const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS / 4;
+/// its decoded samples, not its rows as Arrow (about 450 bytes a point: the labels repeat on every row). The
+/// batches being built, queued and written are alive at once, and how much they hold follows their size: at a
+/// whole row group each they were half of a collection's peak; a quarter of one → a sixteenth took collect's
+/// peak at 100x from 116-118 to 102-104 MiB (an eighth: 106-108).
+const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS / 16;
 
 /// The points of a `query_range` answer as record batches of at most [`POINTS_PER_BATCH`] rows, each passed to
 /// `emit` as it is built (it returns false to stop). The whole answer is checked before the first batch, so a
