@@ -75,38 +75,44 @@ WITH
         INNER JOIN groups AS g ON g.organization_id = e.organization_id AND g.group_id = e.group_id
     ),
     windowed AS (SELECT * FROM classified WHERE in_window),
-    -- Consecutive scale events over the whole history, so that a flap whose first event falls just before the
-    -- window still counts on the day of its second.
-    scale_steps AS
+    -- Each scale event with the one before it, over the whole history, so that a flap whose first event falls
+    -- just before the window still counts on the day of its second. The other events are partitioned apart and
+    -- never flap. One pass over the events for every count below: a CTE is evaluated again wherever it is read.
+    steps AS
     (
-        SELECT group_id, created_at, direction, cooldown_seconds, in_window,
-               lagInFrame(direction) OVER w AS previous_direction,
-               lagInFrame(created_at) OVER w AS previous_at,
-               row_number() OVER w AS n
-        FROM classified
-        WHERE direction != 'other'
-        WINDOW w AS (PARTITION BY group_id ORDER BY created_at, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+        SELECT group_id, created_at, direction, in_window,
+               direction != 'other' AND n > 1 AND direction != previous_direction
+                 -- Elapsed microseconds: dateDiff counts second boundaries crossed, off by up to one at the
+                 -- threshold.
+                 AND toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(previous_at)
+                     < greatest(3 * cooldown_seconds, 900) * 1000000 AS is_flap
+        FROM
+        (
+            SELECT group_id, created_at, direction, cooldown_seconds, in_window,
+                   lagInFrame(direction) OVER w AS previous_direction,
+                   lagInFrame(created_at) OVER w AS previous_at,
+                   row_number() OVER w AS n
+            FROM classified
+            WINDOW w AS (PARTITION BY group_id, direction = 'other' ORDER BY created_at, id
+                         ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+        )
     ),
-    flaps AS
+    -- The window's events per group and day, then per group; a flap belongs to the day of its second event.
+    event_days AS
     (
-        SELECT group_id, toDate(created_at) AS day, count() AS day_flaps
-        FROM scale_steps
-        WHERE n > 1 AND in_window AND direction != previous_direction
-          -- Elapsed microseconds: dateDiff counts second boundaries crossed, off by up to one at the threshold.
-          AND toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(previous_at)
-              < greatest(3 * cooldown_seconds, 900) * 1000000
+        SELECT group_id, toDate(created_at) AS day, countIf(direction = 'up') AS ups,
+               countIf(direction = 'down') AS downs, countIf(direction = 'other') AS others,
+               countIf(is_flap) AS day_flaps
+        FROM steps
+        WHERE in_window
         GROUP BY group_id, day
     ),
     event_counts AS
     (
-        SELECT group_id, countIf(direction = 'up') AS scale_ups, countIf(direction = 'down') AS scale_downs,
-               countIf(direction = 'other') AS other_events
-        FROM windowed
+        SELECT group_id, sum(ups) AS scale_ups, sum(downs) AS scale_downs, sum(others) AS other_events,
+               sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping
+        FROM event_days
         GROUP BY group_id
-    ),
-    flap_counts AS
-    (
-        SELECT group_id, sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping FROM flaps GROUP BY group_id
     ),
     sizes AS
     (
@@ -177,7 +183,7 @@ SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS p
        sz.current_size AS current_size,
        coalesce(ec.scale_ups, 0) AS scale_ups, coalesce(ec.scale_downs, 0) AS scale_downs,
        coalesce(ec.other_events, 0) AS other_events,
-       coalesce(fc.total_flaps, 0) AS flaps, CAST(coalesce(fc.flapping, false), 'Bool') AS flapping,
+       coalesce(ec.total_flaps, 0) AS flaps, CAST(coalesce(ec.flapping, false), 'Bool') AS flapping,
        sz.at_max_percent AS at_max_percent, sz.at_min_percent AS at_min_percent,
        cb.cpu_before_scale_ups_percent AS cpu_before_scale_ups_percent,
        cb.cpu_before_scale_downs_percent AS cpu_before_scale_downs_percent,
@@ -187,7 +193,6 @@ SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS p
 FROM groups AS g
 LEFT JOIN templates AS t ON t.id = g.template_id
 LEFT JOIN event_counts AS ec ON ec.group_id = g.group_id
-LEFT JOIN flap_counts AS fc ON fc.group_id = g.group_id
 LEFT JOIN sizes AS sz ON sz.group_id = g.group_id
 LEFT JOIN cpu_before AS cb ON cb.group_id = g.group_id
 LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type

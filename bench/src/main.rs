@@ -14,6 +14,7 @@
 //!   ./target/release/costlake-bench history [30 90 365]    every report's time in the engine as the history
 //!                                                          grows to that many daily inventory runs (1,000
 //!                                                          servers), against the first run's
+//!                                                          (`COSTLAKE_BENCH_KEEP=1` keeps its warehouse)
 //!
 //! The client-side rate limit is raised (`COSTLAKE_MAX_RPS=10000`) so the numbers measure costlake, not the
 //! politeness toward Scaleway's API that the default (20 requests per second) imposes. The simulator runs in its
@@ -756,6 +757,10 @@ fn bench_history(bin: &Path, library: &Path, servers: usize, counts: Vec<usize>)
     for (i, name) in UTILISATION_REPORTS.iter().enumerate() {
         let cells: Vec<&str> = columns.iter().map(|c| c.2[i].as_str()).collect();
         println!("| {name} | {} |", cells.join(" | "));
+    }
+    // To look into a report at the largest history by hand (`COSTLAKE_WAREHOUSE=<dir>/warehouse costlake sql -v`).
+    if std::env::var_os("COSTLAKE_BENCH_KEEP").is_some() {
+        eprintln!("kept the lake and the warehouse in {}", dir.keep().display());
     }
 }
 
