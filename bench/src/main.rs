@@ -14,7 +14,8 @@
 //!   ./target/release/costlake-bench history [30 90 365]    every report's time in the engine as the history
 //!                                                          grows to that many daily inventory runs (1,000
 //!                                                          servers), against the first run's
-//!                                                          (`COSTLAKE_BENCH_KEEP=1` keeps its warehouse)
+//!                                                          (`COSTLAKE_BENCH_KEEP` set, to any value, keeps its
+//!                                                          lake and warehouse when it ends)
 //!
 //! The client-side rate limit is raised (`COSTLAKE_MAX_RPS=10000`) so the numbers measure costlake, not the
 //! politeness toward Scaleway's API that the default (20 requests per second) imposes. The simulator runs in its

@@ -207,9 +207,11 @@ async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sand
     // clock (today 04:00 UTC), and the run collects up to its own start less Cockpit's ingestion delay: a run in
     // the first minutes after midnight has none of today yet.
     use chrono::Datelike;
+    use costlake_ingest::sources::cockpit::{DEFAULT_STEP_SECONDS as STEP, INGESTION_DELAY_SECONDS};
     let started = scalar(sandbox, "SELECT toUnixTimestamp(max(snapshot_at)) FROM runs").await;
+    // The simulator's metrics clock (`metrics_clock_ms`, private to it).
     let clock = config.today.and_hms_opt(4, 0, 0).unwrap().and_utc().timestamp() as u64;
-    let newest = clock.min((started - costlake_ingest::sources::cockpit::INGESTION_DELAY_SECONDS) / 300 * 300);
+    let newest = clock.min((started - INGESTION_DELAY_SECONDS) / STEP * STEP);
     let newest_day = chrono::DateTime::from_timestamp(newest as i64, 0).unwrap().date_naive();
     let last_day = newest_day.pred_opt().unwrap();
     if last_day < config.today.with_day(1).unwrap() {
