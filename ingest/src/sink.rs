@@ -33,8 +33,9 @@ pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 pub const ROW_GROUP_BYTES: usize = 1024 * 1024;
 /// Also bounds the loader: the engine reads about a whole file's column at once, so files stay small.
 pub const ROWS_PER_FILE: u64 = 50_000;
-/// What the encoder hands the uploader at a time: a local lake writes it as it comes; S3 gathers parts of 8 MiB.
-const CHUNK_BYTES: usize = 256 * 1024;
+/// What the encoder hands the uploader at a time: a local lake's part, so that it writes each chunk as it comes;
+/// S3 gathers them into parts of 8 MiB.
+const CHUNK_BYTES: usize = costlake_lake::LOCAL_PART_SIZE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

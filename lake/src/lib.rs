@@ -151,7 +151,7 @@ impl Lake {
 
     /// The parts a streamed write sends: the object store's minimum for S3, and for a local lake each chunk as it
     /// comes (every dataset of a run writes at once: 40 of them each holding 8 MiB is most of a run's memory).
-    pub fn part_size(&self) -> usize {
+    fn part_size(&self) -> usize {
         if self.local_dir.is_some() { LOCAL_PART_SIZE } else { PART_SIZE }
     }
 
