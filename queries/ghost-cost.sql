@@ -21,21 +21,33 @@
 -- Each CTE is computed for every organisation asked for ('' for all), and only those with an inventory are kept
 -- at the end: a filter in each place a CTE is read would run the query of the organisations each time.
 WITH
+    -- The window's last day per organisation with charges, as a scalar subquery: that is computed once per query,
+    -- where a CTE is computed again wherever it is read: the windows are read six times, and each read was a scan
+    -- of the month's charges (about a third of the report's time at 10,000 servers).
+    (
+        SELECT groupArray((organization_id, as_of))
+        FROM
+        (
+            SELECT organization_id, max(toDate(start_date)) AS as_of
+            FROM resource_charges
+            WHERE {organization:String} = '' OR organization_id = {organization:String}
+            GROUP BY organization_id
+        )
+    ) AS charge_windows,
     -- The window: the last `days` days with charges, per organisation with charges.
     charge_window AS
     (
-        SELECT organization_id, max(toDate(start_date)) AS as_of, as_of - {days:UInt32} + 1 AS from_day
-        FROM resource_charges
-        WHERE {organization:String} = '' OR organization_id = {organization:String}
-        GROUP BY organization_id
+        SELECT w.1 AS organization_id, w.2 AS as_of, as_of - {days:UInt32} + 1 AS from_day
+        FROM (SELECT arrayJoin(charge_windows) AS w)
     ),
-    -- Charges of the window for the products costlake collects, per resource and SKU.
+    -- The window's charges for the products costlake collects, one row per charge: they are grouped per resource
+    -- and SKU only once the few without a resource in the inventory are picked out (grouping all of them first
+    -- cost about 40 ms more at 10,000 servers), and the other finding only needs their resource ids.
     charged AS
     (
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
-               c.sku AS sku, any(c.resource_name) AS name, sum(c.price) AS billed,
-               toUInt64(uniqExact(toDate(c.start_date))) AS days_billed, min(toDate(c.start_date)) AS first_day,
-               max(toDate(c.start_date)) AS last_day, any(coalesce(c.currency, 'EUR')) AS currency
+               c.sku AS sku, c.resource_name AS name, c.price AS price, toDate(c.start_date) AS day,
+               c.currency AS currency
         FROM resource_charges AS c
         INNER JOIN charge_window AS w ON w.organization_id = c.organization_id
         -- The earliest window's first day as a constant too: the table is partitioned by month and sorted by
@@ -44,7 +56,6 @@ WITH
           AND toDate(c.start_date) BETWEEN w.from_day AND w.as_of
           AND (startsWith(c.sku, '/compute/') OR startsWith(c.sku, '/storage/block/')
                OR startsWith(c.sku, '/network/flexip/') OR startsWith(c.sku, '/ip/'))
-        GROUP BY organization_id, project_id, resource_id, sku
     ),
     -- Every resource ever seen, once per id: whether the newest inventory holds it, when it was last seen.
     seen AS
@@ -82,15 +93,16 @@ WITH
     billed_without_resource AS
     (
         SELECT 'billed_without_resource' AS finding, c.organization_id AS organization_id, c.project_id AS project_id,
-               c.resource_id AS resource_id, c.name AS name, e.resource_type AS resource_type, c.sku AS sku,
-               c.billed AS billed, c.days_billed AS days_billed, c.first_day AS first_day, c.last_day AS last_day,
-               CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost, c.currency AS currency,
-               'charges' AS method,
-               if(e.last_seen_at IS NULL, 'never seen in the inventory',
-                  concat('last seen in the inventory on ', toString(toDate(e.last_seen_at)))) AS detail
+               c.resource_id AS resource_id, any(c.name) AS name, any(e.resource_type) AS resource_type, c.sku AS sku,
+               sum(c.price) AS billed, toUInt64(uniqExact(c.day)) AS days_billed, min(c.day) AS first_day,
+               max(c.day) AS last_day, CAST(NULL, 'Nullable(Decimal(38, 9))') AS expected_monthly_cost,
+               any(coalesce(c.currency, 'EUR')) AS currency, 'charges' AS method,
+               if(any(e.last_seen_at) IS NULL, 'never seen in the inventory',
+                  concat('last seen in the inventory on ', toString(toDate(any(e.last_seen_at))))) AS detail
         FROM charged AS c
         LEFT JOIN seen AS e ON e.organization_id = c.organization_id AND e.resource_id = c.resource_id
         WHERE c.resource_id != '' AND NOT coalesce(e.present, false)
+        GROUP BY c.organization_id, c.project_id, c.resource_id, c.sku
     ),
     resource_without_billing AS
     (
