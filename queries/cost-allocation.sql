@@ -35,9 +35,12 @@ WITH
                if({from_date:String} = '', toStartOfMonth(a.day), toDate({from_date:String})) AS from_date
         FROM anchor AS a
     ),
+    -- The bounds as scalar subqueries, so constants: the engine then reads only the window's days of the table
+    -- (sorted by organisation then day, partitioned by month). Joined, they were compared with every charge
+    -- ever collected: 260-360 ms at 10,000 servers, 165-215 ms as constants.
     charged AS
     (
-        SELECT s.* FROM scoped AS s CROSS JOIN bounds AS b WHERE s.day BETWEEN b.from_date AND b.last_day
+        SELECT * FROM scoped WHERE day BETWEEN (SELECT from_date FROM bounds) AND (SELECT last_day FROM bounds)
     ),
     -- One row per charged resource (and one per organisation for the charges without a resource): the joins
     -- below then grow with resources, not with resources x days.
