@@ -8,8 +8,8 @@
 //!
 //! Memory is bounded by the channels (a few batches, a few chunks), the row group being encoded (flushed at
 //! `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload parts in flight.
-//! A dataset rolls to a new file at `ROWS_PER_FILE` rows or `FILE_BYTES` of Parquet, whichever comes first, so
-//! that very large organisations load in bounded pieces too.
+//! A dataset rolls to a new file every `ROWS_PER_FILE` rows so that very large organisations load in
+//! bounded pieces too.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -31,29 +31,8 @@ pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// datasets (servers with their raw JSON, charges) reach this bound long before `ROW_GROUP_ROWS`, narrow ones
 /// (metric points) do not. 8 MiB → 1 MiB: collect's peak at 100x 124-140 → 116-122 MiB, the lake within 0.5 %.
 pub const ROW_GROUP_BYTES: usize = 1024 * 1024;
-/// Files are few and large because the loader inserts each one on its own, and many small inserts are slower
-/// than a few large ones: 50,000 → 1,000,000 rows a file took the points' insert at 1,000 servers (18 M points,
-/// 367 → 19 files) from 32-48 s to 19-33 s over 6 loads each, where the engine's own `INSERT … SELECT FROM
-/// file()` of the same files took 24-31 s.
-pub const ROWS_PER_FILE: u64 = 1_000_000;
-/// Wide datasets end their files here long before `ROWS_PER_FILE`: the engine reads a streamed file whole and
-/// the load's memory grows with a file's rows of raw JSON. Servers take about 210 bytes each in Parquet, so
-/// their files end near 40,000 rows, as small as the 50,000 that lowered the load's peak at 100,000 servers
-/// (BENCHMARKS.md, 2026-11-22); a charge about 56 bytes, a Cockpit point about 2.5 (theirs end at the rows).
-pub const FILE_BYTES: u64 = 8 * 1024 * 1024;
-
-/// Where a dataset rolls to a new file: at `rows` rows or once `bytes` of Parquet are written, whichever first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileLimits {
-    pub rows: u64,
-    pub bytes: u64,
-}
-
-impl Default for FileLimits {
-    fn default() -> Self {
-        FileLimits { rows: ROWS_PER_FILE, bytes: FILE_BYTES }
-    }
-}
+/// Also bounds the loader: the engine reads about a whole file's column at once, so files stay small.
+pub const ROWS_PER_FILE: u64 = 50_000;
 /// What the encoder hands the uploader at a time: a local lake's part, so that it writes each chunk as it comes;
 /// S3 gathers them into parts of 8 MiB.
 const CHUNK_BYTES: usize = costlake_lake::LOCAL_PART_SIZE;
@@ -112,23 +91,9 @@ impl DatasetSink {
         run_id: RunId,
         snapshot_date: NaiveDate,
     ) -> DatasetSink {
-        Self::start_with_limits(lake, name, schema_version, schema, run_id, snapshot_date, FileLimits::default())
-    }
-
-    /// [`DatasetSink::start`], rolling to a new file at `limits` instead of the defaults.
-    pub fn start_with_limits(
-        lake: Lake,
-        name: &'static str,
-        schema_version: u32,
-        schema: SchemaRef,
-        run_id: RunId,
-        snapshot_date: NaiveDate,
-        limits: FileLimits,
-    ) -> DatasetSink {
         let (tx, rx) = mpsc::channel::<RecordBatch>(4);
         let cancelled = Arc::new(AtomicBool::new(false));
-        let task =
-            tokio::spawn(write_dataset(lake, name, schema, run_id, snapshot_date, limits, rx, cancelled.clone()));
+        let task = tokio::spawn(write_dataset(lake, name, schema, run_id, snapshot_date, rx, cancelled.clone()));
         DatasetSink { name, schema_version, sender: BatchSender { dataset: name, tx }, cancelled, task }
     }
 
@@ -171,14 +136,12 @@ async fn write_dataset(
     schema: SchemaRef,
     run_id: RunId,
     snapshot_date: NaiveDate,
-    limits: FileLimits,
     batches: mpsc::Receiver<RecordBatch>,
     cancelled: Arc<AtomicBool>,
 ) -> Result<Vec<FileEntry>, SinkError> {
     let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
     let encoder_cancelled = cancelled.clone();
-    let encoder =
-        tokio::task::spawn_blocking(move || encode(name, schema, limits, batches, chunks_tx, encoder_cancelled));
+    let encoder = tokio::task::spawn_blocking(move || encode(name, schema, batches, chunks_tx, encoder_cancelled));
 
     let mut files = Vec::new();
     let mut current: Option<(costlake_lake::ObjectWriter, String)> = None;
@@ -229,7 +192,6 @@ async fn write_dataset(
 fn encode(
     name: &'static str,
     schema: SchemaRef,
-    limits: FileLimits,
     mut batches: mpsc::Receiver<RecordBatch>,
     chunks: mpsc::Sender<Chunk>,
     cancelled: Arc<AtomicBool>,
@@ -261,8 +223,7 @@ fn encode(
         active.write(&batch).map_err(|e| fail(e.to_string()))?;
         rows_in_file += batch.num_rows() as u64;
         costlake_lake::failpoint::failpoint_blocking("collect.mid_row_group");
-        // `bytes_written` counts the row groups flushed so far: a file ends at most a row group past the bound.
-        if rows_in_file >= limits.rows || active.bytes_written() as u64 >= limits.bytes {
+        if rows_in_file >= ROWS_PER_FILE {
             close_file(writer.take().expect("active"), &chunks, rows_in_file).map_err(fail)?;
             rows_in_file = 0;
             part += 1;
@@ -347,81 +308,6 @@ mod tests {
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 500);
-    }
-
-    /// Writes `pages` pages of `rows` rows with `width` incompressible bytes each through a sink rolling at
-    /// `limits`; returns each file's (rows, bytes) after checking the file holds those rows.
-    async fn files_written(limits: FileLimits, pages: u64, rows: u64, width: usize) -> Vec<(u64, u64)> {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
-        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("blob", Kind::Str, "blob")]);
-        let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
-        let run = RunId::new(started);
-        let sink = DatasetSink::start_with_limits(
-            lake.clone(),
-            "things",
-            1,
-            spec.schema(),
-            run.clone(),
-            started.date_naive(),
-            limits,
-        );
-        let ctx = RowContext {
-            run_id: run.to_string(),
-            snapshot_at: started,
-            organization_id: "org".into(),
-            locality: "fr-par-1".into(),
-            extras: Vec::new(),
-        };
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for page in 0..pages {
-            let items: Vec<_> = (0..rows)
-                .map(|i| {
-                    let blob: String = (0..width)
-                        .map(|_| {
-                            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                            char::from(b'a' + (state >> 59) as u8)
-                        })
-                        .collect();
-                    json!({"id": format!("{page}-{i}"), "blob": blob})
-                })
-                .collect();
-            sink.sender().send(spec.build(&items, &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
-        }
-        let entry = sink.finish().await.unwrap();
-        assert_eq!(entry.rows, pages * rows);
-        let mut files = Vec::new();
-        for file in &entry.files {
-            let bytes = lake.get(&object_store::path::Path::from(file.path.as_str())).await.unwrap();
-            assert_eq!(bytes.len() as u64, file.bytes);
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
-            let held: usize = reader.map(|b| b.unwrap().num_rows()).sum();
-            assert_eq!(held as u64, file.rows, "{}", file.path);
-            files.push((file.rows, file.bytes));
-        }
-        files
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dataset_rolls_to_a_new_file_at_the_row_limit() {
-        let files = files_written(FileLimits { rows: 250, bytes: u64::MAX }, 5, 100, 8).await;
-        let rows: Vec<u64> = files.iter().map(|(rows, _)| *rows).collect();
-        // The page that reaches the limit ends the file.
-        assert_eq!(rows, [300, 200]);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_dataset_of_wide_rows_rolls_to_a_new_file_at_the_byte_limit() {
-        // 12 pages of 64 rows of 16 KiB: 12 MiB, in row groups of `ROW_GROUP_BYTES`.
-        let limit = 3 * ROW_GROUP_BYTES as u64;
-        let files = files_written(FileLimits { rows: u64::MAX, bytes: limit }, 12, 64, 16 * 1024).await;
-        assert!(files.len() >= 3, "{files:?}");
-        let (last, full) = files.split_last().unwrap();
-        for (rows, bytes) in full {
-            // At most a row group and a page past the limit.
-            assert!(*bytes >= limit && *bytes <= limit + 3 * ROW_GROUP_BYTES as u64, "{rows} rows, {bytes} bytes");
-        }
-        assert!(last.1 <= limit + 3 * ROW_GROUP_BYTES as u64, "{last:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

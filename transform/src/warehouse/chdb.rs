@@ -263,14 +263,6 @@ const ENGINE_CONFIG: &str = "<clickhouse>
 </clickhouse>
 ";
 
-/// Settings of the embedded engine only, whose memory is costlake's own (a server's is its operator's business,
-/// and an older server would refuse a setting it does not know).
-/// - The Parquet reader decodes row groups ahead up to this much memory (4 GiB by default): with files of a
-///   million points it read far ahead of the insert. 256 MiB: the load's peak at 1,000 servers 1.76-1.82 →
-///   1.31-1.51 GiB (1.08-1.14 with the files of 50,000 points before), the points' insert within this
-///   machine's noise.
-const EMBEDDED_SETTINGS: &[(&str, &str)] = &[("input_format_parquet_memory_high_watermark", "268435456")];
-
 /// Writes [`ENGINE_CONFIG`] as `costlake-engine.xml` in the warehouse directory, unless it is there already.
 fn write_engine_config(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("costlake-engine.xml");
@@ -481,7 +473,7 @@ fn engine_thread(
             })?,
         ];
         args.push(CString::new(format!("--config-file={}", config.display())).expect("a path without NUL, as above"));
-        for (name, value) in SESSION_SETTINGS.iter().chain(EMBEDDED_SETTINGS) {
+        for (name, value) in SESSION_SETTINGS {
             args.push(CString::new(format!("--{name}={value}")).expect("no NUL"));
         }
         // chDB writes its own log to a terminal (never to a pipe): on an interactive `costlake load` that was
