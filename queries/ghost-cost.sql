@@ -23,7 +23,7 @@
 WITH
     -- The window's last day per organisation with charges, as a scalar subquery: that is computed once per query,
     -- where a CTE is computed again wherever it is read: the windows are read six times, and each read was a scan
-    -- of every charge collected (about a third of the report's time at 10,000 servers).
+    -- of every charge collected (about a quarter of the report's time at 10,000 servers: 400 → 300 ms).
     (
         SELECT groupArray((organization_id, as_of))
         FROM
