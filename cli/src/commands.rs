@@ -378,6 +378,34 @@ async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse
     Ok(warehouse::open(&location).await?)
 }
 
+/// Opens the warehouse to read it (report, sql, export, serve). An embedded warehouse that does not exist is an
+/// error, not a new empty one: a mistyped --warehouse would otherwise create a directory and answer every report
+/// with no rows.
+async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
+    let location = settings.warehouse_location()?;
+    if let warehouse::WarehouseLocation::Embedded { dir, .. } = &location
+        && !dir.exists()
+    {
+        bail!(no_warehouse_at(dir, &invocation()));
+    }
+    Ok(warehouse::open(&location).await?)
+}
+
+/// What to do when the warehouse to read does not exist: load one there, or read the demo's if there is one.
+fn no_warehouse_at(dir: &std::path::Path, me: &str) -> String {
+    let demo = std::path::Path::new("costlake-data/demo/warehouse");
+    let next = if demo.is_dir() {
+        format!("or read the demo's: `{me} --warehouse {} report`", demo.display())
+    } else {
+        format!("or try `{me} demo`")
+    };
+    format!(
+        "there is no warehouse at {} (--warehouse or COSTLAKE_WAREHOUSE): check the path, load one there with \
+         `{me} run`, {next}",
+        dir.display()
+    )
+}
+
 async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let location = settings.warehouse_location()?;
     if let warehouse::WarehouseLocation::Server { url, .. } = &location {
@@ -388,7 +416,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     // Read from the environment only: a password given as a flag would show in process listings.
     let password =
         std::env::var("COSTLAKE_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
-    let engine = warehouse::open(&location).await?;
+    let engine = open_warehouse_to_read(settings).await?;
     crate::serve::serve(
         engine,
         crate::serve::ServeOptions {
@@ -457,7 +485,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         overrides.push(("budgets".into(), budgets_map(&args.budgets)?));
     }
     report.bind(&overrides)?;
-    let warehouse = open_warehouse(settings).await?;
+    let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
     // A project named in -p project= or --budget that the warehouse does not know would match nothing,
@@ -484,7 +512,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 /// one self-contained page.
 async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
     use costlake_queries::html;
-    let warehouse = open_warehouse(settings).await?;
+    let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
     let reports = costlake_queries::reports();
@@ -600,7 +628,7 @@ fn budgets_map(budgets: &[String]) -> anyhow::Result<String> {
 }
 
 async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow::Result<()> {
-    let warehouse = open_warehouse(settings).await?;
+    let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
     crate::export::export(warehouse.as_ref(), args).await
 }
@@ -636,7 +664,7 @@ fn print(
 
 async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let params = costlake_queries::parse_params(&args.params)?;
-    let warehouse = open_warehouse(settings).await?;
+    let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
     // `... FORMAT TSV`, as a ClickHouse user types it: the engine's own output, as it is.
     if let Some(format) = format_clause(&args.query) {

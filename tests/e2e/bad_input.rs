@@ -243,9 +243,47 @@ async fn an_unreachable_lake_fails_before_any_api_call() {
 async fn a_missing_engine_library_says_how_to_install_it() {
     let mut sandbox = Sandbox::new(BIN);
     sandbox.set("COSTLAKE_CHDB_LIB", "/nonexistent/libchdb.so");
+    // A warehouse there, so that the report gets as far as loading the engine.
+    std::fs::create_dir_all(sandbox.path("warehouse")).unwrap();
     let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
     assert!(error.contains("libchdb.so) could not be loaded from /nonexistent/libchdb.so: no such file"), "{error}");
     assert!(error.contains("make deps") && error.contains("COSTLAKE_CHDB_LIB"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_nothing() {
+    // Before the fix, a mistyped --warehouse created an empty warehouse there and every report answered no rows.
+    let sandbox = Sandbox::new(BIN);
+    let missing = sandbox.path("warehuose");
+    let at = missing.display().to_string();
+    for command in [
+        &["report", "ghost-resources"][..],
+        &["report", "all", "--format", "html", "--output", "page.html"],
+        &["sql", "SELECT 1"],
+        &["export", "focus"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let args: Vec<&str> = ["--warehouse", at.as_str()].iter().chain(command).copied().collect();
+        let error = error_of(&sandbox.run(&args).await);
+        assert!(
+            error.contains(&format!("there is no warehouse at {at} (--warehouse or COSTLAKE_WAREHOUSE)")),
+            "{error}"
+        );
+        assert!(error.contains("check the path") && error.contains(" run`") && error.contains(" demo`"), "{error}");
+        assert!(!missing.exists(), "{command:?} created {at}");
+    }
+    // Beside a demo's warehouse, the error shows how to read that one.
+    std::fs::create_dir_all(sandbox.path("costlake-data/demo/warehouse")).unwrap();
+    let error = error_of(&sandbox.run(&["--warehouse", &at, "report", "forecast"]).await);
+    assert!(
+        error.contains("or read the demo's: `") && error.contains(" --warehouse costlake-data/demo/warehouse report`"),
+        "{error}"
+    );
+    // A load creates it: reading it then works, and says it holds nothing yet.
+    sandbox.ok(&["--warehouse", &at, "load"]).await;
+    let empty = sandbox.ok(&["--warehouse", &at, "report", "ghost-resources", "--format", "json"]).await;
+    assert_eq!(empty.json(), serde_json::json!([]));
+    assert!(empty.stderr.contains("no loaded run yet"), "{}", empty.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
