@@ -16,6 +16,9 @@
 //!                                                          servers), against the first run's
 //!                                                          (`COSTLAKE_BENCH_KEEP` set, to any value, keeps its
 //!                                                          lake and warehouse when it ends)
+//!   ./target/release/costlake-bench engine-alone DIR LIB   the reference for `costlake sql "SELECT 1"`: chDB
+//!                                                          alone, started on the warehouse DIR as costlake
+//!                                                          starts it, answering SELECT 1 (`utilisation` runs it)
 //!
 //! The client-side rate limit is raised (`COSTLAKE_MAX_RPS=10000`) so the numbers measure costlake, not the
 //! politeness toward Scaleway's API that the default (20 requests per second) imposes. The simulator runs in its
@@ -269,6 +272,11 @@ fn bench_env(exports: Vec<(String, String)>, dir: &Path, library: &Path) -> Vec<
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, dir, library] = &args[..]
+        && mode == "engine-alone"
+    {
+        engine_alone(Path::new(dir), Path::new(library));
+    }
     let utilisation = args.first().is_some_and(|a| a == "utilisation");
     let scale = args.first().is_some_and(|a| a == "scale");
     let history = args.first().is_some_and(|a| a == "history");
@@ -295,6 +303,51 @@ fn main() {
         }
     } else {
         bench_inventory(&bin, &library, if sizes.is_empty() { vec![1_000, 10_000, 50_000] } else { sizes });
+    }
+}
+
+/// `costlake-bench engine-alone DIR LIBRARY`, the reference for `costlake sql "SELECT 1"`: the engine without
+/// costlake. Loads libchdb, starts it on the warehouse DIR with the arguments costlake gives it (its
+/// configuration file and session settings), answers `SELECT 1` and exits, as costlake would after printing.
+fn engine_alone(dir: &Path, library: &Path) -> ! {
+    use std::ffi::{CString, c_char, c_int, c_void};
+    type Connect = unsafe extern "C" fn(c_int, *mut *mut c_char) -> *mut *mut c_void;
+    type Query = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize) -> *mut c_void;
+    type ResultError = unsafe extern "C" fn(*mut c_void) -> *const c_char;
+    type SignalHandlers = unsafe extern "C" fn(c_int);
+    let mut args = vec![
+        "clickhouse".to_string(),
+        format!("--path={}", dir.display()),
+        format!("--config-file={}", dir.join("costlake-engine.xml").display()),
+    ];
+    args.extend(
+        costlake_transform::warehouse::SESSION_SETTINGS.iter().map(|(name, value)| format!("--{name}={value}")),
+    );
+    args.push("--log-level=none".into());
+    let args: Vec<CString> = args.into_iter().map(|a| CString::new(a).expect("no NUL")).collect();
+    let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    let sql = "SELECT 1";
+    // SAFETY: chDB's C API (the signatures costlake's embedded backend uses); argv and the strings outlive the
+    // calls, and the process exits right after without unloading anything.
+    unsafe {
+        let chdb = libloading::Library::new(library).expect("libchdb");
+        chdb.get::<SignalHandlers>(b"chdb_set_signal_handlers_enabled").expect("chDB's C API")(0);
+        let connection =
+            chdb.get::<Connect>(b"chdb_connect").expect("chDB's C API")(argv.len() as c_int, argv.as_mut_ptr());
+        assert!(!connection.is_null(), "chDB could not open {}", dir.display());
+        let result = chdb.get::<Query>(b"chdb_query_n").expect("chDB's C API")(
+            *connection,
+            sql.as_ptr().cast(),
+            sql.len(),
+            "CSV".as_ptr().cast(),
+            3,
+        );
+        let error = chdb.get::<ResultError>(b"chdb_result_error").expect("chDB's C API")(result);
+        if !error.is_null() {
+            eprintln!("{sql}: {}", std::ffi::CStr::from_ptr(error).to_string_lossy());
+            libc::_exit(1);
+        }
+        libc::_exit(0)
     }
 }
 
@@ -497,6 +550,13 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         .map(|name| (*name, median_of(bin, &report_env, &["report", name, "--format", "json"], 3)))
         .collect();
     let floor = median_of(bin, &env, &["sql", "SELECT 1"], 3);
+    let warehouse = dir.path().join("warehouse").display().to_string();
+    let engine_alone = median_of(
+        &std::env::current_exe().expect("this bench's own path"),
+        &env,
+        &["engine-alone", &warehouse, &library.display().to_string()],
+        3,
+    );
 
     // The references for the load: the engine inserting the same Parquet files itself; then what else the load
     // does, each rollup rebuilt from its view as the loader does it.
@@ -587,7 +647,17 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
             ratio(m, &reference)
         );
     }
-    println!("| floor: `sql \"SELECT 1\"` (median of 3) | {} | {} MiB | | | | 1 |", seconds(&floor), floor.mib());
+    println!(
+        "| reference: the engine alone, `costlake-bench engine-alone` (libchdb loaded, started on the warehouse with costlake's arguments, `SELECT 1`; median of 3) | {} | {} MiB | | | | 1 |",
+        seconds(&engine_alone),
+        engine_alone.mib()
+    );
+    println!(
+        "| floor: `sql \"SELECT 1\"` (median of 3; goal 150 ms; the reports' reference below) | {} | {} MiB | | | | {} × the engine alone |",
+        seconds(&floor),
+        floor.mib(),
+        ratio(&floor, &engine_alone)
+    );
     for (name, m) in &reports {
         if m.succeeded() {
             let rows = serde_json::from_slice::<serde_json::Value>(&m.stdout)
