@@ -272,9 +272,11 @@ fn bench_env(exports: Vec<(String, String)>, dir: &Path, library: &Path) -> Vec<
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if let [mode, dir, library] = &args[..]
-        && mode == "engine-alone"
-    {
+    if args.first().is_some_and(|a| a == "engine-alone") {
+        let [_, dir, library] = &args[..] else {
+            eprintln!("usage: costlake-bench engine-alone WAREHOUSE_DIR LIBCHDB");
+            std::process::exit(2);
+        };
         engine_alone(Path::new(dir), Path::new(library));
     }
     let utilisation = args.first().is_some_and(|a| a == "utilisation");
@@ -342,6 +344,10 @@ fn engine_alone(dir: &Path, library: &Path) -> ! {
             "CSV".as_ptr().cast(),
             3,
         );
+        if result.is_null() {
+            eprintln!("{sql}: chDB returned no result");
+            libc::_exit(1);
+        }
         let error = chdb.get::<ResultError>(b"chdb_result_error").expect("chDB's C API")(result);
         if !error.is_null() {
             eprintln!("{sql}: {}", std::ffi::CStr::from_ptr(error).to_string_lossy());
@@ -479,6 +485,36 @@ fn median_of(bin: &Path, env: &[(String, String)], args: &[&str], times: usize) 
     median
 }
 
+/// Times two read-only steps `times` times each, alternately (a, b, a, b, …); returns each one's run of median
+/// wall time, with its largest peak RSS (a failed run is returned at once, with the other's so far).
+fn medians_alternated(
+    a: (&Path, &[&str]),
+    b: (&Path, &[&str]),
+    env: &[(String, String)],
+    times: usize,
+) -> (Measure, Measure) {
+    let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..times {
+        for (index, (bin, args)) in [a, b].into_iter().enumerate() {
+            let run = measure_with(bin, env, args, Duration::from_secs(600));
+            let failed = !run.succeeded();
+            runs[index].push(run);
+            if failed {
+                let [a, b] = runs.map(|mut r| r.pop().expect("a run"));
+                return (a, b);
+            }
+        }
+    }
+    let [a, b] = runs.map(|mut runs| {
+        let peak = runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0);
+        runs.sort_by_key(|m| m.wall);
+        let mut median = runs.swap_remove(times / 2);
+        median.max_rss_kib = peak;
+        median
+    });
+    (a, b)
+}
+
 fn seconds(m: &Measure) -> String {
     format!("{:.2} s", m.wall.as_secs_f64())
 }
@@ -549,13 +585,16 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         .iter()
         .map(|name| (*name, median_of(bin, &report_env, &["report", name, "--format", "json"], 3)))
         .collect();
-    let floor = median_of(bin, &env, &["sql", "SELECT 1"], 3);
+    // Its reference, the engine alone on the same warehouse, run alternately with it: this machine's speed drifts.
     let warehouse = dir.path().join("warehouse").display().to_string();
-    let engine_alone = median_of(
-        &std::env::current_exe().expect("this bench's own path"),
+    let (floor, engine_alone) = medians_alternated(
+        (bin, &["sql", "SELECT 1"]),
+        (
+            &std::env::current_exe().expect("this bench's own path"),
+            &["engine-alone", &warehouse, &library.display().to_string()],
+        ),
         &env,
-        &["engine-alone", &warehouse, &library.display().to_string()],
-        3,
+        5,
     );
 
     // The references for the load: the engine inserting the same Parquet files itself; then what else the load
@@ -647,17 +686,24 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
             ratio(m, &reference)
         );
     }
-    println!(
-        "| reference: the engine alone, `costlake-bench engine-alone` (libchdb loaded, started on the warehouse with costlake's arguments, `SELECT 1`; median of 3) | {} | {} MiB | | | | 1 |",
-        seconds(&engine_alone),
-        engine_alone.mib()
-    );
-    println!(
-        "| floor: `sql \"SELECT 1\"` (median of 3; goal 150 ms; the reports' reference below) | {} | {} MiB | | | | {} × the engine alone |",
-        seconds(&floor),
-        floor.mib(),
-        ratio(&floor, &engine_alone)
-    );
+    for (name, m) in [("the engine alone", &engine_alone), ("`sql \"SELECT 1\"`", &floor)] {
+        if !m.succeeded() {
+            println!("| {name} | FAILED: {} | {} MiB | | | | |", m.failure(), m.mib());
+        }
+    }
+    if engine_alone.succeeded() && floor.succeeded() {
+        println!(
+            "| reference: the engine alone, `costlake-bench engine-alone` (libchdb loaded, started on the warehouse with costlake's arguments, `SELECT 1`; median of 5, alternated with the floor) | {} | {} MiB | | | | 1 |",
+            seconds(&engine_alone),
+            engine_alone.mib()
+        );
+        println!(
+            "| floor: `sql \"SELECT 1\"` (median of 5; goal 150 ms; the reports' reference below) | {} | {} MiB | | | | {} × the engine alone |",
+            seconds(&floor),
+            floor.mib(),
+            ratio(&floor, &engine_alone)
+        );
+    }
     for (name, m) in &reports {
         if m.succeeded() {
             let rows = serde_json::from_slice::<serde_json::Value>(&m.stdout)

@@ -378,32 +378,71 @@ async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse
     Ok(warehouse::open(&location).await?)
 }
 
-/// Opens the warehouse to read it (report, sql, export, serve). An embedded warehouse that does not exist is an
-/// error, not a new empty one: a mistyped --warehouse would otherwise create a directory and answer every report
-/// with no rows.
+/// Opens the warehouse to read it (report, sql, export, serve). An embedded warehouse must already be one: reading
+/// never creates it, or a mistyped --warehouse would make an empty warehouse there and every report answer no rows.
 async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
-    if let warehouse::WarehouseLocation::Embedded { dir, .. } = &location
-        && !dir.exists()
-    {
-        bail!(no_warehouse_at(dir, &invocation()));
+    if let warehouse::WarehouseLocation::Embedded { dir, .. } = &location {
+        match EmbeddedState::of(dir) {
+            EmbeddedState::Warehouse => {}
+            state => bail!(state.refusal(dir, &invocation())),
+        }
     }
     Ok(warehouse::open(&location).await?)
 }
 
-/// What to do when the warehouse to read does not exist: load one there, or read the demo's if there is one.
-fn no_warehouse_at(dir: &std::path::Path, me: &str) -> String {
-    let demo = std::path::Path::new("costlake-data/demo/warehouse");
-    let next = if demo.is_dir() {
-        format!("or read the demo's: `{me} --warehouse {} report`", demo.display())
-    } else {
-        format!("or try `{me} demo`")
-    };
-    format!(
-        "there is no warehouse at {} (--warehouse or COSTLAKE_WAREHOUSE): check the path, load one there with \
-         `{me} run`, {next}",
-        dir.display()
-    )
+/// What a directory given as the embedded warehouse holds, before anything opens it (opening creates one).
+pub(crate) enum EmbeddedState {
+    /// The engine has opened it: a warehouse, perhaps still without tables.
+    Warehouse,
+    /// Nothing there, or an empty directory: the first `run` or `load` makes the warehouse.
+    Missing,
+    /// A file, or a directory of something else.
+    NotAWarehouse(&'static str),
+    /// It cannot be looked at.
+    Unreadable(std::io::Error),
+}
+
+impl EmbeddedState {
+    pub(crate) fn of(dir: &std::path::Path) -> EmbeddedState {
+        match std::fs::metadata(dir) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => EmbeddedState::Missing,
+            Err(error) => EmbeddedState::Unreadable(error),
+            Ok(meta) if !meta.is_dir() => EmbeddedState::NotAWarehouse("a file"),
+            // chDB keeps its tables' definitions in metadata/ from the first time it opens a directory.
+            Ok(_) if dir.join("metadata").is_dir() => EmbeddedState::Warehouse,
+            Ok(_) => match std::fs::read_dir(dir).map(|mut entries| entries.next().is_none()) {
+                Ok(true) => EmbeddedState::Missing,
+                Ok(false) => EmbeddedState::NotAWarehouse("a directory of something else"),
+                Err(error) => EmbeddedState::Unreadable(error),
+            },
+        }
+    }
+
+    /// Why a read of `dir` is refused, and what to do: check the path, load there, or read the demo's.
+    pub(crate) fn refusal(&self, dir: &std::path::Path, me: &str) -> String {
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let what = match self {
+            EmbeddedState::Warehouse => return String::new(),
+            EmbeddedState::Missing => format!("there is no warehouse at {} yet", shown.display()),
+            EmbeddedState::NotAWarehouse(what) => format!("{} is {what}, not a warehouse", shown.display()),
+            EmbeddedState::Unreadable(error) => {
+                return format!("cannot read the warehouse directory {}: {error}", shown.display());
+            }
+        };
+        let demo = std::path::Path::new("costlake-data/demo/warehouse");
+        let or = if demo.join("metadata").is_dir() && std::path::absolute(demo).is_ok_and(|d| d != shown) {
+            format!("or read the demo's: `{me} --warehouse {} report forecast`", demo.display())
+        } else {
+            format!("or try `{me} demo`")
+        };
+        let quoted = shown.display().to_string();
+        let quoted = if quoted.contains(char::is_whitespace) { format!("'{quoted}'") } else { quoted };
+        format!(
+            "{what}: check the path (`{me} config` shows where it comes from), load one there with \
+             `{me} --warehouse {quoted} run`, {or}"
+        )
+    }
 }
 
 async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
@@ -889,7 +928,7 @@ fn start_clean(dir: &std::path::Path, own_lake: bool, own_warehouse: bool) -> an
 
 /// How to call this same binary in the hints, so that they work as printed: `costlake` when that is what the
 /// PATH finds, else its path from the current directory (`./target/debug/costlake` after `make demo`).
-fn invocation() -> String {
+pub(crate) fn invocation() -> String {
     let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else { return "costlake".into() };
     let on_path = std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| dir.join("costlake").canonicalize().is_ok_and(|found| found == exe))

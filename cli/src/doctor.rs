@@ -132,6 +132,46 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
         Ok(location) => location,
         Err(error) => return vec![Check::new("warehouse", Verdict::Fail(error.to_string()))],
     };
+    // An embedded warehouse not made yet is checked without making it: opening creates one, and doctor leaves
+    // nothing behind. The library is still loaded, to say whether the first run will find it.
+    if let WarehouseLocation::Embedded { dir, library } = &location {
+        let state = crate::commands::EmbeddedState::of(dir);
+        if !matches!(state, crate::commands::EmbeddedState::Warehouse) {
+            let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);
+            let library = library.clone();
+            let loaded = tokio::task::spawn_blocking(move || warehouse::chdb::load_library(library.as_deref()))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(WarehouseError::LibraryMissing { path: path.display().to_string(), reason: e.to_string() })
+                });
+            let library_loaded = loaded.is_ok();
+            checks.push(Check::new(
+                "libchdb",
+                match loaded {
+                    Err(error) => Verdict::Fail(error.to_string()),
+                    Ok(()) => {
+                        Verdict::Ok(format!("chDB {} loaded from {}", warehouse::chdb::CHDB_VERSION, path.display()))
+                    }
+                },
+            ));
+            if !library_loaded {
+                checks.push(Check::new("warehouse", Verdict::Skip("the engine's library is missing".into())));
+                return checks;
+            }
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            checks.push(Check::new(
+                "warehouse",
+                match state {
+                    crate::commands::EmbeddedState::Missing => Verdict::Ok(format!(
+                        "none at {} yet: the first `costlake run` (or `load`) creates it there",
+                        shown.display()
+                    )),
+                    other => Verdict::Fail(other.refusal(dir, &crate::commands::invocation())),
+                },
+            ));
+            return checks;
+        }
+    }
     let engine = warehouse::open(&location).await;
     if let WarehouseLocation::Embedded { library, .. } = &location {
         let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);

@@ -243,8 +243,8 @@ async fn an_unreachable_lake_fails_before_any_api_call() {
 async fn a_missing_engine_library_says_how_to_install_it() {
     let mut sandbox = Sandbox::new(BIN);
     sandbox.set("COSTLAKE_CHDB_LIB", "/nonexistent/libchdb.so");
-    // A warehouse there, so that the report gets as far as loading the engine.
-    std::fs::create_dir_all(sandbox.path("warehouse")).unwrap();
+    // A warehouse there (chDB's metadata/), so that the report gets as far as loading the engine.
+    std::fs::create_dir_all(sandbox.path("warehouse/metadata")).unwrap();
     let error = error_of(&sandbox.run(&["report", "ghost-resources"]).await);
     assert!(error.contains("libchdb.so) could not be loaded from /nonexistent/libchdb.so: no such file"), "{error}");
     assert!(error.contains("make deps") && error.contains("COSTLAKE_CHDB_LIB"), "{error}");
@@ -253,7 +253,7 @@ async fn a_missing_engine_library_says_how_to_install_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_nothing() {
     // Before the fix, a mistyped --warehouse created an empty warehouse there and every report answered no rows.
-    let sandbox = Sandbox::new(BIN);
+    let mut sandbox = Sandbox::new(BIN);
     let missing = sandbox.path("warehuose");
     let at = missing.display().to_string();
     for command in [
@@ -265,23 +265,43 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     ] {
         let args: Vec<&str> = ["--warehouse", at.as_str()].iter().chain(command).copied().collect();
         let error = error_of(&sandbox.run(&args).await);
-        assert!(
-            error.contains(&format!("there is no warehouse at {at} (--warehouse or COSTLAKE_WAREHOUSE)")),
-            "{error}"
-        );
-        assert!(error.contains("check the path") && error.contains(" run`") && error.contains(" demo`"), "{error}");
+        assert!(error.contains(&format!("there is no warehouse at {at} yet: check the path (`")), "{error}");
+        assert!(error.contains(" config` shows where it comes from)"), "{error}");
+        assert!(error.contains(&format!(" --warehouse {at} run`")) && error.contains(" demo`"), "{error}");
         assert!(!missing.exists(), "{command:?} created {at}");
     }
+    assert!(!sandbox.path("page.html").exists());
+    // From the environment and relative to the current directory, the same, with the path made absolute.
+    sandbox.set("COSTLAKE_WAREHOUSE", "warehuose");
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
+    // A file, or a directory of something else, is not taken for a warehouse, nor turned into one.
+    std::fs::write(sandbox.path("notes.txt"), "not a warehouse").unwrap();
+    sandbox.set("COSTLAKE_WAREHOUSE", sandbox.path("notes.txt").display().to_string());
+    let error = error_of(&sandbox.run(&["sql", "SELECT 1"]).await);
+    assert!(error.contains("notes.txt is a file, not a warehouse: check the path"), "{error}");
+    std::fs::create_dir_all(sandbox.path("photos/2026")).unwrap();
+    sandbox.set("COSTLAKE_WAREHOUSE", sandbox.path("photos").display().to_string());
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    assert!(error.contains("photos is a directory of something else, not a warehouse"), "{error}");
+    assert_eq!(std::fs::read_dir(sandbox.path("photos")).unwrap().count(), 1, "nothing added to photos/");
+    sandbox.set("COSTLAKE_WAREHOUSE", at.clone());
+
     // Beside a demo's warehouse, the error shows how to read that one.
-    std::fs::create_dir_all(sandbox.path("costlake-data/demo/warehouse")).unwrap();
-    let error = error_of(&sandbox.run(&["--warehouse", &at, "report", "forecast"]).await);
+    std::fs::create_dir_all(sandbox.path("costlake-data/demo/warehouse/metadata")).unwrap();
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     assert!(
-        error.contains("or read the demo's: `") && error.contains(" --warehouse costlake-data/demo/warehouse report`"),
+        error.contains("or read the demo's: `")
+            && error.contains(" --warehouse costlake-data/demo/warehouse report forecast`"),
         "{error}"
     );
-    // A load creates it: reading it then works, and says it holds nothing yet.
-    sandbox.ok(&["--warehouse", &at, "load"]).await;
-    let empty = sandbox.ok(&["--warehouse", &at, "report", "ghost-resources", "--format", "json"]).await;
+    // An empty directory (a volume mounted for the warehouse) is not one yet either; a load makes it one, and
+    // reading it then works, and says it holds nothing yet.
+    std::fs::create_dir(&missing).unwrap();
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
+    sandbox.ok(&["load"]).await;
+    let empty = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_eq!(empty.json(), serde_json::json!([]));
     assert!(empty.stderr.contains("no loaded run yet"), "{}", empty.stderr);
 }

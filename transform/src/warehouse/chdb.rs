@@ -74,6 +74,13 @@ struct Api {
 
 static LIBRARY: Mutex<Option<(PathBuf, &'static Api)>> = Mutex::new(None);
 
+/// Loads the engine's library (from `library`, else [`default_library_path`]) without opening a warehouse:
+/// `costlake doctor` checks it before the first run has made one. Blocking: a few tens of milliseconds.
+pub fn load_library(library: Option<&Path>) -> Result<()> {
+    let path = library.map_or_else(default_library_path, Path::to_path_buf);
+    api(&path).map(|_| ())
+}
+
 /// Loads the library once per process; later calls reuse it (chDB must never be unloaded). A failed load
 /// is not remembered, so a corrected path works on the next try.
 fn api(path: &Path) -> Result<&'static Api> {
