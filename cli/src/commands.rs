@@ -231,7 +231,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
             run_load(&settings, &scw).await?;
             PartialRun::check(&manifest)
         }
-        Command::Report(args) => report(&settings, args).await,
+        Command::Report(args) => report(&settings, args, overrides.warehouse.as_deref()).await,
         Command::Sql(args) => sql(&settings, args).await,
         Command::Demo(args) => demo(settings, overrides, args).await,
         Command::Config => unreachable!("answered above"),
@@ -502,9 +502,10 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+/// `flag_warehouse`: the `--warehouse` given, which the list's hints repeat.
+async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
     let Some(name) = args.name.clone() else {
-        return list_reports();
+        return list_reports(flag_warehouse);
     };
     if name == "all" {
         if args.format != Format::Html {
@@ -593,7 +594,7 @@ async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> a
 }
 
 /// `costlake report`: every report, then its parameters, aligned, with their defaults and allowed values.
-fn list_reports() -> anyhow::Result<()> {
+fn list_reports(flag_warehouse: Option<&str>) -> anyhow::Result<()> {
     let reports = costlake_queries::reports();
     let shown = |param: &costlake_queries::ParamSpec| {
         format!("-p {}={}", param.name, if param.default.is_empty() { "''" } else { &param.default })
@@ -616,8 +617,14 @@ fn list_reports() -> anyhow::Result<()> {
             writeln!(out, "    {:<param_width$}  {}{allowed}", shown(param), param.help)?;
         }
     }
-    writeln!(out, "\nRun one: costlake report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
-    writeln!(out, "All on one page: costlake report all --format html --output report.html")?;
+    // As typed here: this binary, and the warehouse the command was given.
+    let me = match flag_warehouse {
+        Some(dir) if dir.contains(char::is_whitespace) => format!("{} --warehouse '{dir}'", invocation()),
+        Some(dir) => format!("{} --warehouse {dir}", invocation()),
+        None => invocation(),
+    };
+    writeln!(out, "\nRun one: {me} report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
+    writeln!(out, "All on one page: {me} report all --format html --output report.html")?;
     out.flush()?;
     Ok(())
 }
@@ -675,7 +682,17 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
 async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
-        tracing::warn!("the warehouse holds no loaded run yet: run `costlake run` (or try `costlake demo`)");
+        let me = invocation();
+        let demo = std::path::Path::new("costlake-data/demo/warehouse");
+        if demo.join("metadata").is_dir() {
+            tracing::warn!(
+                "the warehouse holds no loaded run yet: load one with `{me} run`, or read the demo's with `{me} \
+                 --warehouse {} report forecast`",
+                demo.display()
+            );
+        } else {
+            tracing::warn!("the warehouse holds no loaded run yet: load one with `{me} run`, or try `{me} demo`");
+        }
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
     if !stale.is_empty() {
@@ -838,7 +855,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     }
     let me = invocation();
     eprintln!(
-        "\nNext: {me} --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {me} --warehouse {w} report ghost-resources --format json\n      {me} --warehouse {w} export focus --format csv\n      {me} --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
+        "\nNext: {me} --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {me} --warehouse {w} report ghost-resources --format json\n      {me} --warehouse {w} export focus --format csv --output focus.csv\n      {me} --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
         w = settings.warehouse
     );
     Ok(())

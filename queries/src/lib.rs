@@ -88,9 +88,16 @@ impl Report {
         if declared.trim() != name {
             return Err(format!("its header names it {:?} but the file is {name}.sql", declared.trim()));
         }
+        // The title goes on over the next lines, up to the blank comment line before the description.
+        let mut lines = lines.peekable();
+        let mut title = title.trim().to_string();
+        while let Some(more) = lines.next_if(|l| !l.trim().is_empty() && !l.starts_with('@')) {
+            title.push(' ');
+            title.push_str(more.trim());
+        }
         let mut report = Report {
             name: name.to_string(),
-            title: title.trim().to_string(),
+            title,
             description: String::new(),
             params: Vec::new(),
             money: Vec::new(),
@@ -353,6 +360,19 @@ mod tests {
         for report in all {
             assert!(!report.title.is_empty() && !report.description.is_empty(), "{}", report.name);
         }
+    }
+
+    #[test]
+    fn a_title_goes_on_to_the_blank_line() {
+        // efficiency's, kapsule-pools' and scaling-groups' titles take two lines: the second was the start of the
+        // description, and the report list, Grafana and the HTML page showed half a title.
+        let sql = "-- demo: a title that goes\n-- on\n--\n-- What it answers.\n-- @money cost currency\nSELECT 1";
+        let report = Report::parse("demo", sql).unwrap();
+        assert_eq!(report.title, "a title that goes on");
+        assert_eq!(report.description, "What it answers.");
+        let efficiency = reports().into_iter().find(|r| r.name == "efficiency").unwrap();
+        assert!(efficiency.title.ends_with("of the Instance capacity paid for sits idle"), "{}", efficiency.title);
+        assert!(efficiency.description.starts_with("Over the days"), "{}", efficiency.description);
     }
 
     #[test]

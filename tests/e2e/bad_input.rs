@@ -492,6 +492,14 @@ async fn help_and_config_teach_without_showing_a_secret() {
     let columns: std::collections::BTreeSet<usize> =
         list.lines().filter(|l| l.starts_with("    -p ")).map(help_column).collect();
     assert_eq!(columns.len(), 1, "{list}");
+    // Titles are whole, and the hints repeat the warehouse given.
+    assert!(
+        list.contains("how often it sits at its maximum or minimum, and what its replicas cost a month\n"),
+        "{list}"
+    );
+    let list = sandbox.ok(&["--warehouse", "costlake-data/demo/warehouse", "report"]).await.stdout;
+    assert!(list.contains(" --warehouse costlake-data/demo/warehouse report <name> [-p name=value ...]"), "{list}");
+    assert!(list.contains(" --warehouse costlake-data/demo/warehouse report all --format html"), "{list}");
 
     // config: every setting, its value and where it came from; secrets never.
     let secret = "0b1c2d3e-0000-4000-8000-5ec2e75ec2e7";

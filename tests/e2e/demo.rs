@@ -69,7 +69,18 @@ async fn the_demo_prints_what_the_readme_shows_its_hints_work_as_printed_and_it_
     for line in &hinted {
         let outcome = sandbox.run_line(line).await;
         assert_eq!(outcome.code, Some(0), "{line}\n{}", outcome.stderr);
-        assert!(!outcome.stdout.trim().is_empty(), "{line} printed nothing");
+        match line.split_once("--output ") {
+            // The FOCUS export goes to a file: the terminal is no place for a whole bill in CSV.
+            Some((_, file)) => {
+                let written = std::fs::read_to_string(sandbox.path(file.trim())).unwrap_or_default();
+                assert!(
+                    written.starts_with("\"BilledCost\",") && written.lines().count() > 100,
+                    "{line}: {written:.200}"
+                );
+                assert!(outcome.stderr.contains("wrote FOCUS 1.2 (CSV"), "{line}\n{}", outcome.stderr);
+            }
+            None => assert!(!outcome.stdout.trim().is_empty(), "{line} printed nothing"),
+        }
     }
 
     // A second demo replaces the first one's lake and warehouse instead of adding its runs to them: three
