@@ -494,21 +494,22 @@ fn medians_alternated(
     times: usize,
 ) -> (Measure, Measure) {
     let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
-    for _ in 0..times {
+    'rounds: for _ in 0..times {
         for (index, (bin, args)) in [a, b].into_iter().enumerate() {
-            let run = measure_with(bin, env, args, Duration::from_secs(600));
-            let failed = !run.succeeded();
-            runs[index].push(run);
-            if failed {
-                let [a, b] = runs.map(|mut r| r.pop().expect("a run"));
-                return (a, b);
-            }
+            runs[index].push(measure_with(bin, env, args, Duration::from_secs(600)));
+        }
+        if runs.iter().any(|side| side.iter().any(|m| !m.succeeded())) {
+            break 'rounds;
         }
     }
     let [a, b] = runs.map(|mut runs| {
+        if let Some(failed) = runs.iter().position(|m| !m.succeeded()) {
+            return runs.swap_remove(failed);
+        }
         let peak = runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0);
         runs.sort_by_key(|m| m.wall);
-        let mut median = runs.swap_remove(times / 2);
+        let middle = runs.len() / 2;
+        let mut median = runs.swap_remove(middle);
         median.max_rss_kib = peak;
         median
     });
@@ -715,7 +716,7 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
                 "| `report {name}` (median of 3; in the engine {engine} ms, goal 200) | {} | {} MiB | {rows} | | | {} × floor |",
                 seconds(m),
                 m.mib(),
-                ratio(m, &floor)
+                if floor.succeeded() { ratio(m, &floor) } else { "?".into() }
             );
         } else {
             println!("| `report {name}` | FAILED: {} | {} MiB | | | | |", m.failure(), m.mib());

@@ -353,6 +353,7 @@ async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
 /// (at most load_wait_seconds), as a server's load lease is: a retried job then loads after the first.
 async fn open_warehouse_to_load(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
+    refuse_foreign(&location)?;
     let wait = settings.load_lease()?.wait;
     let clock = std::time::Instant::now();
     let mut announced = false;
@@ -373,9 +374,24 @@ async fn open_warehouse_to_load(settings: &Settings) -> anyhow::Result<Box<dyn W
     }
 }
 
+/// Opens the warehouse to write it (run, load, demo): an embedded one is created where none is yet, never in a
+/// file or a directory of something else.
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
+    refuse_foreign(&location)?;
     Ok(warehouse::open(&location).await?)
+}
+
+fn refuse_foreign(location: &warehouse::WarehouseLocation) -> anyhow::Result<()> {
+    if let warehouse::WarehouseLocation::Embedded { dir, .. } = location {
+        match EmbeddedState::of(dir) {
+            state @ (EmbeddedState::NotAWarehouse(_) | EmbeddedState::Unreadable(_)) => {
+                bail!(state.refusal(dir, &invocation()))
+            }
+            EmbeddedState::Warehouse | EmbeddedState::Missing => {}
+        }
+    }
+    Ok(())
 }
 
 /// Opens the warehouse to read it (report, sql, export, serve). An embedded warehouse must already be one: reading
@@ -395,12 +411,20 @@ async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn W
 pub(crate) enum EmbeddedState {
     /// The engine has opened it: a warehouse, perhaps still without tables.
     Warehouse,
-    /// Nothing there, or an empty directory: the first `run` or `load` makes the warehouse.
+    /// Nothing there, or a directory with nothing of anyone's (a new volume): the first `run` or `load` makes the
+    /// warehouse.
     Missing,
     /// A file, or a directory of something else.
     NotAWarehouse(&'static str),
     /// It cannot be looked at.
     Unreadable(std::io::Error),
+}
+
+/// What a directory holds without being anyone's data: costlake's own files from a start that stopped before the
+/// engine's (its lock and engine configuration), a new file system's lost+found, hidden files.
+fn holds_nothing(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') || name == "lost+found" || name == "costlake.lock" || name.starts_with("costlake-engine.xml")
 }
 
 impl EmbeddedState {
@@ -409,23 +433,35 @@ impl EmbeddedState {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => EmbeddedState::Missing,
             Err(error) => EmbeddedState::Unreadable(error),
             Ok(meta) if !meta.is_dir() => EmbeddedState::NotAWarehouse("a file"),
-            // chDB keeps its tables' definitions in metadata/ from the first time it opens a directory.
+            // chDB keeps its tables' definitions in metadata/ from the first time it opens a directory, and
+            // costlake creates its database there at once.
             Ok(_) if dir.join("metadata").is_dir() => EmbeddedState::Warehouse,
-            Ok(_) => match std::fs::read_dir(dir).map(|mut entries| entries.next().is_none()) {
-                Ok(true) => EmbeddedState::Missing,
-                Ok(false) => EmbeddedState::NotAWarehouse("a directory of something else"),
+            Ok(_) => match std::fs::read_dir(dir) {
+                Ok(mut entries) => {
+                    if entries.all(|entry| entry.is_ok_and(|e| holds_nothing(&e.file_name()))) {
+                        EmbeddedState::Missing
+                    } else {
+                        EmbeddedState::NotAWarehouse("a directory of something else")
+                    }
+                }
                 Err(error) => EmbeddedState::Unreadable(error),
             },
         }
     }
 
-    /// Why a read of `dir` is refused, and what to do: check the path, load there, or read the demo's.
+    /// Why `dir` is refused, and what to do: check the path; load there, or read the demo's.
     pub(crate) fn refusal(&self, dir: &std::path::Path, me: &str) -> String {
         let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let check = format!("check the path (`{me} config` shows where it comes from)");
         let what = match self {
-            EmbeddedState::Warehouse => return String::new(),
+            EmbeddedState::Warehouse => unreachable!("a warehouse is not refused"),
             EmbeddedState::Missing => format!("there is no warehouse at {} yet", shown.display()),
-            EmbeddedState::NotAWarehouse(what) => format!("{} is {what}, not a warehouse", shown.display()),
+            EmbeddedState::NotAWarehouse(what) => {
+                return format!(
+                    "{} is {what}, not a warehouse: {check}, and give a warehouse's directory, or a new one",
+                    shown.display()
+                );
+            }
             EmbeddedState::Unreadable(error) => {
                 return format!("cannot read the warehouse directory {}: {error}", shown.display());
             }
@@ -436,12 +472,34 @@ impl EmbeddedState {
         } else {
             format!("or try `{me} demo`")
         };
-        let quoted = shown.display().to_string();
-        let quoted = if quoted.contains(char::is_whitespace) { format!("'{quoted}'") } else { quoted };
         format!(
-            "{what}: check the path (`{me} config` shows where it comes from), load one there with \
-             `{me} --warehouse {quoted} run`, {or}"
+            "{what}: {check}, load one there with `{me} --warehouse {} run`, {or}",
+            shell_quote(&shown.display().to_string())
         )
+    }
+}
+
+/// `text` as one shell word, quoted only where it needs to be.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._+=:,@%-".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The `--warehouse` given, to repeat in a hint: a server's password left out (it is read from
+/// COSTLAKE_CLICKHOUSE_PASSWORD then), a path quoted for the shell.
+fn warehouse_flag(given: Option<&str>) -> String {
+    match given {
+        None => String::new(),
+        Some(value) => match url::Url::parse(value) {
+            Ok(mut url) if matches!(url.scheme(), "http" | "https") => {
+                let _ = url.set_password(None);
+                format!(" --warehouse {}", shell_quote(url.as_str()))
+            }
+            _ => format!(" --warehouse {}", shell_quote(value)),
+        },
     }
 }
 
@@ -514,7 +572,7 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
         if !args.params.is_empty() || !args.budgets.is_empty() {
             bail!("report all runs every report with its defaults: give -p and --budget to one report");
         }
-        return report_page(settings, args.output.as_deref()).await;
+        return report_page(settings, args.output.as_deref(), flag_warehouse).await;
     }
     let report = costlake_queries::find(&name)?;
     let mut overrides = costlake_queries::parse_params(&args.params)?;
@@ -527,7 +585,7 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
     report.bind(&overrides)?;
     let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    warn_if_empty(warehouse.as_ref()).await?;
+    warn_if_empty(warehouse.as_ref(), flag_warehouse).await?;
     // A project named in -p project= or --budget that the warehouse does not know would match nothing,
     // silently: it is an error naming the projects there are.
     let mut named: Vec<String> =
@@ -550,11 +608,15 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
 
 /// `costlake report all --format html`: every report with its defaults, the month's daily cost and the run, as
 /// one self-contained page.
-async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+async fn report_page(
+    settings: &Settings,
+    output: Option<&std::path::Path>,
+    flag_warehouse: Option<&str>,
+) -> anyhow::Result<()> {
     use costlake_queries::html;
     let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    warn_if_empty(warehouse.as_ref()).await?;
+    warn_if_empty(warehouse.as_ref(), flag_warehouse).await?;
     let reports = costlake_queries::reports();
     let mut results = Vec::new();
     for report in &reports {
@@ -618,11 +680,7 @@ fn list_reports(flag_warehouse: Option<&str>) -> anyhow::Result<()> {
         }
     }
     // As typed here: this binary, and the warehouse the command was given.
-    let me = match flag_warehouse {
-        Some(dir) if dir.contains(char::is_whitespace) => format!("{} --warehouse '{dir}'", invocation()),
-        Some(dir) => format!("{} --warehouse {dir}", invocation()),
-        None => invocation(),
-    };
+    let me = format!("{}{}", invocation(), warehouse_flag(flag_warehouse));
     writeln!(out, "\nRun one: {me} report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
     writeln!(out, "All on one page: {me} report all --format html --output report.html")?;
     out.flush()?;
@@ -679,19 +737,22 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
     crate::export::export(warehouse.as_ref(), args).await
 }
 
-async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
+/// Warns of a warehouse without runs or with models behind; `flag_warehouse`, the `--warehouse` given, is repeated
+/// in the hints so that they act on this warehouse.
+async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
+    let me = invocation();
+    let here = format!("{me}{}", warehouse_flag(flag_warehouse));
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
-        let me = invocation();
         let demo = std::path::Path::new("costlake-data/demo/warehouse");
         if demo.join("metadata").is_dir() {
             tracing::warn!(
-                "the warehouse holds no loaded run yet: load one with `{me} run`, or read the demo's with `{me} \
+                "the warehouse holds no loaded run yet: load one with `{here} run`, or read the demo's with `{me} \
                  --warehouse {} report forecast`",
                 demo.display()
             );
         } else {
-            tracing::warn!("the warehouse holds no loaded run yet: load one with `{me} run`, or try `{me} demo`");
+            tracing::warn!("the warehouse holds no loaded run yet: load one with `{here} run`, or try `{me} demo`");
         }
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
@@ -699,7 +760,7 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
         let (verb, pronoun) = if stale.len() == 1 { ("is", "it") } else { ("are", "them") };
         tracing::warn!(
             "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
-             `costlake load` to rebuild {pronoun}",
+             `{here} load` to rebuild {pronoun}",
             stale.join(", ")
         );
     }
@@ -853,10 +914,9 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         eprintln!("\n== {heading} (costlake report {name})\n");
         print(&result, args.format, Some(&report), args.wide)?;
     }
-    let me = invocation();
+    let here = format!("{}{}", invocation(), warehouse_flag(Some(&settings.warehouse)));
     eprintln!(
-        "\nNext: {me} --warehouse {w} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {me} --warehouse {w} report ghost-resources --format json\n      {me} --warehouse {w} export focus --format csv --output focus.csv\n      {me} --warehouse {w} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
-        w = settings.warehouse
+        "\nNext: {here} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {here} report ghost-resources --format json\n      {here} export focus --format csv --output focus.csv\n      {here} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
     );
     Ok(())
 }

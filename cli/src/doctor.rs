@@ -163,8 +163,9 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
                 "warehouse",
                 match state {
                     crate::commands::EmbeddedState::Missing => Verdict::Ok(format!(
-                        "none at {} yet: the first `costlake run` (or `load`) creates it there",
-                        shown.display()
+                        "none at {} yet: the first `{me} run` (or `load`) creates it there",
+                        shown.display(),
+                        me = crate::commands::invocation()
                     )),
                     other => Verdict::Fail(other.refusal(dir, &crate::commands::invocation())),
                 },

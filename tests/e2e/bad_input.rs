@@ -283,6 +283,10 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     std::fs::create_dir_all(sandbox.path("photos/2026")).unwrap();
     sandbox.set("COSTLAKE_WAREHOUSE", sandbox.path("photos").display().to_string());
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    assert!(error.contains("photos is a directory of something else, not a warehouse: check the path"), "{error}");
+    assert!(error.ends_with("give a warehouse's directory, or a new one"), "{error}");
+    // Nor does a load write the engine's files among them.
+    let error = error_of(&sandbox.run(&["load"]).await);
     assert!(error.contains("photos is a directory of something else, not a warehouse"), "{error}");
     assert_eq!(std::fs::read_dir(sandbox.path("photos")).unwrap().count(), 1, "nothing added to photos/");
     sandbox.set("COSTLAKE_WAREHOUSE", at.clone());
@@ -295,15 +299,25 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
             && error.contains(" --warehouse costlake-data/demo/warehouse report forecast`"),
         "{error}"
     );
-    // An empty directory (a volume mounted for the warehouse) is not one yet either; a load makes it one, and
-    // reading it then works, and says it holds nothing yet.
-    std::fs::create_dir(&missing).unwrap();
+    // A directory with nothing of anyone's (a new volume's lost+found, a hidden file, the lock of a start that
+    // stopped early) is not one yet either; a load makes it one, and reading it then works, and says it holds
+    // nothing yet, with a hint for this warehouse.
+    std::fs::create_dir_all(missing.join("lost+found")).unwrap();
+    for nothing in [".keep", "costlake.lock"] {
+        std::fs::write(missing.join(nothing), "").unwrap();
+    }
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
-    sandbox.ok(&["load"]).await;
-    let empty = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
+    sandbox.unset("COSTLAKE_WAREHOUSE");
+    sandbox.ok(&["--warehouse", &at, "load"]).await;
+    let empty = sandbox.ok(&["--warehouse", &at, "report", "ghost-resources", "--format", "json"]).await;
     assert_eq!(empty.json(), serde_json::json!([]));
-    assert!(empty.stderr.contains("no loaded run yet"), "{}", empty.stderr);
+    assert!(empty.stderr.contains("no loaded run yet: load one with `"), "{}", empty.stderr);
+    assert!(empty.stderr.contains(&format!(" --warehouse {at} run`")), "{}", empty.stderr);
+    // A server's password given in the URL is not repeated in a hint.
+    let list = sandbox.ok(&["--warehouse", "http://costlake:s3cret@127.0.0.1:1/costlake", "report"]).await.stdout;
+    assert!(list.contains(" --warehouse http://costlake@127.0.0.1:1/costlake report <name>"), "{list}");
+    assert!(!list.contains("s3cret"), "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

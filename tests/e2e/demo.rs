@@ -66,6 +66,7 @@ async fn the_demo_prints_what_the_readme_shows_its_hints_work_as_printed_and_it_
 
     let hinted = hints(&first.stderr);
     assert_eq!(hinted.len(), 4, "{hinted:?}");
+    assert!(hinted.iter().any(|line| line.ends_with("export focus --format csv --output focus.csv")), "{hinted:?}");
     for line in &hinted {
         let outcome = sandbox.run_line(line).await;
         assert_eq!(outcome.code, Some(0), "{line}\n{}", outcome.stderr);
