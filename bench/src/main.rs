@@ -317,15 +317,7 @@ fn engine_alone(dir: &Path, library: &Path) -> ! {
     type Query = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize) -> *mut c_void;
     type ResultError = unsafe extern "C" fn(*mut c_void) -> *const c_char;
     type SignalHandlers = unsafe extern "C" fn(c_int);
-    let mut args = vec![
-        "clickhouse".to_string(),
-        format!("--path={}", dir.display()),
-        format!("--config-file={}", dir.join("costlake-engine.xml").display()),
-    ];
-    args.extend(
-        costlake_transform::warehouse::SESSION_SETTINGS.iter().map(|(name, value)| format!("--{name}={value}")),
-    );
-    args.push("--log-level=none".into());
+    let args = costlake_transform::warehouse::chdb::engine_args(dir, &dir.join("costlake-engine.xml"));
     let args: Vec<CString> = args.into_iter().map(|a| CString::new(a).expect("no NUL")).collect();
     let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
     let sql = "SELECT 1";
@@ -478,9 +470,15 @@ fn median_of(bin: &Path, env: &[(String, String)], args: &[&str], times: usize) 
         }
         runs.push(run);
     }
+    median(runs)
+}
+
+/// The run of median wall time, with the largest peak RSS of all.
+fn median(mut runs: Vec<Measure>) -> Measure {
     let peak = runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0);
     runs.sort_by_key(|m| m.wall);
-    let mut median = runs.swap_remove(times / 2);
+    let middle = runs.len() / 2;
+    let mut median = runs.swap_remove(middle);
     median.max_rss_kib = peak;
     median
 }
@@ -502,16 +500,9 @@ fn medians_alternated(
             break 'rounds;
         }
     }
-    let [a, b] = runs.map(|mut runs| {
-        if let Some(failed) = runs.iter().position(|m| !m.succeeded()) {
-            return runs.swap_remove(failed);
-        }
-        let peak = runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0);
-        runs.sort_by_key(|m| m.wall);
-        let middle = runs.len() / 2;
-        let mut median = runs.swap_remove(middle);
-        median.max_rss_kib = peak;
-        median
+    let [a, b] = runs.map(|mut runs| match runs.iter().position(|m| !m.succeeded()) {
+        Some(failed) => runs.swap_remove(failed),
+        None => median(runs),
     });
     (a, b)
 }

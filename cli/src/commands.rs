@@ -353,7 +353,7 @@ async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
 /// (at most load_wait_seconds), as a server's load lease is: a retried job then loads after the first.
 async fn open_warehouse_to_load(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
-    refuse_foreign(&location)?;
+    refuse_embedded(&location, false)?;
     let wait = settings.load_lease()?.wait;
     let clock = std::time::Instant::now();
     let mut announced = false;
@@ -378,17 +378,17 @@ async fn open_warehouse_to_load(settings: &Settings) -> anyhow::Result<Box<dyn W
 /// file or a directory of something else.
 async fn open_warehouse(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
-    refuse_foreign(&location)?;
+    refuse_embedded(&location, false)?;
     Ok(warehouse::open(&location).await?)
 }
 
-fn refuse_foreign(location: &warehouse::WarehouseLocation) -> anyhow::Result<()> {
+/// Refuses an embedded warehouse's directory that holds something else; `reading`, one not made yet as well.
+fn refuse_embedded(location: &warehouse::WarehouseLocation, reading: bool) -> anyhow::Result<()> {
     if let warehouse::WarehouseLocation::Embedded { dir, .. } = location {
         match EmbeddedState::of(dir) {
-            state @ (EmbeddedState::NotAWarehouse(_) | EmbeddedState::Unreadable(_)) => {
-                bail!(state.refusal(dir, &invocation()))
-            }
-            EmbeddedState::Warehouse | EmbeddedState::Missing => {}
+            EmbeddedState::Warehouse => {}
+            EmbeddedState::Missing if !reading => {}
+            state => bail!(state.refusal(dir, &invocation())),
         }
     }
     Ok(())
@@ -398,12 +398,7 @@ fn refuse_foreign(location: &warehouse::WarehouseLocation) -> anyhow::Result<()>
 /// never creates it, or a mistyped --warehouse would make an empty warehouse there and every report answer no rows.
 async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
-    if let warehouse::WarehouseLocation::Embedded { dir, .. } = &location {
-        match EmbeddedState::of(dir) {
-            EmbeddedState::Warehouse => {}
-            state => bail!(state.refusal(dir, &invocation())),
-        }
-    }
+    refuse_embedded(&location, true)?;
     Ok(warehouse::open(&location).await?)
 }
 
@@ -466,16 +461,26 @@ impl EmbeddedState {
                 return format!("cannot read the warehouse directory {}: {error}", shown.display());
             }
         };
-        let demo = std::path::Path::new("costlake-data/demo/warehouse");
-        let or = if demo.join("metadata").is_dir() && std::path::absolute(demo).is_ok_and(|d| d != shown) {
-            format!("or read the demo's: `{me} --warehouse {} report forecast`", demo.display())
-        } else {
-            format!("or try `{me} demo`")
-        };
         format!(
-            "{what}: {check}, load one there with `{me} --warehouse {} run`, {or}",
-            shell_quote(&shown.display().to_string())
+            "{what}: {check}, load one there with `{me} --warehouse {} run`, {}",
+            shell_quote(&shown.display().to_string()),
+            or_the_demo(me, Some(&shown))
         )
+    }
+}
+
+/// Where `costlake demo` puts its warehouse by default, from the directory it ran in.
+const DEMO_WAREHOUSE: &str = "costlake-data/demo/warehouse";
+
+/// The last hint for a warehouse with nothing to read: the demo's warehouse when there is one here (other than
+/// `this`, an absolute path), else the demo.
+fn or_the_demo(me: &str, this: Option<&std::path::Path>) -> String {
+    let demo = std::path::Path::new(DEMO_WAREHOUSE);
+    let elsewhere = this.is_none_or(|this| std::path::absolute(demo).is_ok_and(|d| d != this));
+    if demo.join("metadata").is_dir() && elsewhere {
+        format!("or read the demo's: `{me} --warehouse {DEMO_WAREHOUSE} report forecast`")
+    } else {
+        format!("or try `{me} demo`")
     }
 }
 
@@ -740,28 +745,24 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
 /// Warns of a warehouse without runs or with models behind; `flag_warehouse`, the `--warehouse` given, is repeated
 /// in the hints so that they act on this warehouse.
 async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
-    let me = invocation();
-    let here = format!("{me}{}", warehouse_flag(flag_warehouse));
+    // Only when there is something to say: finding this binary on the PATH is work for every report.
+    let here = || format!("{}{}", invocation(), warehouse_flag(flag_warehouse));
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
-        let demo = std::path::Path::new("costlake-data/demo/warehouse");
-        if demo.join("metadata").is_dir() {
-            tracing::warn!(
-                "the warehouse holds no loaded run yet: load one with `{here} run`, or read the demo's with `{me} \
-                 --warehouse {} report forecast`",
-                demo.display()
-            );
-        } else {
-            tracing::warn!("the warehouse holds no loaded run yet: load one with `{here} run`, or try `{me} demo`");
-        }
+        tracing::warn!(
+            "the warehouse holds no loaded run yet: load one with `{} run`, {}",
+            here(),
+            or_the_demo(&invocation(), None)
+        );
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
     if !stale.is_empty() {
         let (verb, pronoun) = if stale.len() == 1 { ("is", "it") } else { ("are", "them") };
         tracing::warn!(
             "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
-             `{here} load` to rebuild {pronoun}",
-            stale.join(", ")
+             `{} load` to rebuild {pronoun}",
+            stale.join(", "),
+            here()
         );
     }
     Ok(())

@@ -11,6 +11,7 @@ use costlake_queries::output::terminal_safe;
 use costlake_transform::warehouse::{self, WarehouseError, WarehouseLocation};
 use object_store::path::Path;
 
+use crate::commands::EmbeddedState;
 use crate::settings::Settings;
 
 /// The checks failed: exit code 1, after every line was printed.
@@ -133,61 +134,57 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
         Err(error) => return vec![Check::new("warehouse", Verdict::Fail(error.to_string()))],
     };
     // An embedded warehouse not made yet is checked without making it: opening creates one, and doctor leaves
-    // nothing behind. The library is still loaded, to say whether the first run will find it.
-    if let WarehouseLocation::Embedded { dir, library } = &location {
-        let state = crate::commands::EmbeddedState::of(dir);
-        if !matches!(state, crate::commands::EmbeddedState::Warehouse) {
-            let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);
-            let library = library.clone();
-            let loaded = tokio::task::spawn_blocking(move || warehouse::chdb::load_library(library.as_deref()))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(WarehouseError::LibraryMissing { path: path.display().to_string(), reason: e.to_string() })
-                });
-            let library_loaded = loaded.is_ok();
-            checks.push(Check::new(
-                "libchdb",
-                match loaded {
-                    Err(error) => Verdict::Fail(error.to_string()),
-                    Ok(()) => {
-                        Verdict::Ok(format!("chDB {} loaded from {}", warehouse::chdb::CHDB_VERSION, path.display()))
-                    }
-                },
-            ));
-            if !library_loaded {
-                checks.push(Check::new("warehouse", Verdict::Skip("the engine's library is missing".into())));
-                return checks;
-            }
-            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            checks.push(Check::new(
-                "warehouse",
-                match state {
-                    crate::commands::EmbeddedState::Missing => Verdict::Ok(format!(
-                        "none at {} yet: the first `{me} run` (or `load`) creates it there",
-                        shown.display(),
-                        me = crate::commands::invocation()
-                    )),
-                    other => Verdict::Fail(other.refusal(dir, &crate::commands::invocation())),
-                },
-            ));
-            return checks;
-        }
-    }
-    let engine = warehouse::open(&location).await;
+    // nothing behind. The library is loaded alone then, to say whether the first run will find it.
+    let not_made = match &location {
+        WarehouseLocation::Embedded { dir, .. } => Some(EmbeddedState::of(dir))
+            .filter(|state| !matches!(state, EmbeddedState::Warehouse))
+            .map(|state| (dir.clone(), state)),
+        WarehouseLocation::Server { .. } => None,
+    };
+    let engine = match &not_made {
+        None => Some(warehouse::open(&location).await),
+        Some(_) => None,
+    };
     if let WarehouseLocation::Embedded { library, .. } = &location {
         let path = library.clone().unwrap_or_else(warehouse::chdb::default_library_path);
+        let missing = match &engine {
+            Some(Err(error @ WarehouseError::LibraryMissing { .. })) => Some(error.to_string()),
+            Some(_) => None,
+            None => {
+                let library = library.clone();
+                tokio::task::spawn_blocking(move || warehouse::chdb::load_library(library.as_deref()))
+                    .await
+                    .map_or_else(|e| Some(e.to_string()), |loaded| loaded.err().map(|e| e.to_string()))
+            }
+        };
+        let library_missing = missing.is_some();
         checks.push(Check::new(
             "libchdb",
-            match &engine {
-                Err(error @ WarehouseError::LibraryMissing { .. }) => Verdict::Fail(error.to_string()),
-                _ => Verdict::Ok(format!("chDB {} loaded from {}", warehouse::chdb::CHDB_VERSION, path.display())),
+            match missing {
+                Some(error) => Verdict::Fail(error),
+                None => Verdict::Ok(format!("chDB {} loaded from {}", warehouse::chdb::CHDB_VERSION, path.display())),
             },
         ));
-        if matches!(engine, Err(WarehouseError::LibraryMissing { .. })) {
+        if library_missing {
             checks.push(Check::new("warehouse", Verdict::Skip("the engine's library is missing".into())));
             return checks;
         }
     }
+    let Some(engine) = engine else {
+        let (dir, state) = not_made.expect("either opened or not made yet");
+        let me = crate::commands::invocation();
+        checks.push(Check::new(
+            "warehouse",
+            match state {
+                EmbeddedState::Missing => Verdict::Ok(format!(
+                    "none at {} yet: the first `{me} run` (or `load`) creates it there",
+                    std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()).display()
+                )),
+                other => Verdict::Fail(other.refusal(&dir, &me)),
+            },
+        ));
+        return checks;
+    };
     let verdict = async {
         let engine = engine.map_err(|e| e.to_string())?;
         let version = engine.query("SELECT version()", &[], "TabSeparated").await.map_err(|e| e.to_string())?;

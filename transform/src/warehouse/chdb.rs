@@ -463,6 +463,23 @@ fn engine_error(sql: &str, message: &str) -> WarehouseError {
     WarehouseError::query(None, sql, trimmed)
 }
 
+/// The arguments costlake starts chDB with on the warehouse `dir`, its configuration file `config` written there:
+/// the engine's own `clickhouse-local` arguments, then costlake's session settings. Public for the bench's
+/// reference, which starts the engine alone exactly so.
+pub fn engine_args(dir: &Path, config: &Path) -> Vec<String> {
+    let mut args = vec![
+        "clickhouse".to_string(),
+        format!("--path={}", dir.display()),
+        format!("--config-file={}", config.display()),
+    ];
+    args.extend(SESSION_SETTINGS.iter().map(|(name, value)| format!("--{name}={value}")));
+    // chDB writes its own log to a terminal (never to a pipe): on an interactive `costlake load` that was dozens
+    // of "<Fatal> ThreadStatus: current_thread contains invalid address" lines from the engine's insert threads,
+    // harmless and alarming. Errors reach costlake as query results; the log adds nothing.
+    args.push("--log-level=none".into());
+    args
+}
+
 fn engine_thread(
     api: &'static Api,
     dir: PathBuf,
@@ -472,21 +489,14 @@ fn engine_thread(
     ready: std_mpsc::Sender<Result<String>>,
 ) {
     let connect = || -> Result<Session> {
-        let mut args: Vec<CString> = vec![
-            CString::new("clickhouse").expect("no NUL"),
-            CString::new(format!("--path={}", dir.display())).map_err(|_| WarehouseError::Open {
+        let args = engine_args(&dir, &config)
+            .into_iter()
+            .map(CString::new)
+            .collect::<std::result::Result<Vec<CString>, _>>()
+            .map_err(|_| WarehouseError::Open {
                 warehouse: dir.display().to_string(),
                 reason: "the path contains a NUL byte".into(),
-            })?,
-        ];
-        args.push(CString::new(format!("--config-file={}", config.display())).expect("a path without NUL, as above"));
-        for (name, value) in SESSION_SETTINGS {
-            args.push(CString::new(format!("--{name}={value}")).expect("no NUL"));
-        }
-        // chDB writes its own log to a terminal (never to a pipe): on an interactive `costlake load` that was
-        // dozens of "<Fatal> ThreadStatus: current_thread contains invalid address" lines from the engine's
-        // insert threads, harmless and alarming. Errors reach costlake as query results; the log adds nothing.
-        args.push(CString::new("--log-level=none").expect("no NUL"));
+            })?;
         let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
         // SAFETY: argv holds `args.len()` NUL-terminated strings that outlive the call. chDB's own signal
         // handlers are turned off first so that Ctrl-C and crashes behave as in any other program.
