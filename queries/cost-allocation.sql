@@ -83,4 +83,6 @@ LEFT JOIN tags AS t
     ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id AND t.tag_key = k.tag_key
 GROUP BY k.tag_key, t.tag_value
 ORDER BY tag_key, tag_value IS NULL, cost DESC
-SETTINGS join_use_nulls = 1
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash'

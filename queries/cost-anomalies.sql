@@ -179,4 +179,6 @@ SELECT
 FROM found AS a
 LEFT JOIN projects AS pn ON pn.id = a.project_id
 ORDER BY a.start_date DESC, excess DESC
-SETTINGS join_use_nulls = 1
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash'

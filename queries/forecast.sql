@@ -107,4 +107,6 @@ SELECT
     currency
 FROM projected
 ORDER BY scope = '*' DESC, weekday_forecast DESC
-SETTINGS join_use_nulls = 1
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash'

@@ -115,4 +115,6 @@ LEFT JOIN projects AS pn ON pn.id = f.project_id
 WHERE ({organization:String} = '' OR f.organization_id = {organization:String})
   AND ({project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String})
 ORDER BY f.monthly_cost DESC NULLS LAST, f.kind, f.name
-SETTINGS join_use_nulls = 1;
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash';

@@ -199,4 +199,6 @@ LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type
 LEFT JOIN projects AS pn ON pn.id = g.project_id
 WHERE {project:String} = '' OR g.project_id = {project:String} OR pn.name = {project:String}
 ORDER BY flapping DESC, flaps DESC, monthly_cost DESC NULLS LAST, g.name
-SETTINGS join_use_nulls = 1;
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash';
