@@ -14,8 +14,7 @@
 //!   ./target/release/costlake-bench history [30 90 365]    every report's time in the engine as the history
 //!                                                          grows to that many daily inventory runs (1,000
 //!                                                          servers), against the first run's
-//!                                                          (`COSTLAKE_BENCH_KEEP` set, to any value, keeps its
-//!                                                          lake and warehouse when it ends)
+//! (`utilisation` and `history`: `COSTLAKE_BENCH_KEEP` set, to any value, keeps the lake and warehouse when done)
 //!   ./target/release/costlake-bench engine-alone DIR LIB   the reference for `costlake sql "SELECT 1"`: chDB
 //!                                                          alone, started on the warehouse DIR as costlake
 //!                                                          starts it, answering SELECT 1 (`utilisation` runs it)
@@ -727,6 +726,15 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         }
     }
     drop(simulator);
+    keep_if_asked(dir);
+}
+
+/// With `COSTLAKE_BENCH_KEEP` set, keeps the run's lake and warehouse, to look into a report at that size by hand
+/// (`COSTLAKE_WAREHOUSE=<dir>/warehouse costlake -v sql …`); otherwise they go with `dir`.
+fn keep_if_asked(dir: tempfile::TempDir) {
+    if std::env::var_os("COSTLAKE_BENCH_KEEP").is_some() {
+        eprintln!("kept the lake and the warehouse in {}", dir.keep().display());
+    }
 }
 
 /// The worst lag of the `heartbeat:` line a process printed with `COSTLAKE_HEARTBEAT_MS`, in ms.
@@ -867,10 +875,7 @@ fn bench_history(bin: &Path, library: &Path, servers: usize, counts: Vec<usize>)
         let cells: Vec<&str> = columns.iter().map(|c| c.2[i].as_str()).collect();
         println!("| {name} | {} |", cells.join(" | "));
     }
-    // To look into a report at the largest history by hand (`COSTLAKE_WAREHOUSE=<dir>/warehouse costlake sql -v`).
-    if std::env::var_os("COSTLAKE_BENCH_KEEP").is_some() {
-        eprintln!("kept the lake and the warehouse in {}", dir.keep().display());
-    }
+    keep_if_asked(dir);
 }
 
 /// Copies run `base`'s rows of the inventory datasets as runs `<base>-<k>`, `k` days later, for k in [from, to),
