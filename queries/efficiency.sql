@@ -64,27 +64,29 @@ WITH
         FROM judged_days
         GROUP BY organization_id
     ),
-    judged_projects AS
+    -- Each project measured, billed, or both: the two joined once (a CTE is evaluated again wherever it is read).
+    judged AS
     (
-        SELECT organization_id, project_id FROM measured
-        UNION DISTINCT
-        SELECT organization_id, project_id FROM billed
+        SELECT coalesce(m.organization_id, b.organization_id) AS organization_id,
+               coalesce(m.project_id, b.project_id) AS project_id, m.instances_measured AS instances_measured,
+               m.vcpu_hours_paid AS vcpu_hours_paid, m.vcpu_hours_used AS vcpu_hours_used,
+               b.compute_cost AS compute_cost, b.currency AS currency
+        FROM measured AS m
+        FULL OUTER JOIN billed AS b ON b.organization_id = m.organization_id AND b.project_id = m.project_id
     )
 SELECT p.project_id AS project_id, coalesce(pn.name, p.project_id) AS project_name,
-       coalesce(m.instances_measured, 0) AS instances_measured,
-       round(coalesce(m.vcpu_hours_paid, 0), 1) AS vcpu_hours_paid,
-       round(coalesce(m.vcpu_hours_used, 0), 1) AS vcpu_hours_used,
-       round((1 - m.vcpu_hours_used / nullIf(m.vcpu_hours_paid, 0)) * 100, 1) AS idle_percent,
-       b.compute_cost AS compute_cost,
+       coalesce(p.instances_measured, 0) AS instances_measured,
+       round(coalesce(p.vcpu_hours_paid, 0), 1) AS vcpu_hours_paid,
+       round(coalesce(p.vcpu_hours_used, 0), 1) AS vcpu_hours_used,
+       round((1 - p.vcpu_hours_used / nullIf(p.vcpu_hours_paid, 0)) * 100, 1) AS idle_percent,
+       p.compute_cost AS compute_cost,
        -- Decimal over the hours rounded to the microsecond-hour: exact division, no float in the euros.
-       CAST(if(coalesce(m.vcpu_hours_used, 0) > 0,
-               round(b.compute_cost / nullIf(toDecimal128(round(m.vcpu_hours_used, 6), 6), 0), 6), NULL),
+       CAST(if(coalesce(p.vcpu_hours_used, 0) > 0,
+               round(p.compute_cost / nullIf(toDecimal128(round(p.vcpu_hours_used, 6), 6), 0), 6), NULL),
             'Nullable(Decimal(38, 6))') AS cost_per_used_vcpu_hour,
-       b.currency AS currency, sp.from_day AS from_day, sp.to_day AS to_day, sp.days_judged AS days_judged
-FROM judged_projects AS p
+       p.currency AS currency, sp.from_day AS from_day, sp.to_day AS to_day, sp.days_judged AS days_judged
+FROM judged AS p
 LEFT JOIN spans AS sp ON sp.organization_id = p.organization_id
-LEFT JOIN measured AS m ON m.organization_id = p.organization_id AND m.project_id = p.project_id
-LEFT JOIN billed AS b ON b.organization_id = p.organization_id AND b.project_id = p.project_id
 LEFT JOIN projects AS pn ON pn.id = p.project_id
 WHERE ({organization:String} = '' OR p.organization_id = {organization:String})
   AND ({project:String} = '' OR p.project_id = {project:String} OR pn.name = {project:String})
