@@ -460,6 +460,20 @@ async fn compute(warehouse: &dyn Warehouse, model: &Materialised, window: &Windo
     Ok(())
 }
 
+/// Merges the twin's parts (of `partition`, or all) into one per partition before it is swapped in. The twin is
+/// filled by inserts of at most 64k rows (the loader's bounded memory), each a part; the engine merges them in the
+/// background only while a process holds the warehouse, so a swapped-in partition kept a dozen parts, and a report
+/// looking up a few Instances by the sort key read a granule of each (scaling-groups at 10,000 servers: 96 of 916
+/// granules of `instance_cpu_hourly` in 15 parts, against 17 in 2: about 40 ms of its 190). A merge streams; it costs
+/// a rewrite of the partition, which the refresh has just written.
+async fn compact(warehouse: &dyn Warehouse, next: &str, partition: Option<&str>) -> Result<()> {
+    let sql = match partition {
+        Some(partition) => format!("OPTIMIZE TABLE {next} PARTITION ID '{partition}' FINAL"),
+        None => format!("OPTIMIZE TABLE {next} FINAL"),
+    };
+    warehouse.execute(&sql, &[]).await
+}
+
 /// The twin, created empty like the table (one a crash left is dropped first: the table may have changed since).
 async fn fresh_twin(warehouse: &dyn Warehouse, model: &Materialised) -> Result<String> {
     let next = model.twin();
@@ -521,6 +535,7 @@ async fn fold(
         .await?;
         crate::load::failpoint("models.pause_before_exchange").await;
         let swap = if count.first().and_then(|row| row.first()).is_some_and(|n| n != "0") {
+            compact(warehouse, &next, Some(partition.as_str())).await?;
             format!("ALTER TABLE {table} REPLACE PARTITION ID '{partition}' FROM {next}")
         } else {
             format!("ALTER TABLE {table} DROP PARTITION ID '{partition}'")
@@ -553,6 +568,7 @@ async fn merge(warehouse: &dyn Warehouse, model: &Materialised, runs: Option<&[S
 /// Swaps the twin in for the table, and drops the twin (the table as it was).
 async fn swap_in(warehouse: &dyn Warehouse, model: &Materialised) -> Result<()> {
     let next = model.twin();
+    compact(warehouse, &next, None).await?;
     crate::load::failpoint("models.pause_before_exchange").await;
     warehouse.execute(&format!("EXCHANGE TABLES {next} AND {}", model.table), &[]).await?;
     crate::load::failpoint("models.after_exchange").await;
