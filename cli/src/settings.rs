@@ -164,7 +164,16 @@ impl Settings {
             }
         }
         figment = figment
-            .merge(Env::prefixed("COSTLAKE_").ignore(&["config", "failpoint", "log", "log_format"]))
+            .merge(
+                Env::prefixed("COSTLAKE_")
+                    .ignore(&["config", "failpoint", "log", "log_format"])
+                    // Set but empty (`export COSTLAKE_WAREHOUSE=`) is unset, as the scw CLI reads its SCW_*: an
+                    // empty lake or warehouse path would otherwise be the current directory.
+                    .filter(|key| {
+                        !std::env::var(format!("COSTLAKE_{}", key.as_str().to_ascii_uppercase()))
+                            .is_ok_and(|value| value.is_empty())
+                    }),
+            )
             .merge(Serialized::globals(overrides));
         if let Some(flags) = flags {
             figment = figment.merge(Serialized::globals(flags));

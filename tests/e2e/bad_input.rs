@@ -275,6 +275,11 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     sandbox.set("COSTLAKE_WAREHOUSE", "warehuose");
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
+    // Set but empty (`export COSTLAKE_WAREHOUSE=`) is unset, not the current directory.
+    sandbox.set("COSTLAKE_WAREHOUSE", "").set("COSTLAKE_CONCURRENCY", "");
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    let default = sandbox.path("costlake-data/warehouse").display().to_string();
+    assert!(error.contains(&format!("there is no warehouse at {default} yet")), "{error}");
     // A file, or a directory of something else, is not taken for a warehouse, nor turned into one.
     std::fs::write(sandbox.path("notes.txt"), "not a warehouse").unwrap();
     sandbox.set("COSTLAKE_WAREHOUSE", sandbox.path("notes.txt").display().to_string());
