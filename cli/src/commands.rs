@@ -860,7 +860,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     };
     let mut settings = settings;
     // The simulator is on loopback: the default politeness (20 requests per second) is for Scaleway's API.
-    if args.flags.max_rps.is_none() && std::env::var_os("COSTLAKE_MAX_RPS").is_none() {
+    if args.flags.max_rps.is_none() && crate::settings::env_value("COSTLAKE_MAX_RPS").is_none() {
         settings.max_rps = 1000;
     }
     if overrides.lake.is_none() {

@@ -38,7 +38,7 @@ impl std::io::Write for LogWriter {
 pub fn enable_if_interactive(verbose: u8, quiet: bool) {
     use std::io::IsTerminal;
     let json_logs = std::env::var("COSTLAKE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let custom_logs = std::env::var_os("COSTLAKE_LOG").is_some();
+    let custom_logs = crate::settings::env_value("COSTLAKE_LOG").is_some();
     let on = verbose == 0 && !quiet && !json_logs && !custom_logs && std::io::stderr().is_terminal();
     ENABLED.store(on, Ordering::Relaxed);
 }

@@ -128,6 +128,13 @@ pub struct CollectFlags {
     pub max_rps: Option<u32>,
 }
 
+/// The value of the environment variable `name` (any case, as figment reads them), if it is set and not blank:
+/// `export COSTLAKE_WAREHOUSE=` unsets it, as a blank SCW_* variable is unset for the scw CLI (an empty warehouse
+/// path would otherwise be the current directory, an empty number an invalid configuration).
+pub fn env_value(name: &str) -> Option<String> {
+    Env::var(name).filter(|value| !value.is_empty())
+}
+
 /// An access key id as `costlake config` shows it: not a secret, but half of a credential, so only its first
 /// characters, which identify it.
 pub fn masked_key(key: &str) -> String {
@@ -149,7 +156,7 @@ impl Settings {
         flags: Option<&CollectFlags>,
     ) -> anyhow::Result<Figment> {
         let mut figment = Figment::new();
-        let explicit = config.or_else(|| std::env::var_os("COSTLAKE_CONFIG").map(PathBuf::from));
+        let explicit = config.or_else(|| env_value("COSTLAKE_CONFIG").map(PathBuf::from));
         match explicit {
             Some(path) => {
                 if !path.exists() {
@@ -167,12 +174,8 @@ impl Settings {
             .merge(
                 Env::prefixed("COSTLAKE_")
                     .ignore(&["config", "failpoint", "log", "log_format"])
-                    // Set but empty (`export COSTLAKE_WAREHOUSE=`) is unset, as the scw CLI reads its SCW_*: an
-                    // empty lake or warehouse path would otherwise be the current directory.
-                    .filter(|key| {
-                        !std::env::var(format!("COSTLAKE_{}", key.as_str().to_ascii_uppercase()))
-                            .is_ok_and(|value| value.is_empty())
-                    }),
+                    // Set but empty is unset: see `env_value`.
+                    .filter(|key| env_value(&format!("COSTLAKE_{key}")).is_some()),
             )
             .merge(Serialized::globals(overrides));
         if let Some(flags) = flags {

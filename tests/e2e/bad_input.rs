@@ -275,11 +275,19 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     sandbox.set("COSTLAKE_WAREHOUSE", "warehuose");
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
-    // Set but empty (`export COSTLAKE_WAREHOUSE=`) is unset, not the current directory.
-    sandbox.set("COSTLAKE_WAREHOUSE", "").set("COSTLAKE_CONCURRENCY", "");
+    // Set but blank (`export COSTLAKE_WAREHOUSE=`) is unset, not the current directory: the config file's value,
+    // else the default.
+    std::fs::write(sandbox.path("costlake.toml"), "warehouse = \"from-file\"\n").unwrap();
+    let config = sandbox.path("costlake.toml").display().to_string();
+    sandbox.set("COSTLAKE_CONFIG", config).set("COSTLAKE_WAREHOUSE", " ").set("COSTLAKE_CONCURRENCY", "");
+    let error = error_of(&sandbox.run(&["report", "forecast"]).await);
+    let from_file = sandbox.path("from-file").display().to_string();
+    assert!(error.contains(&format!("there is no warehouse at {from_file} yet")), "{error}");
+    sandbox.set("COSTLAKE_CONFIG", "");
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     let default = sandbox.path("costlake-data/warehouse").display().to_string();
     assert!(error.contains(&format!("there is no warehouse at {default} yet")), "{error}");
+    sandbox.unset("COSTLAKE_CONFIG").unset("COSTLAKE_CONCURRENCY");
     // A file, or a directory of something else, is not taken for a warehouse, nor turned into one.
     std::fs::write(sandbox.path("notes.txt"), "not a warehouse").unwrap();
     sandbox.set("COSTLAKE_WAREHOUSE", sandbox.path("notes.txt").display().to_string());
