@@ -93,3 +93,6 @@ FROM moves
 WHERE abs(delta) >= {min_delta:Decimal(38, 9)}
   AND (previous_cost = 0 OR current_cost = 0 OR abs(delta) * 100 >= {min_percent:Decimal(38, 9)} * abs(previous_cost))
 ORDER BY rank
+-- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
+-- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
+SETTINGS join_use_nulls = 1, join_algorithm = 'hash'

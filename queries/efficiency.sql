@@ -67,8 +67,10 @@ WITH
     -- Each project measured, billed, or both: the two joined once (a CTE is evaluated again wherever it is read).
     judged AS
     (
-        SELECT coalesce(m.organization_id, b.organization_id) AS organization_id,
-               coalesce(m.project_id, b.project_id) AS project_id, m.instances_measured AS instances_measured,
+        -- Either side is there: the ids are never NULL, and their type stays String.
+        SELECT assumeNotNull(coalesce(m.organization_id, b.organization_id)) AS organization_id,
+               assumeNotNull(coalesce(m.project_id, b.project_id)) AS project_id,
+               m.instances_measured AS instances_measured,
                m.vcpu_hours_paid AS vcpu_hours_paid, m.vcpu_hours_used AS vcpu_hours_used,
                b.compute_cost AS compute_cost, b.currency AS currency
         FROM measured AS m

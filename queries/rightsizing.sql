@@ -10,7 +10,8 @@
 --                      type's prefix, e.g. PRO2) and architecture, priced in the zone, whose vCPUs keep the peak
 --                      under 80 % and, where a memory series was collected, whose RAM keeps the highest memory
 --                      in use of the window under 80 % too (samples are 5 minutes apart: a spike between them is
---                      not seen); monthly_savings = (current - recommended hourly price) x 730
+--                      not seen), the cheaper of two with as many vCPUs, then the first by name;
+--                      monthly_savings = (current - recommended hourly price) x 730
 --   watch              peak < 35 %: worth a look, no change proposed (monthly_savings 0)
 --   insufficient_data  fewer than 14 days with metrics (or than `days`, if shorter): a new Instance, or
 --                      metrics collected recently
