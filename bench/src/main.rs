@@ -14,7 +14,9 @@
 //!   ./target/release/costlake-bench history [30 90 365]    every report's time in the engine as the history
 //!                                                          grows to that many daily inventory runs (1,000
 //!                                                          servers), against the first run's
-//! (`utilisation` and `history`: `COSTLAKE_BENCH_KEEP` set, to any value, keeps the lake and warehouse when done)
+//!                                                          (`COSTLAKE_BENCH_KEEP` set, to any value, keeps its
+//!                                                          lake and warehouse when it ends, as it does for
+//!                                                          `utilisation`)
 //!   ./target/release/costlake-bench engine-alone DIR LIB   the reference for `costlake sql "SELECT 1"`: chDB
 //!                                                          alone, started on the warehouse DIR as costlake
 //!                                                          starts it, answering SELECT 1 (`utilisation` runs it)
