@@ -154,7 +154,8 @@ fn init_logging(verbose: u8, quiet: bool, stdout_is_free: bool) {
         (false, 1) => "info,costlake=debug,costlake_ingest=debug,costlake_transform=debug,costlake_lake=debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(settings::env_value("COSTLAKE_LOG").unwrap_or_else(|| default.into()));
+    let filter =
+        tracing_subscriber::EnvFilter::new(settings::env_value("COSTLAKE_LOG").unwrap_or_else(|| default.into()));
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let writer = if json && stdout_is_free {
         BoxMakeWriter::new(std::io::stdout)
