@@ -493,6 +493,11 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
+/// This binary on the `--warehouse` given, as a hint starts: `costlake --warehouse …` (see `warehouse_flag`).
+fn invocation_on(given: Option<&str>) -> String {
+    format!("{}{}", invocation(), warehouse_flag(given))
+}
+
 /// The `--warehouse` given, to repeat in a hint: a server's password left out (it is read from
 /// COSTLAKE_CLICKHOUSE_PASSWORD then), a path quoted for the shell.
 fn warehouse_flag(given: Option<&str>) -> String {
@@ -685,7 +690,7 @@ fn list_reports(flag_warehouse: Option<&str>) -> anyhow::Result<()> {
         }
     }
     // As typed here: this binary, and the warehouse the command was given.
-    let me = format!("{}{}", invocation(), warehouse_flag(flag_warehouse));
+    let me = invocation_on(flag_warehouse);
     writeln!(out, "\nRun one: {me} report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
     writeln!(out, "All on one page: {me} report all --format html --output report.html")?;
     out.flush()?;
@@ -745,14 +750,14 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
 /// Warns of a warehouse without runs or with models behind; `flag_warehouse`, the `--warehouse` given, is repeated
 /// in the hints so that they act on this warehouse.
 async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
-    // Only when there is something to say: finding this binary on the PATH is work for every report.
-    let here = || format!("{}{}", invocation(), warehouse_flag(flag_warehouse));
+    // The binary is looked up on the PATH only when there is something to say: that is work for every report.
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
+        let me = invocation();
         tracing::warn!(
-            "the warehouse holds no loaded run yet: load one with `{} run`, {}",
-            here(),
-            or_the_demo(&invocation(), None)
+            "the warehouse holds no loaded run yet: load one with `{me}{} run`, {}",
+            warehouse_flag(flag_warehouse),
+            or_the_demo(&me, None)
         );
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
@@ -762,7 +767,7 @@ async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) 
             "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
              `{} load` to rebuild {pronoun}",
             stale.join(", "),
-            here()
+            invocation_on(flag_warehouse)
         );
     }
     Ok(())
@@ -915,7 +920,7 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
         eprintln!("\n== {heading} (costlake report {name})\n");
         print(&result, args.format, Some(&report), args.wide)?;
     }
-    let here = format!("{}{}", invocation(), warehouse_flag(Some(&settings.warehouse)));
+    let here = invocation_on(Some(&settings.warehouse));
     eprintln!(
         "\nNext: {here} report            (every report: forecast, cost-allocation, ghost-cost, ...)\n      {here} report ghost-resources --format json\n      {here} export focus --format csv --output focus.csv\n      {here} sql \"SELECT resource_type, count() FROM inventory_latest GROUP BY ALL\"",
     );
