@@ -211,6 +211,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         Command::Demo(args) => Some(&args.flags),
         _ => None,
     };
+    remember_given_flags(config.as_deref(), overrides);
     let settings = Settings::load(config, overrides, flags)?;
     let scw = || ScwConfig::load(&|key| std::env::var(key).ok()).map_err(anyhow::Error::from);
     match command {
@@ -231,7 +232,7 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
             run_load(&settings, &scw).await?;
             PartialRun::check(&manifest)
         }
-        Command::Report(args) => report(&settings, args, overrides.warehouse.as_deref()).await,
+        Command::Report(args) => report(&settings, args).await,
         Command::Sql(args) => sql(&settings, args).await,
         Command::Demo(args) => demo(settings, overrides, args).await,
         Command::Config => unreachable!("answered above"),
@@ -388,7 +389,7 @@ fn refuse_embedded(location: &warehouse::WarehouseLocation, reading: bool) -> an
         match EmbeddedState::of(dir) {
             EmbeddedState::Warehouse => {}
             EmbeddedState::Missing if !reading => {}
-            state => bail!(state.refusal(dir, &invocation())),
+            state => bail!(state.refusal(dir)),
         }
     }
     Ok(())
@@ -445,7 +446,8 @@ impl EmbeddedState {
     }
 
     /// Why `dir` is refused, and what to do: check the path; load there, or read the demo's.
-    pub(crate) fn refusal(&self, dir: &std::path::Path, me: &str) -> String {
+    pub(crate) fn refusal(&self, dir: &std::path::Path) -> String {
+        let me = &invocation();
         let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let check = format!("check the path (`{me} config` shows where it comes from)");
         let what = match self {
@@ -462,8 +464,8 @@ impl EmbeddedState {
             }
         };
         format!(
-            "{what}: {check}, load one there with `{me} --warehouse {} run`, {}",
-            shell_quote(&shown.display().to_string()),
+            "{what}: {check}, load one there with `{} run`, {}",
+            loader_on(Some(&shown.display().to_string())),
             or_the_demo(me, Some(&shown))
         )
     }
@@ -493,9 +495,26 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// This binary on the `--warehouse` given, as a hint starts: `costlake --warehouse …` (see `warehouse_flag`).
-fn invocation_on(given: Option<&str>) -> String {
-    format!("{}{}", invocation(), warehouse_flag(given))
+/// This binary on `warehouse` (none: the default), as a read's hint starts: `costlake --warehouse …` (see
+/// `warehouse_flag`).
+fn invocation_on(warehouse: Option<&str>) -> String {
+    format!("{}{}", invocation(), warehouse_flag(warehouse))
+}
+
+/// This binary on the lake and the warehouse given, as a hint to collect or load starts.
+pub(crate) fn loader_on_given() -> String {
+    loader_on(given_flags().warehouse.as_deref())
+}
+
+/// This binary on the lake given and on `warehouse`, as a hint to collect or load starts.
+fn loader_on(warehouse: Option<&str>) -> String {
+    format!("{}{}", invocation(), loader_flags(warehouse))
+}
+
+/// The `--lake` given and `warehouse`, as flags to repeat.
+fn loader_flags(warehouse: Option<&str>) -> String {
+    let lake = given_flags().lake.as_deref().map(|lake| format!(" --lake {}", shell_quote(lake))).unwrap_or_default();
+    format!("{lake}{}", warehouse_flag(warehouse))
 }
 
 /// The `--warehouse` given, to repeat in a hint: a server's password left out (it is read from
@@ -570,10 +589,9 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `flag_warehouse`: the `--warehouse` given, which the list's hints repeat.
-async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
+async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let Some(name) = args.name.clone() else {
-        return list_reports(flag_warehouse);
+        return list_reports();
     };
     if name == "all" {
         if args.format != Format::Html {
@@ -582,7 +600,7 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
         if !args.params.is_empty() || !args.budgets.is_empty() {
             bail!("report all runs every report with its defaults: give -p and --budget to one report");
         }
-        return report_page(settings, args.output.as_deref(), flag_warehouse).await;
+        return report_page(settings, args.output.as_deref()).await;
     }
     let report = costlake_queries::find(&name)?;
     let mut overrides = costlake_queries::parse_params(&args.params)?;
@@ -595,7 +613,7 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
     report.bind(&overrides)?;
     let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    warn_if_empty(warehouse.as_ref(), flag_warehouse).await?;
+    warn_if_empty(warehouse.as_ref()).await?;
     // A project named in -p project= or --budget that the warehouse does not know would match nothing,
     // silently: it is an error naming the projects there are.
     let mut named: Vec<String> =
@@ -618,15 +636,11 @@ async fn report(settings: &Settings, args: ReportArgs, flag_warehouse: Option<&s
 
 /// `costlake report all --format html`: every report with its defaults, the month's daily cost and the run, as
 /// one self-contained page.
-async fn report_page(
-    settings: &Settings,
-    output: Option<&std::path::Path>,
-    flag_warehouse: Option<&str>,
-) -> anyhow::Result<()> {
+async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
     use costlake_queries::html;
     let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
-    warn_if_empty(warehouse.as_ref(), flag_warehouse).await?;
+    warn_if_empty(warehouse.as_ref()).await?;
     let reports = costlake_queries::reports();
     let mut results = Vec::new();
     for report in &reports {
@@ -666,7 +680,7 @@ async fn report_page(
 }
 
 /// `costlake report`: every report, then its parameters, aligned, with their defaults and allowed values.
-fn list_reports(flag_warehouse: Option<&str>) -> anyhow::Result<()> {
+fn list_reports() -> anyhow::Result<()> {
     let reports = costlake_queries::reports();
     let shown = |param: &costlake_queries::ParamSpec| {
         format!("-p {}={}", param.name, if param.default.is_empty() { "''" } else { &param.default })
@@ -689,8 +703,8 @@ fn list_reports(flag_warehouse: Option<&str>) -> anyhow::Result<()> {
             writeln!(out, "    {:<param_width$}  {}{allowed}", shown(param), param.help)?;
         }
     }
-    // As typed here: this binary, and the warehouse the command was given.
-    let me = invocation_on(flag_warehouse);
+    // As typed here: this binary, and the flags the command was given.
+    let me = invocation_on(given_flags().warehouse.as_deref());
     writeln!(out, "\nRun one: {me} report <name> [-p name=value ...] [--format table|json|csv|markdown|html]")?;
     writeln!(out, "All on one page: {me} report all --format html --output report.html")?;
     out.flush()?;
@@ -747,16 +761,16 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
     crate::export::export(warehouse.as_ref(), args).await
 }
 
-/// Warns of a warehouse without runs or with models behind; `flag_warehouse`, the `--warehouse` given, is repeated
-/// in the hints so that they act on this warehouse.
-async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) -> anyhow::Result<()> {
+/// Warns of a warehouse without runs or with models behind; the hints repeat the flags given, so that they act on
+/// this warehouse.
+async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     // The binary is looked up on the PATH only when there is something to say: that is work for every report.
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
         let me = invocation();
         tracing::warn!(
             "the warehouse holds no loaded run yet: load one with `{me}{} run`, {}",
-            warehouse_flag(flag_warehouse),
+            loader_flags(given_flags().warehouse.as_deref()),
             or_the_demo(&me, None)
         );
     }
@@ -767,7 +781,7 @@ async fn warn_if_empty(warehouse: &dyn Warehouse, flag_warehouse: Option<&str>) 
             "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
              `{} load` to rebuild {pronoun}",
             stale.join(", "),
-            invocation_on(flag_warehouse)
+            loader_on_given()
         );
     }
     Ok(())
@@ -1009,9 +1023,46 @@ fn start_clean(dir: &std::path::Path, own_lake: bool, own_warehouse: bool) -> an
     Ok(())
 }
 
+/// The global flags this process was given, as its hints repeat them to work as printed. Flags only: a variable
+/// is the shell's to keep.
+#[derive(Default)]
+struct GivenFlags {
+    config: Option<String>,
+    chdb_lib: Option<String>,
+    lake: Option<String>,
+    warehouse: Option<String>,
+}
+
+static GIVEN_FLAGS: std::sync::OnceLock<GivenFlags> = std::sync::OnceLock::new();
+
+fn remember_given_flags(config: Option<&std::path::Path>, overrides: &Overrides) {
+    let _ = GIVEN_FLAGS.set(GivenFlags {
+        config: config.map(|path| path.display().to_string()),
+        chdb_lib: overrides.chdb_lib.as_ref().map(|path| path.display().to_string()),
+        lake: overrides.lake.clone(),
+        warehouse: overrides.warehouse.clone(),
+    });
+}
+
+fn given_flags() -> &'static GivenFlags {
+    GIVEN_FLAGS.get_or_init(GivenFlags::default)
+}
+
 /// How to call this same binary in the hints, so that they work as printed: `costlake` when that is what the
-/// PATH finds, else its path from the current directory (`./target/debug/costlake` after `make demo`).
+/// PATH finds, else its path from the current directory (`./target/debug/costlake` after `make demo`); then the
+/// `--config` and `--chdb-lib` given, which every command needs again. The lake and the warehouse are each hint's
+/// own to add: `loader_on`, `invocation_on`.
 pub(crate) fn invocation() -> String {
+    let given = given_flags();
+    let flags: String = [("config", &given.config), ("chdb-lib", &given.chdb_lib)]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| format!(" --{name} {}", shell_quote(value))))
+        .collect();
+    format!("{}{flags}", binary())
+}
+
+/// This binary as a shell word: `costlake`, or its path (see `invocation`).
+fn binary() -> String {
     let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else { return "costlake".into() };
     let on_path = std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| dir.join("costlake").canonicalize().is_ok_and(|found| found == exe))

@@ -172,15 +172,15 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
     }
     let Some(engine) = engine else {
         let (dir, state) = not_made.expect("either opened or not made yet");
-        let me = crate::commands::invocation();
         checks.push(Check::new(
             "warehouse",
             match state {
                 EmbeddedState::Missing => Verdict::Ok(format!(
-                    "none at {} yet: the first `{me} run` (or `load`) creates it there",
-                    std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()).display()
+                    "none at {} yet: the first `{} run` (or `load`) creates it there",
+                    std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()).display(),
+                    crate::commands::loader_on_given()
                 )),
-                other => Verdict::Fail(other.refusal(&dir, &me)),
+                other => Verdict::Fail(other.refusal(&dir)),
             },
         ));
         return checks;
@@ -191,7 +191,9 @@ async fn warehouse(settings: &Settings) -> Vec<Check> {
         let version = String::from_utf8_lossy(&version).trim().to_string();
         let schema = costlake_transform::migrate::status(engine.as_ref()).await.map_err(|e| e.to_string())?;
         let schema = match (schema.applied, schema.pending) {
-            (0, _) => "empty: the first `costlake run` (or `load`) creates its tables".to_string(),
+            (0, _) => {
+                format!("empty: the first `{} run` (or `load`) creates its tables", crate::commands::loader_on_given())
+            }
             (applied, 0) => format!("schema current ({applied} migrations)"),
             (applied, pending) => {
                 format!("{applied} migrations applied, {pending} pending: the next load applies them")

@@ -130,8 +130,10 @@ pub async fn serve(engine: Box<dyn Warehouse>, options: ServeOptions) -> anyhow:
         .await?;
     if String::from_utf8_lossy(&tables).trim() != "1" {
         bail!(
-            "the warehouse {} holds no costlake data yet: run `costlake run` (or `costlake demo`) first",
-            engine.describe()
+            "the warehouse {} holds no costlake data yet: run `{} run` (or `{} demo`) first",
+            engine.describe(),
+            crate::commands::loader_on_given(),
+            crate::commands::invocation()
         );
     }
     engine.execute("SET readonly = 2", &[]).await.context("cannot make the session read-only")?;

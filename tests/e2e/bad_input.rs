@@ -327,6 +327,31 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     assert_eq!(empty.json(), serde_json::json!([]));
     assert!(empty.stderr.contains("no loaded run yet: load one with `"), "{}", empty.stderr);
     assert!(empty.stderr.contains(&format!(" --warehouse {at} run`")), "{}", empty.stderr);
+    // Where only flags say where things are (no variable for the library or the lake), the hint repeats them all,
+    // quoted for the shell, and works as printed: it collects and loads, and the report then reads the run.
+    let simulator = common::simulator("servers=20").await;
+    sandbox.use_simulator(&simulator);
+    sandbox.set("COSTLAKE_SOURCES", "account,instance,catalog").unset("COSTLAKE_CHDB_LIB").unset("COSTLAKE_LAKE");
+    std::fs::write(sandbox.path("my settings.toml"), "concurrency = 3\n").unwrap();
+    let library = costlake_tests::engine::chdb_library().display().to_string();
+    let given = ["--config", "my settings.toml", "--chdb-lib", &library, "--lake", "my lake", "--warehouse", &at];
+    let report: Vec<&str> = given.iter().chain(&["report", "ghost-resources", "--format", "json"]).copied().collect();
+    let empty = sandbox.ok(&report).await;
+    let hint = empty.stderr.split("load one with `").nth(1).and_then(|rest| rest.split('`').next()).unwrap();
+    let flags = format!(" --config 'my settings.toml' --chdb-lib {library} --lake 'my lake' --warehouse {at} run");
+    assert!(hint.ends_with(&flags), "{hint}");
+    let run = sandbox.run_line(hint).await;
+    assert_eq!(run.code, Some(0), "{hint}\n{}", run.stderr);
+    assert!(sandbox.path("my lake").is_dir(), "the run wrote to the lake given");
+    let found = sandbox.ok(&report).await;
+    assert!(
+        !found.json().as_array().unwrap().is_empty() && !found.stderr.contains("no loaded run"),
+        "{}",
+        found.stderr
+    );
+    let list = sandbox.ok(&given.iter().chain(&["report"]).copied().collect::<Vec<&str>>()).await.stdout;
+    let reads = format!(" --config 'my settings.toml' --chdb-lib {library} --warehouse {at} report <name>");
+    assert!(list.contains(&reads), "{list}");
     // A server's password given in the URL is not repeated in a hint.
     let list = sandbox.ok(&["--warehouse", "http://costlake:s3cret@127.0.0.1:1/costlake", "report"]).await.stdout;
     assert!(list.contains(" --warehouse http://costlake@127.0.0.1:1/costlake report <name>"), "{list}");

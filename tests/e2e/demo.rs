@@ -48,12 +48,15 @@ fn readme_demo() -> (String, Vec<String>) {
 async fn the_demo_prints_what_the_readme_shows_its_hints_work_as_printed_and_it_starts_clean() {
     let mut sandbox = Sandbox::new(BIN);
     sandbox.set("COLUMNS", "120");
+    // The library given as a flag, not in the environment: the hints must repeat it to work.
+    sandbox.unset("COSTLAKE_CHDB_LIB");
+    let library = costlake_tests::engine::chdb_library().display().to_string();
     let dir = sandbox.path("demo");
     let dir = dir.to_str().unwrap();
     let (day, readme) = readme_demo();
     assert!(readme.len() > 40, "{readme:?}");
     let knobs = format!("today={day}");
-    let first = sandbox.ok(&["demo", "--dir", dir, "--sim", &knobs]).await;
+    let first = sandbox.ok(&["--chdb-lib", &library, "demo", "--dir", dir, "--sim", &knobs]).await;
     assert!(first.stderr.contains("Instances planted for the utilisation reports"), "{}", first.stderr);
     let printed: std::collections::HashSet<&str> = first.stdout.lines().chain(first.stderr.lines()).collect();
     for line in &readme {
@@ -86,7 +89,7 @@ async fn the_demo_prints_what_the_readme_shows_its_hints_work_as_printed_and_it_
 
     // A second demo replaces the first one's lake and warehouse instead of adding its runs to them: three
     // replayed days and one full collection, not 36 more.
-    sandbox.ok(&["demo", "--dir", dir, "--sim", "servers=20", "--billing-days", "3"]).await;
+    sandbox.ok(&["--chdb-lib", &library, "demo", "--dir", dir, "--sim", "servers=20", "--billing-days", "3"]).await;
     let mut reader = Sandbox::new(BIN);
     reader.set("COSTLAKE_WAREHOUSE", format!("{dir}/warehouse"));
     assert_eq!(scalar(&reader, "SELECT count() FROM runs").await, 4, "the demo started clean");
