@@ -106,6 +106,16 @@ async fn lake(settings: &Settings, scw: Option<&ScwConfig>) -> Check {
             }
         };
         let location = settings.lake_location(scw).map_err(|e| e.to_string())?;
+        // A local lake's directories that are not there yet: the probe makes them, and they go with it.
+        let made = match &location {
+            costlake_lake::LakeLocation::Local(dir) => dir
+                .ancestors()
+                .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+                .map(|d| d.to_path_buf())
+                .collect(),
+            costlake_lake::LakeLocation::S3 { .. } => Vec::new(),
+        };
+        let _made = RemoveIfEmpty(made);
         let lake = Lake::open(&location).map_err(|e| e.to_string())?;
         // At the root, not in a folder: a local lake keeps no empty directory behind.
         let probe = Path::from(format!("_costlake-doctor-probe-{}", uuid::Uuid::new_v4()));
@@ -124,6 +134,17 @@ async fn lake(settings: &Settings, scw: Option<&ScwConfig>) -> Check {
     }
     .await;
     Check::new("lake", verdict.map_or_else(Verdict::Fail, Verdict::Ok))
+}
+
+/// Directories, innermost first, removed on drop if they are empty: never anything someone put there.
+struct RemoveIfEmpty(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveIfEmpty {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// The engine's library (embedded), then the warehouse: connect, version, schema.

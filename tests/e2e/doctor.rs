@@ -45,9 +45,9 @@ async fn doctor_passes_every_check_with_good_settings_and_leaves_nothing_behind(
     assert!(checks["warehouse"].1.contains(" run` (or `load`) creates it there"), "{:?}", checks["warehouse"]);
     assert!(!sandbox.path("warehouse").exists(), "doctor made the warehouse");
     assert!(checks["block"].1.contains("/block/v1/zones/fr-par-1/volumes"), "{:?}", checks["block"]);
-    // Nothing left: no temporary token, no object in the lake.
+    // Nothing left: no temporary token, no object in the lake, not even the lake's directory, which was not there.
     assert!(simulator.cockpit_live_tokens().is_empty());
-    assert_eq!(sandbox.files_under("lake"), Vec::<std::path::PathBuf>::new());
+    assert!(!sandbox.path("lake").exists(), "doctor left the lake's directory");
 
     // After a run, the schema is current.
     let mut sandbox = sandbox;
@@ -56,6 +56,7 @@ async fn doctor_passes_every_check_with_good_settings_and_leaves_nothing_behind(
     let checks = verdicts(&sandbox.ok(&["doctor"]).await);
     assert!(checks["warehouse"].1.contains("schema current"), "{:?}", checks["warehouse"]);
     assert_eq!(checks.len(), 6, "only the products selected are checked: {checks:?}");
+    assert!(!sandbox.files_under("lake").is_empty(), "a lake that was there stays, with its runs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
