@@ -9,8 +9,11 @@
 -- floating point. Consecutive anomalous days make one anomaly, reported with its start date, expected and actual
 -- euros, and the SKUs behind the excess (up to three: each SKU's cost over the anomaly's days against its own
 -- daily mean of the 28 days before, so their sum need not equal the weekday-based excess).
--- A series with under 21 days of history is compared as a normalised month instead (month to date / elapsed
--- days x days of last month, against last month's total), on the as_of day.
+-- Only observed days count: a day whose cost was spread evenly over several days (spread_days > 1 in
+-- billing_daily: the first collection of a month spreads its month to date, a missed collection its two days) says
+-- nothing of that day, so it is neither examined nor part of a baseline. A series with under 21 observed days in
+-- the 28 before as_of (a young one, or one collected daily for under three weeks) is compared as a normalised month
+-- instead (month to date / elapsed days x days of last month, against last month's total), on the as_of day.
 --
 -- @param as_of String = ''  the last day examined, YYYY-MM-DD ('' for the newest day with data)
 -- @param days UInt32 = 30  how many days before as_of to examine
@@ -29,7 +32,7 @@ WITH
     (
         SELECT d.organization_id AS organization_id, d.project_id AS project_id,
                coalesce(d.product_name, d.sku) AS service, d.sku AS sku, d.day AS day, d.cost AS cost,
-               d.currency AS currency
+               d.currency AS currency, d.spread_days AS spread_days
         FROM billing_daily AS d
         WHERE d.charge_class = ''
           AND ({organization:String} = '' OR d.organization_id = {organization:String})
@@ -39,7 +42,8 @@ WITH
     anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM usage), toDate({as_of:String})) AS day),
     series_daily AS
     (
-        SELECT organization_id, project_id, service, day, sum(cost) AS cost, any(currency) AS currency
+        SELECT organization_id, project_id, service, day, sum(cost) AS cost, any(currency) AS currency,
+               max(spread_days) > 1 AS estimated
         FROM usage
         WHERE day <= (SELECT day FROM anchor)
         GROUP BY organization_id, project_id, service, day
@@ -49,17 +53,19 @@ WITH
     series AS
     (
         SELECT organization_id, project_id, service, min(day) AS first_day, any(currency) AS currency,
-               mapFromArrays(groupArray(day), groupArray(cost)) AS costs
+               mapFromArrays(groupArray(day), groupArray(cost)) AS costs, groupArrayIf(day, estimated) AS estimated_days
         FROM series_daily
         GROUP BY organization_id, project_id, service
     ),
-    -- Each examined day with the days before it in its 28-day window, from the series' first day on: a day
-    -- without cost is a zero, not a gap (a map answers 0 for a day it does not hold).
+    -- Each examined day with the observed days before it in its 28-day window, from the series' first day on: a
+    -- day without cost is a zero, not a gap (a map answers 0 for a day it does not hold).
     windows AS
     (
         SELECT organization_id, project_id, service, day, costs[day] AS actual,
-               arrayMap(i -> day - least(28, dateDiff('day', first_day, day)) + i,
-                        range(toUInt32(least(28, dateDiff('day', first_day, day))))) AS past_days,
+               NOT has(estimated_days, day) AS observed,
+               arrayFilter(d -> NOT has(estimated_days, d),
+                           arrayMap(i -> day - least(28, dateDiff('day', first_day, day)) + i,
+                                    range(toUInt32(least(28, dateDiff('day', first_day, day)))))) AS past_days,
                arrayMap(d -> costs[d], past_days) AS past_costs,
                arrayMap(d -> toDayOfWeek(d), past_days) AS past_weekdays
         FROM series
@@ -69,7 +75,7 @@ WITH
     ),
     stats AS
     (
-        SELECT organization_id, project_id, service, day, actual, length(past_days) AS history_days,
+        SELECT organization_id, project_id, service, day, actual, observed, length(past_days) AS history_days,
                -- The mean of each weekday (1 = Monday) over the window.
                arrayMap(k -> arraySum(arrayFilter((c, w) -> w = k, past_costs, past_weekdays))
                              / greatest(countEqual(past_weekdays, k), 1), range(1, 8)) AS means,
@@ -84,7 +90,7 @@ WITH
                s.actual - expected AS excess,
                if(s.variance > 0, toFloat64(s.actual - expected) / sqrt(toFloat64(s.variance)), NULL) AS z
         FROM stats AS s
-        WHERE s.history_days >= 21
+        WHERE s.observed AND s.history_days >= 21
           AND s.actual - expected >= {min_delta:Decimal(38, 9)}
           AND (expected = 0 OR (s.actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected)
           AND s.actual > expected
@@ -104,7 +110,7 @@ WITH
         )
         GROUP BY organization_id, project_id, service, island
     ),
-    -- Short histories: this month normalised to last month's length, against last month's total.
+    -- Short observed histories: this month normalised to last month's length, against last month's total.
     normalised AS
     (
         SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
@@ -116,7 +122,8 @@ WITH
         FROM series AS s
         CROSS JOIN anchor AS a
         ARRAY JOIN mapKeys(s.costs) AS cost_day, mapValues(s.costs) AS cost
-        WHERE dateDiff('day', s.first_day, a.day) < 21
+        WHERE least(28, dateDiff('day', s.first_day, a.day))
+              - arrayCount(d -> d >= a.day - 28 AND d < a.day, s.estimated_days) < 21
         GROUP BY s.organization_id, s.project_id, s.service, a.day
         HAVING expected > 0
            AND actual - expected >= {min_delta:Decimal(38, 9)}

@@ -1,6 +1,7 @@
 //! The cost-anomalies rules on the real engine, from hand-written daily series: the z-score threshold is
 //! decided exactly (a float square root would miss an excess of exactly 3 sigma), and a series with under 21
-//! days of history is compared as a normalised month.
+//! days of history is compared as a normalised month. A day whose cost was spread evenly over several (a first
+//! collection, a missed one) is neither examined nor part of a baseline.
 
 use std::str::FromStr;
 
@@ -17,13 +18,19 @@ fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-/// Daily usage costs of one (project, service, SKU), written straight into billing_daily.
+/// Daily usage costs of one (project, service, SKU), observed day by day, written straight into billing_daily.
 async fn series(warehouse: &dyn Warehouse, project: &str, service: &str, days: &[(NaiveDate, Decimal)]) {
+    let observed: Vec<(NaiveDate, Decimal, u32)> = days.iter().map(|(day, cost)| (*day, *cost, 1)).collect();
+    spread_series(warehouse, project, service, &observed).await;
+}
+
+/// The same with each day's `spread_days`: over 1, the day's cost is its share of a difference spread evenly.
+async fn spread_series(warehouse: &dyn Warehouse, project: &str, service: &str, days: &[(NaiveDate, Decimal, u32)]) {
     let rows: Vec<String> = days
         .iter()
-        .map(|(day, cost)| {
+        .map(|(day, cost, spread)| {
             format!(
-                r#"{{"organization_id":"org-1","billing_period":"{}","day":"{day}","project_id":"{project}","sku":"/{service}/sku","product_name":"{service}","currency":"EUR","cost":"{cost}","quantity":"1","charge_class":"","spread_days":1,"late":false,"observed_at":"2026-11-11 04:00:00"}}"#,
+                r#"{{"organization_id":"org-1","billing_period":"{}","day":"{day}","project_id":"{project}","sku":"/{service}/sku","product_name":"{service}","currency":"EUR","cost":"{cost}","quantity":"1","charge_class":"","spread_days":{spread},"late":false,"observed_at":"2026-11-11 04:00:00"}}"#,
                 day.format("%Y-%m-01")
             )
         })
@@ -100,5 +107,64 @@ async fn the_z_threshold_is_exact_and_short_histories_use_a_normalised_month() {
     // The floors still hold: the default 10 euros and 20 % leave the 0.3 excess out.
     let defaults = rows(&run(&warehouse, &report, &params[..2]).await.unwrap());
     assert_eq!(defaults.iter().map(|r| r["project_id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["p-young"]);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_whose_cost_was_spread_are_neither_examined_nor_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate(&warehouse).await.unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+    let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+
+    // A first collection on November 11: October's total spread over its 31 days (10 a day), November's ten days
+    // over theirs (30 a day). Flat days would make a zero spread and every November day a day-one anomaly.
+    let mut first: Vec<(NaiveDate, Decimal, u32)> =
+        day(10, 1).iter_days().take(31).map(|date| (date, d("10"), 31)).collect();
+    first.extend(day(11, 1).iter_days().take(10).map(|date| (date, d("30"), 10)));
+    spread_series(&warehouse, "p-first", "First", &first).await;
+
+    // Collected daily for 28 days, but for one missed day (its difference split over two days, 20 each, which an
+    // observed day would make an anomaly), then 12 on as_of against the weekday's mean of 10.
+    let mut daily: Vec<(NaiveDate, Decimal, u32)> = (1..=28)
+        .map(|back: i64| {
+            let week = (back - 1) / 7;
+            let missed = back == 4 || back == 5;
+            let cost = if missed {
+                d("20")
+            } else if week % 2 == 0 {
+                d("10.1")
+            } else {
+                d("9.9")
+            };
+            (as_of - Duration::days(back), cost, if missed { 2 } else { 1 })
+        })
+        .collect();
+    daily.push((as_of, d("12"), 1));
+    spread_series(&warehouse, "p-daily", "Daily", &daily).await;
+
+    let report = find("cost-anomalies").unwrap();
+    let params: Vec<(String, String)> =
+        [("as_of", as_of.to_string()), ("days", "10".into()), ("min_delta", "0".into()), ("min_percent", "0".into())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    let found = rows(&run(&warehouse, &report, &params).await.unwrap());
+
+    // The spread series: no day examined; the month normalised against October's total.
+    let first: Vec<_> = found.iter().filter(|r| r["project_id"] == "p-first").collect();
+    assert_eq!(first.len(), 1, "{found:?}");
+    assert_eq!(first[0]["method"], "normalized_month");
+    assert_eq!((money(first[0], "expected"), money(first[0], "actual")), (d("310"), d("930")));
+
+    // The daily series: its two spread days are not anomalies, nor in the baseline; as_of is, against the mean of
+    // its weekday (10), and the 26 observed days are enough history.
+    let daily: Vec<_> = found.iter().filter(|r| r["project_id"] == "p-daily").collect();
+    assert_eq!(daily.len(), 1, "{found:?}");
+    assert_eq!(daily[0]["method"], "weekday_baseline");
+    assert_eq!(daily[0]["start_date"], as_of.to_string());
+    assert_eq!((money(daily[0], "expected"), money(daily[0], "actual")), (d("10"), d("12")));
+    assert_eq!(found.len(), 2, "{found:?}");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
