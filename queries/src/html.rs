@@ -252,10 +252,10 @@ fn sums(set: &ResultSet, key: &str, amount: &str) -> Vec<(String, Decimal)> {
 
 fn table(id: &str, heading: &str, description: &str, set: &ResultSet) -> String {
     let mut html = format!(
-        "<section class=\"report\" id=\"report-{}\"><h2>{}</h2><p>{}</p>",
+        "<section class=\"report\" id=\"report-{}\"><h2>{}</h2><p class=\"about\">{}</p>",
         escape(id),
         escape(heading),
-        escape(description.lines().next().unwrap_or(""))
+        escape(description)
     );
     if set.rows.is_empty() {
         html.push_str("<p class=\"empty\">No rows.</p>");
@@ -282,7 +282,8 @@ figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.4em}svg.chart te
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1em}.swatch{display:inline-block;width:10px;\
 height:10px;margin-right:4px}table{border-collapse:collapse;margin:.5em 0 2em;font-size:12px}th,td{border:1px \
 solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3;cursor:pointer}\
-th.asc::after{content:' ▲'}th.desc::after{content:' ▼'}.charts{display:flex;flex-wrap:wrap;gap:2em}";
+th.asc::after{content:' ▲'}th.desc::after{content:' ▼'}.charts{display:flex;flex-wrap:wrap;gap:2em}\
+p.about{white-space:pre-wrap;color:#444;max-width:60em}";
 
 /// Sorting by a column on a click on its header (numbers as numbers), and a mark that the script ran.
 const SCRIPT: &str = "document.querySelectorAll('table.sortable').forEach(function(table){\
@@ -295,24 +296,25 @@ return asc?c:-c});rows.forEach(function(r){body.appendChild(r)})})})});document.
 
 /// The whole page.
 pub fn render(page: &Page) -> String {
+    let about = match &page.run {
+        Some(run) => format!(
+            "Organisation <code>{}</code>, from run <code id=\"run-id\">{}</code> collected at {} UTC; page built {} UTC.",
+            escape(&run.organization_id),
+            escape(&run.run_id),
+            escape(&run.snapshot_at),
+            escape(&page.generated_at)
+        ),
+        None => format!("No run loaded yet; page built {} UTC.", escape(&page.generated_at)),
+    };
+    render_about(page, &about)
+}
+
+/// The page, `about` (HTML) saying what it was built from.
+fn render_about(page: &Page, about: &str) -> String {
     let mut html =
         String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>costlake report</title>");
     let _ = write!(html, "<style>{STYLE}</style></head><body><header><h1>costlake: where the money goes</h1>");
-    match &page.run {
-        Some(run) => {
-            let _ = write!(
-                html,
-                "<p>Organisation <code>{}</code>, from run <code id=\"run-id\">{}</code> collected at {} UTC; page built {} UTC.</p>",
-                escape(&run.organization_id),
-                escape(&run.run_id),
-                escape(&run.snapshot_at),
-                escape(&page.generated_at)
-            );
-        }
-        None => {
-            let _ = write!(html, "<p>No run loaded yet; page built {} UTC.</p>", escape(&page.generated_at));
-        }
-    }
+    let _ = write!(html, "<p>{about}</p>");
     html.push_str("</header><div class=\"charts\">");
     html.push_str(&daily_chart(page.daily));
     for (report, set) in &page.reports {
@@ -346,9 +348,11 @@ pub fn render(page: &Page) -> String {
 pub fn render_one(set: &ResultSet, report: Option<&Report>, generated_at: &str) -> String {
     let empty = ResultSet { columns: Vec::new(), rows: Vec::new() };
     match report {
-        Some(report) => {
-            render(&Page { run: None, generated_at: generated_at.into(), daily: &empty, reports: vec![(report, set)] })
-        }
+        // Rendered from the report's rows alone: the run they come from is not known here, so not stated.
+        Some(report) => render_about(
+            &Page { run: None, generated_at: generated_at.into(), daily: &empty, reports: vec![(report, set)] },
+            &format!("Page built {} UTC.", escape(generated_at)),
+        ),
         None => format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>costlake</title><style>{STYLE}</style></head><body>{}<script>{SCRIPT}</script></body></html>\n",
             table("sql", "costlake sql", "", set)

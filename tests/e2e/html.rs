@@ -112,6 +112,19 @@ async fn the_html_report_draws_in_a_browser_and_shows_the_reports_numbers() {
     assert!(dom.contains("data-sortable=\"ready\""), "the page's script did not run");
     let runs = sandbox.ok(&["sql", "SELECT run_id FROM runs ORDER BY snapshot_at DESC LIMIT 1", "-f", "json"]).await;
     assert!(dom.contains(runs.json()[0]["run_id"].as_str().unwrap()), "the page names the run it was built from");
+    // Each report's description is there whole, down to its last line (it was cut after its first).
+    let last_lines: Vec<String> = costlake_queries::reports()
+        .iter()
+        .map(|report| report.description.lines().last().unwrap().trim().to_string())
+        .filter(|line| !line.contains(['&', '<', '>']))
+        .collect();
+    assert!(last_lines.len() > 5, "{last_lines:?}");
+    for line in &last_lines {
+        assert!(dom.contains(line.as_str()), "the page lacks the description's line {line:?}");
+    }
+    // A report's page of its own is built from its rows alone: it does not say that no run is loaded.
+    let one = sandbox.ok(&["report", "ghost-resources", "--format", "html"]).await.stdout;
+    assert!(!one.contains("No run loaded") && one.contains("Page built "), "{one:.600}");
 
     // Every report's table holds exactly its JSON rows, cell by cell.
     let mut answers = BTreeMap::new();
