@@ -11,7 +11,7 @@
 -- projection after it; it is empty when the month ends under budget.
 --
 -- @param as_of String = ''  the last complete day, YYYY-MM-DD ('' for the newest day with data)
--- @param budgets Map(String, Decimal(38, 9)) = {}  budget per project id or name, '*' for the organisation
+-- @param budgets Map(String, Decimal(38, 9)) = {}  budget per project id or name, '*' for the organisation (or --budget web-shop=500)
 -- @param organization String = ''  only this organisation ('' for all)
 -- @param project String = ''  only this project, by id or name ('' for all)
 -- @money month_to_date currency

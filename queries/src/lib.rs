@@ -196,6 +196,16 @@ impl Report {
                     value: value.clone(),
                 });
             }
+            // A map travels in ClickHouse's own text form; JSON's double quotes are the usual slip.
+            if spec.ty.starts_with("Map(") && !(value.starts_with('{') && value.ends_with('}') && !value.contains('"'))
+            {
+                return Err(ReportError::BadParam {
+                    report: self.name.clone(),
+                    name: name.clone(),
+                    ty: "a map in single quotes, such as {'web-shop':500,'*':2000}".into(),
+                    value: value.clone(),
+                });
+            }
             if let Some((low, high)) = integer_range(&spec.ty)
                 && !value.parse::<i128>().is_ok_and(|v| (low..=high).contains(&v))
             {
@@ -223,15 +233,12 @@ impl Report {
     }
 }
 
-/// `YYYY-MM-DD` with a plausible month and day (the engine checks the calendar).
+/// `YYYY-MM-DD`, a day of the calendar: the engine would read 2026-02-30 as 2026-03-02.
 fn chrono_like_date(value: &str) -> Option<()> {
-    let parts: Vec<&str> = value.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return None };
-    let ok = y.len() == 4
-        && y.parse::<u16>().is_ok()
-        && m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m))
-        && d.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d));
-    ok.then_some(())
+    let [y, m, d] = value.split('-').collect::<Vec<&str>>()[..] else { return None };
+    let (year, month, day) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);
+    (y.len() == 4 && m.len() == 2 && d.len() == 2).then_some(())?;
+    chrono::NaiveDate::from_ymd_opt(year, month, day).map(|_| ())
 }
 
 /// Every report shipped with costlake, sorted by name.
@@ -349,6 +356,19 @@ mod tests {
         assert!(bad.contains("an integer from 0 to 4294967295 (UInt32)") && bad.contains("-5"), "{bad}");
         assert!(report.bind(&[("min_snapshot_age_days".into(), "4294967296".into())]).is_err());
         assert!(report.bind(&[("min_snapshot_age_days".into(), "30".into())]).is_ok());
+    }
+
+    #[test]
+    fn dates_must_be_days_of_the_calendar_and_maps_in_the_engines_form() {
+        let forecast = find("forecast").unwrap();
+        for bad in ["2026-02-30", "2026-13-01", "2026-1-5", "yesterday"] {
+            let error = forecast.bind(&[("as_of".into(), bad.into())]).unwrap_err().to_string();
+            assert!(error.contains("YYYY-MM-DD"), "{bad}: {error}");
+        }
+        assert!(forecast.bind(&[("as_of".into(), "2028-02-29".into())]).is_ok());
+        let error = forecast.bind(&[("budgets".into(), r#"{"web-shop":2500}"#.into())]).unwrap_err().to_string();
+        assert!(error.contains("{'web-shop':500,'*':2000}"), "{error}");
+        assert!(forecast.bind(&[("budgets".into(), "{'web-shop':2500}".into())]).is_ok());
         assert_eq!(integer_range("Int8"), Some((-128, 127)));
         assert_eq!(integer_range("String"), None);
     }
