@@ -19,9 +19,9 @@ pub struct ExportArgs {
     /// What to export
     #[arg(value_enum)]
     what: ExportKind,
-    /// csv or parquet
-    #[arg(long, short, default_value = "csv")]
-    format: ExportFormat,
+    /// csv or parquet [default: parquet for an --output ending in .parquet, else csv]
+    #[arg(long, short)]
+    format: Option<ExportFormat>,
     /// File to write (written whole, then renamed into place); stdout when absent (CSV only)
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -97,7 +97,12 @@ async fn append(sink: Sink, chunk: Bytes) -> anyhow::Result<Sink> {
 
 pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Result<()> {
     let ExportKind::Focus = args.what;
-    if args.format == ExportFormat::Parquet && args.output.is_none() {
+    let format = args.format.unwrap_or_else(|| {
+        let parquet =
+            args.output.as_ref().and_then(|p| p.extension()).is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        if parquet { ExportFormat::Parquet } else { ExportFormat::Csv }
+    });
+    if format == ExportFormat::Parquet && args.output.is_none() {
         bail!("Parquet is binary: give a file with --output (CSV can go to stdout)");
     }
     // Only the bounds given become conditions: ClickHouse evaluates both sides of an OR, so an empty date
@@ -115,6 +120,13 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
         params.push((name.to_string(), value.to_string()));
         conditions.push(condition);
     }
+    if let (Some(from), Some(to)) = (&args.from, &args.to)
+        && !from.is_empty()
+        && !to.is_empty()
+        && from > to
+    {
+        bail!("--from {from} is after --to {to}: nothing could be exported");
+    }
     let filter = |extra: &str| {
         let all: Vec<&str> = conditions.iter().copied().chain((!extra.is_empty()).then_some(extra)).collect();
         if all.is_empty() { String::new() } else { format!("WHERE {}", all.join(" AND ")) }
@@ -126,9 +138,31 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
     );
     let months = warehouse.query(&months_sql, &params, "TabSeparated").await?;
     let months: Vec<String> = String::from_utf8_lossy(&months).lines().map(str::to_string).collect();
+    if months.is_empty() {
+        let held = warehouse
+            .query(
+                "SELECT min(toDate(ChargePeriodStart)), max(toDate(ChargePeriodStart)), count() FROM focus_costs",
+                &[],
+                "TabSeparated",
+            )
+            .await?;
+        let held = String::from_utf8_lossy(&held).into_owned();
+        let held: Vec<&str> = held.trim().split('\t').collect();
+        let what = match held.as_slice() {
+            [_, _, "0"] | [] => "the warehouse holds no charges yet".to_string(),
+            [first, last, _] => format!("the warehouse holds charges from {first} to {last}"),
+            _ => "the warehouse holds none in that range".to_string(),
+        };
+        tracing::warn!("no charges to export: {what}; only the columns are written");
+    }
 
-    let partial = args.output.as_ref().map(|path| path.with_extension("partial"));
-    let written = write(warehouse, &args, &months, &params, &filter, partial.as_deref()).await;
+    // Beside the file, whole name and all (focus.csv.partial), renamed into place once complete.
+    let partial = args.output.as_ref().map(|path| {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    });
+    let written = write(warehouse, &args, format, &months, &params, &filter, partial.as_deref()).await;
     if let Err(error) = written {
         // Nothing half-written stays behind.
         if let Some(partial) = &partial {
@@ -138,26 +172,33 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
     }
     if let (Some(partial), Some(path)) = (&partial, &args.output) {
         std::fs::rename(partial, path).with_context(|| format!("cannot write {}", path.display()))?;
-        let kind = if args.format == ExportFormat::Parquet { "Parquet" } else { "CSV" };
+        let kind = if format == ExportFormat::Parquet { "Parquet" } else { "CSV" };
         eprintln!("wrote FOCUS 1.2 ({kind}, {} billing months) to {}", months.len(), path.display());
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write(
     warehouse: &dyn Warehouse,
     args: &ExportArgs,
+    export_format: ExportFormat,
     months: &[String],
     params: &[(String, String)],
     filter: &dyn Fn(&str) -> String,
     partial: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let mut sink = match (partial, args.format) {
-        (Some(path), ExportFormat::Csv) => Sink::Csv(Box::new(std::io::BufWriter::new(create(path)?))),
-        (Some(path), ExportFormat::Parquet) => Sink::Parquet(None, create(path)?),
+    // An error names the file asked for, not its temporary name.
+    let create_partial = |partial: &Path| {
+        let asked = args.output.as_deref().unwrap_or(partial);
+        File::create(partial).with_context(|| format!("cannot write {}", asked.display()))
+    };
+    let mut sink = match (partial, export_format) {
+        (Some(path), ExportFormat::Csv) => Sink::Csv(Box::new(std::io::BufWriter::new(create_partial(path)?))),
+        (Some(path), ExportFormat::Parquet) => Sink::Parquet(None, create_partial(path)?),
         (None, _) => Sink::Csv(Box::new(std::io::BufWriter::new(crate::commands::Stdout))),
     };
-    let format = |first: bool| match args.format {
+    let format = |first: bool| match export_format {
         ExportFormat::Parquet => "Parquet",
         ExportFormat::Csv if first => "CSVWithNames",
         ExportFormat::Csv => "CSV",

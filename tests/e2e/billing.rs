@@ -485,6 +485,17 @@ async fn ghost_cost_allocation_and_the_focus_export_match_the_oracle() {
     let bad = sandbox.run(&["export", "focus", "--from", "last tuesday"]).await;
     assert!(!bad.success());
     assert!(bad.stderr.contains("--from \"last tuesday\" is not a date (YYYY-MM-DD)"), "{}", bad.stderr);
+    let backwards = sandbox.run(&["export", "focus", "--from", &last.to_string(), "--to", &from.to_string()]).await;
+    assert!(!backwards.success() && backwards.stderr.contains(" is after --to "), "{}", backwards.stderr);
+    // A range without charges: the columns, and a warning saying which days the warehouse holds.
+    let later = (last + Duration::days(400)).to_string();
+    let none = sandbox.ok(&["export", "focus", "--from", &later]).await;
+    assert_eq!(none.stdout.lines().count(), 1, "{}", none.stdout);
+    assert!(none.stderr.contains("no charges to export: the warehouse holds charges from "), "{}", none.stderr);
+    // A file in a directory that is not there: its name as given.
+    let nowhere = sandbox.path("missing/focus.csv").display().to_string();
+    let error = sandbox.run(&["export", "focus", "--output", &nowhere]).await;
+    assert!(!error.success() && error.stderr.contains(&format!("cannot write {nowhere}:")), "{}", error.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,12 +506,13 @@ async fn an_empty_warehouse_exports_the_focus_columns_and_no_rows() {
     let csv = sandbox.ok(&["-q", "export", "focus"]).await.stdout;
     assert_eq!(csv.lines().count(), 1, "{csv}");
     assert!(csv.starts_with("\"BilledCost\",\"BillingAccountId\""), "{csv}");
+    // Parquet, as the file's name says.
     let path = sandbox.path("empty.parquet");
-    sandbox.ok(&["-q", "export", "focus", "-f", "parquet", "-o", path.to_str().unwrap()]).await;
+    sandbox.ok(&["-q", "export", "focus", "-o", path.to_str().unwrap()]).await;
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
             .unwrap();
     assert!(reader.schema().field_with_name("BilledCost").is_ok());
     assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
-    assert!(!sandbox.path("empty.partial").exists());
+    assert!(!sandbox.path("empty.parquet.partial").exists());
 }
