@@ -313,8 +313,11 @@ fn print_manifest(manifest: &Manifest, lake: &Lake) {
         manifest.run_id,
         manifest.datasets.len()
     );
+    let width = manifest.datasets.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    let rows_width = manifest.datasets.iter().map(|d| d.rows.to_string().len()).max().unwrap_or(0);
     for dataset in &manifest.datasets {
-        eprintln!("  {:<26} {:>8} row{}", dataset.name, dataset.rows, if dataset.rows == 1 { "" } else { "s" });
+        let plural = if dataset.rows == 1 { "" } else { "s" };
+        eprintln!("  {:<width$}  {:>rows_width$} row{plural}", dataset.name, dataset.rows);
     }
     let s = &manifest.stats;
     eprintln!(
@@ -881,6 +884,10 @@ async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyh
     // The simulator is on loopback: the default politeness (20 requests per second) is for Scaleway's API.
     if args.flags.max_rps.is_none() && crate::settings::env_value("COSTLAKE_MAX_RPS").is_none() {
         settings.max_rps = 1000;
+    }
+    // Nor are its 429s (`--sim rate_429=…`) the gateway's: the retries show, without a second's wait each.
+    if crate::settings::env_value("COSTLAKE_RETRY_BASE_MS").is_none() {
+        settings.retry_base_ms = settings.retry_base_ms.min(50);
     }
     if overrides.lake.is_none() {
         settings.lake = args.dir.join("lake").display().to_string();
