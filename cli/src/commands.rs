@@ -132,10 +132,10 @@ pub struct CompletionsArgs {
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (a password is needed beyond loopback)
-    #[arg(long, env = "COSTLAKE_SERVE_LISTEN", default_value = "127.0.0.1:8123")]
+    #[arg(long, env = "COSTLAKE_SERVE_LISTEN", hide_env_values = true, default_value = "127.0.0.1:8123")]
     listen: std::net::SocketAddr,
     /// User clients give when a password is set
-    #[arg(long, env = "COSTLAKE_SERVE_USER", default_value = "default")]
+    #[arg(long, env = "COSTLAKE_SERVE_USER", hide_env_values = true, default_value = "default")]
     user: String,
     /// Longest a query may run, in seconds (a client may ask for less, never more)
     #[arg(long, default_value_t = 30)]

@@ -23,7 +23,7 @@ use crate::settings::Overrides;
     name = "costlake",
     version,
     about = "Scaleway cost, waste and utilisation: collect → Parquet lake → ClickHouse → reports",
-    long_about = "costlake snapshots a Scaleway organisation's inventory and prices into Parquet (a local \
+    long_about = "costlake snapshots a Scaleway organisation's bill, inventory, prices and metrics into Parquet (a local \
 directory or Scaleway Object Storage), loads each snapshot into ClickHouse (embedded chDB by default, or a \
 ClickHouse server) and answers with canned SQL reports.\n\nScaleway credentials follow the scw CLI: \
 SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_ORGANIZATION_ID, SCW_DEFAULT_PROJECT_ID, SCW_DEFAULT_REGION, \
@@ -50,7 +50,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Snapshot the organisation's inventory and prices from the Scaleway APIs into the lake.
+    /// Snapshot the organisation's bill, inventory, prices and metrics from the Scaleway APIs into the lake.
     ///
     /// Walks every zone and region of every product, every page, and writes one Parquet dataset per API list
     /// (streamed, zstd) plus a manifest, written last, that commits the run. A failed run commits nothing; a
@@ -71,7 +71,8 @@ enum Command {
     /// The whole pipeline on a built-in Scaleway simulator: no account, no server.
     ///
     /// Starts a loopback Scaleway API with a synthetic organisation (and planted ghost resources), collects
-    /// it into a lake, loads it into the embedded warehouse and prints the ghost-resources report.
+    /// it into a lake under --dir, loads it into the embedded warehouse there and prints seven reports: ghost
+    /// resources, cost drift, cost anomalies, rightsizing, scaling groups, idle services and Kapsule pools.
     Demo(commands::DemoArgs),
     /// Serve the Scaleway simulator on loopback until interrupted (to try costlake or other tools on it).
     Simulator(commands::SimulatorArgs),
