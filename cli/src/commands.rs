@@ -226,7 +226,9 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
         }
         Command::Run(args) => {
             let scw = scw()?;
-            // The warehouse is checked before any API call: a wrong --warehouse should not cost a whole collection.
+            // The credentials, then the warehouse, before any API call: a wrong --warehouse should not cost a
+            // whole collection, and missing credentials should not leave a warehouse behind.
+            organization_to_collect(&scw, args.organization.clone())?;
             check_warehouse(&settings).await?;
             let manifest = run_collect(&settings, &scw, args.organization).await?;
             run_load(&settings, &scw).await?;
@@ -277,6 +279,27 @@ async fn collect_run(
     collect_at(settings, scw, organization, None, true).await
 }
 
+/// The organisation to collect, once the credentials to collect it are there; else all that is missing, at once.
+fn organization_to_collect(scw: &ScwConfig, organization: Option<String>) -> anyhow::Result<String> {
+    match (scw.secret_key.is_some(), organization.or_else(|| scw.organization_id.clone())) {
+        (true, Some(organization)) => Ok(organization),
+        (false, Some(_)) => {
+            bail!("no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml")
+        }
+        (true, None) => bail!(
+            "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw \
+             profile), or pass --organization"
+        ),
+        (false, None) => {
+            let me = invocation();
+            bail!(
+                "no Scaleway credentials: set SCW_SECRET_KEY and SCW_DEFAULT_ORGANIZATION_ID, or configure a profile \
+                 in ~/.config/scw/config.yaml (`scw init`); `{me} doctor` checks them, `{me} demo` needs none"
+            )
+        }
+    }
+}
+
 async fn collect_at(
     settings: &Settings,
     scw: &ScwConfig,
@@ -284,12 +307,7 @@ async fn collect_at(
     now: Option<chrono::DateTime<chrono::Utc>>,
     bar: bool,
 ) -> anyhow::Result<(Manifest, Lake)> {
-    let organization_id = organization.or_else(|| scw.organization_id.clone()).context(
-        "no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID (or default_organization_id in your scw profile), or pass --organization",
-    )?;
-    if scw.secret_key.is_none() {
-        bail!("no Scaleway secret key: set SCW_SECRET_KEY or configure a profile in ~/.config/scw/config.yaml");
-    }
+    let organization_id = organization_to_collect(scw, organization)?;
     let lake = Lake::open(&settings.lake_location(scw)?)?;
     let client = client(settings, scw).await?;
     let options = CollectOptions {
@@ -573,6 +591,13 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
         warehouse.describe(),
         report.already_loaded
     );
+    if report.loaded.is_empty() && report.already_loaded == 0 {
+        eprintln!(
+            "  the lake {lake} holds no committed run yet: collect one with `{} collect` (or collect and load with `{} run`)",
+            loader_on_given(),
+            loader_on_given()
+        );
+    }
     if report.found_stale {
         eprintln!(
             "  rebuilt {} (behind the loaded runs or this costlake's models: an interrupted load, or an upgrade)",

@@ -322,7 +322,8 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     let error = error_of(&sandbox.run(&["report", "forecast"]).await);
     assert!(error.contains(&format!("there is no warehouse at {at} yet")), "{error}");
     sandbox.unset("COSTLAKE_WAREHOUSE");
-    sandbox.ok(&["--warehouse", &at, "load"]).await;
+    let loaded = sandbox.ok(&["--warehouse", &at, "load"]).await;
+    assert!(loaded.stderr.contains("holds no committed run yet: collect one with `"), "{}", loaded.stderr);
     let empty = sandbox.ok(&["--warehouse", &at, "report", "ghost-resources", "--format", "json"]).await;
     assert_eq!(empty.json(), serde_json::json!([]));
     assert!(empty.stderr.contains("no loaded run yet: load one with `"), "{}", empty.stderr);
@@ -382,6 +383,12 @@ async fn configuration_mistakes_are_named() {
     sandbox.unset("SCW_DEFAULT_ORGANIZATION_ID");
     let error = error_of(&sandbox.run(&["collect"]).await);
     assert!(error.contains("no organization to collect: set SCW_DEFAULT_ORGANIZATION_ID"), "{error}");
+    // Without any credentials, a run says all that is missing, and leaves no warehouse behind.
+    sandbox.unset("SCW_SECRET_KEY");
+    let error = error_of(&sandbox.run(&["run"]).await);
+    assert!(error.contains("no Scaleway credentials: set SCW_SECRET_KEY and SCW_DEFAULT_ORGANIZATION_ID"), "{error}");
+    assert!(!sandbox.path("warehouse").exists(), "a run without credentials made the warehouse");
+    sandbox.use_simulator(&simulator);
 
     sandbox.set("SCW_DEFAULT_ORGANIZATION_ID", "11111111-1111-4111-8111-111111111111");
     let error = error_of(&sandbox.run(&["collect"]).await);
