@@ -185,6 +185,38 @@ pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
 )]
 pub struct PartialRun(pub Vec<costlake_lake::FailedSource>);
 
+/// A command line that cannot run as typed: exit code 2, as for clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl UsageError {
+    pub const EXIT_CODE: u8 = 2;
+
+    /// Whether `error` is one: this type, or a report's name or parameters that do not exist or do not parse.
+    pub fn is(error: &anyhow::Error) -> bool {
+        use costlake_queries::ReportError;
+        error.is::<UsageError>()
+            || error.downcast_ref::<ReportError>().is_some_and(|e| {
+                matches!(
+                    e,
+                    ReportError::Unknown { .. }
+                        | ReportError::UnknownParam { .. }
+                        | ReportError::BadParam { .. }
+                        | ReportError::Syntax(_)
+                )
+            })
+    }
+}
+
+/// Returns early with a [`UsageError`].
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(crate::commands::UsageError(format!($($arg)*)).into())
+    };
+}
+pub(crate) use usage;
+
 impl PartialRun {
     pub const EXIT_CODE: u8 = 3;
 
@@ -623,10 +655,10 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     };
     if name == "all" {
         if args.format != Format::Html {
-            bail!("report all writes one HTML page: add --format html --output report.html (or name one report)");
+            usage!("report all writes one HTML page: add --format html --output report.html (or name one report)");
         }
         if !args.params.is_empty() || !args.budgets.is_empty() {
-            bail!("report all runs every report with its defaults: give -p and --budget to one report");
+            usage!("report all runs every report with its defaults: give -p and --budget to one report");
         }
         return report_page(settings, args.output.as_deref()).await;
     }
@@ -634,7 +666,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let mut overrides = costlake_queries::parse_params(&args.params)?;
     if !args.budgets.is_empty() {
         if !report.params.iter().any(|p| p.name == "budgets") {
-            bail!("report {} takes no budget (--budget is for the forecast report)", report.name);
+            usage!("report {} takes no budget (--budget is for the forecast report)", report.name);
         }
         overrides.push(("budgets".into(), budgets_map(&args.budgets)?));
     }
@@ -770,13 +802,12 @@ async fn check_projects(warehouse: &dyn Warehouse, named: &[String]) -> anyhow::
 fn budgets_map(budgets: &[String]) -> anyhow::Result<String> {
     let mut entries = Vec::new();
     for budget in budgets {
-        let (project, amount) = budget
-            .rsplit_once('=')
-            .with_context(|| format!("--budget {budget:?} must be PROJECT=AMOUNT (a project id or name, or '*')"))?;
-        let amount: rust_decimal::Decimal = amount
-            .trim()
-            .parse()
-            .with_context(|| format!("--budget {budget:?}: {amount:?} is not an amount in euros"))?;
+        let Some((project, amount)) = budget.rsplit_once('=') else {
+            usage!("--budget {budget:?} must be PROJECT=AMOUNT (a project id or name, or '*')");
+        };
+        let Ok(amount) = amount.trim().parse::<rust_decimal::Decimal>() else {
+            usage!("--budget {budget:?}: {amount:?} is not an amount in euros");
+        };
         let key = project.trim().replace('\\', "\\\\").replace('\'', "\\'");
         entries.push(format!("'{key}':{amount}"));
     }
@@ -869,7 +900,7 @@ fn format_clause(query: &str) -> Option<&str> {
 }
 
 async fn demo(settings: Settings, overrides: &Overrides, args: DemoArgs) -> anyhow::Result<()> {
-    let mut config = SimConfig::default().with_knobs(&args.sim).map_err(anyhow::Error::msg)?;
+    let mut config = SimConfig::default().with_knobs(&args.sim).map_err(UsageError)?;
     let asked = config.today;
     config.today = story_day(asked);
     let simulator = Simulator::start(config, None).await.context("cannot start the Scaleway simulator")?;
@@ -1113,7 +1144,7 @@ fn binary() -> String {
 }
 
 async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {
-    let config = SimConfig::default().with_knobs(&args.knobs).map_err(anyhow::Error::msg)?;
+    let config = SimConfig::default().with_knobs(&args.knobs).map_err(UsageError)?;
     let simulator = Simulator::start(config, args.port).await.context("cannot start the Scaleway simulator")?;
     let sim = simulator.config();
     println!("export SCW_API_URL={}", simulator.base_url());

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use arrow::array::RecordBatchReader;
 use bytes::Bytes;
 use costlake_transform::Warehouse;
@@ -103,7 +103,7 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
         if parquet { ExportFormat::Parquet } else { ExportFormat::Csv }
     });
     if format == ExportFormat::Parquet && args.output.is_none() {
-        bail!("Parquet is binary: give a file with --output (CSV can go to stdout)");
+        crate::commands::usage!("Parquet is binary: give a file with --output (CSV can go to stdout)");
     }
     // Only the bounds given become conditions: ClickHouse evaluates both sides of an OR, so an empty date
     // string cannot sit in a guarded `toDate(...)`.
@@ -115,7 +115,7 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
     ] {
         let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
         if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
-            bail!("--{name} {value:?} is not a date (YYYY-MM-DD)");
+            crate::commands::usage!("--{name} {value:?} is not a date (YYYY-MM-DD)");
         }
         params.push((name.to_string(), value.to_string()));
         conditions.push(condition);
@@ -125,7 +125,7 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
         && !to.is_empty()
         && from > to
     {
-        bail!("--from {from} is after --to {to}: nothing could be exported");
+        crate::commands::usage!("--from {from} is after --to {to}: nothing could be exported");
     }
     let filter = |extra: &str| {
         let all: Vec<&str> = conditions.iter().copied().chain((!extra.is_empty()).then_some(extra)).collect();

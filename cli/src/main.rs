@@ -255,7 +255,13 @@ async fn run(heartbeat: Option<std::time::Duration>) -> (u8, Exit) {
             let message = format!("{error:#}");
             let lines: Vec<String> = message.lines().map(costlake_queries::output::terminal_safe).collect();
             eprintln!("error: {}", lines.join("\n"));
-            if error.is::<commands::PartialRun>() { commands::PartialRun::EXIT_CODE } else { 1 }
+            if error.is::<commands::PartialRun>() {
+                commands::PartialRun::EXIT_CODE
+            } else if commands::UsageError::is(&error) {
+                commands::UsageError::EXIT_CODE
+            } else {
+                1
+            }
         }
     };
     (code, exit)

@@ -8,8 +8,17 @@ use costlake_tests::sandbox::{Outcome, Sandbox};
 
 /// The error line, checked for the shape every error must have.
 fn error_of(outcome: &Outcome) -> String {
+    error_with_code(outcome, 1)
+}
+
+/// The error of a command line that cannot run as typed: exit code 2, as clap's own usage errors.
+fn usage_error_of(outcome: &Outcome) -> String {
+    error_with_code(outcome, 2)
+}
+
+fn error_with_code(outcome: &Outcome, code: i32) -> String {
     assert!(!outcome.success(), "expected a failure; stdout:\n{}\nstderr:\n{}", outcome.stdout, outcome.stderr);
-    assert_eq!(outcome.code, Some(1));
+    assert_eq!(outcome.code, Some(code), "{}", outcome.stderr);
     let line = outcome.error_line().unwrap_or_else(|| panic!("no `error:` line in:\n{}", outcome.stderr)).to_string();
     assert_eq!(outcome.stderr.lines().last(), Some(line.as_str()), "the error is the last line of stderr");
     line
@@ -414,20 +423,24 @@ async fn configuration_mistakes_are_named() {
     assert!(error.contains("invalid costlake configuration") && error.contains("concurrency"), "{error}");
 
     sandbox.unset("COSTLAKE_CONFIG");
-    let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=soon"]).await);
+    let error = usage_error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=soon"]).await);
     assert!(
         error
             .contains("parameter min_snapshot_age_days must be an integer from 0 to 4294967295 (UInt32), got \"soon\""),
         "{error}"
     );
     // Out of the type's range: refused by costlake, before the engine sees it.
-    let error = error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=-5"]).await);
+    let error = usage_error_of(&sandbox.run(&["report", "ghost-resources", "-p", "min_snapshot_age_days=-5"]).await);
     assert!(error.contains("must be an integer from 0 to 4294967295 (UInt32), got \"-5\""), "{error}");
-    let error = error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
+    let error = usage_error_of(&sandbox.run(&["report", "ghost-resurces"]).await);
     assert!(
         error.contains("no report named \"ghost-resurces\" (did you mean ghost-resources?); available:"),
         "{error}"
     );
+    let error = usage_error_of(&sandbox.run(&["report", "forecast", "--budget", "web-shop"]).await);
+    assert!(error.contains("--budget \"web-shop\" must be PROJECT=AMOUNT"), "{error}");
+    let error = usage_error_of(&sandbox.run(&["demo", "--sim", "servers=lots"]).await);
+    assert!(error.contains("servers"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
