@@ -104,18 +104,30 @@ enum Command {
 
 /// `costlake sql --help`: what there is to query, each model with the first line of its file.
 fn sql_long_about() -> String {
-    // The header's first sentence, at most 90 characters (each file's header says the rest).
+    // The header's first sentence (the file says the rest), wrapped under itself within 78 columns:
+    // shorter than a terminal, so that clap leaves the lines as they are.
     let described = |name: &str, sql: &str| {
         let header: Vec<&str> =
             sql.lines().map_while(|l| l.strip_prefix("--").map(str::trim)).take_while(|l| !l.is_empty()).collect();
         let header = header.join(" ");
         let what = header.split_once(':').map_or(header.as_str(), |(_, rest)| rest).trim();
         let cut = [". ", "; ", ": "].iter().filter_map(|p| what.find(p)).min().unwrap_or(what.len());
-        let mut what: String = what[..cut].trim_end_matches('.').to_string();
-        if what.chars().count() > 90 {
-            what = what.chars().take(89).collect::<String>() + "…";
+        let mut lines = vec![format!("  {name:<20}")];
+        for word in what[..cut].trim_end_matches('.').split_whitespace() {
+            let line = lines.last_mut().expect("one line at least");
+            if line.chars().count() > 23 && line.chars().count() + 1 + word.chars().count() > 76 {
+                lines.push(format!("{:23}{word}", ""));
+            } else {
+                line.push(' ');
+                line.push_str(word);
+            }
         }
-        format!("  {name:<20} {what}")
+        // Three lines at most, cut between words: the file says the rest.
+        if lines.len() > 3 {
+            lines.truncate(3);
+            lines[2].push_str(" …");
+        }
+        lines.join("\n")
     };
     let mut text = String::from(
         "Run ad-hoc SQL on the warehouse (ClickHouse SQL). Parameters are ClickHouse query parameters: \

@@ -553,6 +553,14 @@ async fn help_and_config_teach_without_showing_a_secret() {
     for model in ["billing_daily", "instance_cpu_daily", "focus_costs", "inventory_latest", "rate_card", "runs"] {
         assert!(sql.contains(&format!("  {model} ")), "{model} missing from:\n{sql}");
     }
+    // Each described in whole words, wrapped under itself on an 80-column terminal (they were cut mid-word, and
+    // wrapped back to the first column).
+    let mut narrow = Sandbox::new(BIN);
+    narrow.set("COLUMNS", "80");
+    let sql = narrow.ok(&["sql", "--help"]).await.stdout;
+    assert!(sql.lines().all(|l| l.chars().count() <= 80 && (!l.contains('…') || l.ends_with(" …"))), "{sql}");
+    let described = sql.lines().skip_while(|l| !l.starts_with("  billing_daily ")).take_while(|l| !l.is_empty());
+    assert!(described.clone().count() > 12 && described.clone().all(|l| l.starts_with("  ")), "{sql}");
     // The report list: every report, its parameters with defaults and allowed values, aligned.
     let list = sandbox.ok(&["report"]).await.stdout;
     assert!(list.contains("-p period=month") && list.contains("[one of: month, week, day]"), "{list}");
