@@ -50,7 +50,8 @@ WITH
     priced AS
     (
         SELECT p.kind AS kind, p.resource_id AS resource_id, p.part AS part, p.quantity AS quantity,
-               p.part_zone AS part_zone, any(p.has_part) AS has_part,
+               p.part_zone AS part_zone, any(p.has_part) AS has_part, any(p.price_kind) AS price_kind,
+               any(p.match_key) AS match_key,
                any((p.name, p.project_id, p.zone, p.state, p.since, p.as_of, p.size_bytes, p.what))
                    AS finding,
                countIf(rc.price_kind IS NOT NULL) > 0 AND p.quantity IS NOT NULL AS has_price,
@@ -84,7 +85,10 @@ WITH
                    AS currency,
                uniqExactIf(tupleElement(best, 2), has_part AND has_price) AS currencies,
                arrayStringConcat(arraySort(groupArrayIf(part, has_part)), ', ') AS billed,
-               arrayStringConcat(arraySort(groupArrayIf(concat(part, ' in ', part_zone), has_part AND NOT has_price)), ', ')
+               -- Each with the price_overrides row that would price it: its price_kind and key.
+               arrayStringConcat(arraySort(groupArrayIf(concat(part, ' in ', part_zone, ' (price_overrides: ', price_kind,
+                                                               ' ', if(match_key = '', '\'\'', match_key), ')'),
+                                                        has_part AND NOT has_price)), ', ')
                    AS unpriced
         FROM priced
         GROUP BY kind, resource_id
@@ -127,7 +131,7 @@ SELECT * FROM
             if(kind = 'stopped_server', if(coalesce(part_count, 0) = 0, '; nothing else billed', concat('; billed for: ', billed)), ''),
             if(kind IN ('old_snapshot', 'orphaned_snapshot') AND age_days > 365, '; over a year old', ''),
             if(currencies > 1, '; parts priced in different currencies', ''),
-            if(unpriced != '', concat('; no known price for ', unpriced, ' (see price_overrides)'), '')
+            if(unpriced != '', concat('; no known price for ', unpriced), '')
         ) AS reason
     FROM report_rows
     UNION ALL

@@ -48,7 +48,7 @@ pub enum WarehouseError {
     )]
     LibraryMissing { path: String, reason: String },
     #[error(
-        "warehouse directory {dir} is in use by another process ({holder}); chDB opens a data directory from one process at a time: wait for it to finish or use another --warehouse"
+        "warehouse directory {dir} is in use by another process ({holder}); chDB opens a data directory from one process at a time: wait for it to finish (a `costlake serve` runs until stopped: query through it, or stop it) or use another --warehouse"
     )]
     InUse { dir: String, holder: String },
     #[error("cannot open the warehouse {warehouse}: {reason}")]
