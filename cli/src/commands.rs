@@ -862,9 +862,38 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let params = costlake_queries::parse_params(&args.params)?;
     let warehouse = open_warehouse_to_read(settings).await?;
     migrate(warehouse.as_ref()).await?;
+    match run_sql(warehouse.as_ref(), &args, &params).await {
+        Err(error) => Err(with_table_hint(warehouse.as_ref(), error).await),
+        done => done,
+    }
+}
+
+/// A table the engine does not know, in an ad-hoc query: the one of this warehouse it most likely misspells, and
+/// where the list is.
+async fn with_table_hint(warehouse: &dyn Warehouse, error: anyhow::Error) -> anyhow::Error {
+    let message = format!("{error:#}");
+    let Some(unknown) =
+        message.split("Unknown table expression identifier '").nth(1).and_then(|r| r.split('\'').next())
+    else {
+        return error;
+    };
+    let unknown = unknown.rsplit('.').next().unwrap_or(unknown);
+    let tables = warehouse
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase()", &[], "TabSeparated")
+        .await
+        .map(|out| String::from_utf8_lossy(&out).into_owned())
+        .unwrap_or_default();
+    let me = invocation();
+    match costlake_queries::closest(unknown, tables.lines().filter(|t| !t.starts_with('_'))) {
+        Some(known) => anyhow::anyhow!("{message}; did you mean {known}? (`{me} sql --help` lists the tables)"),
+        None => anyhow::anyhow!("{message}; `{me} sql --help` lists the tables"),
+    }
+}
+
+async fn run_sql(warehouse: &dyn Warehouse, args: &SqlArgs, params: &[(String, String)]) -> anyhow::Result<()> {
     // `... FORMAT TSV`, as a ClickHouse user types it: the engine's own output, as it is.
     if let Some(format) = format_clause(&args.query) {
-        let out = warehouse.query(&args.query, &params, format).await?;
+        let out = warehouse.query(&args.query, params, format).await?;
         // Raw engine output, but never raw escape sequences on a terminal (TSV does not escape ESC).
         let shown = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             let text = String::from_utf8_lossy(&out);
@@ -883,7 +912,7 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let clock = std::time::Instant::now();
-    let result = costlake_queries::query(warehouse.as_ref(), &args.query, &params).await?;
+    let result = costlake_queries::query(warehouse, &args.query, params).await?;
     tracing::debug!(rows = result.rows.len(), ms = clock.elapsed().as_millis() as u64, "query answered");
     print(&result, args.format, None, args.wide)
 }

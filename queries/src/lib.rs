@@ -249,15 +249,24 @@ pub fn reports() -> Vec<Report> {
         .collect()
 }
 
+/// The name of `known` that `name` most likely misspells: within three edits.
+pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::levenshtein(k, name), k))
+        .min()
+        .filter(|(distance, _)| *distance <= 3)
+        .map(|(_, k)| k)
+}
+
 pub fn find(name: &str) -> Result<Report, ReportError> {
     let all = reports();
     if let Some(report) = all.iter().find(|r| r.name == name) {
         return Ok(report.clone());
     }
-    let closest = all.iter().min_by_key(|r| strsim::levenshtein(&r.name, name));
-    let suggestion = match closest {
-        Some(report) if strsim::levenshtein(&report.name, name) <= 3 => format!(" (did you mean {}?)", report.name),
-        _ => String::new(),
+    let suggestion = match closest(name, all.iter().map(|r| r.name.as_str())) {
+        Some(known) => format!(" (did you mean {known}?)"),
+        None => String::new(),
     };
     Err(ReportError::Unknown {
         name: name.to_string(),

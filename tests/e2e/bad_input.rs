@@ -337,6 +337,9 @@ async fn reading_a_warehouse_that_does_not_exist_names_the_path_and_creates_noth
     assert_eq!(empty.json(), serde_json::json!([]));
     assert!(empty.stderr.contains("no loaded run yet: load one with `"), "{}", empty.stderr);
     assert!(empty.stderr.contains(&format!(" --warehouse {at} run`")), "{}", empty.stderr);
+    // A misspelt table in an ad-hoc query: the one it most likely means, and where the list is.
+    let error = error_of(&sandbox.run(&["--warehouse", &at, "sql", "SELECT count() FROM biling_daily"]).await);
+    assert!(error.contains("did you mean billing_daily? (`") && error.contains(" sql --help` lists"), "{error}");
     // Where only flags say where things are (no variable for the library or the lake), the hint repeats them all,
     // quoted for the shell, and works as printed: it collects and loads, and the report then reads the run.
     let simulator = common::simulator("servers=20").await;
