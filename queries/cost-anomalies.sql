@@ -8,7 +8,7 @@
 -- excess^2 >= min_z^2 x variance in Decimal256; only the z shown, rounded to 0.1, goes through a square root in
 -- floating point. Consecutive anomalous days make one anomaly, reported with its start date, expected and actual
 -- euros, and the SKUs behind the excess (up to three: each SKU's cost over the anomaly's days against its own
--- daily mean of the 28 days before, so their sum need not equal the weekday-based excess).
+-- daily mean of the 28 days before, observed or spread, so their sum need not equal the weekday-based excess).
 -- Only observed days count: a day whose cost was spread evenly over several days (spread_days > 1 in
 -- billing_daily: the first collection of a month spreads its month to date, a missed collection its two days) says
 -- nothing of that day, so it is neither examined nor part of a baseline. A series with under 21 observed days in
@@ -76,6 +76,8 @@ WITH
     stats AS
     (
         SELECT organization_id, project_id, service, day, actual, observed, length(past_days) AS history_days,
+               -- Observed days of the examined day's weekday: spread days left out can leave too few to be a mean.
+               countEqual(past_weekdays, toDayOfWeek(day)) AS same_weekdays,
                -- The mean of each weekday (1 = Monday) over the window.
                arrayMap(k -> arraySum(arrayFilter((c, w) -> w = k, past_costs, past_weekdays))
                              / greatest(countEqual(past_weekdays, k), 1), range(1, 8)) AS means,
@@ -90,7 +92,7 @@ WITH
                s.actual - expected AS excess,
                if(s.variance > 0, toFloat64(s.actual - expected) / sqrt(toFloat64(s.variance)), NULL) AS z
         FROM stats AS s
-        WHERE s.observed AND s.history_days >= 21
+        WHERE s.observed AND s.history_days >= 21 AND s.same_weekdays >= 2
           AND s.actual - expected >= {min_delta:Decimal(38, 9)}
           AND (expected = 0 OR (s.actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected)
           AND s.actual > expected

@@ -323,10 +323,11 @@ fn organization_to_collect(scw: &ScwConfig, organization: Option<String>) -> any
              profile), or pass --organization"
         ),
         (false, None) => {
-            let me = invocation();
             bail!(
                 "no Scaleway credentials: set SCW_SECRET_KEY and SCW_DEFAULT_ORGANIZATION_ID, or configure a profile \
-                 in ~/.config/scw/config.yaml (`scw init`); `{me} doctor` checks them, `{me} demo` needs none"
+                 in ~/.config/scw/config.yaml (`scw init`); `{} doctor` checks them, `{} demo` needs none",
+                loader_on_given(),
+                invocation()
             )
         }
     }

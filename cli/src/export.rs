@@ -109,20 +109,22 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
     // string cannot sit in a guarded `toDate(...)`.
     let mut params = Vec::new();
     let mut conditions = Vec::new();
+    let mut bounds = Vec::new();
     for (name, value, condition) in [
         ("from", &args.from, "ChargePeriodStart >= {from:Date}"),
         ("to", &args.to, "ChargePeriodStart < {to:Date} + 1"),
     ] {
         let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
-        if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
+        // YYYY-MM-DD as written, as the reports take it (chrono alone would take 2026-9-1 too).
+        let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok().filter(|_| value.len() == 10);
+        let Some(day) = day else {
             crate::commands::usage!("--{name} {value:?} is not a date (YYYY-MM-DD)");
-        }
+        };
         params.push((name.to_string(), value.to_string()));
         conditions.push(condition);
+        bounds.push(day);
     }
-    if let (Some(from), Some(to)) = (&args.from, &args.to)
-        && !from.is_empty()
-        && !to.is_empty()
+    if let [from, to] = bounds[..]
         && from > to
     {
         crate::commands::usage!("--from {from} is after --to {to}: nothing could be exported");
@@ -149,7 +151,7 @@ pub async fn export(warehouse: &dyn Warehouse, args: ExportArgs) -> anyhow::Resu
         let held = String::from_utf8_lossy(&held).into_owned();
         let held: Vec<&str> = held.trim().split('\t').collect();
         let what = match held.as_slice() {
-            [_, _, "0"] | [] => "the warehouse holds no charges yet".to_string(),
+            [_, _, "0"] => "the warehouse holds no charges yet".to_string(),
             [first, last, _] => format!("the warehouse holds charges from {first} to {last}"),
             _ => "the warehouse holds none in that range".to_string(),
         };

@@ -196,8 +196,10 @@ impl Report {
                     value: value.clone(),
                 });
             }
-            // A map travels in ClickHouse's own text form; JSON's double quotes are the usual slip.
-            if spec.ty.starts_with("Map(") && !(value.starts_with('{') && value.ends_with('}') && !value.contains('"'))
+            // A map travels in ClickHouse's own text form; JSON's double-quoted keys are the usual slip.
+            let map = value.trim();
+            if spec.ty.starts_with("Map(")
+                && !(map.starts_with('{') && map.ends_with('}') && !map[1..].trim_start().starts_with('"'))
             {
                 return Err(ReportError::BadParam {
                     report: self.name.clone(),
@@ -377,7 +379,9 @@ mod tests {
         assert!(forecast.bind(&[("as_of".into(), "2028-02-29".into())]).is_ok());
         let error = forecast.bind(&[("budgets".into(), r#"{"web-shop":2500}"#.into())]).unwrap_err().to_string();
         assert!(error.contains("{'web-shop':500,'*':2000}"), "{error}");
-        assert!(forecast.bind(&[("budgets".into(), "{'web-shop':2500}".into())]).is_ok());
+        for good in ["{'web-shop':2500}", "{}", " {'a b':1, '*':2} ", "{'my \"x\"':5}"] {
+            assert!(forecast.bind(&[("budgets".into(), good.into())]).is_ok(), "{good}");
+        }
         assert_eq!(integer_range("Int8"), Some((-128, 127)));
         assert_eq!(integer_range("String"), None);
     }

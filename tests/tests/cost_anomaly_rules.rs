@@ -144,6 +144,17 @@ async fn days_whose_cost_was_spread_are_neither_examined_nor_a_baseline() {
     daily.push((as_of, d("12"), 1));
     spread_series(&warehouse, "p-daily", "Daily", &daily).await;
 
+    // Collected daily but for missed days on each of as_of's weekday in the window (and the day after): 21
+    // observed days, none of that weekday, so no mean to compare as_of with (it was 0, and 12 an anomaly).
+    let gaps: Vec<(NaiveDate, Decimal, u32)> = (1..=28)
+        .map(|back: i64| {
+            let spread = back % 7 == 0 || (back % 7 == 1 && back > 1);
+            (as_of - Duration::days(back), if spread { d("5") } else { d("10") }, if spread { 2 } else { 1 })
+        })
+        .chain([(as_of, d("12"), 1)])
+        .collect();
+    spread_series(&warehouse, "p-gaps", "Gaps", &gaps).await;
+
     let report = find("cost-anomalies").unwrap();
     let params: Vec<(String, String)> =
         [("as_of", as_of.to_string()), ("days", "10".into()), ("min_delta", "0".into()), ("min_percent", "0".into())]
@@ -165,6 +176,7 @@ async fn days_whose_cost_was_spread_are_neither_examined_nor_a_baseline() {
     assert_eq!(daily[0]["method"], "weekday_baseline");
     assert_eq!(daily[0]["start_date"], as_of.to_string());
     assert_eq!((money(daily[0], "expected"), money(daily[0], "actual")), (d("10"), d("12")));
+    assert!(found.iter().all(|r| r["project_id"] != "p-gaps"), "no weekday to compare with: {found:?}");
     assert_eq!(found.len(), 2, "{found:?}");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
