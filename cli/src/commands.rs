@@ -260,9 +260,9 @@ pub async fn dispatch(command: Command, config: Option<PathBuf>, overrides: &Ove
             let scw = scw()?;
             // The credentials, then the warehouse, before any API call: a wrong --warehouse should not cost a
             // whole collection, and missing credentials should not leave a warehouse behind.
-            organization_to_collect(&scw, args.organization.clone())?;
+            let organization = organization_to_collect(&scw, args.organization)?;
             check_warehouse(&settings).await?;
-            let manifest = run_collect(&settings, &scw, args.organization).await?;
+            let manifest = run_collect(&settings, &scw, Some(organization)).await?;
             run_load(&settings, &scw).await?;
             PartialRun::check(&manifest)
         }
@@ -562,13 +562,8 @@ pub(crate) fn loader_on_given() -> String {
 
 /// This binary on the lake given and on `warehouse`, as a hint to collect or load starts.
 fn loader_on(warehouse: Option<&str>) -> String {
-    format!("{}{}", invocation(), loader_flags(warehouse))
-}
-
-/// The `--lake` given and `warehouse`, as flags to repeat.
-fn loader_flags(warehouse: Option<&str>) -> String {
     let lake = given_flags().lake.as_deref().map(|lake| format!(" --lake {}", shell_quote(lake))).unwrap_or_default();
-    format!("{lake}{}", warehouse_flag(warehouse))
+    format!("{}{lake}{}", invocation(), warehouse_flag(warehouse))
 }
 
 /// The `--warehouse` given, to repeat in a hint: a server's password left out (it is read from
@@ -625,10 +620,9 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
         report.already_loaded
     );
     if report.loaded.is_empty() && report.already_loaded == 0 {
+        let me = loader_on_given();
         eprintln!(
-            "  the lake {lake} holds no committed run yet: collect one with `{} collect` (or collect and load with `{} run`)",
-            loader_on_given(),
-            loader_on_given()
+            "  the lake {lake} holds no committed run yet: collect one with `{me} collect` (or collect and load with `{me} run`)"
         );
     }
     if report.found_stale {
@@ -824,14 +818,13 @@ async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow:
 /// Warns of a warehouse without runs or with models behind; the hints repeat the flags given, so that they act on
 /// this warehouse.
 async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
-    // The binary is looked up on the PATH only when there is something to say: that is work for every report.
+    // The binary is looked up on the PATH only when there is something to say (see `binary`).
     let runs = costlake_queries::query(warehouse, "SELECT count() FROM runs", &[]).await?;
     if runs.rows.first().and_then(|r| r.first()).and_then(|v| v.as_u64()) == Some(0) {
-        let me = invocation();
         tracing::warn!(
-            "the warehouse holds no loaded run yet: load one with `{me}{} run`, {}",
-            loader_flags(given_flags().warehouse.as_deref()),
-            or_the_demo(&me, None)
+            "the warehouse holds no loaded run yet: load one with `{} run`, {}",
+            loader_on_given(),
+            or_the_demo(&invocation(), None)
         );
     }
     let stale = costlake_transform::models::stale(warehouse).await?;
@@ -1154,8 +1147,14 @@ pub(crate) fn invocation() -> String {
     format!("{}{flags}", binary())
 }
 
-/// This binary as a shell word: `costlake`, or its path (see `invocation`).
-fn binary() -> String {
+/// This binary as a shell word: `costlake`, or its path (see `invocation`). Looked up once, when a hint first
+/// needs it: a hint may name it several times, and reading the PATH is work no report should do for nothing.
+fn binary() -> &'static str {
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(find_binary)
+}
+
+fn find_binary() -> String {
     let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else { return "costlake".into() };
     let on_path = std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| dir.join("costlake").canonicalize().is_ok_and(|found| found == exe))
@@ -1170,7 +1169,7 @@ fn binary() -> String {
         },
         Err(_) => exe.display().to_string(),
     };
-    if shown.contains(char::is_whitespace) { format!("'{shown}'") } else { shown }
+    shell_quote(&shown)
 }
 
 async fn simulator(args: SimulatorArgs) -> anyhow::Result<()> {

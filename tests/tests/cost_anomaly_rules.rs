@@ -38,6 +38,15 @@ async fn spread_series(warehouse: &dyn Warehouse, project: &str, service: &str, 
     warehouse.execute(&format!("INSERT INTO billing_daily FORMAT JSONEachRow {}", rows.join("\n")), &[]).await.unwrap();
 }
 
+/// The `days` days to `as_of` examined, first in that order, then the euro and percent floors at zero: only the
+/// z-score decides.
+fn without_floors(as_of: NaiveDate, days: u32) -> Vec<(String, String)> {
+    [("as_of", as_of.to_string()), ("days", days.to_string()), ("min_delta", "0".into()), ("min_percent", "0".into())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
 fn rows(result: &ResultSet) -> Vec<serde_json::Map<String, Value>> {
     result
         .rows
@@ -82,11 +91,7 @@ async fn the_z_threshold_is_exact_and_short_histories_use_a_normalised_month() {
     series(&warehouse, "p-young", "Young", &young).await;
 
     let report = find("cost-anomalies").unwrap();
-    let params: Vec<(String, String)> =
-        [("as_of", as_of.to_string()), ("days", "1".into()), ("min_delta", "0".into()), ("min_percent", "0".into())]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+    let params = without_floors(as_of, 1);
     let found = rows(&run(&warehouse, &report, &params).await.unwrap());
 
     let edge = found.iter().find(|r| r["project_id"] == "p-edge").expect("an excess of exactly 3 sigma is flagged");
@@ -156,11 +161,7 @@ async fn days_whose_cost_was_spread_are_neither_examined_nor_a_baseline() {
     spread_series(&warehouse, "p-gaps", "Gaps", &gaps).await;
 
     let report = find("cost-anomalies").unwrap();
-    let params: Vec<(String, String)> =
-        [("as_of", as_of.to_string()), ("days", "10".into()), ("min_delta", "0".into()), ("min_percent", "0".into())]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+    let params = without_floors(as_of, 10);
     let found = rows(&run(&warehouse, &report, &params).await.unwrap());
 
     // The spread series: no day examined; the month normalised against October's total.
