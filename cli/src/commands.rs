@@ -11,6 +11,7 @@ use costlake_ingest::{CollectOptions, collect};
 use costlake_lake::{Lake, Manifest};
 use costlake_queries::{Format, ResultSet};
 use costlake_simulator::{SimConfig, Simulator};
+use costlake_transform::warehouse::chdb::TableOpening;
 use costlake_transform::{Warehouse, load_with_progress, migrate, warehouse};
 
 use crate::Command;
@@ -67,7 +68,7 @@ pub struct SqlArgs {
 impl SqlArgs {
     /// Whether the statement only reads (its first word, after comments and parentheses: SELECT, WITH, SHOW,
     /// DESCRIBE, EXPLAIN, EXISTS). Anything else may leave the engine with writes to finish at its shutdown
-    /// (a Buffer table, an asynchronous insert).
+    /// (a Buffer table, an asynchronous insert), and needs every table open.
     pub fn reads_only(&self) -> bool {
         let mut rest = self.query.as_str();
         loop {
@@ -401,6 +402,7 @@ async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
         other => other?,
     };
     migrate(warehouse.as_ref()).await?;
+    mark_schema(&settings.warehouse_location()?);
     Ok(())
 }
 
@@ -449,12 +451,53 @@ fn refuse_embedded(location: &warehouse::WarehouseLocation, reading: bool) -> an
     Ok(())
 }
 
-/// Opens the warehouse to read it (report, sql, export, serve). An embedded warehouse must already be one: reading
-/// never creates it, or a mistyped --warehouse would make an empty warehouse there and every report answer no rows.
+/// Opens the warehouse to read it (report, export, a query that reads), migrated. An embedded warehouse must
+/// already be one: reading never creates it, or a mistyped --warehouse would make an empty warehouse there and every
+/// report answer no rows. Its tables are opened on first read (most of the start otherwise) when the last costlake
+/// that migrated or loaded it had this one's schema: then migrating finds nothing to write, which such tables
+/// could not take.
 async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
     refuse_embedded(&location, true)?;
+    let opening = match &location {
+        warehouse::WarehouseLocation::Embedded { dir, .. } if schema_marked(dir) => TableOpening::OnFirstRead,
+        _ => TableOpening::AtStart,
+    };
+    let warehouse = warehouse::open_with(&location, opening).await?;
+    migrate(warehouse.as_ref()).await?;
+    mark_schema(&location);
+    Ok(warehouse)
+}
+
+/// Opens the warehouse to read and write it (serve, a statement that writes), as it is: every table open.
+async fn open_warehouse_to_query(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
+    let location = settings.warehouse_location()?;
+    refuse_embedded(&location, true)?;
     Ok(warehouse::open(&location).await?)
+}
+
+/// The file, in an embedded warehouse, holding the schema fingerprint of the last costlake that migrated or loaded
+/// it (`migrate::schema_fingerprint`).
+const SCHEMA_MARK: &str = "costlake-schema";
+
+/// Whether the last costlake that migrated or loaded the embedded warehouse `dir` had this one's schema.
+fn schema_marked(dir: &std::path::Path) -> bool {
+    std::fs::read_to_string(dir.join(SCHEMA_MARK))
+        .is_ok_and(|held| held.trim() == costlake_transform::migrate::schema_fingerprint())
+}
+
+/// Notes, in an embedded warehouse just migrated or loaded, that it has this costlake's schema. Best effort: without
+/// the note a read only opens every table at start.
+fn mark_schema(location: &warehouse::WarehouseLocation) {
+    let warehouse::WarehouseLocation::Embedded { dir, .. } = location else { return };
+    if schema_marked(dir) {
+        return;
+    }
+    let (path, next) = (dir.join(SCHEMA_MARK), dir.join(format!("{SCHEMA_MARK}.next")));
+    let fingerprint = format!("{}\n", costlake_transform::migrate::schema_fingerprint());
+    if let Err(error) = std::fs::write(&next, fingerprint).and_then(|()| std::fs::rename(&next, &path)) {
+        tracing::debug!(file = %path.display(), %error, "could not note the warehouse's schema");
+    }
 }
 
 /// What a directory given as the embedded warehouse holds, before anything opens it (opening creates one).
@@ -591,7 +634,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     // Read from the environment only: a password given as a flag would show in process listings.
     let password =
         std::env::var("COSTLAKE_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
-    let engine = open_warehouse_to_read(settings).await?;
+    let engine = open_warehouse_to_query(settings).await?;
     crate::serve::serve(
         engine,
         crate::serve::ServeOptions {
@@ -611,6 +654,7 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let bar = StageBar::start(Stage::Load, progress.clone());
     let known = costlake_ingest::sources::known_datasets();
     let report = load_with_progress(&lake, warehouse.as_ref(), &known, &progress, &settings.load_options()?).await?;
+    mark_schema(&settings.warehouse_location()?);
     bar.finish();
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(
@@ -667,7 +711,6 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     }
     report.bind(&overrides)?;
     let warehouse = open_warehouse_to_read(settings).await?;
-    migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
     // A project named in -p project= or --budget that the warehouse does not know would match nothing,
     // silently: it is an error naming the projects there are.
@@ -694,7 +737,6 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 async fn report_page(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
     use costlake_queries::html;
     let warehouse = open_warehouse_to_read(settings).await?;
-    migrate(warehouse.as_ref()).await?;
     warn_if_empty(warehouse.as_ref()).await?;
     let reports = costlake_queries::reports();
     let mut results = Vec::new();
@@ -811,7 +853,6 @@ fn budgets_map(budgets: &[String]) -> anyhow::Result<String> {
 
 async fn export(settings: &Settings, args: crate::export::ExportArgs) -> anyhow::Result<()> {
     let warehouse = open_warehouse_to_read(settings).await?;
-    migrate(warehouse.as_ref()).await?;
     crate::export::export(warehouse.as_ref(), args).await
 }
 
@@ -854,8 +895,14 @@ fn print(
 
 async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let params = costlake_queries::parse_params(&args.params)?;
-    let warehouse = open_warehouse_to_read(settings).await?;
-    migrate(warehouse.as_ref()).await?;
+    // A statement that writes needs every table open (see `open_warehouse_to_read`).
+    let warehouse = if args.reads_only() {
+        open_warehouse_to_read(settings).await?
+    } else {
+        let warehouse = open_warehouse_to_query(settings).await?;
+        migrate(warehouse.as_ref()).await?;
+        warehouse
+    };
     match run_sql(warehouse.as_ref(), &args, &params).await {
         Err(error) => Err(with_table_hint(warehouse.as_ref(), error).await),
         done => done,

@@ -208,6 +208,45 @@ async fn running_twice_and_loading_again_adds_no_duplicates() {
     );
 }
 
+/// A read opens only the tables it reads (the engine's start was mostly opening all fifty) once a costlake of the
+/// same schema has migrated or loaded the warehouse; a write, and a read that may have to migrate, open them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_opens_only_the_tables_it_reads_and_a_write_opens_them_all() {
+    let simulator = simulator("").await;
+    let sandbox = sandbox(&simulator);
+    sandbox.ok(&["run"]).await;
+    let report = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json();
+    let engine_of_servers = || {
+        let sandbox = &sandbox;
+        async move {
+            let sql = "SELECT engine FROM system.tables WHERE database = currentDatabase() \
+                       AND name = 'raw_instance_servers' FORMAT TSV";
+            sandbox.ok(&["sql", sql]).await.stdout.trim().to_string()
+        }
+    };
+    assert_eq!(engine_of_servers().await, "TableProxy");
+    // A statement that writes gets every table open: the engine's stand-in for a table not yet open refuses it.
+    sandbox.ok(&["sql", "DELETE FROM price_overrides WHERE note = 'none such'"]).await;
+    sandbox
+        .ok(&["sql", "ALTER TABLE price_overrides DELETE WHERE note = 'none such' SETTINGS mutations_sync = 2"])
+        .await;
+
+    // A warehouse last migrated by a costlake of another schema (or one from before the note): the read opens
+    // every table, since it may have to migrate, and notes the schema for the next.
+    let mark = sandbox.path("warehouse/costlake-schema");
+    assert!(mark.is_file());
+    std::fs::remove_file(&mark).unwrap();
+    assert_eq!(engine_of_servers().await, "MergeTree");
+    assert!(mark.is_file());
+    assert_eq!(engine_of_servers().await, "TableProxy");
+    assert_eq!(sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json(), report);
+
+    // Loading after reads: deletes, merges and swaps as ever.
+    sandbox.ok(&["run"]).await;
+    assert_eq!(scalar(&sandbox, "SELECT count() FROM runs").await, 2);
+    assert_eq!(sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json(), report);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_killed_halfway_is_finished_by_the_next_load() {
     let simulator = simulator("").await;

@@ -76,6 +76,17 @@ pub fn models_checksum() -> &'static str {
     &CHECKSUM
 }
 
+/// One SHA-256 over what a warehouse holds when this costlake finds it current: each migration's version and
+/// checksum, each model's name and checksum. Two costlakes of one fingerprint migrate a warehouse alike.
+pub fn schema_fingerprint() -> &'static str {
+    static FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let migrations = MIGRATIONS.iter().map(|m| format!("migration {}:{}\n", m.version, m.checksum()));
+        let models = model_checksums().into_iter().map(|(name, sum)| format!("model {name}:{sum}\n"));
+        checksum(&migrations.chain(models).collect::<String>())
+    });
+    &FINGERPRINT
+}
+
 /// Applies the migrations the warehouse lacks, then recreates the models if any changed.
 pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     if current(warehouse).await {

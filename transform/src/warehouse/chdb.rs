@@ -154,6 +154,7 @@ enum Command {
 /// The engine thread's handle. One per process: chDB serves one data directory per process.
 struct Engine {
     dir: PathBuf,
+    opening: TableOpening,
     commands: Mutex<std_mpsc::Sender<Command>>,
     version: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -167,15 +168,20 @@ pub struct EmbeddedWarehouse {
 
 impl EmbeddedWarehouse {
     /// Loads chDB (from `library`, else [`default_library_path`]), opens `dir` and makes the costlake
-    /// database current.
+    /// database current, every table open: to read and write.
     pub async fn open(dir: PathBuf, library: Option<PathBuf>) -> Result<EmbeddedWarehouse> {
+        Self::open_with(dir, library, TableOpening::AtStart).await
+    }
+
+    /// [`EmbeddedWarehouse::open`], with the tables opened as `opening` says.
+    pub async fn open_with(dir: PathBuf, library: Option<PathBuf>, opening: TableOpening) -> Result<EmbeddedWarehouse> {
         let library = library.unwrap_or_else(default_library_path);
-        tokio::task::spawn_blocking(move || Self::open_blocking(dir, library))
+        tokio::task::spawn_blocking(move || Self::open_blocking(dir, library, opening))
             .await
             .map_err(|e| WarehouseError::Open { warehouse: "embedded".into(), reason: e.to_string() })?
     }
 
-    fn open_blocking(dir: PathBuf, library: PathBuf) -> Result<EmbeddedWarehouse> {
+    fn open_blocking(dir: PathBuf, library: PathBuf, opening: TableOpening) -> Result<EmbeddedWarehouse> {
         let shown = dir.display().to_string();
         let open_error = |reason: String| WarehouseError::Open { warehouse: shown.clone(), reason };
         std::fs::create_dir_all(&dir).map_err(|e| open_error(format!("cannot create the directory: {e}")))?;
@@ -183,8 +189,13 @@ impl EmbeddedWarehouse {
 
         let mut slot = ENGINE.lock().expect("engine registry poisoned");
         if let Some(engine) = slot.as_ref() {
-            if engine.dir == dir {
+            if engine.dir == dir && (engine.opening == opening || opening == TableOpening::OnFirstRead) {
                 return Ok(EmbeddedWarehouse { engine: engine.clone() });
+            }
+            if engine.dir == dir {
+                return Err(open_error(
+                    "this process opened the warehouse to read it, and chDB cannot open it again to write".into(),
+                ));
             }
             return Err(open_error(format!(
                 "this process already has the warehouse {} open; chDB serves one directory per process",
@@ -198,12 +209,13 @@ impl EmbeddedWarehouse {
         let loaded_ms = clock.elapsed().as_millis() as u64;
         let lock = take_directory_lock(&dir)?;
         let config = write_engine_config(&dir)?;
+        set_table_opening(&dir, opening);
         let (commands, receiver) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread_dir = dir.clone();
         let thread = std::thread::Builder::new()
             .name("chdb-engine".into())
-            .spawn(move || engine_thread(api, thread_dir, config, lock, receiver, ready_tx))
+            .spawn(move || engine_thread(api, thread_dir, config, opening, lock, receiver, ready_tx))
             .map_err(|e| open_error(format!("cannot start the engine thread: {e}")))?;
         let version =
             ready_rx.recv().map_err(|_| open_error("the engine thread stopped while connecting".into()))??;
@@ -212,8 +224,13 @@ impl EmbeddedWarehouse {
             engine_ms = clock.elapsed().as_millis() as u64 - loaded_ms,
             "embedded engine started"
         );
-        let engine =
-            Arc::new(Engine { dir, commands: Mutex::new(commands), version, thread: Mutex::new(Some(thread)) });
+        let engine = Arc::new(Engine {
+            dir,
+            opening,
+            commands: Mutex::new(commands),
+            version,
+            thread: Mutex::new(Some(thread)),
+        });
         *slot = Some(engine.clone());
         Ok(EmbeddedWarehouse { engine })
     }
@@ -285,6 +302,61 @@ fn write_engine_config(dir: &Path) -> Result<PathBuf> {
     std::fs::write(&next, ENGINE_CONFIG).map_err(fail)?;
     std::fs::rename(&next, &path).map_err(fail)?;
     Ok(path)
+}
+
+/// When the engine opens the warehouse's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableOpening {
+    /// All of them as it starts: what writing needs.
+    AtStart,
+    /// Each when a statement first uses it (the database's `lazy_load_tables`). A read uses a few of costlake's
+    /// fifty tables, and opening all of them was most of its start: `costlake sql "SELECT 1"` took 0.15-0.20 s,
+    /// 0.11-0.13 s so (BENCHMARKS.md). Reads only: chDB 26.7 stands a proxy in for such a table, which refuses
+    /// `DELETE`, `UPDATE` and mutations even once the table behind it is open.
+    OnFirstRead,
+}
+
+impl TableOpening {
+    /// The database's settings clause for this opening, as the engine writes it in its metadata.
+    fn settings(self) -> Option<&'static str> {
+        match self {
+            TableOpening::AtStart => None,
+            TableOpening::OnFirstRead => Some("SETTINGS lazy_load_tables = 1"),
+        }
+    }
+}
+
+/// The engine the database is created with; a settings clause follows it.
+const DATABASE_ENGINE: &str = "ENGINE = Atomic";
+
+/// Has the engine open the tables as `opening` says at this start. An Atomic database's settings cannot be altered
+/// by a statement, so this rewrites the database's metadata file (the engine's `ATTACH DATABASE` text, which it
+/// reads at start) in the form the engine itself writes, with or without the setting; a file in any other form is
+/// left as it is. Written beside it as `.sql.tmp`, the engine's own name for a file it has not finished (it
+/// removes such a file at start), then renamed. A failure only costs a read its faster start: it is logged.
+fn set_table_opening(dir: &Path, opening: TableOpening) {
+    let path = dir.join("metadata").join(format!("{DEFAULT_DATABASE}.sql"));
+    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let lines: Vec<&str> = text.lines().collect();
+    let (attach, settings) = match lines.as_slice() {
+        [attach, DATABASE_ENGINE] => (*attach, None),
+        [attach, DATABASE_ENGINE, settings] if Some(*settings) == TableOpening::OnFirstRead.settings() => {
+            (*attach, Some(*settings))
+        }
+        _ => return,
+    };
+    if !attach.starts_with("ATTACH DATABASE _ UUID '") || settings == opening.settings() {
+        return;
+    }
+    let wanted = match opening.settings() {
+        Some(settings) => format!("{attach}\n{DATABASE_ENGINE}\n{settings}\n"),
+        None => format!("{attach}\n{DATABASE_ENGINE}\n"),
+    };
+    let next = path.with_extension("sql.tmp");
+    let rewritten = std::fs::write(&next, wanted).and_then(|()| std::fs::rename(&next, &path));
+    if let Err(error) = rewritten {
+        tracing::warn!(file = %path.display(), %error, ?opening, "could not set when the engine opens the tables");
+    }
 }
 
 /// A lock file beside chDB's own: a second costlake on the same directory gets a clear error naming the
@@ -484,6 +556,7 @@ fn engine_thread(
     api: &'static Api,
     dir: PathBuf,
     config: PathBuf,
+    opening: TableOpening,
     _lock: File,
     commands: std_mpsc::Receiver<Command>,
     ready: std_mpsc::Sender<Result<String>>,
@@ -513,9 +586,13 @@ fn engine_thread(
             });
         }
         let session = Session { api, conn };
-        for statement in
-            [format!("CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE}"), format!("USE {DEFAULT_DATABASE}")]
-        {
+        for statement in [
+            format!(
+                "CREATE DATABASE IF NOT EXISTS {DEFAULT_DATABASE} {DATABASE_ENGINE} {}",
+                opening.settings().unwrap_or_default()
+            ),
+            format!("USE {DEFAULT_DATABASE}"),
+        ] {
             session.query(&statement, &[], "TabSeparated")?;
         }
         Ok(session)

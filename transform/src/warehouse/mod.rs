@@ -191,9 +191,14 @@ impl std::fmt::Display for WarehouseLocation {
 
 /// Opens the warehouse: loads the engine or checks the server, and makes the database current.
 pub async fn open(location: &WarehouseLocation) -> Result<Box<dyn Warehouse>> {
+    open_with(location, chdb::TableOpening::AtStart).await
+}
+
+/// [`open`], an embedded warehouse's tables opened as `opening` says (a server has them open already).
+pub async fn open_with(location: &WarehouseLocation, opening: chdb::TableOpening) -> Result<Box<dyn Warehouse>> {
     match location {
         WarehouseLocation::Embedded { dir, library } => {
-            Ok(Box::new(chdb::EmbeddedWarehouse::open(dir.clone(), library.clone()).await?))
+            Ok(Box::new(chdb::EmbeddedWarehouse::open_with(dir.clone(), library.clone(), opening).await?))
         }
         WarehouseLocation::Server { url, user, password, database } => {
             Ok(Box::new(http::ServerWarehouse::connect(url, user, password.clone(), database).await?))
