@@ -11,7 +11,7 @@ use costlake_ingest::{CollectOptions, collect};
 use costlake_lake::{Lake, Manifest};
 use costlake_queries::{Format, ResultSet};
 use costlake_simulator::{SimConfig, Simulator};
-use costlake_transform::warehouse::chdb::TableOpening;
+use costlake_transform::warehouse::TableOpening;
 use costlake_transform::{Warehouse, load_with_progress, migrate, warehouse};
 
 use crate::Command;
@@ -402,7 +402,7 @@ async fn check_warehouse(settings: &Settings) -> anyhow::Result<()> {
         other => other?,
     };
     migrate(warehouse.as_ref()).await?;
-    mark_schema(&settings.warehouse_location()?);
+    migrate::mark_current(&settings.warehouse_location()?);
     Ok(())
 }
 
@@ -453,51 +453,40 @@ fn refuse_embedded(location: &warehouse::WarehouseLocation, reading: bool) -> an
 
 /// Opens the warehouse to read it (report, export, a query that reads), migrated. An embedded warehouse must
 /// already be one: reading never creates it, or a mistyped --warehouse would make an empty warehouse there and every
-/// report answer no rows. Its tables are opened on first read (most of the start otherwise) when the last costlake
-/// that migrated or loaded it had this one's schema: then migrating finds nothing to write, which such tables
+/// report answer no rows. Its tables are opened on first use (opening them all was most of the start) where a
+/// costlake of this one's schema last found it current: then migrating has nothing to write, which such tables
 /// could not take.
 async fn open_warehouse_to_read(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
     refuse_embedded(&location, true)?;
-    let opening = match &location {
-        warehouse::WarehouseLocation::Embedded { dir, .. } if schema_marked(dir) => TableOpening::OnFirstRead,
-        _ => TableOpening::AtStart,
-    };
-    let warehouse = warehouse::open_with(&location, opening).await?;
-    migrate(warehouse.as_ref()).await?;
-    mark_schema(&location);
+    let on_first_use =
+        matches!(&location, warehouse::WarehouseLocation::Embedded { dir, .. } if migrate::marked_current(dir));
+    if !on_first_use {
+        let warehouse = warehouse::open(&location).await?;
+        migrate(warehouse.as_ref()).await?;
+        migrate::mark_current(&location);
+        return Ok(warehouse);
+    }
+    let warehouse = warehouse::open_with(&location, TableOpening::OnFirstUse).await?;
+    if !migrate::current(warehouse.as_ref()).await {
+        // Changed by another costlake since (an older one, or one of another schema): this process cannot migrate
+        // with its tables unopened, the next one will.
+        migrate::forget_current(&location);
+        bail!(
+            "the warehouse {} changed since this costlake last found it up to date (another version's load?): run \
+             the command again, and it brings the warehouse up to date first",
+            warehouse.describe()
+        );
+    }
     Ok(warehouse)
 }
 
-/// Opens the warehouse to read and write it (serve, a statement that writes), as it is: every table open.
-async fn open_warehouse_to_query(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
+/// Opens the warehouse as it is, every table open, for serve (which answers any query, and stays up) and for a
+/// statement that writes. Like a read, it never creates an embedded warehouse.
+async fn open_warehouse_all_tables(settings: &Settings) -> anyhow::Result<Box<dyn Warehouse>> {
     let location = settings.warehouse_location()?;
     refuse_embedded(&location, true)?;
     Ok(warehouse::open(&location).await?)
-}
-
-/// The file, in an embedded warehouse, holding the schema fingerprint of the last costlake that migrated or loaded
-/// it (`migrate::schema_fingerprint`).
-const SCHEMA_MARK: &str = "costlake-schema";
-
-/// Whether the last costlake that migrated or loaded the embedded warehouse `dir` had this one's schema.
-fn schema_marked(dir: &std::path::Path) -> bool {
-    std::fs::read_to_string(dir.join(SCHEMA_MARK))
-        .is_ok_and(|held| held.trim() == costlake_transform::migrate::schema_fingerprint())
-}
-
-/// Notes, in an embedded warehouse just migrated or loaded, that it has this costlake's schema. Best effort: without
-/// the note a read only opens every table at start.
-fn mark_schema(location: &warehouse::WarehouseLocation) {
-    let warehouse::WarehouseLocation::Embedded { dir, .. } = location else { return };
-    if schema_marked(dir) {
-        return;
-    }
-    let (path, next) = (dir.join(SCHEMA_MARK), dir.join(format!("{SCHEMA_MARK}.next")));
-    let fingerprint = format!("{}\n", costlake_transform::migrate::schema_fingerprint());
-    if let Err(error) = std::fs::write(&next, fingerprint).and_then(|()| std::fs::rename(&next, &path)) {
-        tracing::debug!(file = %path.display(), %error, "could not note the warehouse's schema");
-    }
 }
 
 /// What a directory given as the embedded warehouse holds, before anything opens it (opening creates one).
@@ -634,7 +623,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     // Read from the environment only: a password given as a flag would show in process listings.
     let password =
         std::env::var("COSTLAKE_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
-    let engine = open_warehouse_to_query(settings).await?;
+    let engine = open_warehouse_all_tables(settings).await?;
     crate::serve::serve(
         engine,
         crate::serve::ServeOptions {
@@ -654,7 +643,7 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     let bar = StageBar::start(Stage::Load, progress.clone());
     let known = costlake_ingest::sources::known_datasets();
     let report = load_with_progress(&lake, warehouse.as_ref(), &known, &progress, &settings.load_options()?).await?;
-    mark_schema(&settings.warehouse_location()?);
+    migrate::mark_current(&settings.warehouse_location()?);
     bar.finish();
     let rows: u64 = report.loaded.iter().map(|r| r.rows).sum();
     eprintln!(
@@ -899,8 +888,10 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let warehouse = if args.reads_only() {
         open_warehouse_to_read(settings).await?
     } else {
-        let warehouse = open_warehouse_to_query(settings).await?;
+        let warehouse = open_warehouse_all_tables(settings).await?;
         migrate(warehouse.as_ref()).await?;
+        // Whatever it writes (a model's table, `_migrations`), the next read checks the schema with every table open.
+        migrate::forget_current(&settings.warehouse_location()?);
         warehouse
     };
     match run_sql(warehouse.as_ref(), &args, &params).await {

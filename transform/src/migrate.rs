@@ -10,10 +10,11 @@
 //! materialised table (`crate::models`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::warehouse::{Result, Warehouse, WarehouseError};
+use crate::warehouse::{Result, Warehouse, WarehouseError, WarehouseLocation};
 
 pub struct Migration {
     pub version: u32,
@@ -87,6 +88,38 @@ pub fn schema_fingerprint() -> &'static str {
     &FINGERPRINT
 }
 
+/// The file, in an embedded warehouse, holding the [`schema_fingerprint`] of the last costlake that found the
+/// warehouse current (after migrating or loading it). Where it holds this costlake's, a read can open the tables on
+/// first use: it will have nothing to migrate, which needs every table open.
+const SCHEMA_MARK: &str = "costlake-schema";
+
+/// Whether the embedded warehouse in `dir` was last found current by a costlake of this one's schema.
+pub fn marked_current(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(SCHEMA_MARK)).is_ok_and(|held| held.trim() == schema_fingerprint())
+}
+
+/// Notes in the embedded warehouse `location`, just found current, this costlake's schema. Best effort: without the
+/// note, a read only opens every table at start.
+pub fn mark_current(location: &WarehouseLocation) {
+    let WarehouseLocation::Embedded { dir, .. } = location else { return };
+    if marked_current(dir) {
+        return;
+    }
+    let (path, next) = (dir.join(SCHEMA_MARK), dir.join(format!("{SCHEMA_MARK}.next")));
+    let written =
+        std::fs::write(&next, format!("{}\n", schema_fingerprint())).and_then(|()| std::fs::rename(&next, &path));
+    if let Err(error) = written {
+        tracing::debug!(file = %path.display(), %error, "could not note the warehouse's schema");
+    }
+}
+
+/// Takes back the note of [`mark_current`], before something that may change the schema (a statement of anyone's).
+pub fn forget_current(location: &WarehouseLocation) {
+    if let WarehouseLocation::Embedded { dir, .. } = location {
+        let _ = std::fs::remove_file(dir.join(SCHEMA_MARK));
+    }
+}
+
 /// Applies the migrations the warehouse lacks, then recreates the models if any changed.
 pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Migrated> {
     if current(warehouse).await {
@@ -109,7 +142,7 @@ fn model_checksums() -> BTreeMap<String, String> {
 /// checks, and the full check's five statements (two of them writes) were a tenth of a report's start. Anything
 /// else (a table missing, a migration to apply, an edited one, another costlake's) takes the full path, which
 /// applies what is missing or says what is wrong.
-async fn current(warehouse: &dyn Warehouse) -> bool {
+pub async fn current(warehouse: &dyn Warehouse) -> bool {
     let sql = "SELECT 'migration', toString(version), checksum FROM _migrations FINAL \
                UNION ALL SELECT 'model', name, checksum FROM _models FINAL";
     let Ok(out) = warehouse.query(sql, &[], "TabSeparated").await else { return false };

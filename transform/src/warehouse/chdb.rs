@@ -189,7 +189,7 @@ impl EmbeddedWarehouse {
 
         let mut slot = ENGINE.lock().expect("engine registry poisoned");
         if let Some(engine) = slot.as_ref() {
-            if engine.dir == dir && (engine.opening == opening || opening == TableOpening::OnFirstRead) {
+            if engine.dir == dir && (engine.opening == opening || opening == TableOpening::OnFirstUse) {
                 return Ok(EmbeddedWarehouse { engine: engine.clone() });
             }
             if engine.dir == dir {
@@ -209,7 +209,23 @@ impl EmbeddedWarehouse {
         let loaded_ms = clock.elapsed().as_millis() as u64;
         let lock = take_directory_lock(&dir)?;
         let config = write_engine_config(&dir)?;
-        set_table_opening(&dir, opening);
+        let opening = match set_table_opening(&dir, opening) {
+            Ok(held) if held == opening || held == TableOpening::AtStart => held,
+            // Left as it was, every table opened: the read only loses its faster start.
+            Err(error) if opening == TableOpening::OnFirstUse => {
+                tracing::debug!(%error, "the engine opens every table at start: its metadata could not be rewritten");
+                TableOpening::AtStart
+            }
+            held => {
+                let file = dir.join("metadata").join(format!("{DEFAULT_DATABASE}.sql"));
+                let why = held.err().map_or_else(|| "it is in a form costlake does not know".into(), |e| e.to_string());
+                return Err(open_error(format!(
+                    "cannot have the engine open every table at start ({}: {why}); writing needs them open: remove \
+                     the line `SETTINGS lazy_load_tables = 1` from that file",
+                    file.display()
+                )));
+            }
+        };
         let (commands, receiver) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread_dir = dir.clone();
@@ -310,10 +326,10 @@ pub enum TableOpening {
     /// All of them as it starts: what writing needs.
     AtStart,
     /// Each when a statement first uses it (the database's `lazy_load_tables`). A read uses a few of costlake's
-    /// fifty tables, and opening all of them was most of its start: `costlake sql "SELECT 1"` took 0.15-0.20 s,
+    /// fifty tables, and opening all of them was most of its start: `costlake sql "SELECT 1"` took 0.16-0.19 s,
     /// 0.11-0.13 s so (BENCHMARKS.md). Reads only: chDB 26.7 stands a proxy in for such a table, which refuses
     /// `DELETE`, `UPDATE` and mutations even once the table behind it is open.
-    OnFirstRead,
+    OnFirstUse,
 }
 
 impl TableOpening {
@@ -321,7 +337,7 @@ impl TableOpening {
     fn settings(self) -> Option<&'static str> {
         match self {
             TableOpening::AtStart => None,
-            TableOpening::OnFirstRead => Some("SETTINGS lazy_load_tables = 1"),
+            TableOpening::OnFirstUse => Some("SETTINGS lazy_load_tables = 1"),
         }
     }
 }
@@ -329,34 +345,49 @@ impl TableOpening {
 /// The engine the database is created with; a settings clause follows it.
 const DATABASE_ENGINE: &str = "ENGINE = Atomic";
 
-/// Has the engine open the tables as `opening` says at this start. An Atomic database's settings cannot be altered
-/// by a statement, so this rewrites the database's metadata file (the engine's `ATTACH DATABASE` text, which it
-/// reads at start) in the form the engine itself writes, with or without the setting; a file in any other form is
-/// left as it is. Written beside it as `.sql.tmp`, the engine's own name for a file it has not finished (it
-/// removes such a file at start), then renamed. A failure only costs a read its faster start: it is logged.
-fn set_table_opening(dir: &Path, opening: TableOpening) {
-    let path = dir.join("metadata").join(format!("{DEFAULT_DATABASE}.sql"));
-    let Ok(text) = std::fs::read_to_string(&path) else { return };
-    let lines: Vec<&str> = text.lines().collect();
-    let (attach, settings) = match lines.as_slice() {
-        [attach, DATABASE_ENGINE] => (*attach, None),
-        [attach, DATABASE_ENGINE, settings] if Some(*settings) == TableOpening::OnFirstRead.settings() => {
-            (*attach, Some(*settings))
-        }
-        _ => return,
+/// Has the engine open the tables as `opening` says at this start, and returns how it will open them. An Atomic
+/// database's settings cannot be altered by a statement, so this rewrites the database's metadata file (the
+/// engine's `ATTACH DATABASE` text, which it reads at start and not after) in the form the engine itself writes,
+/// with or without the setting; a file in another form is left as it is. The file is written beside it as
+/// `.sql.tmp` (the engine's own name for a file it has not finished: it removes such a file at start), synced,
+/// and renamed over it, so that no crash leaves the engine a database it cannot attach. The engine thread puts the
+/// file back without the setting once the engine has started, so that the warehouse at rest is as any ClickHouse
+/// or earlier costlake expects it.
+fn set_table_opening(dir: &Path, opening: TableOpening) -> std::io::Result<TableOpening> {
+    let metadata = dir.join("metadata");
+    let path = metadata.join(format!("{DEFAULT_DATABASE}.sql"));
+    let text = match std::fs::read_to_string(&path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(opening),
+        held => held?,
     };
-    if !attach.starts_with("ATTACH DATABASE _ UUID '") || settings == opening.settings() {
-        return;
+    let lines: Vec<&str> = text.lines().collect();
+    let attach = match lines.as_slice() {
+        [attach, DATABASE_ENGINE] | [attach, DATABASE_ENGINE, _] if attach.starts_with("ATTACH DATABASE _ UUID '") => {
+            *attach
+        }
+        _ if text.contains("lazy_load_tables") => return Ok(TableOpening::OnFirstUse),
+        _ => return Ok(TableOpening::AtStart),
+    };
+    let held = match lines.get(2) {
+        None => TableOpening::AtStart,
+        Some(settings) if Some(*settings) == TableOpening::OnFirstUse.settings() => TableOpening::OnFirstUse,
+        Some(_) if text.contains("lazy_load_tables") => return Ok(TableOpening::OnFirstUse),
+        Some(_) => return Ok(TableOpening::AtStart),
+    };
+    if held == opening {
+        return Ok(opening);
     }
     let wanted = match opening.settings() {
         Some(settings) => format!("{attach}\n{DATABASE_ENGINE}\n{settings}\n"),
         None => format!("{attach}\n{DATABASE_ENGINE}\n"),
     };
     let next = path.with_extension("sql.tmp");
-    let rewritten = std::fs::write(&next, wanted).and_then(|()| std::fs::rename(&next, &path));
-    if let Err(error) = rewritten {
-        tracing::warn!(file = %path.display(), %error, ?opening, "could not set when the engine opens the tables");
-    }
+    let mut file = File::create(&next)?;
+    file.write_all(wanted.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&next, &path)?;
+    File::open(&metadata)?.sync_all()?;
+    Ok(opening)
 }
 
 /// A lock file beside chDB's own: a second costlake on the same directory gets a clear error naming the
@@ -594,6 +625,12 @@ fn engine_thread(
             format!("USE {DEFAULT_DATABASE}"),
         ] {
             session.query(&statement, &[], "TabSeparated")?;
+        }
+        // The engine has read the setting: the file goes back to its form at rest (see `set_table_opening`).
+        if opening == TableOpening::OnFirstUse
+            && let Err(error) = set_table_opening(&dir, TableOpening::AtStart)
+        {
+            tracing::warn!(%error, "the warehouse's database metadata keeps lazy_load_tables until the next write");
         }
         Ok(session)
     };

@@ -8,6 +8,8 @@
 pub mod chdb;
 pub mod http;
 
+pub use chdb::TableOpening;
+
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -191,11 +193,11 @@ impl std::fmt::Display for WarehouseLocation {
 
 /// Opens the warehouse: loads the engine or checks the server, and makes the database current.
 pub async fn open(location: &WarehouseLocation) -> Result<Box<dyn Warehouse>> {
-    open_with(location, chdb::TableOpening::AtStart).await
+    open_with(location, TableOpening::AtStart).await
 }
 
 /// [`open`], an embedded warehouse's tables opened as `opening` says (a server has them open already).
-pub async fn open_with(location: &WarehouseLocation, opening: chdb::TableOpening) -> Result<Box<dyn Warehouse>> {
+pub async fn open_with(location: &WarehouseLocation, opening: TableOpening) -> Result<Box<dyn Warehouse>> {
     match location {
         WarehouseLocation::Embedded { dir, library } => {
             Ok(Box::new(chdb::EmbeddedWarehouse::open_with(dir.clone(), library.clone(), opening).await?))
