@@ -234,7 +234,9 @@ async fn a_read_opens_only_the_tables_it_uses_and_a_write_opens_them_all() {
     let mark = sandbox.path("warehouse/costlake-schema");
     let fingerprint = std::fs::read_to_string(&mark).unwrap();
     sandbox.ok(&["sql", "DELETE FROM price_overrides WHERE note = 'none such'"]).await;
-    sandbox.ok(&["sql", "ALTER TABLE price_overrides DELETE WHERE note = 'none such' SETTINGS mutations_sync = 2"]).await;
+    sandbox
+        .ok(&["sql", "ALTER TABLE price_overrides DELETE WHERE note = 'none such' SETTINGS mutations_sync = 2"])
+        .await;
     assert!(!mark.exists());
     assert_eq!(engine_of_servers().await, "MergeTree");
     assert_eq!(std::fs::read_to_string(&mark).unwrap(), fingerprint);
