@@ -252,6 +252,12 @@ async fn a_read_opens_only_the_tables_it_uses_and_a_write_opens_them_all() {
     assert_eq!(sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await.json(), report);
     assert_eq!(engine_of_servers().await, "TableProxy");
 
+    // A read killed while the engine started leaves the setting in the file: the next write takes it out first.
+    let metadata = sandbox.path("warehouse/metadata/costlake.sql");
+    std::fs::write(&metadata, format!("{database}SETTINGS lazy_load_tables = 1\n")).unwrap();
+    sandbox.ok(&["sql", "DELETE FROM price_overrides WHERE note = 'none such'"]).await;
+    assert_eq!(std::fs::read_to_string(&metadata).unwrap(), database);
+
     // Loading after reads: deletes, merges and swaps as ever.
     sandbox.ok(&["run"]).await;
     assert_eq!(scalar(&sandbox, "SELECT count() FROM runs").await, 2);

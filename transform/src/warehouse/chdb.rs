@@ -218,12 +218,14 @@ impl EmbeddedWarehouse {
             }
             held => {
                 let file = dir.join("metadata").join(format!("{DEFAULT_DATABASE}.sql"));
-                let why = held.err().map_or_else(|| "it is in a form costlake does not know".into(), |e| e.to_string());
-                return Err(open_error(format!(
-                    "cannot have the engine open every table at start ({}: {why}); writing needs them open: remove \
-                     the line `SETTINGS lazy_load_tables = 1` from that file",
-                    file.display()
-                )));
+                let why = match held {
+                    Err(error) => format!("cannot rewrite {}: {error}", file.display()),
+                    Ok(_) => format!(
+                        "{} asks for lazy_load_tables in a form costlake does not know: remove that setting from it",
+                        file.display()
+                    ),
+                };
+                return Err(open_error(format!("writing needs every table open at start, and {why}")));
             }
         };
         let (commands, receiver) = std_mpsc::channel();
@@ -327,7 +329,7 @@ pub enum TableOpening {
     AtStart,
     /// Each when a statement first uses it (the database's `lazy_load_tables`). A read uses a few of costlake's
     /// fifty tables, and opening all of them was most of its start: `costlake sql "SELECT 1"` took 0.16-0.19 s,
-    /// 0.11-0.13 s so (BENCHMARKS.md). Reads only: chDB 26.7 stands a proxy in for such a table, which refuses
+    /// 0.11-0.15 s so (BENCHMARKS.md). Reads only: chDB 26.7 stands a proxy in for such a table, which refuses
     /// `DELETE`, `UPDATE` and mutations even once the table behind it is open.
     OnFirstUse,
 }
@@ -350,7 +352,8 @@ const DATABASE_ENGINE: &str = "ENGINE = Atomic";
 /// engine's `ATTACH DATABASE` text, which it reads at start and not after) in the form the engine itself writes,
 /// with or without the setting; a file in another form is left as it is. The file is written beside it as
 /// `.sql.tmp` (the engine's own name for a file it has not finished: it removes such a file at start), synced,
-/// and renamed over it, so that no crash leaves the engine a database it cannot attach. The engine thread puts the
+/// and renamed over it, so that no crash leaves the engine a database it cannot attach; whichever of the two
+/// names a crash leaves, it is a valid form, so the directory is not synced. The engine thread puts the
 /// file back without the setting once the engine has started, so that the warehouse at rest is as any ClickHouse
 /// or earlier costlake expects it.
 fn set_table_opening(dir: &Path, opening: TableOpening) -> std::io::Result<TableOpening> {
@@ -386,7 +389,6 @@ fn set_table_opening(dir: &Path, opening: TableOpening) -> std::io::Result<Table
     file.write_all(wanted.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&next, &path)?;
-    File::open(&metadata)?.sync_all()?;
     Ok(opening)
 }
 
@@ -626,15 +628,21 @@ fn engine_thread(
         ] {
             session.query(&statement, &[], "TabSeparated")?;
         }
-        // The engine has read the setting: the file goes back to its form at rest (see `set_table_opening`).
-        if opening == TableOpening::OnFirstUse
-            && let Err(error) = set_table_opening(&dir, TableOpening::AtStart)
-        {
-            tracing::warn!(%error, "the warehouse's database metadata keeps lazy_load_tables until the next write");
-        }
         Ok(session)
     };
-    let session = match connect() {
+    let connected = connect();
+    // The engine has read the setting, or failed to start: either way the file goes back to its form at rest (see
+    // `set_table_opening`).
+    if opening == TableOpening::OnFirstUse {
+        match set_table_opening(&dir, TableOpening::AtStart) {
+            Ok(TableOpening::AtStart) => {}
+            held => tracing::warn!(
+                ?held,
+                "the warehouse's database metadata keeps lazy_load_tables: the next costlake write puts it back"
+            ),
+        }
+    }
+    let session = match connected {
         Ok(session) => {
             // SAFETY: chdb_version returns a static NUL-terminated string.
             let version = unsafe { CStr::from_ptr((api.version)()) }.to_string_lossy().into_owned();
