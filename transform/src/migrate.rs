@@ -106,9 +106,8 @@ pub fn mark_current(location: &WarehouseLocation) {
         return;
     }
     let (path, next) = (dir.join(SCHEMA_MARK), dir.join(format!("{SCHEMA_MARK}.next")));
-    let written =
-        std::fs::write(&next, format!("{}\n", schema_fingerprint())).and_then(|()| std::fs::rename(&next, &path));
-    if let Err(error) = written {
+    let fingerprint = format!("{}\n", schema_fingerprint());
+    if let Err(error) = crate::warehouse::chdb::replace_file(&path, &next, fingerprint.as_bytes()) {
         tracing::debug!(file = %path.display(), %error, "could not note the warehouse's schema");
     }
 }

@@ -315,11 +315,18 @@ fn write_engine_config(dir: &Path) -> Result<PathBuf> {
         warehouse: dir.display().to_string(),
         reason: format!("cannot write the engine's configuration {}: {e}", path.display()),
     };
-    // Beside it, then renamed: a crash never leaves a half-written file for the next start to choke on.
-    let next = dir.join("costlake-engine.xml.next");
-    std::fs::write(&next, ENGINE_CONFIG).map_err(fail)?;
-    std::fs::rename(&next, &path).map_err(fail)?;
+    replace_file(&path, &dir.join("costlake-engine.xml.next"), ENGINE_CONFIG.as_bytes()).map_err(fail)?;
     Ok(path)
+}
+
+/// Replaces the file `path` in the warehouse directory with `contents`, written first at `next` beside it, synced,
+/// then renamed over it: a crash leaves the old file or the new one, never half of one for the next start to
+/// choke on.
+pub(crate) fn replace_file(path: &Path, next: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(next)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(next, path)
 }
 
 /// When the engine opens the warehouse's tables.
@@ -357,25 +364,24 @@ const DATABASE_ENGINE: &str = "ENGINE = Atomic";
 /// file back without the setting once the engine has started, so that the warehouse at rest is as any ClickHouse
 /// or earlier costlake expects it.
 fn set_table_opening(dir: &Path, opening: TableOpening) -> std::io::Result<TableOpening> {
-    let metadata = dir.join("metadata");
-    let path = metadata.join(format!("{DEFAULT_DATABASE}.sql"));
+    let path = dir.join("metadata").join(format!("{DEFAULT_DATABASE}.sql"));
     let text = match std::fs::read_to_string(&path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(opening),
         held => held?,
     };
-    let lines: Vec<&str> = text.lines().collect();
-    let attach = match lines.as_slice() {
-        [attach, DATABASE_ENGINE] | [attach, DATABASE_ENGINE, _] if attach.starts_with("ATTACH DATABASE _ UUID '") => {
-            *attach
-        }
-        _ if text.contains("lazy_load_tables") => return Ok(TableOpening::OnFirstUse),
-        _ => return Ok(TableOpening::AtStart),
+    let held = if text.contains("lazy_load_tables") { TableOpening::OnFirstUse } else { TableOpening::AtStart };
+    let known_settings = |settings: &[&str]| match settings {
+        [] => true,
+        [settings] => Some(*settings) == TableOpening::OnFirstUse.settings(),
+        _ => false,
     };
-    let held = match lines.get(2) {
-        None => TableOpening::AtStart,
-        Some(settings) if Some(*settings) == TableOpening::OnFirstUse.settings() => TableOpening::OnFirstUse,
-        Some(_) if text.contains("lazy_load_tables") => return Ok(TableOpening::OnFirstUse),
-        Some(_) => return Ok(TableOpening::AtStart),
+    let attach = match text.lines().collect::<Vec<_>>().as_slice() {
+        [attach, DATABASE_ENGINE, settings @ ..]
+            if attach.starts_with("ATTACH DATABASE _ UUID '") && known_settings(settings) =>
+        {
+            attach.to_string()
+        }
+        _ => return Ok(held),
     };
     if held == opening {
         return Ok(opening);
@@ -384,11 +390,7 @@ fn set_table_opening(dir: &Path, opening: TableOpening) -> std::io::Result<Table
         Some(settings) => format!("{attach}\n{DATABASE_ENGINE}\n{settings}\n"),
         None => format!("{attach}\n{DATABASE_ENGINE}\n"),
     };
-    let next = path.with_extension("sql.tmp");
-    let mut file = File::create(&next)?;
-    file.write_all(wanted.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&next, &path)?;
+    replace_file(&path, &path.with_extension("sql.tmp"), wanted.as_bytes())?;
     Ok(opening)
 }
 
