@@ -10,6 +10,8 @@
 //! - `collect.pause_before_commit`: every dataset is written, the manifest is not;
 //! - `collect.after_commit`: the manifest is written (in `run`, before the load);
 //! - `load.mid_insert`: the first chunk of a Parquet file is in the engine, the rest not;
+//! - `load.mid_files`: a batch of a dataset's files read by the engine itself (a local lake) is in its table,
+//!   the rest of the dataset not, its rows not counted;
 //! - `load.pause_after_dataset=N`: after a run's N-th dataset is inserted;
 //! - `load.before_ledger`, `load.after_ledger`: around a run's ledger row;
 //! - `load.pause_before_models`: after every ledger row, before the rebuild of the materialised tables;

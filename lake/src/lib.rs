@@ -169,6 +169,13 @@ impl Lake {
         got.bytes().await.map_err(|e| self.err("get", &full, e))
     }
 
+    /// Where an object of a local lake is on this machine's file system (`None` for a lake in a bucket), so an
+    /// engine on this machine can read it itself.
+    pub fn local_file(&self, relative: &Path) -> Option<std::path::PathBuf> {
+        let dir = self.local_dir.as_ref()?;
+        Some(relative.parts().fold(dir.clone(), |path, part| path.join(part.as_ref())))
+    }
+
     /// The size of an object, or `None` when the store does not have it (or not yet: a store that lists or
     /// serves a new object a moment after it was written).
     pub async fn size_of(&self, relative: &Path) -> Result<Option<u64>> {

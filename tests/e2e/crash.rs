@@ -241,7 +241,7 @@ async fn killed_anywhere_in_collection_a_rerun_ends_as_a_clean_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_anywhere_in_loading_a_rerun_ends_as_a_clean_run() {
     suite(&[
-        "load.mid_insert@1",
+        "load.mid_files@1",
         "load.pause_after_dataset=8",
         "load.pause_after_dataset=17",
         "load.before_ledger",

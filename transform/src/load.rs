@@ -3,7 +3,8 @@
 //! Idempotent by construction:
 //! 1. a run is loaded only if its manifest exists (committed) and it is not in `_load_ledger`;
 //! 2. rows a crashed earlier attempt left for the run are deleted first;
-//! 3. each Parquet file streams straight from the lake into its raw table (the engine decodes it);
+//! 3. each Parquet file goes straight from the lake into its raw table: the embedded engine reads a local lake's
+//!    files itself, many per statement; otherwise each file streams to the engine, which decodes it;
 //! 4. row counts are checked against the manifest;
 //! 5. the ledger row is written last. The models read only ledgered runs, so a half-loaded run is never seen.
 //!
@@ -226,31 +227,47 @@ async fn load_run(
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
         let dataset_clock = Instant::now();
-        for file in &dataset.files {
-            let stream = lake
-                .get_stream(&Path::from(file.path.as_str()))
-                .await?
-                .map_err(|e| e.to_string())
-                // The file's bytes are all in the engine, the insert not complete.
-                .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
-                .boxed();
-            warehouse.insert(&table, "Parquet", stream).await.map_err(|error| {
-                // The engine refused the file's content: say which file, and what to do about it.
-                let refused = |message: &str| {
-                    fail(format!(
-                        "the lake file {} could not be loaded into {table}: {message}. If the file is damaged, \
-                         restore it, or delete the run's manifest {} to drop the run; rows it left are removed by \
-                         the next load",
-                        file.path,
-                        manifest_path_of(lake, manifest)
-                    ))
-                };
-                match &error {
-                    WarehouseError::Insert { message, .. } => refused(message),
-                    WarehouseError::Query { .. } => refused(&error.to_string()),
-                    _ => error.into(),
+        let refused = |file: &str, message: &str| {
+            fail(format!(
+                "the lake file {file} could not be loaded into {table}: {message}. If the file is damaged, restore \
+                 it, or delete the run's manifest {} to drop the run; rows it left are removed by the next load",
+                manifest_path_of(lake, manifest)
+            ))
+        };
+        match local_batches(lake, warehouse, dataset) {
+            // The engine reads the files itself, a batch per statement: its parallel Parquet reader, and parts of
+            // the engine's block size rather than one insert (and its parts, merged later) per file.
+            Some(batches) => {
+                for batch in batches {
+                    let files = vec![("files".to_string(), batch.glob())];
+                    let insert = format!(
+                        "INSERT INTO {table} SELECT * FROM file({{files:String}}, Parquet) \
+                         SETTINGS use_structure_from_insertion_table_in_table_functions = 1"
+                    );
+                    warehouse.execute(&insert, &files).await.map_err(|error| match &error {
+                        WarehouseError::Query { message, .. } => refused(batch.culprit(message), message),
+                        _ => error.into(),
+                    })?;
+                    failpoint("load.mid_files").await;
                 }
-            })?;
+            }
+            None => {
+                for file in &dataset.files {
+                    let stream = lake
+                        .get_stream(&Path::from(file.path.as_str()))
+                        .await?
+                        .map_err(|e| e.to_string())
+                        // The file's bytes are all in the engine, the insert not complete.
+                        .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
+                        .boxed();
+                    warehouse.insert(&table, "Parquet", stream).await.map_err(|error| match &error {
+                        // The engine refused the file's content: say which file, and what to do about it.
+                        WarehouseError::Insert { message, .. } => refused(&file.path, message),
+                        WarehouseError::Query { .. } => refused(&file.path, &error.to_string()),
+                        _ => error.into(),
+                    })?;
+                }
+            }
         }
         let loaded = count_rows(warehouse, &table, &params).await?;
         if loaded != dataset.rows {
@@ -293,6 +310,68 @@ async fn load_run(
     failpoint("load.after_ledger").await;
     tracing::info!(%run_id, rows, ms = clock.elapsed().as_millis() as u64, "run loaded");
     Ok(LoadedRun { run_id, rows, duration: clock.elapsed(), leftover_rows_removed })
+}
+
+/// At most this many files per statement when the engine reads a local lake's files itself: the statement's
+/// parameter stays a few tens of KiB whatever the run's size.
+const FILES_PER_STATEMENT: usize = 500;
+
+/// Files of one dataset of a run, in one folder of a local lake, that the engine reads in one statement.
+struct LocalBatch<'a> {
+    folder: std::path::PathBuf,
+    files: Vec<(&'a FileEntry, String)>,
+}
+
+impl LocalBatch<'_> {
+    /// The engine's glob naming exactly these files: `folder/{a.parquet,b.parquet}`.
+    fn glob(&self) -> String {
+        let names: Vec<&str> = self.files.iter().map(|(_, name)| name.as_str()).collect();
+        match names.as_slice() {
+            [one] => self.folder.join(one).display().to_string(),
+            _ => format!("{}/{{{}}}", self.folder.display(), names.join(",")),
+        }
+    }
+
+    /// The file an engine error names (`(in file/uri /…/part-00003.parquet)`), else the batch's first.
+    fn culprit(&self, message: &str) -> &str {
+        let named = self.files.iter().find(|(_, name)| message.contains(&self.folder.join(name).display().to_string()));
+        named.or(self.files.first()).map_or("", |(file, _)| file.path.as_str())
+    }
+}
+
+/// The dataset's files in batches the engine can read itself, or `None` when it must be streamed them: a lake in
+/// a bucket, an engine elsewhere (a server), or a path the engine could read otherwise than the store does (a
+/// glob character in the lake's directory, a character the store would encode in a file's name).
+fn local_batches<'a>(lake: &Lake, warehouse: &dyn Warehouse, dataset: &'a DatasetEntry) -> Option<Vec<LocalBatch<'a>>> {
+    if !warehouse.reads_local_files() {
+        return None;
+    }
+    // costlake's own layout (`datasets/<name>/snapshot_date=<date>/run_id=<id>/part-00000.parquet`) maps to the
+    // same file for the store and the engine's glob.
+    let plain = |text: &str| {
+        text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '=' | '/'))
+            && !text.contains("..")
+    };
+    let no_glob = |text: &str| !text.contains(['*', '?', '{', '}', '[', ']', ',', '\\']);
+    let mut batches: Vec<LocalBatch<'a>> = Vec::new();
+    for file in &dataset.files {
+        if !plain(&file.path) {
+            return None;
+        }
+        let local = lake.local_file(&Path::from(file.path.as_str()))?;
+        let folder = local.parent()?.to_path_buf();
+        let name = local.file_name()?.to_str()?.to_string();
+        if !no_glob(folder.to_str()?) {
+            return None;
+        }
+        match batches.last_mut() {
+            Some(batch) if batch.folder == folder && batch.files.len() < FILES_PER_STATEMENT => {
+                batch.files.push((file, name));
+            }
+            _ => batches.push(LocalBatch { folder, files: vec![(file, name)] }),
+        }
+    }
+    Some(batches)
 }
 
 /// Where the run's manifest is, for a person to find it: the lake's location and the manifest's path in it.

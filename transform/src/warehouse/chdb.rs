@@ -688,6 +688,10 @@ impl Warehouse for EmbeddedWarehouse {
         true
     }
 
+    fn reads_local_files(&self) -> bool {
+        true
+    }
+
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()> {
         self.query(sql, params, "TabSeparated").await.map(|_| ())
     }

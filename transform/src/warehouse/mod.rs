@@ -106,6 +106,13 @@ pub trait Warehouse: Send + Sync {
         false
     }
 
+    /// Whether the engine runs on this machine and reads its files (the embedded engine; a server's files are
+    /// its own), so a load from a local lake has it read the Parquet files itself, many per statement
+    /// (`INSERT … SELECT * FROM file(…)`), rather than streaming each one to it.
+    fn reads_local_files(&self) -> bool {
+        false
+    }
+
     /// Runs one statement that returns no rows (DDL, `INSERT ... SELECT`, `DELETE`).
     async fn execute(&self, sql: &str, params: &[Param]) -> Result<()>;
 
