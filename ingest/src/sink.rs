@@ -31,7 +31,8 @@ pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// datasets (servers with their raw JSON, charges) reach this bound long before `ROW_GROUP_ROWS`, narrow ones
 /// (metric points) do not. 8 MiB → 1 MiB: collect's peak at 100x 124-140 → 116-122 MiB, the lake within 0.5 %.
 pub const ROW_GROUP_BYTES: usize = 1024 * 1024;
-/// Also bounds the loader: the engine reads about a whole file's column at once, so files stay small.
+/// Also bounds the loader where a file is streamed to the engine (a server, a lake in a bucket): the engine
+/// reads about a whole file's column at once, so files stay small.
 pub const ROWS_PER_FILE: u64 = 50_000;
 /// What the encoder hands the uploader at a time: a local lake's part, so that it writes each chunk as it comes;
 /// S3 gathers them into parts of 8 MiB.

@@ -90,7 +90,8 @@ impl Lake {
     pub fn open(location: &LakeLocation) -> Result<Lake> {
         let (store, root) = location.open_store()?;
         let local_dir = match location {
-            LakeLocation::Local(dir) => Some(dir.clone()),
+            // As the store resolved it (symbolic links, `..`), so a path made here names the file the store has.
+            LakeLocation::Local(dir) => Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())),
             LakeLocation::S3 { .. } => None,
         };
         Ok(Lake { store, root, display: location.to_string(), local_dir })

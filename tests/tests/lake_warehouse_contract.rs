@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use costlake_ingest::dataset::{DatasetSpec, Kind, arrow_type};
 use costlake_ingest::sources;
+use costlake_lake::{DatasetEntry, FileEntry, Lake, LakeLocation, Manifest, RunId};
 use costlake_tests::engine::chdb_library;
-use costlake_transform::load::table_of;
+use costlake_transform::load::{load, table_of};
 use costlake_transform::migrate::{self, MIGRATIONS, statements};
-use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
+use costlake_transform::warehouse::{Param, Warehouse};
+use futures::stream::BoxStream;
 
 fn clickhouse_type_for(kind: Kind) -> &'static str {
     match kind {
@@ -212,4 +215,149 @@ async fn every_dataset_has_a_matching_raw_table() {
         assert_columns_match(&spec, &table, &columns, "the engine");
     }
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+/// Delegates to the engine and keeps every statement it was given: which way a load took.
+struct Recording<'a> {
+    engine: &'a dyn Warehouse,
+    statements: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Warehouse for Recording<'_> {
+    fn describe(&self) -> String {
+        self.engine.describe()
+    }
+    fn exclusive(&self) -> bool {
+        self.engine.exclusive()
+    }
+    fn reads_local_files(&self) -> bool {
+        self.engine.reads_local_files()
+    }
+    async fn execute(&self, sql: &str, params: &[Param]) -> costlake_transform::warehouse::Result<()> {
+        self.statements.lock().unwrap().push(sql.to_string());
+        self.engine.execute(sql, params).await
+    }
+    async fn query(&self, sql: &str, params: &[Param], format: &str) -> costlake_transform::warehouse::Result<Bytes> {
+        self.engine.query(sql, params, format).await
+    }
+    async fn insert(
+        &self,
+        table: &str,
+        format: &str,
+        data: BoxStream<'static, Result<Bytes, String>>,
+    ) -> costlake_transform::warehouse::Result<()> {
+        self.statements.lock().unwrap().push(format!("INSERT INTO {table} FORMAT {format}"));
+        self.engine.insert(table, format, data).await
+    }
+}
+
+/// The two ways a run's files reach the embedded engine, read by the engine itself from a local lake, or each
+/// streamed to it (a lake in a bucket, a server), load the same rows, columns matched by name: a column the files
+/// lack is NULL or empty, one the table lacks is left out. A damaged file among several is named, and nothing of
+/// the run is loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate::migrate(&engine).await.unwrap();
+    let lake_dir = dir.path().join("lake");
+    let lake = Lake::open(&LakeLocation::Local(lake_dir.clone())).unwrap();
+
+    // Three files of an older (no `prefix`, no `raw`) and newer (`future_field`) shape, written by the engine.
+    let started_at = "2026-12-05T12:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let run_id = RunId::new(started_at);
+    let snapshot_date = started_at.date_naive();
+    let folder = costlake_lake::layout::run_dataset_dir("instance_ips", snapshot_date, &run_id);
+    std::fs::create_dir_all(lake_dir.join(folder.as_ref())).unwrap();
+    let mut files = Vec::new();
+    for part in 0..3u64 {
+        let path = format!("{folder}/part-{part:05}.parquet");
+        engine
+            .execute(
+                "INSERT INTO FUNCTION file({path:String}, Parquet) \
+                 SELECT {run:String} AS run_id, toDateTime64('2026-12-05 12:00:00', 6, 'UTC') AS snapshot_at, \
+                        'org' AS organization_id, 'fr-par-1' AS zone, concat('ip-', toString({part:UInt64} * 1000 + number)) AS id, \
+                        if(number % 3 = 0, NULL, concat('51.15.0.', toString(number % 250))) AS address, \
+                        ['env=prod'] AS tags, 'tomorrow' AS future_field \
+                 FROM numbers(1000)",
+                &[
+                    ("path".into(), lake_dir.join(&path).display().to_string()),
+                    ("run".into(), run_id.to_string()),
+                    ("part".into(), part.to_string()),
+                ],
+            )
+            .await
+            .unwrap();
+        let bytes = std::fs::metadata(lake_dir.join(&path)).unwrap().len();
+        files.push(FileEntry { path, rows: 1000, bytes });
+    }
+    let manifest = Manifest {
+        manifest_version: costlake_lake::manifest::MANIFEST_VERSION,
+        run_id: run_id.clone(),
+        snapshot_date,
+        started_at,
+        finished_at: started_at,
+        organization_id: Some("org".into()),
+        costlake_version: "test".into(),
+        api_url: "http://127.0.0.1:1".into(),
+        sources: vec![],
+        datasets: vec![DatasetEntry {
+            name: "instance_ips".into(),
+            schema_version: sources::instance::ips().schema_version,
+            rows: 3000,
+            files: files.clone(),
+        }],
+        stats: Default::default(),
+        warnings: vec![],
+        orphans_removed: Default::default(),
+        failed_sources: vec![],
+        cursors: Default::default(),
+    };
+    lake.commit(&manifest).await.unwrap();
+
+    let known = sources::known_datasets();
+    let rows = "SELECT * FROM raw_instance_ips ORDER BY id FORMAT TSV";
+    let forget = || async {
+        for table in ["raw_instance_ips", "_load_ledger"] {
+            engine.execute(&format!("TRUNCATE TABLE {table}"), &[]).await.unwrap();
+        }
+    };
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&lake_dir).unwrap();
+    let in_a_bucket = Lake::from_store(std::sync::Arc::new(store), "", "the same files through the store");
+    let mut loaded = Vec::new();
+    for (way, lake) in [("streamed", &in_a_bucket), ("read by the engine", &lake)] {
+        let recording = Recording { engine: &engine, statements: Default::default() };
+        let report = load(lake, &recording, &known).await.unwrap();
+        assert_eq!(report.loaded.len(), 1, "{way}");
+        let statements = recording.statements.into_inner().unwrap();
+        let by_file = statements.iter().filter(|s| s.contains("FROM file(")).count();
+        let streamed = statements.iter().filter(|s| s.ends_with("FORMAT Parquet")).count();
+        match way {
+            "streamed" => assert_eq!((by_file, streamed), (0, 3), "{way}: {statements:?}"),
+            _ => assert_eq!((by_file, streamed), (1, 0), "{way}: all three in one statement: {statements:?}"),
+        }
+        loaded.push(engine.query(rows, &[], "TSV").await.unwrap());
+        forget().await;
+    }
+    assert_eq!(loaded[0], loaded[1], "both ways load the same rows");
+    let text = String::from_utf8_lossy(&loaded[1]);
+    assert_eq!(text.lines().count(), 3000);
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("\tip-0\t\\N\t\\N\t\\N\t") && first.ends_with("\t['env=prod']\t"), "{first}");
+    assert!(!text.contains("tomorrow"), "a column the table lacks is left out");
+
+    // The middle file damaged inside (its size and footer intact): the error names it, and nothing is loaded.
+    let damaged = lake_dir.join(&files[1].path);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let end = bytes.len() - 8;
+    bytes[4..end].fill(0);
+    std::fs::write(&damaged, bytes).unwrap();
+    let error = load(&lake, &engine, &known).await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("the lake file {} could not be loaded into raw_instance_ips", files[1].path)),
+        "{error}"
+    );
+    let ledger = engine.query("SELECT count() FROM _load_ledger", &[], "TSV").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&ledger).trim(), "0", "{error}");
 }

@@ -227,14 +227,16 @@ async fn load_run(
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
         let dataset_clock = Instant::now();
-        let refused = |file: &str, message: &str| {
+        // `what`: the lake file the engine refused, or the files of a batch when its error names none of them.
+        let refused = |what: &str, message: &str| {
             fail(format!(
-                "the lake file {file} could not be loaded into {table}: {message}. If the file is damaged, restore \
-                 it, or delete the run's manifest {} to drop the run; rows it left are removed by the next load",
+                "{what} could not be loaded into {table}: {message}. If a file is damaged, restore it, or delete \
+                 the run's manifest {} to drop the run; rows it left are removed by the next load",
                 manifest_path_of(lake, manifest)
             ))
         };
-        match local_batches(lake, warehouse, dataset) {
+        let batches = if warehouse.reads_local_files() { local_batches(lake, dataset) } else { None };
+        match batches {
             // The engine reads the files itself, a batch per statement: its parallel Parquet reader, and parts of
             // the engine's block size rather than one insert (and its parts, merged later) per file.
             Some(batches) => {
@@ -245,7 +247,7 @@ async fn load_run(
                          SETTINGS use_structure_from_insertion_table_in_table_functions = 1"
                     );
                     warehouse.execute(&insert, &files).await.map_err(|error| match &error {
-                        WarehouseError::Query { message, .. } => refused(batch.culprit(message), message),
+                        WarehouseError::Query { message, .. } => refused(&batch.culprit(message), message),
                         _ => error.into(),
                     })?;
                     failpoint("load.mid_files").await;
@@ -262,8 +264,12 @@ async fn load_run(
                         .boxed();
                     warehouse.insert(&table, "Parquet", stream).await.map_err(|error| match &error {
                         // The engine refused the file's content: say which file, and what to do about it.
-                        WarehouseError::Insert { message, .. } => refused(&file.path, message),
-                        WarehouseError::Query { .. } => refused(&file.path, &error.to_string()),
+                        WarehouseError::Insert { message, .. } => {
+                            refused(&format!("the lake file {}", file.path), message)
+                        }
+                        WarehouseError::Query { .. } => {
+                            refused(&format!("the lake file {}", file.path), &error.to_string())
+                        }
                         _ => error.into(),
                     })?;
                 }
@@ -332,27 +338,34 @@ impl LocalBatch<'_> {
         }
     }
 
-    /// The file an engine error names (`(in file/uri /…/part-00003.parquet)`), else the batch's first.
-    fn culprit(&self, message: &str) -> &str {
-        let named = self.files.iter().find(|(_, name)| message.contains(&self.folder.join(name).display().to_string()));
-        named.or(self.files.first()).map_or("", |(file, _)| file.path.as_str())
+    /// The file an engine error names (`… (in file/uri /…/datasets/…/part-00003.parquet) …`), or the batch's
+    /// files when it names none.
+    fn culprit(&self, message: &str) -> String {
+        let named = self.files.iter().find(|(file, _)| message.contains(&format!("/{}", file.path)));
+        match (named, self.files.first(), self.files.last()) {
+            (Some((file, _)), _, _) => format!("the lake file {}", file.path),
+            (None, Some((first, _)), Some((last, _))) if self.files.len() > 1 => {
+                format!("one of the {} lake files {} … {}", self.files.len(), first.path, last.path)
+            }
+            (None, Some((only, _)), _) => format!("the lake file {}", only.path),
+            _ => "the lake files".to_string(),
+        }
     }
 }
 
-/// The dataset's files in batches the engine can read itself, or `None` when it must be streamed them: a lake in
-/// a bucket, an engine elsewhere (a server), or a path the engine could read otherwise than the store does (a
-/// glob character in the lake's directory, a character the store would encode in a file's name).
-fn local_batches<'a>(lake: &Lake, warehouse: &dyn Warehouse, dataset: &'a DatasetEntry) -> Option<Vec<LocalBatch<'a>>> {
-    if !warehouse.reads_local_files() {
-        return None;
-    }
+/// The dataset's files in batches the engine can read itself, or `None` when each file must be streamed to it: a
+/// lake in a bucket, or a path the engine could read otherwise than the store does (a glob character or an
+/// archive's `::` in the lake's directory, a character the store would encode in a file's path, a name whose
+/// extension would have the engine decompress it).
+fn local_batches<'a>(lake: &Lake, dataset: &'a DatasetEntry) -> Option<Vec<LocalBatch<'a>>> {
     // costlake's own layout (`datasets/<name>/snapshot_date=<date>/run_id=<id>/part-00000.parquet`) maps to the
     // same file for the store and the engine's glob.
     let plain = |text: &str| {
         text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '=' | '/'))
             && !text.contains("..")
+            && text.ends_with(".parquet")
     };
-    let no_glob = |text: &str| !text.contains(['*', '?', '{', '}', '[', ']', ',', '\\']);
+    let no_glob = |text: &str| !text.contains(['*', '?', '{', '}', '[', ']', ',', ':', '\\']);
     let mut batches: Vec<LocalBatch<'a>> = Vec::new();
     for file in &dataset.files {
         if !plain(&file.path) {
@@ -469,4 +482,85 @@ pub async fn manifests(lake: &Lake) -> Result<Vec<Manifest>, LoadError> {
         .try_collect()
         .await
         .map_err(LoadError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use costlake_lake::LakeLocation;
+
+    fn dataset(paths: &[&str]) -> DatasetEntry {
+        DatasetEntry {
+            name: "instance_ips".into(),
+            schema_version: 1,
+            rows: paths.len() as u64,
+            files: paths.iter().map(|path| FileEntry { path: path.to_string(), rows: 1, bytes: 100 }).collect(),
+        }
+    }
+
+    const FOLDER: &str = "datasets/instance_ips/snapshot_date=2026-12-05/run_id=20261205T120000Z-0a1b2c3d";
+
+    #[test]
+    fn a_local_lake_s_files_are_read_in_batches_of_one_folder_by_exact_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // Through a symbolic link and `..`: the engine is given the folder the store resolved.
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        let lake = Lake::open(&LakeLocation::Local(dir.path().join("link/../link"))).unwrap();
+        let canonical = std::fs::canonicalize(dir.path().join("real")).unwrap();
+
+        let names: Vec<String> =
+            (0..FILES_PER_STATEMENT + 2).map(|i| format!("{FOLDER}/part-{i:05}.parquet")).collect();
+        let paths: Vec<&str> = names.iter().map(String::as_str).collect();
+        let entry = dataset(&paths);
+        let batches = local_batches(&lake, &entry).expect("costlake's own layout is read by the engine");
+        assert_eq!(batches.iter().map(|b| b.files.len()).collect::<Vec<_>>(), [FILES_PER_STATEMENT, 2]);
+        assert_eq!(
+            batches[1].glob(),
+            format!(
+                "{}/{FOLDER}/{{part-{:05}.parquet,part-{:05}.parquet}}",
+                canonical.display(),
+                FILES_PER_STATEMENT,
+                FILES_PER_STATEMENT + 1
+            )
+        );
+        let one = dataset(&paths[..1]);
+        let single = local_batches(&lake, &one).unwrap();
+        assert_eq!(single[0].glob(), format!("{}/{FOLDER}/part-00000.parquet", canonical.display()));
+
+        // Anything the engine could read otherwise than the store: streamed instead.
+        for odd in ["a b.parquet", "part-{1..9}.parquet", "part,1.parquet", "part-1.parquet.gz", "p%41.parquet"] {
+            let path = format!("{FOLDER}/{odd}");
+            assert!(local_batches(&lake, &dataset(&[paths[0], &path])).is_none(), "{odd}");
+        }
+        let globbed = dir.path().join("lake[1]");
+        let lake = Lake::open(&LakeLocation::Local(globbed)).unwrap();
+        assert!(local_batches(&lake, &entry).is_none(), "a glob character in the lake's directory");
+        let bucket = Lake::from_store(Arc::new(object_store::memory::InMemory::new()), "", "memory");
+        assert!(local_batches(&bucket, &entry).is_none(), "a lake that is not a directory of this machine");
+    }
+
+    #[test]
+    fn an_engine_error_names_the_file_it_names_or_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&LakeLocation::Local(dir.path().to_path_buf())).unwrap();
+        let names: Vec<String> = (0..12).map(|i| format!("{FOLDER}/part-{i:05}.parquet")).collect();
+        let paths: Vec<&str> = names.iter().map(String::as_str).collect();
+        let entry = dataset(&paths);
+        let batch = &local_batches(&lake, &entry).unwrap()[0];
+        let message = |name: &str| {
+            format!(
+                "TProtocolException: Invalid data: (in file/uri {}/{name}): While executing File",
+                batch.folder.display()
+            )
+        };
+        assert_eq!(batch.culprit(&message("part-00011.parquet")), format!("the lake file {FOLDER}/part-00011.parquet"));
+        assert_eq!(batch.culprit(&message("part-00001.parquet")), format!("the lake file {FOLDER}/part-00001.parquet"));
+        assert_eq!(
+            batch.culprit("Memory limit exceeded"),
+            format!("one of the 12 lake files {FOLDER}/part-00000.parquet … {FOLDER}/part-00011.parquet")
+        );
+    }
 }
