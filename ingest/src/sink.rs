@@ -8,8 +8,8 @@
 //!
 //! Memory is bounded by the channels (a few batches, a few chunks), the row group being encoded (flushed at
 //! `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload parts in flight.
-//! A dataset rolls to a new file every `ROWS_PER_FILE` rows so that very large organisations load in
-//! bounded pieces too.
+//! A dataset rolls to a new file every `ROWS_PER_FILE` rows so that very large organisations stream in
+//! bounded pieces to a server too.
 
 use std::io::Write;
 use std::sync::Arc;

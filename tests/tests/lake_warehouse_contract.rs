@@ -349,7 +349,8 @@ async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
 
     // The middle file damaged inside (its size and footer intact): the error names it, and nothing is loaded.
     let damaged = lake_dir.join(&files[1].path);
-    let mut bytes = std::fs::read(&damaged).unwrap();
+    let original = std::fs::read(&damaged).unwrap();
+    let mut bytes = original.clone();
     let end = bytes.len() - 8;
     bytes[4..end].fill(0);
     std::fs::write(&damaged, bytes).unwrap();
@@ -360,4 +361,11 @@ async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
     );
     let ledger = engine.query("SELECT count() FROM _load_ledger", &[], "TSV").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&ledger).trim(), "0", "{error}");
+
+    // The file restored, the next load removes what the refused one left and loads the run whole, once.
+    std::fs::write(&damaged, original).unwrap();
+    load(&lake, &engine, &known).await.unwrap();
+    assert_eq!(engine.query(rows, &[], "TSV").await.unwrap(), loaded[1], "the run loaded whole, once");
+    drop(engine);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
