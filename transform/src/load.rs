@@ -240,12 +240,12 @@ async fn load_run(
             // The engine reads the files itself, a batch per statement: its parallel Parquet reader, and parts of
             // the engine's block size rather than one insert (and its parts, merged later) per file.
             Some(batches) => {
+                let insert = format!(
+                    "INSERT INTO {table} SELECT * FROM file({{files:String}}, Parquet) \
+                     SETTINGS use_structure_from_insertion_table_in_table_functions = 1"
+                );
                 for batch in batches {
                     let files = vec![("files".to_string(), batch.glob())];
-                    let insert = format!(
-                        "INSERT INTO {table} SELECT * FROM file({{files:String}}, Parquet) \
-                         SETTINGS use_structure_from_insertion_table_in_table_functions = 1"
-                    );
                     warehouse.execute(&insert, &files).await.map_err(|error| match &error {
                         WarehouseError::Query { message, .. } => refused(&batch.culprit(message), message),
                         _ => error.into(),
@@ -262,15 +262,14 @@ async fn load_run(
                         // The file's bytes are all in the engine, the insert not complete.
                         .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
                         .boxed();
-                    warehouse.insert(&table, "Parquet", stream).await.map_err(|error| match &error {
+                    warehouse.insert(&table, "Parquet", stream).await.map_err(|error| {
                         // The engine refused the file's content: say which file, and what to do about it.
-                        WarehouseError::Insert { message, .. } => {
-                            refused(&format!("the lake file {}", file.path), message)
+                        let what = format!("the lake file {}", file.path);
+                        match &error {
+                            WarehouseError::Insert { message, .. } => refused(&what, message),
+                            WarehouseError::Query { .. } => refused(&what, &error.to_string()),
+                            _ => error.into(),
                         }
-                        WarehouseError::Query { .. } => {
-                            refused(&format!("the lake file {}", file.path), &error.to_string())
-                        }
-                        _ => error.into(),
                     })?;
                 }
             }
@@ -341,14 +340,15 @@ impl LocalBatch<'_> {
     /// The file an engine error names (`… (in file/uri /…/datasets/…/part-00003.parquet) …`), or the batch's
     /// files when it names none.
     fn culprit(&self, message: &str) -> String {
-        let named = self.files.iter().find(|(file, _)| message.contains(&format!("/{}", file.path)));
-        match (named, self.files.first(), self.files.last()) {
-            (Some((file, _)), _, _) => format!("the lake file {}", file.path),
-            (None, Some((first, _)), Some((last, _))) if self.files.len() > 1 => {
+        if let Some((file, _)) = self.files.iter().find(|(file, _)| message.contains(&format!("/{}", file.path))) {
+            return format!("the lake file {}", file.path);
+        }
+        match self.files.as_slice() {
+            [(only, _)] => format!("the lake file {}", only.path),
+            [(first, _), .., (last, _)] => {
                 format!("one of the {} lake files {} … {}", self.files.len(), first.path, last.path)
             }
-            (None, Some((only, _)), _) => format!("the lake file {}", only.path),
-            _ => "the lake files".to_string(),
+            [] => "the lake files".to_string(),
         }
     }
 }
