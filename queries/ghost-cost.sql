@@ -34,6 +34,26 @@ WITH
             GROUP BY organization_id
         )
     ) AS charge_windows,
+    -- The prices that apply, as one list read once: a join with the view rate_card_best had the engine plan the
+    -- view inside this query's joins, about 20 ms more at 10,000 servers (BENCHMARKS.md, 2026-12-05, night).
+    (
+        SELECT (groupArray((price_kind, zone, match_key)), groupArray(monthly_price), groupArray(currency))
+        FROM rate_card_best
+    ) AS price_list,
+    -- The organisations compared at SKU level (consumption, no charges): (organisation, currency, last day), once
+    -- per query like the charge windows; the SKU-level branch reads the table rows of these only, and none at all
+    -- when every organisation has charges.
+    (
+        SELECT groupArray((organization_id, currency, as_of))
+        FROM
+        (
+            SELECT organization_id, any(currency) AS currency, max(day) AS as_of
+            FROM billing_daily
+            WHERE ({organization:String} = '' OR organization_id = {organization:String})
+              AND organization_id NOT IN (SELECT w.1 FROM (SELECT arrayJoin(charge_windows) AS w))
+            GROUP BY organization_id
+        )
+    ) AS sku_windows,
     -- The window: the last `days` days with charges, per organisation with charges.
     charge_window AS
     (
@@ -74,7 +94,7 @@ WITH
         GROUP BY organization_id
     ),
     -- The newest inventory's billable resources (a running or standby server, a Block volume, a flexible IP), and
-    -- the key of each one's list price.
+    -- the key of each one's list price with its place in price_list (0: no known price).
     billable AS
     (
         SELECT i.organization_id AS organization_id, i.project_id AS project_id, i.resource_id AS resource_id,
@@ -84,7 +104,8 @@ WITH
                        i.resource_type = 'block_volume', 'volume_gb_hour', 'ip_hour') AS price_kind,
                multiIf(i.resource_type = 'instance_ip', if(i.resource_class = 'routed_ipv6', 'routed_ipv6', 'routed_ipv4'),
                        coalesce(i.resource_class, '')) AS price_key,
-               if(i.resource_type = 'block_volume', toDecimal128(i.size_bytes, 9) / 1000000000, toDecimal128(1, 9)) AS quantity
+               if(i.resource_type = 'block_volume', toDecimal128(i.size_bytes, 9) / 1000000000, toDecimal128(1, 9)) AS quantity,
+               transform((price_kind, i.zone, price_key), price_list.1, arrayEnumerate(price_list.1), 0) AS price_index
         FROM resources AS i
         WHERE i.present AND ({organization:String} = '' OR i.organization_id = {organization:String})
           AND ((i.resource_type = 'instance_server' AND i.state IN ('running', 'stopped in place'))
@@ -111,23 +132,19 @@ WITH
                b.resource_type AS resource_type, CAST(NULL, 'Nullable(String)') AS sku,
                toDecimal128(0, 9) AS billed, toUInt64(0) AS days_billed,
                CAST(NULL, 'Nullable(Date)') AS first_day, CAST(NULL, 'Nullable(Date)') AS last_day,
-               b.quantity * p.monthly_price AS expected_monthly_cost, coalesce(p.currency, m.currency) AS currency,
+               b.quantity * if(b.price_index = 0, NULL, arrayElement(price_list.2, b.price_index)) AS expected_monthly_cost,
+               coalesce(if(b.price_index = 0, NULL, arrayElement(price_list.3, b.price_index)), m.currency) AS currency,
                'charges' AS method,
                concat(coalesce(b.resource_class, b.resource_type), ' ', coalesce(b.state, ''), ' in ', b.zone,
                       ', no charge in the window') AS detail
         FROM billable AS b
         INNER JOIN charge_window AS w ON w.organization_id = b.organization_id
-        LEFT JOIN rate_card_best AS p ON p.price_kind = b.price_kind AND p.zone = b.zone AND p.match_key = b.price_key
         LEFT JOIN consumption AS m ON m.organization_id = b.organization_id
         WHERE (b.created_at IS NULL OR toDate(b.created_at) < w.from_day)
           AND (b.organization_id, b.resource_id) NOT IN (SELECT organization_id, resource_id FROM charged)
     ),
     -- Without charges (no FinOps permission): SKU level, compute only (the SKU names the commercial type), over
     -- the consumption's last `days` days. Compute SKUs billed against the types of the servers running, per project.
-    consumption_window AS
-    (
-        SELECT * FROM consumption WHERE organization_id NOT IN (SELECT organization_id FROM charge_window)
-    ),
     compute_billed AS
     (
         SELECT d.organization_id AS organization_id, d.project_id AS project_id, d.sku AS sku,
@@ -135,19 +152,20 @@ WITH
                sum(d.cost) AS cost, toUInt64(uniqExactIf(d.day, d.cost > 0)) AS days, min(d.day) AS first_day,
                max(d.day) AS last_day, any(d.currency) AS currency
         FROM billing_daily AS d
-        INNER JOIN consumption_window AS w ON w.organization_id = d.organization_id
-        WHERE d.day BETWEEN w.from_day AND w.as_of AND startsWith(d.sku, '/compute/')
+        ARRAY JOIN sku_windows AS w
+        WHERE d.organization_id = w.1 AND d.day BETWEEN w.3 - {days:UInt32} + 1 AND w.3 AND startsWith(d.sku, '/compute/')
         GROUP BY d.organization_id, d.project_id, d.sku
         HAVING cost > 0
     ),
     running_types AS
     (
-        SELECT b.organization_id AS organization_id, coalesce(b.project_id, '') AS project_id,
-               upper(coalesce(b.resource_class, '')) AS commercial_type, groupArray(b.resource_id) AS ids,
-               groupArray(b.name) AS names, any(w.currency) AS currency
-        FROM billable AS b
-        INNER JOIN consumption_window AS w ON w.organization_id = b.organization_id
-        WHERE b.resource_type = 'instance_server'
+        SELECT i.organization_id AS organization_id, coalesce(i.project_id, '') AS project_id,
+               upper(coalesce(i.resource_class, '')) AS commercial_type, groupArray(i.resource_id) AS ids,
+               groupArray(i.name) AS names, any(w.2) AS currency
+        FROM resources AS i
+        ARRAY JOIN sku_windows AS w
+        WHERE i.organization_id = w.1 AND i.present AND i.resource_type = 'instance_server'
+          AND i.state IN ('running', 'stopped in place')
         GROUP BY organization_id, project_id, commercial_type
     ),
     -- One join for both findings: a SKU with no server of its type, a type running with no SKU billed.
