@@ -34,15 +34,16 @@ WITH
             GROUP BY organization_id
         )
     ) AS charge_windows,
-    -- The prices that apply, as one list read once: a join with the view rate_card_best had the engine plan the
-    -- view inside this query's joins, about 20 ms more at 10,000 servers (BENCHMARKS.md, 2026-12-05, night).
+    -- The prices that apply, as one list read once: a join with the view rate_card_best had the engine analyse
+    -- and plan the view among this query's joins (BENCHMARKS.md, 2026-12-05, night). The keys, then (price,
+    -- currency) as tuples: groupArray skips NULLs, so a list of Nullable prices alone would fall out of step.
     (
-        SELECT (groupArray((price_kind, zone, match_key)), groupArray(monthly_price), groupArray(currency))
+        SELECT (groupArray((price_kind, zone, match_key)), groupArray((monthly_price, currency)))
         FROM rate_card_best
     ) AS price_list,
     -- The organisations compared at SKU level (consumption, no charges): (organisation, currency, last day), once
-    -- per query like the charge windows; the SKU-level branch reads the table rows of these only, and none at all
-    -- when every organisation has charges.
+    -- per query like the charge windows. The SKU-level branch reads only these organisations' rows, by the tables'
+    -- sort key (sku_organizations), so none at all when every organisation has charges.
     (
         SELECT groupArray((organization_id, currency, as_of))
         FROM
@@ -54,6 +55,7 @@ WITH
             GROUP BY organization_id
         )
     ) AS sku_windows,
+    arrayMap(w -> w.1, sku_windows) AS sku_organizations,
     -- The window: the last `days` days with charges, per organisation with charges.
     charge_window AS
     (
@@ -132,8 +134,8 @@ WITH
                b.resource_type AS resource_type, CAST(NULL, 'Nullable(String)') AS sku,
                toDecimal128(0, 9) AS billed, toUInt64(0) AS days_billed,
                CAST(NULL, 'Nullable(Date)') AS first_day, CAST(NULL, 'Nullable(Date)') AS last_day,
-               b.quantity * if(b.price_index = 0, NULL, arrayElement(price_list.2, b.price_index)) AS expected_monthly_cost,
-               coalesce(if(b.price_index = 0, NULL, arrayElement(price_list.3, b.price_index)), m.currency) AS currency,
+               b.quantity * if(b.price_index = 0, NULL, arrayElement(price_list.2, b.price_index).1) AS expected_monthly_cost,
+               coalesce(if(b.price_index = 0, NULL, arrayElement(price_list.2, b.price_index).2), m.currency) AS currency,
                'charges' AS method,
                concat(coalesce(b.resource_class, b.resource_type), ' ', coalesce(b.state, ''), ' in ', b.zone,
                       ', no charge in the window') AS detail
@@ -153,7 +155,8 @@ WITH
                max(d.day) AS last_day, any(d.currency) AS currency
         FROM billing_daily AS d
         ARRAY JOIN sku_windows AS w
-        WHERE d.organization_id = w.1 AND d.day BETWEEN w.3 - {days:UInt32} + 1 AND w.3 AND startsWith(d.sku, '/compute/')
+        WHERE has(sku_organizations, d.organization_id) AND d.organization_id = w.1
+          AND d.day BETWEEN w.3 - {days:UInt32} + 1 AND w.3 AND startsWith(d.sku, '/compute/')
         GROUP BY d.organization_id, d.project_id, d.sku
         HAVING cost > 0
     ),
@@ -164,7 +167,8 @@ WITH
                groupArray(i.name) AS names, any(w.2) AS currency
         FROM resources AS i
         ARRAY JOIN sku_windows AS w
-        WHERE i.organization_id = w.1 AND i.present AND i.resource_type = 'instance_server'
+        WHERE has(sku_organizations, i.organization_id) AND i.organization_id = w.1
+          AND i.present AND i.resource_type = 'instance_server'
           AND i.state IN ('running', 'stopped in place')
         GROUP BY organization_id, project_id, commercial_type
     ),
@@ -214,7 +218,7 @@ FROM findings AS f
 LEFT JOIN projects AS pn ON pn.id = f.project_id
 WHERE f.organization_id IN (SELECT organization_id FROM latest_runs)
   AND ({project:String} = '' OR f.project_id = {project:String} OR pn.name = {project:String})
-ORDER BY finding, billed DESC, expected_monthly_cost DESC NULLS LAST, resource_id, project_id, sku, name
+ORDER BY finding, billed DESC, expected_monthly_cost DESC NULLS LAST, resource_id, project_id, sku, name, detail
 -- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
 -- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).
 SETTINGS join_use_nulls = 1, join_algorithm = 'hash'
