@@ -41,20 +41,22 @@ WITH
         SELECT (groupArray((price_kind, zone, match_key)), groupArray((monthly_price, currency)))
         FROM rate_card_best
     ) AS price_list,
-    -- The organisations compared at SKU level (consumption, no charges): (organisation, currency, last day), once
-    -- per query like the charge windows. The SKU-level branch reads only these organisations' rows, by the tables'
-    -- sort key (sku_organizations), so none at all when every organisation has charges.
+    -- The currency each organisation is billed in and its last day of consumption: (organisation, currency, last
+    -- day), once per query like the charge windows.
     (
         SELECT groupArray((organization_id, currency, as_of))
         FROM
         (
             SELECT organization_id, any(currency) AS currency, max(day) AS as_of
             FROM billing_daily
-            WHERE ({organization:String} = '' OR organization_id = {organization:String})
-              AND organization_id NOT IN (SELECT w.1 FROM (SELECT arrayJoin(charge_windows) AS w))
+            WHERE {organization:String} = '' OR organization_id = {organization:String}
             GROUP BY organization_id
         )
-    ) AS sku_windows,
+    ) AS consumption_windows,
+    -- The organisations compared at SKU level (consumption, no charges). The SKU-level branch reads only these
+    -- organisations' rows, by the tables' sort key (sku_organizations), so none at all when every organisation has
+    -- charges.
+    arrayFilter(w -> NOT has(arrayMap(c -> c.1, charge_windows), w.1), consumption_windows) AS sku_windows,
     arrayMap(w -> w.1, sku_windows) AS sku_organizations,
     -- The window: the last `days` days with charges, per organisation with charges.
     charge_window AS
@@ -87,13 +89,10 @@ WITH
         FROM resources
         GROUP BY organization_id, resource_id
     ),
-    -- The currency each organisation is billed in and its last `days` days of consumption.
+    -- The currency each organisation is billed in, for the resources without a known price.
     consumption AS
     (
-        SELECT organization_id, any(currency) AS currency, max(day) AS as_of, as_of - {days:UInt32} + 1 AS from_day
-        FROM billing_daily
-        WHERE {organization:String} = '' OR organization_id = {organization:String}
-        GROUP BY organization_id
+        SELECT w.1 AS organization_id, w.2 AS currency FROM (SELECT arrayJoin(consumption_windows) AS w)
     ),
     -- The newest inventory's billable resources (a running or standby server, a Block volume, a flexible IP), and
     -- the key of each one's list price with its place in price_list (0: no known price).
