@@ -20,15 +20,20 @@ WITH
     scoped AS
     (
         SELECT c.organization_id AS organization_id, c.project_id AS project_id, c.resource_id AS resource_id,
-               c.sku AS sku, toDate(c.start_date) AS day, c.price AS cost, coalesce(c.currency, 'EUR') AS currency
+               c.sku AS sku, c.start_date AS start_date, toDate(c.start_date) AS day, c.price AS cost,
+               coalesce(c.currency, 'EUR') AS currency
         FROM resource_charges AS c
         WHERE ({organization:String} = '' OR c.organization_id = {organization:String})
           -- A project by name through a set, not a join of every charge with the projects.
           AND ({project:String} = '' OR c.project_id = {project:String}
                OR c.project_id IN (SELECT id FROM projects WHERE name = {project:String}))
     ),
-    -- Computed on its own: see cost-drift.sql.
-    anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM scoped), toDate({as_of:String})) AS day),
+    -- Computed on its own: see cost-drift.sql. The day of the newest start, not the newest of every start's day:
+    -- one conversion, not one per charge ever collected.
+    anchor AS
+    (
+        SELECT if({as_of:String} = '', (SELECT toDate(max(start_date)) FROM scoped), toDate({as_of:String})) AS day
+    ),
     bounds AS
     (
         SELECT a.day AS last_day,
@@ -50,38 +55,47 @@ WITH
         FROM charged
         GROUP BY organization_id, resource_id
     ),
-    tags AS
+    -- Each resource's tags as two parallel arrays, keys sorted, one value per key.
+    tag_lists AS
     (
-        SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
-        FROM resource_tags
-        GROUP BY organization_id, resource_id, tag_key
+        SELECT organization_id, resource_id, arraySort(groupArray(tag_key)) AS keys,
+               arraySort((v, k) -> k, groupArray(tag_value), groupArray(tag_key)) AS tag_values
+        FROM
+        (
+            SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
+            FROM resource_tags
+            GROUP BY organization_id, resource_id, tag_key
+        )
+        GROUP BY organization_id, resource_id
     ),
-    tag_keys AS
+    -- Every charged resource once with its tags, and the keys of them all on each row (a window over the
+    -- whole set): charges and tags are each read once, where a list of keys joined back read both twice.
+    tagged AS
     (
-        SELECT DISTINCT t.tag_key AS tag_key
+        SELECT c.resource_id AS resource_id, c.cost AS resource_cost, c.currency AS currency, t.keys AS keys,
+               t.tag_values AS tag_values,
+               if({tag_key:String} = '', arraySort(groupUniqArrayArray(t.keys) OVER ()), [{tag_key:String}])
+                   AS all_keys
         FROM per_resource AS c
-        INNER JOIN tags AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
-        WHERE {tag_key:String} = '' OR t.tag_key = {tag_key:String}
-        UNION DISTINCT
-        SELECT {tag_key:String} WHERE {tag_key:String} != ''
+        LEFT JOIN tag_lists AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
+        SETTINGS join_use_nulls = 0
     )
 SELECT
-    k.tag_key AS tag_key,
-    t.tag_value AS tag_value,
-    CAST(round(sum(c.cost), 6), 'Decimal(38, 6)') AS cost,
+    tag_key,
+    -- NULL: the resource has no such key.
+    if(has(keys, tag_key), tag_values[indexOf(keys, tag_key)], NULL) AS tag_value,
+    CAST(round(sum(resource_cost), 6), 'Decimal(38, 6)') AS cost,
     -- Nullable: no share of a total that is nothing (no charges in the window, or credits that cancel it).
     -- Each tag key holds every charged resource once (its value, or none), so a key's sum is the total.
-    CAST(round(sum(c.cost) * 100 / nullIf(sum(sum(c.cost)) OVER (PARTITION BY k.tag_key), 0), 1),
+    CAST(round(sum(resource_cost) * 100 / nullIf(sum(sum(resource_cost)) OVER (PARTITION BY tag_key), 0), 1),
          'Nullable(Decimal(38, 1))') AS share_percent,
-    uniqExactIf(c.resource_id, c.resource_id != '') AS resources,
-    any(c.currency) AS currency,
+    uniqExactIf(resource_id, resource_id != '') AS resources,
+    any(currency) AS currency,
     (SELECT from_date FROM bounds) AS from_date,
     (SELECT last_day FROM bounds) AS to_date
-FROM per_resource AS c
-CROSS JOIN tag_keys AS k
-LEFT JOIN tags AS t
-    ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id AND t.tag_key = k.tag_key
-GROUP BY k.tag_key, t.tag_value
+FROM tagged
+ARRAY JOIN all_keys AS tag_key
+GROUP BY tag_key, tag_value
 ORDER BY tag_key, tag_value IS NULL, cost DESC
 -- A plain hash join: the engine's default ('direct,parallel_hash,hash') took 15-40 ms more a report, with
 -- right-hand sides this small and the same rows (BENCHMARKS.md, 2026-12-05).

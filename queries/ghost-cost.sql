@@ -28,7 +28,7 @@ WITH
         SELECT groupArray((organization_id, as_of))
         FROM
         (
-            SELECT organization_id, max(toDate(start_date)) AS as_of
+            SELECT organization_id, toDate(max(start_date)) AS as_of
             FROM resource_charges
             WHERE {organization:String} = '' OR organization_id = {organization:String}
             GROUP BY organization_id
