@@ -214,9 +214,8 @@ async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sand
     let newest = clock.min((started - INGESTION_DELAY_SECONDS) / STEP * STEP);
     let newest_day = chrono::DateTime::from_timestamp(newest as i64, 0).unwrap().date_naive();
     let last_day = newest_day.pred_opt().unwrap();
-    if last_day < config.today.with_day(1).unwrap() {
-        return; // No complete day of this month yet: earlier months are month totals, not days.
-    }
+    // The report's days: the month of its last day, from the 1st (on the 1st, the previous month).
+    let month_start = last_day.with_day(1).unwrap();
     let days_this_month = last_day.day();
     let bill = billing(config);
     let days = format!("days={days_this_month}");
@@ -225,37 +224,39 @@ async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sand
     assert!(!rows.is_empty());
     let date = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
     let (from, to) = (date(&rows[0]["from_day"]), date(&rows[0]["to_day"]));
-    assert_eq!((from, to), (config.today.with_day(1).unwrap(), last_day), "{rows:#?}");
+    assert_eq!((from, to), (month_start, last_day), "{rows:#?}");
     assert_eq!(rows[0]["days_judged"], days_this_month);
-    // One run knows this month as one month-to-date state, spread evenly over the days it covers (the complete
-    // days before the billing clock). The report's days are those days unless the run started in the first
-    // minutes after midnight: then its metrics stop a day short of the bill, and its days hold an even share of
-    // the month so far, not the days as billed. Either way the report is the loaded bill over its days to the
-    // nano, and the loaded bill is the simulator's over the month so far to the nano.
-    let billed_through = config.billing_date().pred_opt().unwrap();
-    assert!(to == billed_through || to == billed_through.pred_opt().unwrap(), "{to} against {billed_through}");
-    let compute_of = |project: &str, until: chrono::NaiveDate| {
-        format!(
-            "SELECT toString(sum(cost)) AS cost FROM billing_daily WHERE startsWith(sku, '/compute/') \
-             AND project_id = '{project}' AND day BETWEEN '{from}' AND '{until}'"
-        )
-    };
+    // One run knows a month as one month-to-date state, spread evenly over the days it covers (those of the month
+    // before the billing clock: billing_daily's spread_days), each SKU's total divided to the nano, the last day
+    // taking the remainder. The report's days are all those days unless the run started in the first minutes
+    // after midnight: its metrics then stop a day short of the bill, and its days hold an even share of the
+    // month so far. Either way the loaded bill is the simulator's over the days covered, to the nano.
+    let month_end = (month_start + chrono::Months::new(1)).pred_opt().unwrap();
+    let covered_end = config.billing_date().pred_opt().unwrap().min(month_end);
+    assert!(to == covered_end || Some(to) == covered_end.pred_opt(), "{to} against {covered_end}");
+    let covered_days = Decimal::from(covered_end.day());
     for row in rows {
         let project = row["project_id"].as_str().unwrap();
-        let expected: Decimal = bill
-            .daily
-            .iter()
-            .filter(|d| {
-                d.project_id == project && d.sku.starts_with("/compute/") && d.day >= from && d.day <= billed_through
-            })
-            .map(|d| d.cost)
-            .sum();
-        let context = format!("{project} {from}..{to}, billed through {billed_through}");
-        assert_eq!(decimal(sandbox, &compute_of(project, billed_through)).await, expected, "{context}");
-        assert_eq!(dec(&row["compute_cost"]), decimal(sandbox, &compute_of(project, to)).await, "{context}");
-        if to == billed_through {
-            assert_eq!(dec(&row["compute_cost"]), expected, "{context}");
+        let mut per_sku = std::collections::BTreeMap::<&str, Decimal>::new();
+        for d in bill.daily.iter().filter(|d| {
+            d.project_id == project && d.sku.starts_with("/compute/") && d.day >= from && d.day <= covered_end
+        }) {
+            *per_sku.entry(d.sku.as_str()).or_default() += d.cost;
         }
+        let month_so_far: Decimal = per_sku.values().sum();
+        let expected = if to == covered_end {
+            month_so_far
+        } else {
+            let days = Decimal::from(to.day());
+            per_sku.values().map(|total| (total / covered_days).trunc_with_scale(9) * days).sum()
+        };
+        let context = format!("{project} {from}..{to}, billed through {covered_end}");
+        let loaded = format!(
+            "SELECT toString(sum(cost)) AS cost FROM billing_daily WHERE startsWith(sku, '/compute/') \
+             AND project_id = '{project}' AND day BETWEEN '{from}' AND '{covered_end}'"
+        );
+        assert_eq!(decimal(sandbox, &loaded).await, month_so_far, "{context}");
+        assert_eq!(dec(&row["compute_cost"]), expected, "{context}");
         assert_eq!(row["currency"], "EUR", "{context}");
     }
 }
