@@ -19,7 +19,16 @@ pub fn port_of(line: &str) -> u16 {
 }
 
 /// A simulator with enough servers that fr-par-1's lists span several pages of 100.
+///
+/// Its `today` is the real UTC date, and so is the date of each run: started in the last minutes of a UTC day, a
+/// test would plant its organisation on one day and collect it on the next (every age one day older, a snapshot
+/// one day short of "old" then old). It waits for the new day instead: at most three minutes, once a day.
 pub async fn simulator(knobs: &str) -> Simulator {
+    let now = chrono::Utc::now();
+    let left_today = 86_400 - i64::from(chrono::Timelike::num_seconds_from_midnight(&now));
+    if left_today <= 180 {
+        tokio::time::sleep(std::time::Duration::from_secs(left_today as u64 + 1)).await;
+    }
     let knobs = if knobs.is_empty() { "servers=200".to_string() } else { format!("servers=200,{knobs}") };
     let config = SimConfig::default().with_knobs(&knobs).expect("valid knobs");
     Simulator::start(config, None).await.expect("start the simulator")
