@@ -181,6 +181,11 @@ impl Simulator {
         self.state.cockpit.points_served()
     }
 
+    /// The (start, end) of every Cockpit `query_range` answered so far, in Unix milliseconds, in order.
+    pub fn cockpit_ranges_served(&self) -> Vec<(i64, i64)> {
+        self.state.cockpit.ranges_served()
+    }
+
     /// Stops accepting connections and waits (up to 5 s for lingering connections) for the server to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

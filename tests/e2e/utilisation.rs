@@ -380,17 +380,24 @@ async fn metrics_are_incremental_and_a_killed_run_leaves_no_gap_and_no_duplicate
     assert!(simulator.cockpit_live_tokens().is_empty(), "the tokens were deleted before the commit point");
 
     let first_points = simulator.cockpit_points_served();
+    let first_ranges = simulator.cockpit_ranges_served().len();
     sandbox.ok(&["run"]).await;
     let collected = simulator.cockpit_points_served() - first_points;
+    let first_end = simulator.cockpit_ranges_served()[first_ranges..].iter().map(|r| r.1).max().expect("queried");
     let loaded = scalar(&sandbox, "SELECT count() FROM raw_cockpit_metric_points").await;
     assert_eq!(loaded, collected, "the re-run collected the whole window again, and only it was loaded");
     assert!(loaded > 20 * 2 * 8000, "31 days of two metrics for every running server: {loaded}");
 
     // A second run right after fetches only what is new: nothing, or the last few minutes.
     let before = simulator.cockpit_points_served();
+    let second_ranges = simulator.cockpit_ranges_served().len();
     sandbox.ok(&["run"]).await;
     let again = simulator.cockpit_points_served() - before;
     assert!(again < 20 * 2 * 12, "an incremental run fetched {again} points");
+    // Whatever the hour (the simulator's samples stop at 04:00 UTC, so the points alone would show nothing
+    // fetched twice after then), every query starts after the end of the run before.
+    let asked = &simulator.cockpit_ranges_served()[second_ranges..];
+    assert!(asked.iter().all(|r| r.0 > first_end), "asked again from before {first_end}: {asked:?}");
     assert_eq!(duplicates_and_gaps(&sandbox).await, (0, 0));
     assert!(simulator.cockpit_live_tokens().is_empty());
 }

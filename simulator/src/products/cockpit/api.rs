@@ -104,6 +104,8 @@ pub(crate) struct Cockpit {
     issued_secrets: Mutex<Vec<String>>,
     tokens_created: AtomicU64,
     points_served: AtomicU64,
+    /// The (start, end) of every `query_range` answered, in milliseconds, in the order they came.
+    ranges_served: Mutex<Vec<(i64, i64)>>,
 }
 
 impl Cockpit {
@@ -159,6 +161,7 @@ impl Cockpit {
             issued_secrets: Mutex::new(Vec::new()),
             tokens_created: AtomicU64::new(0),
             points_served: AtomicU64::new(0),
+            ranges_served: Mutex::new(Vec::new()),
         }
     }
 
@@ -179,6 +182,11 @@ impl Cockpit {
     /// The number of points (`values` entries) served by every `query_range` so far.
     pub(crate) fn points_served(&self) -> u64 {
         self.points_served.load(Ordering::Relaxed)
+    }
+
+    /// The (start, end) of every `query_range` answered so far, in milliseconds.
+    pub(crate) fn ranges_served(&self) -> Vec<(i64, i64)> {
+        self.ranges_served.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
@@ -554,6 +562,7 @@ fn query_range(c: &Cockpit, lines: &[Line<'_>], params: &Params, clock_ms: i64) 
     }
     out.push_str("]}");
     c.points_served.fetch_add(points, Ordering::Relaxed);
+    c.ranges_served.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((start, end));
     Ok(success(&out))
 }
 
