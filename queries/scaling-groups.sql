@@ -74,21 +74,48 @@ WITH
         FROM events AS e
         INNER JOIN groups AS g ON g.organization_id = e.organization_id AND g.group_id = e.group_id
     ),
-    windowed AS (SELECT * FROM classified WHERE in_window),
-    -- Each scale event with the one before it, over the whole history, so that a flap whose first event falls
-    -- just before the window still counts on the day of its second. The other events are partitioned apart and
-    -- never flap. One pass over the events for every count below: a CTE is evaluated again wherever it is read.
+    -- Every Instance v1alpha2 listed as a member of a group, in any collection, as one list read once (a scalar
+    -- subquery is computed once per query; a CTE is analysed and read again wherever it is read).
+    (
+        SELECT groupArray((organization_id, group_id, server_id))
+        FROM
+        (
+            SELECT DISTINCT organization_id, group_id, assumeNotNull(server_id) AS server_id
+            FROM raw_autoscaling_group_servers
+            WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
+        )
+    ) AS member_list,
+    -- Each group's members' CPU per hour. The join alone would read every Instance's hours; the filter reads the
+    -- members' by the sort key.
+    group_hours AS
+    (
+        SELECT ms.organization_id AS organization_id, ms.group_id AS group_id, h.hour AS hour,
+               sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
+        FROM instance_cpu_hourly AS h
+        INNER JOIN
+        (
+            SELECT m.1 AS organization_id, m.2 AS group_id, m.3 AS server_id FROM (SELECT arrayJoin(member_list) AS m)
+        ) AS ms ON ms.organization_id = h.organization_id AND ms.server_id = h.resource_id
+        WHERE (h.organization_id, h.resource_id) IN (SELECT m.1, m.3 FROM (SELECT arrayJoin(member_list) AS m))
+        GROUP BY organization_id, group_id, hour
+    ),
+    -- Each event with the one before it, over the whole history, so that a flap whose first event falls just
+    -- before the window still counts on the day of its second. The other events are partitioned apart and never
+    -- flap. One pass over the events for every figure below (counts, flaps, CPU before): a CTE is evaluated again
+    -- wherever it is read.
     steps AS
     (
-        SELECT group_id, created_at, direction, in_window,
+        SELECT organization_id, group_id, created_at, direction, in_window,
                direction != 'other' AND n > 1 AND direction != previous_direction
                  -- Elapsed microseconds: dateDiff counts second boundaries crossed, off by up to one at the
                  -- threshold.
                  AND toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(previous_at)
-                     < greatest(3 * cooldown_seconds, 900) * 1000000 AS is_flap
+                     < greatest(3 * cooldown_seconds, 900) * 1000000 AS is_flap,
+               -- The hour before the event's own.
+               toDateTime(toStartOfHour(created_at), 'UTC') - INTERVAL 1 HOUR AS hour_before
         FROM
         (
-            SELECT group_id, created_at, direction, cooldown_seconds, in_window,
+            SELECT organization_id, group_id, created_at, direction, cooldown_seconds, in_window,
                    lagInFrame(direction) OVER w AS previous_direction,
                    lagInFrame(created_at) OVER w AS previous_at,
                    row_number() OVER w AS n
@@ -97,20 +124,31 @@ WITH
                          ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
         )
     ),
-    -- The window's events per group and day, then per group; a flap belongs to the day of its second event.
+    -- The window's events per group and day, then per group; a flap belongs to the day of its second event. The
+    -- CPU before each scale event is its group's members' in the hour before it (none measured: not counted).
     event_days AS
     (
-        SELECT group_id, toDate(created_at) AS day, countIf(direction = 'up') AS ups,
-               countIf(direction = 'down') AS downs, countIf(direction = 'other') AS others,
-               countIf(is_flap) AS day_flaps
-        FROM steps
-        WHERE in_window
+        SELECT s.group_id AS group_id, toDate(s.created_at) AS day, countIf(s.direction = 'up') AS ups,
+               countIf(s.direction = 'down') AS downs, countIf(s.direction = 'other') AS others,
+               countIf(s.is_flap) AS day_flaps,
+               sumIf(u.cpu_seconds / u.capacity_seconds, s.direction = 'up' AND u.capacity_seconds > 0) AS up_cpu,
+               countIf(s.direction = 'up' AND u.capacity_seconds > 0) AS up_measured,
+               sumIf(u.cpu_seconds / u.capacity_seconds, s.direction = 'down' AND u.capacity_seconds > 0) AS down_cpu,
+               countIf(s.direction = 'down' AND u.capacity_seconds > 0) AS down_measured
+        FROM steps AS s
+        LEFT JOIN group_hours AS u
+            ON u.organization_id = s.organization_id AND u.group_id = s.group_id AND u.hour = s.hour_before
+        WHERE s.in_window
         GROUP BY group_id, day
     ),
     event_counts AS
     (
         SELECT group_id, sum(ups) AS scale_ups, sum(downs) AS scale_downs, sum(others) AS other_events,
-               sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping
+               sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping,
+               if(sum(up_measured) = 0, NULL, round(100 * sum(up_cpu) / sum(up_measured), 1))
+                   AS cpu_before_scale_ups_percent,
+               if(sum(down_measured) = 0, NULL, round(100 * sum(down_cpu) / sum(down_measured), 1))
+                   AS cpu_before_scale_downs_percent
         FROM event_days
         GROUP BY group_id
     ),
@@ -125,54 +163,6 @@ WITH
           AND toDate(s.snapshot_at) > g.as_of - {days:UInt32} AND toDate(s.snapshot_at) <= g.as_of
         GROUP BY s.id
     ),
-    -- Every Instance v1alpha2 listed as a member of a group, in any collection.
-    members AS
-    (
-        SELECT DISTINCT organization_id, group_id, assumeNotNull(server_id) AS server_id
-        FROM raw_autoscaling_group_servers
-        WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
-    ),
-    -- Each scale event of the window, with the hour before its own.
-    scale_hours AS
-    (
-        SELECT organization_id, group_id, id, direction,
-               toDateTime(toStartOfHour(created_at), 'UTC') - INTERVAL 1 HOUR AS hour
-        FROM windowed
-        WHERE direction != 'other'
-    ),
-    -- Each scale event of the window with its group's members, one row per member and event.
-    member_events AS
-    (
-        SELECT s.organization_id AS organization_id, s.group_id AS group_id, s.id AS id, s.direction AS direction,
-               s.hour AS hour, m.server_id AS server_id
-        FROM scale_hours AS s
-        INNER JOIN members AS m ON m.organization_id = s.organization_id AND m.group_id = s.group_id
-    ),
-    -- The members' CPU in the hour before each event. The join alone would read every Instance's hours; the
-    -- filter reads the members' by the sort key.
-    event_usage AS
-    (
-        SELECT e.group_id AS group_id, e.id AS id, any(e.direction) AS direction,
-               sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
-        FROM instance_cpu_hourly AS h
-        INNER JOIN member_events AS e
-            ON e.organization_id = h.organization_id AND e.server_id = h.resource_id AND e.hour = h.hour
-        WHERE (h.organization_id, h.resource_id) IN (SELECT organization_id, server_id FROM members)
-        GROUP BY e.group_id, e.id
-    ),
-    cpu_before AS
-    (
-        SELECT group_id,
-               if(countIf(direction = 'up') = 0, NULL,
-                  round(100 * avgIf(cpu_seconds / capacity_seconds, direction = 'up'), 1))
-                   AS cpu_before_scale_ups_percent,
-               if(countIf(direction = 'down') = 0, NULL,
-                  round(100 * avgIf(cpu_seconds / capacity_seconds, direction = 'down'), 1))
-                   AS cpu_before_scale_downs_percent
-        FROM event_usage
-        WHERE capacity_seconds > 0
-        GROUP BY group_id
-    ),
     prices AS
     (
         SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'server_hour'
@@ -185,8 +175,8 @@ SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS p
        coalesce(ec.other_events, 0) AS other_events,
        coalesce(ec.total_flaps, 0) AS flaps, CAST(coalesce(ec.flapping, false), 'Bool') AS flapping,
        sz.at_max_percent AS at_max_percent, sz.at_min_percent AS at_min_percent,
-       cb.cpu_before_scale_ups_percent AS cpu_before_scale_ups_percent,
-       cb.cpu_before_scale_downs_percent AS cpu_before_scale_downs_percent,
+       ec.cpu_before_scale_ups_percent AS cpu_before_scale_ups_percent,
+       ec.cpu_before_scale_downs_percent AS cpu_before_scale_downs_percent,
        t.commercial_type AS commercial_type,
        CAST(round(sz.current_size * p.monthly_price, 6), 'Nullable(Decimal(38, 6))') AS monthly_cost,
        if(monthly_cost IS NULL, CAST(NULL, 'Nullable(String)'), CAST(p.currency, 'Nullable(String)')) AS currency
@@ -194,7 +184,6 @@ FROM groups AS g
 LEFT JOIN templates AS t ON t.id = g.template_id
 LEFT JOIN event_counts AS ec ON ec.group_id = g.group_id
 LEFT JOIN sizes AS sz ON sz.group_id = g.group_id
-LEFT JOIN cpu_before AS cb ON cb.group_id = g.group_id
 LEFT JOIN prices AS p ON p.zone = g.zone AND p.match_key = t.commercial_type
 LEFT JOIN projects AS pn ON pn.id = g.project_id
 WHERE {project:String} = '' OR g.project_id = {project:String} OR pn.name = {project:String}
