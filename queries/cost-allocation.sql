@@ -3,7 +3,7 @@
 -- The FinOps per-resource charges (the only Scaleway cost data with resource ids) of a window, allocated by
 -- the tags of each resource in the inventory, normalised like FOCUS tags: `team=checkout` and `team:checkout`
 -- are key `team`, value `checkout`; a bare tag `critical` is key `critical`, value `true`. One row per
--- (tag key, tag value), and per key one row with an empty value: the cost of resources without that key
+-- (tag key, tag value), and per key one row with no value (NULL): the cost of resources without that key
 -- (project-level charges such as bandwidth included), with its share of the total. Needs FinOps charges: a key
 -- without permission to read them gets no rows (see the collection's warnings).
 --
@@ -77,8 +77,8 @@ WITH
                if({tag_key:String} = '', arraySort(groupUniqArrayArray(t.keys) OVER ()), [{tag_key:String}])
                    AS all_keys
         FROM per_resource AS c
+        -- A resource without tags gets empty lists: an array is never NULL, whatever join_use_nulls says.
         LEFT JOIN tag_lists AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
-        SETTINGS join_use_nulls = 0
     )
 SELECT
     tag_key,

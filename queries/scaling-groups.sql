@@ -83,10 +83,11 @@ WITH
             SELECT DISTINCT organization_id, group_id, assumeNotNull(server_id) AS server_id
             FROM raw_autoscaling_group_servers
             WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
+              AND ({organization:String} = '' OR organization_id = {organization:String})
         )
     ) AS member_list,
-    -- Each group's members' CPU per hour. The join alone would read every Instance's hours; the filter reads the
-    -- members' by the sort key.
+    -- Each group's members' CPU per hour, from the first hour an event of the window can look at. The join alone
+    -- would read every Instance's hours; the filter reads the members' by the sort key.
     group_hours AS
     (
         SELECT ms.organization_id AS organization_id, ms.group_id AS group_id, h.hour AS hour,
@@ -97,6 +98,7 @@ WITH
             SELECT m.1 AS organization_id, m.2 AS group_id, m.3 AS server_id FROM (SELECT arrayJoin(member_list) AS m)
         ) AS ms ON ms.organization_id = h.organization_id AND ms.server_id = h.resource_id
         WHERE (h.organization_id, h.resource_id) IN (SELECT m.1, m.3 FROM (SELECT arrayJoin(member_list) AS m))
+          AND h.hour >= toDateTime((SELECT min(as_of) FROM newest) - {days:UInt32}, 'UTC')
         GROUP BY organization_id, group_id, hour
     ),
     -- Each event with the one before it, over the whole history, so that a flap whose first event falls just

@@ -209,53 +209,61 @@ async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sand
     use chrono::Datelike;
     use costlake_ingest::sources::cockpit::{DEFAULT_STEP_SECONDS as STEP, INGESTION_DELAY_SECONDS};
     let started = scalar(sandbox, "SELECT toUnixTimestamp(max(snapshot_at)) FROM runs").await;
+    let end = (started - INGESTION_DELAY_SECONDS) / STEP * STEP;
     // The simulator's metrics clock (`metrics_clock_ms`, private to it).
     let clock = config.today.and_hms_opt(4, 0, 0).unwrap().and_utc().timestamp() as u64;
-    let newest = clock.min((started - INGESTION_DELAY_SECONDS) / STEP * STEP);
-    let newest_day = chrono::DateTime::from_timestamp(newest as i64, 0).unwrap().date_naive();
-    let last_day = newest_day.pred_opt().unwrap();
-    // The report's days: the month of its last day, from the 1st (on the 1st, the previous month).
+    let day_of = |unix: u64| chrono::DateTime::from_timestamp(unix as i64, 0).unwrap().date_naive();
+    let last_day = day_of(clock.min(end)).pred_opt().unwrap();
+    // And it starts with the first interval of the 31 days collected (an interval counts on the day it ends): in
+    // the first minutes of the 2nd after a 31-day month, on the 2nd of that month, not its 1st.
+    let first_sample = (end - 31 * 86_400).div_ceil(STEP) * STEP;
+    let first_metrics_day = day_of(first_sample + STEP);
+    // The report's days: the month of its last day (on the 1st, the previous month), from its 1st or the first
+    // day with metrics.
     let month_start = last_day.with_day(1).unwrap();
-    let days_this_month = last_day.day();
     let bill = billing(config);
-    let days = format!("days={days_this_month}");
+    let days = format!("days={}", last_day.day());
     let rows = sandbox.ok(&["-q", "report", "efficiency", "-p", &days, "--format", "json"]).await.json();
     let rows = rows.as_array().unwrap();
     assert!(!rows.is_empty());
     let date = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
     let (from, to) = (date(&rows[0]["from_day"]), date(&rows[0]["to_day"]));
-    assert_eq!((from, to), (month_start, last_day), "{rows:#?}");
-    assert_eq!(rows[0]["days_judged"], days_this_month);
+    assert_eq!((from, to), (month_start.max(first_metrics_day), last_day), "{rows:#?}");
+    assert_eq!(rows[0]["days_judged"], (to - from).num_days() + 1);
     // One run knows a month as one month-to-date state, spread evenly over the days it covers (those of the month
     // before the billing clock: billing_daily's spread_days), each SKU's total divided to the nano, the last day
     // taking the remainder. The report's days are all those days unless the run started in the first minutes
-    // after midnight: its metrics then stop a day short of the bill, and its days hold an even share of the
-    // month so far. Either way the loaded bill is the simulator's over the days covered, to the nano.
+    // after midnight: its metrics then stop a day short of the bill (and may start a day late), and its days hold
+    // an even share of the month so far. Either way the loaded bill is the simulator's over the days covered, to
+    // the nano.
     let month_end = (month_start + chrono::Months::new(1)).pred_opt().unwrap();
     let covered_end = config.billing_date().pred_opt().unwrap().min(month_end);
     assert!(to == covered_end || Some(to) == covered_end.pred_opt(), "{to} against {covered_end}");
-    let covered_days = Decimal::from(covered_end.day());
+    let covered_days = covered_end.day();
+    // The report's days before the last one covered, each an even share.
+    let shared_days = Decimal::from((to.min(covered_end.pred_opt().unwrap()) - from).num_days() + 1);
     for row in rows {
         let project = row["project_id"].as_str().unwrap();
         let mut per_sku = std::collections::BTreeMap::<&str, Decimal>::new();
         for d in bill.daily.iter().filter(|d| {
-            d.project_id == project && d.sku.starts_with("/compute/") && d.day >= from && d.day <= covered_end
+            d.project_id == project && d.sku.starts_with("/compute/") && d.day >= month_start && d.day <= covered_end
         }) {
             *per_sku.entry(d.sku.as_str()).or_default() += d.cost;
         }
-        let month_so_far: Decimal = per_sku.values().sum();
-        let expected = if to == covered_end {
-            month_so_far
-        } else {
-            let days = Decimal::from(to.day());
-            per_sku.values().map(|total| (total / covered_days).trunc_with_scale(9) * days).sum()
-        };
-        let context = format!("{project} {from}..{to}, billed through {covered_end}");
+        let expected: Decimal = per_sku
+            .values()
+            .map(|total| {
+                let share = (total / Decimal::from(covered_days)).trunc_with_scale(9);
+                let last = total - share * Decimal::from(covered_days - 1);
+                share * shared_days + if to == covered_end { last } else { Decimal::ZERO }
+            })
+            .sum();
+        let context = format!("{project} {from}..{to}, billed {month_start}..{covered_end}");
         let loaded = format!(
             "SELECT toString(sum(cost)) AS cost FROM billing_daily WHERE startsWith(sku, '/compute/') \
-             AND project_id = '{project}' AND day BETWEEN '{from}' AND '{covered_end}'"
+             AND project_id = '{project}' AND day BETWEEN '{month_start}' AND '{covered_end}'"
         );
-        assert_eq!(decimal(sandbox, &loaded).await, month_so_far, "{context}");
+        assert_eq!(decimal(sandbox, &loaded).await, per_sku.values().sum::<Decimal>(), "{context}");
         assert_eq!(dec(&row["compute_cost"]), expected, "{context}");
         assert_eq!(row["currency"], "EUR", "{context}");
     }
