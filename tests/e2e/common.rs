@@ -181,6 +181,17 @@ pub fn dataset_files(lake: &std::path::Path) -> std::collections::BTreeSet<Strin
 
 /// One number from `costlake sql`.
 pub async fn scalar(sandbox: &Sandbox, sql: &str) -> u64 {
+    one_value(sandbox, sql).await
+}
+
+/// One exact decimal from `costlake sql` (money as a string: `toString(sum(cost))`).
+pub async fn decimal(sandbox: &Sandbox, sql: &str) -> Decimal {
+    one_value(sandbox, sql).await
+}
+
+/// The one value of a one-row query, parsed; a CSV string loses its quotes.
+async fn one_value<T: FromStr>(sandbox: &Sandbox, sql: &str) -> T {
     let out = sandbox.ok(&["-q", "sql", sql, "--format", "csv"]).await;
-    out.stdout.lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{sql}: {}", out.stdout))
+    let value = out.stdout.lines().nth(1).map(|l| l.trim().trim_matches('"'));
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{sql}: {}", out.stdout))
 }

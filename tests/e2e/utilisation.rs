@@ -6,7 +6,7 @@ mod common;
 
 use std::str::FromStr;
 
-use common::{sandbox_with_metrics as sandbox, scalar, simulator};
+use common::{decimal, sandbox_with_metrics as sandbox, scalar, simulator};
 use costlake_simulator::{SimConfig, billing, kapsule, organization, scaling, services, utilisation};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -267,13 +267,6 @@ async fn efficiency_agrees_with_the_bill(sandbox: &costlake_tests::sandbox::Sand
         assert_eq!(dec(&row["compute_cost"]), expected, "{context}");
         assert_eq!(row["currency"], "EUR", "{context}");
     }
-}
-
-/// The one value of a one-row query, as an exact decimal.
-async fn decimal(sandbox: &costlake_tests::sandbox::Sandbox, sql: &str) -> Decimal {
-    let out = sandbox.ok(&["-q", "sql", sql, "--format", "csv"]).await;
-    let value = out.stdout.lines().nth(1).map(|l| l.trim().trim_matches('"').to_string());
-    value.and_then(|v| Decimal::from_str(&v).ok()).unwrap_or_else(|| panic!("{sql}: {}", out.stdout))
 }
 
 /// The same run, for scaling-groups: every group's bounds, events, flaps and replicas' euros as planted; only
