@@ -55,11 +55,11 @@ WITH
         FROM charged
         GROUP BY organization_id, resource_id
     ),
-    -- Each resource's tags as two parallel arrays, keys sorted, one value per key.
+    -- Each resource's tags as two parallel arrays, one value per key (neither is ever NULL, so groupArray keeps
+    -- every row of both, in the same order).
     tag_lists AS
     (
-        SELECT organization_id, resource_id, arraySort(groupArray(tag_key)) AS keys,
-               arraySort((v, k) -> k, groupArray(tag_value), groupArray(tag_key)) AS tag_values
+        SELECT organization_id, resource_id, groupArray(tag_key) AS keys, groupArray(tag_value) AS tag_values
         FROM
         (
             SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
@@ -74,7 +74,7 @@ WITH
     (
         SELECT c.resource_id AS resource_id, c.cost AS resource_cost, c.currency AS currency, t.keys AS keys,
                t.tag_values AS tag_values,
-               if({tag_key:String} = '', arraySort(groupUniqArrayArray(t.keys) OVER ()), [{tag_key:String}])
+               if({tag_key:String} = '', groupUniqArrayArray(t.keys) OVER (), [{tag_key:String}])
                    AS all_keys
         FROM per_resource AS c
         -- A resource without tags gets empty lists: an array is never NULL, whatever join_use_nulls says.
