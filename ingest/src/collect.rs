@@ -74,16 +74,7 @@ pub async fn collect(
             source
                 .datasets()
                 .iter()
-                .map(|spec| {
-                    DatasetSink::start(
-                        lake.clone(),
-                        spec.name,
-                        spec.schema_version,
-                        spec.schema(),
-                        run_id.clone(),
-                        snapshot_date,
-                    )
-                })
+                .map(|spec| DatasetSink::start(lake.clone(), spec, run_id.clone(), snapshot_date))
                 .collect(),
         );
     }

@@ -100,6 +100,10 @@ pub const fn extra(name: &'static str, kind: Kind, key: &'static str) -> Column 
 
 pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Origin::Raw, required: true };
 
+/// Encoders of one dataset at most: each holds a row group being encoded, and more than the reader of a lake
+/// folder reads at once would only split the dataset into more files.
+pub const MAX_ENCODERS: usize = 4;
+
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
 /// column set, and the columns.
 #[derive(Debug, Clone)]
@@ -107,6 +111,9 @@ pub struct DatasetSpec {
     pub name: &'static str,
     pub schema_version: u32,
     pub columns: Vec<Column>,
+    /// Threads encoding the dataset's Parquet, each into its own files: one, but for a dataset of millions of
+    /// rows whose one encoder would be the collection's longest task.
+    pub encoders: usize,
 }
 
 /// Values shared by every row of a page.
@@ -126,7 +133,7 @@ impl DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
         all.push(RAW);
-        DatasetSpec { name, schema_version, columns: all }
+        DatasetSpec { name, schema_version, columns: all, encoders: 1 }
     }
 
     /// `RUN_COLUMNS`, then `columns`, and no `raw`: for datasets whose columns hold the whole source (a metric
@@ -134,7 +141,13 @@ impl DatasetSpec {
     pub fn without_raw(name: &'static str, schema_version: u32, columns: &[Column]) -> DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
-        DatasetSpec { name, schema_version, columns: all }
+        DatasetSpec { name, schema_version, columns: all, encoders: 1 }
+    }
+
+    /// Encoded by as many threads as there are cores (at most [`MAX_ENCODERS`]).
+    pub fn encoded_in_parallel(mut self) -> DatasetSpec {
+        self.encoders = std::thread::available_parallelism().map_or(1, usize::from).min(MAX_ENCODERS);
+        self
     }
 
     pub fn schema(&self) -> SchemaRef {

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope};
 use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key};
-use crate::scaleway::{ApiError, ListShape, Pager, Scheme};
+use crate::scaleway::{ApiError, ListShape, Pager, Response, Scheme};
 
 pub struct Cockpit;
 
@@ -122,6 +122,9 @@ pub fn metric_points() -> DatasetSpec {
             point_column("value", Kind::F64, true),
         ],
     )
+    // Millions of rows a run (1,000 servers: 18 M points a month) of 10 text columns each, whose encoding alone,
+    // on one thread, was 58 % of collecting them.
+    .encoded_in_parallel()
 }
 
 #[async_trait]
@@ -472,59 +475,87 @@ async fn collect_metric(
     let steps_per_query = (POINTS_PER_QUERY / series.data.len() as u64).clamp(1, MAX_STEPS_PER_QUERY);
 
     let spec = Arc::new(metric_points());
-    let mut window_start = start;
-    while window_start <= end {
-        let window_end = (window_start + (steps_per_query - 1) * step).min(end);
+    let windows: Vec<(u64, u64)> = std::iter::successors(Some(start), |from| Some(from + steps_per_query * step))
+        .take_while(|from| *from <= end)
+        .map(|from| (from, (from + (steps_per_query - 1) * step).min(end)))
+        .collect();
+    let fetch = |(from, to): (u64, u64)| async move {
         let query = vec![
             ("query".to_string(), metric.to_string()),
-            ("start".to_string(), window_start.to_string()),
-            ("end".to_string(), window_end.to_string()),
+            ("start".to_string(), from.to_string()),
+            ("end".to_string(), to.to_string()),
             ("step".to_string(), step.to_string()),
         ];
         let response = ctx.client.get_with_token(base, "/prometheus/api/v1/query_range", &query, token).await?;
         ctx.client.count_page();
-        // Decoding a page of points and building its columns is CPU work: off the async runtime.
-        let row = Labels {
-            run_id: ctx.run_id.to_string(),
-            snapshot_at: ctx.snapshot_at,
-            organization_id: ctx.organization_id.clone(),
-            region: region.to_string(),
-            project: project.to_string(),
-            source_id: source_id.to_string(),
-            metric: metric.to_string(),
+        Ok::<_, ApiError>(response)
+    };
+    let row = || Labels {
+        run_id: ctx.run_id.to_string(),
+        snapshot_at: ctx.snapshot_at,
+        organization_id: ctx.organization_id.clone(),
+        region: region.to_string(),
+        project: project.to_string(),
+        source_id: source_id.to_string(),
+        metric: metric.to_string(),
+    };
+    let Some(first) = windows.first() else { return Ok(()) };
+    let mut answer = fetch(*first).await?;
+    for next in windows.iter().skip(1).map(Some).chain([None]) {
+        // The next window is asked for while this one is decoded and written: a chain of requests would
+        // otherwise wait for the API's latency and for decoding in turn.
+        let prefetch = async {
+            match next {
+                Some(window) => Some(fetch(*window).await),
+                None => None,
+            }
         };
-        // Decoding a page of points and building its columns is CPU work: off the async runtime. Batches come
-        // back one at a time (a channel of one), each written before the next is built.
-        let _decoding = DECODING.acquire().await.map_err(|_| ApiError::Malformed {
-            request: "query_range".into(),
-            detail: "decoding stopped: its semaphore was closed".into(),
-        })?;
-        let (batches_tx, mut batches) = tokio::sync::mpsc::channel::<RecordBatch>(1);
-        let batch_spec = spec.clone();
-        let decoder = tokio::task::spawn_blocking(move || {
-            points_batches(&batch_spec, &row, &response.body, &response.request, |batch| {
-                batches_tx.blocking_send(batch).is_ok()
-            })
-        });
-        let mut sent = Ok(());
-        while let Some(batch) = batches.recv().await {
-            if sent.is_ok() {
-                sent = out.send_batch(&spec, batch).await;
-            }
-            if sent.is_err() {
-                // Dropping the receiver stops the decoder at its next batch.
-                break;
-            }
+        let (written, fetched) = tokio::join!(write_answer(out, &spec, row(), answer), prefetch);
+        written?;
+        match fetched {
+            Some(fetched) => answer = fetched?,
+            None => break,
         }
-        drop(batches);
-        decoder.await.map_err(|e| ApiError::Malformed {
-            request: "query_range".into(),
-            detail: format!("decoding stopped: {e}"),
-        })??;
-        sent?;
-        window_start = window_end + step;
     }
     Ok(())
+}
+
+/// Decodes one `query_range` answer on a blocking thread and hands its batches to the dataset as they come.
+async fn write_answer(
+    out: &Outputs,
+    spec: &Arc<DatasetSpec>,
+    row: Labels,
+    response: Response,
+) -> Result<(), CollectError> {
+    // Decoding a page of points and building its columns is CPU work: off the async runtime. Batches come back
+    // one at a time (a channel of one), each written before the next is built.
+    let _decoding = DECODING.acquire().await.map_err(|_| ApiError::Malformed {
+        request: "query_range".into(),
+        detail: "decoding stopped: its semaphore was closed".into(),
+    })?;
+    let (batches_tx, mut batches) = tokio::sync::mpsc::channel::<RecordBatch>(1);
+    let batch_spec = spec.clone();
+    let decoder = tokio::task::spawn_blocking(move || {
+        points_batches(&batch_spec, &row, &response.body, &response.request, |batch| {
+            batches_tx.blocking_send(batch).is_ok()
+        })
+    });
+    let mut sent = Ok(());
+    while let Some(batch) = batches.recv().await {
+        if sent.is_ok() {
+            sent = out.send_batch(spec, batch).await;
+        }
+        if sent.is_err() {
+            // Dropping the receiver stops the decoder at its next batch.
+            break;
+        }
+    }
+    drop(batches);
+    decoder.await.map_err(|e| ApiError::Malformed {
+        request: "query_range".into(),
+        detail: format!("decoding stopped: {e}"),
+    })??;
+    sent
 }
 
 /// Answers decoded at once, whatever the number of projects and regions collected side by side: decoding is CPU
@@ -641,9 +672,9 @@ fn points_batches(
     }
     let mut batch = PointsBuilder::new(POINTS_PER_BATCH);
     for (metric_labels, samples) in &checked {
-        let labels_json = serde_json::to_string(metric_labels).unwrap_or_else(|_| "{}".into());
+        let series = SeriesColumns::of(row, metric_labels);
         for (ts, value) in samples {
-            batch.push(row, metric_labels, &labels_json, *ts, *value);
+            batch.push(row, &series, *ts, *value);
             if batch.len == POINTS_PER_BATCH {
                 let full = std::mem::replace(&mut batch, PointsBuilder::new(POINTS_PER_BATCH));
                 if !emit(full.finish(spec).map_err(&malformed)?) {
@@ -656,6 +687,30 @@ fn points_batches(
         emit(batch.finish(spec).map_err(&malformed)?);
     }
     Ok(())
+}
+
+/// The values a series repeats on each of its points, looked up once per series, not once per point.
+struct SeriesColumns<'a> {
+    project: &'a str,
+    metric: &'a str,
+    resource_id: Option<&'a str>,
+    resource_name: Option<&'a str>,
+    zone: Option<&'a str>,
+    labels_json: String,
+}
+
+impl<'a> SeriesColumns<'a> {
+    fn of(row: &'a Labels, labels: &'a BTreeMap<String, String>) -> SeriesColumns<'a> {
+        let label = |name: &str| labels.get(name).map(String::as_str);
+        SeriesColumns {
+            project: label("project_id").unwrap_or(&row.project),
+            metric: label("__name__").unwrap_or(&row.metric),
+            resource_id: label("resource_id"),
+            resource_name: label("resource_name"),
+            zone: label("az"),
+            labels_json: serde_json::to_string(labels).unwrap_or_else(|_| "{}".into()),
+        }
+    }
 }
 
 /// The columns of [`metric_points`] being filled.
@@ -697,19 +752,18 @@ impl PointsBuilder {
         }
     }
 
-    fn push(&mut self, row: &Labels, labels: &BTreeMap<String, String>, labels_json: &str, ts: i64, value: f64) {
-        let label = |name: &str| labels.get(name).map(String::as_str);
+    fn push(&mut self, row: &Labels, series: &SeriesColumns, ts: i64, value: f64) {
         self.run_id.append_value(&row.run_id);
         self.snapshot_at.append_value(row.snapshot_at.timestamp_micros());
         self.organization.append_value(&row.organization_id);
         self.region.append_value(&row.region);
-        self.project.append_value(label("project_id").unwrap_or(&row.project));
+        self.project.append_value(series.project);
         self.source.append_value(&row.source_id);
-        self.metric.append_value(label("__name__").unwrap_or(&row.metric));
-        self.resource_id.append_option(label("resource_id"));
-        self.resource_name.append_option(label("resource_name"));
-        self.zone.append_option(label("az"));
-        self.labels.append_value(labels_json);
+        self.metric.append_value(series.metric);
+        self.resource_id.append_option(series.resource_id);
+        self.resource_name.append_option(series.resource_name);
+        self.zone.append_option(series.zone);
+        self.labels.append_value(&series.labels_json);
         self.ts.append_value(ts);
         self.value.append_value(value);
         self.len += 1;
