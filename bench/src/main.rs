@@ -44,6 +44,8 @@ enum Outcome {
 
 struct Measure {
     wall: Duration,
+    /// User and system time of the process.
+    cpu: Duration,
     max_rss_kib: i64,
     outcome: Outcome,
     stdout: Vec<u8>,
@@ -128,7 +130,9 @@ fn measure_with(bin: &Path, env: &[(String, String)], args: &[&str], limit: Dura
     };
     let stdout = read(&mut stdout);
     let stderr = String::from_utf8_lossy(&read(&mut stderr)).into_owned();
-    Measure { wall, max_rss_kib: usage.ru_maxrss, outcome, stdout, stderr }
+    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    Measure { wall, cpu, max_rss_kib: usage.ru_maxrss, outcome, stdout, stderr }
 }
 
 /// [`measure_with`] with a 30-minute limit, for the steps the bench needs.
@@ -224,6 +228,19 @@ fn rows_of(lake: &Path) -> (u64, u64, u64, u64) {
 
 /// The simulator's process, stopped when dropped (also when a step fails and the bench panics).
 struct Simulator(Child);
+
+impl Simulator {
+    /// The CPU time (user and system) the simulator has used so far, from `/proc/<pid>/stat`.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("the simulator's /proc stat");
+        // After the command's name, in parentheses: state is the 1st field, utime the 12th and stime the 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("a /proc stat line").1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf reads a constant of the system.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / per_second)
+    }
+}
 
 impl Drop for Simulator {
     fn drop(&mut self) {
@@ -357,21 +374,29 @@ const LATENCY_MS: u64 = 50;
 /// allows (the reference): the longer of (a) the longest chain of requests each needing the answer before it,
 /// the FinOps charges (paged by token: `next_page_token` is in the page), and (b) every request spread over the
 /// requests costlake keeps in flight (`--concurrency`). What exceeds it is costlake's own overhead. The same
-/// collect without latency shows costlake's own work, most of which overlaps the waits.
+/// collect without latency shows costlake's own work, most of which overlaps the waits; its CPU time and the
+/// simulator's, which share this machine's cores where a real API's would not, say whether the run was bound by
+/// the cores rather than by the API.
 fn bench_latency(bin: &Path, sizes: Vec<usize>) {
     println!(
-        "| servers | API calls | charges pages (a chain) | collect, {LATENCY_MS} ms a request | the API's limit (reference) | ratio | overhead | collect without latency |"
+        "| servers | API calls | charges pages (a chain) | collect, {LATENCY_MS} ms a request | the API's limit (reference) | ratio | overhead | collect without latency | its CPU | the simulator's CPU | cores |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for servers in sizes {
         let mut walls = Vec::new();
         let mut measured = None;
+        let mut cpu = (Duration::ZERO, Duration::ZERO);
         for latency in [LATENCY_MS, 0] {
             let (simulator, exports) =
                 start_simulator_with(bin, &format!("servers={servers},projects=20,latency_ms={latency}"));
             let dir = tempfile::tempdir().unwrap();
             let env = bench_env(exports, dir.path(), Path::new("/nonexistent"));
-            walls.push(measure(bin, &env, &["collect"]).wall);
+            let simulator_before = simulator.cpu();
+            let collect = measure(bin, &env, &["collect"]);
+            walls.push(collect.wall);
+            if latency == 0 {
+                cpu = (collect.cpu, simulator.cpu().saturating_sub(simulator_before));
+            }
             if latency == LATENCY_MS {
                 let runs = runs_of(&dir.path().join("lake"));
                 let run = runs.first().expect("a committed run");
@@ -386,13 +411,16 @@ fn bench_latency(bin: &Path, sizes: Vec<usize>) {
         let limit = Duration::from_millis(LATENCY_MS * chain.max(calls.div_ceil(in_flight)));
         let ratio = walls[0].as_secs_f64() / limit.as_secs_f64();
         println!(
-            "| {servers} | {} | {} | {:.2} s | {:.2} s | {ratio:.2} × | {:.0} % | {:.2} s |",
+            "| {servers} | {} | {} | {:.2} s | {:.2} s | {ratio:.2} × | {:.0} % | {:.2} s | {:.1} s | {:.1} s | {} |",
             thousands(calls),
             thousands(chain),
             walls[0].as_secs_f64(),
             limit.as_secs_f64(),
             100.0 * (1.0 - 1.0 / ratio),
             walls[1].as_secs_f64(),
+            cpu.0.as_secs_f64(),
+            cpu.1.as_secs_f64(),
+            std::thread::available_parallelism().map_or(1, usize::from),
         );
     }
 }
