@@ -487,8 +487,42 @@ fn list_series(lines: &[Line<'_>], params: &Params, clock_ms: i64) -> Result<Res
 }
 
 /// A Prometheus timestamp in a response: Unix seconds, with the milliseconds when there are any.
+#[cfg(test)]
 fn render_time(ms: i64) -> String {
-    format!("{}", ms as f64 / 1000.0)
+    let mut out = String::new();
+    write_time(&mut out, ms);
+    out
+}
+
+/// Writes [`render_time`]'s text. A whole second is written from the integer: formatting a float for each of a
+/// query's points was, with each point's value, most of the simulator's CPU time serving 1,000 servers' metrics,
+/// and the simulator shares its machine with the collector that the latency bench measures.
+fn write_time(out: &mut String, ms: i64) {
+    // Times are clamped to ±10^15 ms when parsed: exact as f64, so both forms read the same.
+    if ms % 1000 == 0 {
+        let _ = write!(out, "{}", ms / 1000);
+    } else {
+        let _ = write!(out, "{}", ms as f64 / 1000.0);
+    }
+}
+
+/// Writes a sample's value as Rust's `Display` writes it (the shortest text that reads back as the same number),
+/// a value of whole hundredths (CPU seconds in ticks, bytes, counts) from integers, as [`write_time`] does.
+fn write_value(out: &mut String, value: f64) {
+    let hundredths = (value * 100.0).round();
+    // Below 10^13 a value has at most 15 significant digits in hundredths, so no shorter text reads back as it:
+    // the digits are the ones `Display` finds.
+    if value.is_sign_positive() && value < 1e13 && hundredths / 100.0 == value {
+        let hundredths = hundredths as u64;
+        let (whole, fraction) = (hundredths / 100, hundredths % 100);
+        let _ = match fraction {
+            0 => write!(out, "{whole}"),
+            tenths if tenths % 10 == 0 => write!(out, "{whole}.{}", tenths / 10),
+            _ => write!(out, "{whole}.{fraction:02}"),
+        };
+    } else {
+        let _ = write!(out, "{value}");
+    }
 }
 
 /// `query_range?query=&start=&end=&step=`: a matrix, one point per evaluation time `start + k × step ≤ end`
@@ -555,7 +589,11 @@ fn query_range(c: &Cockpit, lines: &[Line<'_>], params: &Params, clock_ms: i64) 
             if k > k0 {
                 out.push(',');
             }
-            let _ = write!(out, r#"[{},"{}"]"#, render_time(t), line.value(sample));
+            out.push('[');
+            write_time(&mut out, t);
+            out.push_str(",\"");
+            write_value(&mut out, line.value(sample));
+            out.push_str("\"]");
             points += 1;
         }
         out.push_str("]}");
@@ -575,5 +613,27 @@ mod tests {
         assert_eq!(render_time(1_754_006_400_000), "1754006400");
         assert_eq!(render_time(1_754_006_400_123), "1754006400.123");
         assert_eq!(render_time(1_754_006_400_500), "1754006400.5");
+        assert_eq!(render_time(-1_500), "-1.5");
+        assert_eq!(render_time(-2_000), "-2");
+    }
+
+    #[test]
+    fn values_render_as_display_does() {
+        let mut values = vec![0.0, -0.0, 0.1 + 0.2, 1e13, 1e13 - 0.01, 9.99e12, 1e-7, 123.456, -1.5, 0.5, 2.05, 1e300];
+        values.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, f64::MAX]);
+        let mut state = 42u64;
+        for _ in 0..200_000 {
+            state = splitmix64(state);
+            let hundredths = (state >> 20) % 1_000_000_000_000_000; // below 10^15 hundredths
+            values.push(hundredths as f64 / 100.0);
+            values.push((hundredths % 1_000_000) as f64 / 100.0);
+            values.push(f64::from_bits(state).abs());
+            values.push((state % 100_000) as f64);
+        }
+        for value in values {
+            let mut written = String::new();
+            write_value(&mut written, value);
+            assert_eq!(written, format!("{value}"), "{value:?}");
+        }
     }
 }
