@@ -375,11 +375,11 @@ const LATENCY_MS: u64 = 50;
 /// the FinOps charges (paged by token: `next_page_token` is in the page), and (b) every request spread over the
 /// requests costlake keeps in flight (`--concurrency`). What exceeds it is costlake's own overhead. The same
 /// collect without latency shows costlake's own work, most of which overlaps the waits; its CPU time and the
-/// simulator's, which share this machine's cores where a real API's would not, say whether the run was bound by
-/// the cores rather than by the API.
+/// simulator's over it (the work is the same at any latency), which share this machine's cores where a real
+/// API's would not, say whether the run was bound by the cores rather than by the API.
 fn bench_latency(bin: &Path, sizes: Vec<usize>) {
     println!(
-        "| servers | API calls | charges pages (a chain) | collect, {LATENCY_MS} ms a request | the API's limit (reference) | ratio | overhead | collect without latency | its CPU | the simulator's CPU | cores |"
+        "| servers | API calls | charges pages (a chain) | collect, {LATENCY_MS} ms a request | the API's limit (reference) | ratio | overhead | collect without latency | its CPU | the simulator's CPU, same collect | cores |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for servers in sizes {

@@ -100,8 +100,8 @@ pub const fn extra(name: &'static str, kind: Kind, key: &'static str) -> Column 
 
 pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Origin::Raw, required: true };
 
-/// Encoders of one dataset at most: each holds a row group being encoded, and more than the reader of a lake
-/// folder reads at once would only split the dataset into more files.
+/// Encoders of one dataset at most: each holds a row group and a file being written, and ends the run with a
+/// file of its own, most of them partly filled.
 pub const MAX_ENCODERS: usize = 4;
 
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
@@ -146,7 +146,10 @@ impl DatasetSpec {
 
     /// Encoded by as many threads as there are cores (at most [`MAX_ENCODERS`]).
     pub fn encoded_in_parallel(mut self) -> DatasetSpec {
-        self.encoders = std::thread::available_parallelism().map_or(1, usize::from).min(MAX_ENCODERS);
+        // Asked once: on Linux the answer reads cgroup files, and a spec is built per metric collected.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+        self.encoders = cores.min(MAX_ENCODERS);
         self
     }
 

@@ -1,13 +1,15 @@
 //! Streams a dataset's record batches into Parquet files in the lake, with bounded memory and without
 //! blocking the async runtime.
 //!
-//! Two halves per dataset:
+//! Two halves per writer, and one writer per dataset (a dataset of millions of rows has one per core, see
+//! `DatasetSpec::encoders`, each taking the batches it is free for and writing its own files):
 //! - an **encoder** on a blocking thread (`spawn_blocking`) owns the `ArrowWriter`: Parquet encoding and zstd
 //!   are CPU work and must never run on the reactor;
 //! - an **uploader** task streams the encoded bytes to the lake as a multipart upload.
 //!
-//! Memory is bounded by the channels (a few batches, a few chunks), the row group being encoded (flushed at
-//! `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload parts in flight.
+//! Memory is bounded by the channels (a few batches, a few chunks per writer), the row group each writer is
+//! encoding (flushed at `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload
+//! parts in flight.
 //! A dataset rolls to a new file every `ROWS_PER_FILE` rows so that very large organisations stream in
 //! bounded pieces to a server too.
 
@@ -21,8 +23,6 @@ use arrow::datatypes::{DataType, SchemaRef};
 use bytes::Bytes;
 use chrono::NaiveDate;
 use costlake_lake::{DatasetEntry, FileEntry, Lake, LakeError, RunId, layout};
-
-use crate::dataset::DatasetSpec;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -30,8 +30,10 @@ use parquet::schema::types::ColumnPath;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::dataset::DatasetSpec;
+
 pub const ROW_GROUP_ROWS: usize = 8 * 1024;
-/// A row group's columns are held in memory until it is flushed, per open dataset (about 40 at once): wide
+/// A row group's columns are held in memory until it is flushed, per writer (about 40 at once): wide
 /// datasets (servers with their raw JSON, charges) reach this bound long before `ROW_GROUP_ROWS`, narrow ones
 /// (metric points) do not. 8 MiB → 1 MiB: collect's peak at 100x 124-140 → 116-122 MiB, the lake within 0.5 %.
 pub const ROW_GROUP_BYTES: usize = 1024 * 1024;
@@ -70,7 +72,8 @@ impl BatchSender {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        // A closed channel means the writer already failed; its error surfaces from `finish`.
+        // A closed channel means the dataset's writers stopped, after one of them failed; its error surfaces
+        // from `finish`.
         self.tx.send(batch).await.map_err(|_| SinkError::Cancelled { dataset: self.dataset.to_string() })
     }
 
@@ -100,13 +103,13 @@ impl DatasetSink {
         let cancelled = Arc::new(AtomicBool::new(false));
         let writers = (0..spec.encoders.max(1))
             .map(|_| {
-                let file = FileNaming {
+                let naming = FileNaming {
                     dataset: spec.name,
                     run_id: run_id.clone(),
                     snapshot_date,
                     next_part: next_part.clone(),
                 };
-                tokio::spawn(write_dataset(lake.clone(), file, spec.schema(), batches.clone(), cancelled.clone()))
+                tokio::spawn(write_dataset(lake.clone(), naming, spec.schema(), batches.clone(), cancelled.clone()))
             })
             .collect();
         DatasetSink {
@@ -132,12 +135,12 @@ impl DatasetSink {
         let mut files = Vec::new();
         let mut failure: Option<SinkError> = None;
         for writer in self.writers {
-            let written = writer.await.unwrap_or_else(|join| {
+            let result = writer.await.unwrap_or_else(|join| {
                 Err(SinkError::Encode { dataset: self.name.to_string(), reason: join.to_string() })
             });
-            match written {
+            match result {
                 Ok(written) => files.extend(written),
-                // The writer that failed says why; the others were only cancelled by it.
+                // The writer that failed says why; the others were cancelled by its failure.
                 Err(error) if failure.as_ref().is_none_or(|f| matches!(f, SinkError::Cancelled { .. })) => {
                     failure = Some(error)
                 }
@@ -176,15 +179,15 @@ struct FileNaming {
 
 async fn write_dataset(
     lake: Lake,
-    file: FileNaming,
+    naming: FileNaming,
     schema: SchemaRef,
     batches: SharedBatches,
     cancelled: Arc<AtomicBool>,
 ) -> Result<Vec<FileEntry>, SinkError> {
-    let name = file.dataset;
+    let name = naming.dataset;
     let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
     let encoder_cancelled = cancelled.clone();
-    let next_part = file.next_part.clone();
+    let next_part = naming.next_part.clone();
     let encoder =
         tokio::task::spawn_blocking(move || encode(name, schema, batches, next_part, chunks_tx, encoder_cancelled));
 
@@ -194,7 +197,7 @@ async fn write_dataset(
         while let Some(chunk) = chunks.recv().await {
             match chunk {
                 Chunk::StartFile { part } => {
-                    let path = layout::dataset_file(name, file.snapshot_date, &file.run_id, part);
+                    let path = layout::dataset_file(name, naming.snapshot_date, &naming.run_id, part);
                     current = Some((lake.create(&path).await?, path.to_string()));
                     costlake_lake::failpoint::failpoint("collect.pause_mid_upload").await;
                 }
@@ -224,9 +227,17 @@ async fn write_dataset(
         writer.abort().await;
     }
     drop(chunks);
-    let encoded = encoder.await.map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() })?;
-    upload_result?;
-    encoded?;
+    let encoded = encoder.await.map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() });
+    // The upload's error before the encoder's: when the upload fails, the encoder only sees that it stopped.
+    let failed = match (encoded, upload_result) {
+        (Err(error), _) | (Ok(_), Err(error)) | (Ok(Err(error)), Ok(())) => Some(error),
+        (Ok(Ok(())), Ok(())) => None,
+    };
+    if let Some(error) = failed {
+        // The dataset's other writers stop at their next batch; once all have, the producers' sends fail.
+        cancelled.store(true, Ordering::SeqCst);
+        return Err(error);
+    }
     if cancelled.load(Ordering::SeqCst) {
         return Err(SinkError::Cancelled { dataset: name.to_string() });
     }
@@ -277,7 +288,7 @@ fn encode(
     Ok(())
 }
 
-/// zstd, bounded row groups, and no minimum and maximum for text columns. The loader reads whole files, so no
+/// zstd, bounded row groups, and no minimum and maximum for top-level text columns. The loader reads whole files, so no
 /// reader of the lake prunes by a text column's range, and finding it compares every value as bytes: 24 % of
 /// encoding the metric points (10 text columns a point), where the labels' JSON is the longest value.
 /// Timestamps and numbers keep theirs, cheap to compute and what an ad hoc reader of the lake filters on.
@@ -304,7 +315,7 @@ fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>
 }
 
 /// `std::io::Write` for the encoder: hands chunks of about `CHUNK_BYTES` to the uploader, blocking when it is
-/// behind. Its buffer grows as it fills rather than being reserved whole (every dataset of a run keeps a file
+/// behind. Its buffer grows as it fills rather than being reserved whole (every writer of a run keeps a file
 /// open, most of them small) and is reused; each chunk is a copy of exactly its bytes, where handing over the
 /// buffer itself would keep its spare capacity (up to as much again) alive until the part is written.
 struct ChunkWriter {

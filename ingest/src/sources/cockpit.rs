@@ -54,8 +54,8 @@ pub const DEFAULT_STEP_SECONDS: u64 = 300;
 
 /// Points (series × steps) one `query_range` may return: about 3.5 MB of JSON. With [`PROJECTS_AT_ONCE`] projects
 /// collected at once per region, each with the answer being decoded and the next one asked for, a region holds
-/// at most 500,000 points of answers (collect's peak at 1,000 servers: 92 → 104 MiB when the next was first
-/// asked for ahead).
+/// at most 500,000 points of answers (collect's peak at 1,000 servers: 92 → 104 MiB when the next answer was
+/// first asked for ahead, in the same change as the points' second encoder).
 pub const POINTS_PER_QUERY: u64 = 125_000;
 
 /// Projects whose metrics a region collects at once. One at a time, a small organisation's collection was a
@@ -507,15 +507,14 @@ async fn collect_metric(
         // otherwise wait for the API's latency and for decoding in turn.
         let prefetch = async {
             match next {
-                Some(window) => Some(fetch(*window).await),
-                None => None,
+                Some(window) => fetch(*window).await.map(Some).map_err(CollectError::from),
+                None => Ok(None),
             }
         };
-        let (written, fetched) = tokio::join!(write_answer(out, &spec, row(), answer), prefetch);
-        written?;
-        match fetched {
-            Some(fetched) => answer = fetched?,
-            None => break,
+        // The first error ends both: a failed write drops the request ahead, a failed request the write.
+        match tokio::try_join!(write_answer(out, &spec, row(), answer), prefetch)? {
+            ((), Some(fetched)) => answer = fetched,
+            ((), None) => break,
         }
     }
     Ok(())

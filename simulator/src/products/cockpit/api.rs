@@ -494,7 +494,8 @@ fn render_time(ms: i64) -> String {
     out
 }
 
-/// Writes [`render_time`]'s text. A whole second is written from the integer: formatting a float for each of a
+/// Writes a Prometheus timestamp (Unix seconds, with the milliseconds when there are any) as `Display` writes
+/// `ms as f64 / 1000.0`. A whole second is written from the integer: formatting a float for each of a
 /// query's points was, with each point's value, most of the simulator's CPU time serving 1,000 servers' metrics,
 /// and the simulator shares its machine with the collector that the latency bench measures.
 fn write_time(out: &mut String, ms: i64) {
