@@ -351,14 +351,23 @@ mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use serde_json::json;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn streams_pages_into_one_parquet_file() {
+    /// A local lake in a temporary directory, and the `things` dataset (an id and a size) of one run.
+    struct Things {
+        _dir: tempfile::TempDir,
+        lake: Lake,
+        spec: DatasetSpec,
+        run: RunId,
+        started: chrono::DateTime<chrono::Utc>,
+        ctx: RowContext,
+    }
+
+    fn things(encoders: usize) -> Things {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
-        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
+        let mut spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
+        spec.encoders = encoders;
         let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
         let run = RunId::new(started);
-        let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
         let ctx = RowContext {
             run_id: run.to_string(),
             snapshot_at: started,
@@ -366,6 +375,13 @@ mod tests {
             locality: "fr-par-1".into(),
             extras: Vec::new(),
         };
+        Things { _dir: dir, lake, spec, run, started, ctx }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streams_pages_into_one_parquet_file() {
+        let Things { _dir, lake, spec, run, started, ctx } = things(1);
+        let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
         for page in 0..5u64 {
             let items: Vec<_> = (0..100u64).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
             sink.sender().send(spec.build(&items, &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
@@ -410,20 +426,8 @@ mod tests {
     /// carry no minimum and maximum where numbers and timestamps do.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn parallel_encoders_write_every_row_once_in_files_numbered_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
-        let mut spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
-        spec.encoders = 2;
-        let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
-        let run = RunId::new(started);
+        let Things { _dir, lake, spec, run, started, ctx } = things(2);
         let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
-        let ctx = RowContext {
-            run_id: run.to_string(),
-            snapshot_at: started,
-            organization_id: "org".into(),
-            locality: "fr-par-1".into(),
-            extras: Vec::new(),
-        };
         // Enough rows for several files, in batches small enough for both encoders to take some.
         let (pages, per_page) = (60u64, 2_000u64);
         for page in 0..pages {
