@@ -101,6 +101,7 @@ impl DatasetSink {
         let batches: SharedBatches = Arc::new(Mutex::new(rx));
         let next_part = Arc::new(AtomicU32::new(0));
         let cancelled = Arc::new(AtomicBool::new(false));
+        let schema = spec.schema();
         let writers = (0..spec.encoders.max(1))
             .map(|_| {
                 let naming = FileNaming {
@@ -109,7 +110,7 @@ impl DatasetSink {
                     snapshot_date,
                     next_part: next_part.clone(),
                 };
-                tokio::spawn(write_dataset(lake.clone(), naming, spec.schema(), batches.clone(), cancelled.clone()))
+                tokio::spawn(write_dataset(lake.clone(), naming, schema.clone(), batches.clone(), cancelled.clone()))
             })
             .collect();
         DatasetSink {
@@ -288,10 +289,10 @@ fn encode(
     Ok(())
 }
 
-/// zstd, bounded row groups, and no minimum and maximum for top-level text columns. The loader reads whole files, so no
-/// reader of the lake prunes by a text column's range, and finding it compares every value as bytes: 24 % of
-/// encoding the metric points (10 text columns a point), where the labels' JSON is the longest value.
-/// Timestamps and numbers keep theirs, cheap to compute and what an ad hoc reader of the lake filters on.
+/// zstd, bounded row groups, and no minimum and maximum for top-level text columns. The loader reads whole
+/// files, so no reader of the lake prunes by a text column's range, and finding it compares every value as
+/// bytes: 24 % of encoding the metric points (10 text columns a point), where the labels' JSON is the longest
+/// value. Timestamps and numbers keep theirs, cheap to compute and what an ad hoc reader of the lake filters on.
 fn writer_properties(schema: &SchemaRef) -> WriterProperties {
     let text = schema.fields().iter().filter(|field| {
         matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary)
