@@ -485,7 +485,7 @@ fn engine_ms(m: &Measure) -> Option<u64> {
     line.split_whitespace().find_map(|field| field.strip_prefix("ms=")).and_then(|ms| ms.parse().ok())
 }
 
-/// The columns of `raw_cockpit_metric_points`, all of them in the lake's Parquet files.
+/// The columns of `raw_cockpit_metric_points`, all of them in the lake's Parquet files (`ts` and `value` as lists).
 const POINT_COLUMNS: &str = "run_id, snapshot_at, organization_id, region, project_id, data_source_id, metric, resource_id, resource_name, zone, labels, ts, value";
 
 /// Times a read-only step `times` times; returns the run of median wall time, with the largest peak RSS of all
@@ -626,8 +626,12 @@ fn bench_utilisation(bin: &Path, library: &Path, servers: usize) {
         first.parent().unwrap().join("*.parquet").display().to_string()
     };
     measure(bin, &env, &["sql", "CREATE TABLE bench_ref AS raw_cockpit_metric_points"]);
-    let insert_sql =
-        format!("INSERT INTO bench_ref ({POINT_COLUMNS}) SELECT {POINT_COLUMNS} FROM file('{glob}', Parquet)");
+    // The files hold a row per series with its samples as lists (version 2): the engine unnests them itself,
+    // reading the files' own structure (by default it would take the table's, with no lists).
+    let insert_sql = format!(
+        "INSERT INTO bench_ref ({POINT_COLUMNS}) SELECT {POINT_COLUMNS} FROM file('{glob}', Parquet) \
+         ARRAY JOIN ts, value SETTINGS use_structure_from_insertion_table_in_table_functions = 0"
+    );
     let reference = measure(bin, &env, &["sql", &insert_sql]);
     let copied: u64 = tsv(bin, &env, "SELECT count() FROM bench_ref").parse().unwrap_or(0);
     // Each rollup the loader rebuilds, rebuilt again by itself (its source into an empty copy of it).

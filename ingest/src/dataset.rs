@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, ListArray, ListBuilder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
@@ -39,6 +39,11 @@ pub enum Kind {
     Json,
     /// A measurement (a metric sample), never money. ClickHouse: `Float64`.
     F64,
+    /// A series' sample times, in order ([`Kind::Timestamp`] each). With [`DatasetSpec::rows_are_samples_of`]
+    /// the warehouse holds one row per element, unnested at load.
+    TimestampList,
+    /// A series' sample values ([`Kind::F64`] each), element for element with its [`Kind::TimestampList`].
+    F64List,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,10 +105,6 @@ pub const fn extra(name: &'static str, kind: Kind, key: &'static str) -> Column 
 
 pub const RAW: Column = Column { name: "raw", kind: Kind::Json, source: Origin::Raw, required: true };
 
-/// Encoders of one dataset at most: each holds a row group and a file being written, and ends the run with a
-/// file of its own, most of them partly filled.
-pub const MAX_ENCODERS: usize = 4;
-
 /// A dataset: its name in the lake (and, prefixed with `raw_`, its table in the warehouse), the version of its
 /// column set, and the columns.
 #[derive(Debug, Clone)]
@@ -111,9 +112,13 @@ pub struct DatasetSpec {
     pub name: &'static str,
     pub schema_version: u32,
     pub columns: Vec<Column>,
-    /// Threads encoding the dataset's Parquet, each into its own files: one, but for a dataset of millions of
-    /// rows whose one encoder would be the collection's longest task.
+    /// Threads encoding the dataset's Parquet, each into its own files: one, more only for a dataset whose one
+    /// encoder would be the collection's longest task. None is since the Cockpit samples are written as lists
+    /// (their points had one per core, at most 4, while each point repeated its series' labels).
     pub encoders: usize,
+    /// The list column whose elements are the dataset's rows in the warehouse, when a row of the lake holds a
+    /// series' run of samples (see [`DatasetSpec::rows_are_samples_of`]).
+    pub samples: Option<&'static str>,
 }
 
 /// Values shared by every row of a page.
@@ -133,7 +138,7 @@ impl DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
         all.push(RAW);
-        DatasetSpec { name, schema_version, columns: all, encoders: 1 }
+        DatasetSpec { name, schema_version, columns: all, encoders: 1, samples: None }
     }
 
     /// `RUN_COLUMNS`, then `columns`, and no `raw`: for datasets whose columns hold the whole source (a metric
@@ -141,16 +146,21 @@ impl DatasetSpec {
     pub fn without_raw(name: &'static str, schema_version: u32, columns: &[Column]) -> DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
-        DatasetSpec { name, schema_version, columns: all, encoders: 1 }
+        DatasetSpec { name, schema_version, columns: all, encoders: 1, samples: None }
     }
 
-    /// Encoded by as many threads as there are cores (at most [`MAX_ENCODERS`]).
-    pub fn encoded_in_parallel(mut self) -> DatasetSpec {
-        // Asked once: on Linux the answer reads cgroup files, and a spec is built per metric collected.
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
-        self.encoders = cores.min(MAX_ENCODERS);
+    /// A row holds a series' samples, element for element in `column` and the other list columns: the text a
+    /// series repeats is written once per row, not once per sample, and the manifest counts the samples, the
+    /// rows the warehouse gets (its inlet table unnests them, see `transform::load`).
+    pub fn rows_are_samples_of(mut self, column: &'static str) -> DatasetSpec {
+        debug_assert!(self.columns.iter().any(|c| c.name == column && c.kind == Kind::TimestampList));
+        self.samples = Some(column);
         self
+    }
+
+    /// The rows `batch` gives the warehouse: its rows, or its samples (see [`DatasetSpec::rows_are_samples_of`]).
+    pub fn warehouse_rows(&self, batch: &RecordBatch) -> u64 {
+        warehouse_rows(self.samples, batch)
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -237,7 +247,26 @@ pub fn arrow_type(kind: Kind) -> DataType {
         Kind::Decimal => DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
         Kind::StrList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
         Kind::F64 => DataType::Float64,
+        Kind::TimestampList => DataType::List(Arc::new(list_item(Kind::Timestamp))),
+        Kind::F64List => DataType::List(Arc::new(list_item(Kind::F64))),
     }
+}
+
+/// The rows `batch` gives the warehouse: its rows, or the elements of its `samples` list column.
+pub fn warehouse_rows(samples: Option<&str>, batch: &RecordBatch) -> u64 {
+    let lists = samples.and_then(|name| batch.column_by_name(name));
+    match lists.and_then(|column| column.as_any().downcast_ref::<ListArray>()) {
+        Some(lists) => {
+            let offsets = lists.value_offsets();
+            (offsets[offsets.len() - 1] - offsets[0]) as u64
+        }
+        None => batch.num_rows() as u64,
+    }
+}
+
+/// The element of a list column: never null (a series has no missing sample, only fewer).
+pub fn list_item(kind: Kind) -> Field {
+    Field::new("item", arrow_type(kind), false)
 }
 
 enum Cell<'a> {
@@ -257,6 +286,8 @@ enum ColumnBuilder {
     StrList(ListBuilder<StringBuilder>),
     Json(StringBuilder),
     F64(Float64Builder),
+    TimestampList(ListBuilder<TimestampMicrosecondBuilder>),
+    F64List(ListBuilder<Float64Builder>),
 }
 
 impl ColumnBuilder {
@@ -282,6 +313,13 @@ impl ColumnBuilder {
             ))),
             Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(capacity, capacity * 256)),
             Kind::F64 => ColumnBuilder::F64(Float64Builder::with_capacity(capacity)),
+            Kind::TimestampList => ColumnBuilder::TimestampList(
+                ListBuilder::new(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+                    .with_field(list_item(Kind::Timestamp)),
+            ),
+            Kind::F64List => {
+                ColumnBuilder::F64List(ListBuilder::new(Float64Builder::new()).with_field(list_item(Kind::F64)))
+            }
         }
     }
 
@@ -321,12 +359,21 @@ impl ColumnBuilder {
             }
             (ColumnBuilder::Json(b), Cell::Json(v)) => b.append_value(v.to_string()),
             (ColumnBuilder::Json(b), Cell::Text(text)) => b.append_value(text),
-            // Prometheus writes samples as strings ("0.0312", "NaN"); JSON numbers are accepted too.
-            (ColumnBuilder::F64(b), Cell::Json(v)) => b.append_value(match v {
-                Value::Number(n) => n.as_f64().ok_or("not a finite number")?,
-                Value::String(text) => text.parse().map_err(|_| format!("{text:?} is not a number"))?,
-                other => return Err(format!("expected a number, got {other}")),
-            }),
+            (ColumnBuilder::F64(b), Cell::Json(v)) => b.append_value(sample_value(v)?),
+            (ColumnBuilder::TimestampList(b), Cell::Json(v)) => {
+                for (index, time) in json_list(v)?.iter().enumerate() {
+                    let time = decode::as_timestamp(time).map_err(|e| format!("[{index}]: {e}"))?;
+                    let time = time.ok_or_else(|| format!("[{index}]: no time"))?;
+                    b.values().append_value(time.timestamp_micros());
+                }
+                b.append(true);
+            }
+            (ColumnBuilder::F64List(b), Cell::Json(v)) => {
+                for (index, value) in json_list(v)?.iter().enumerate() {
+                    b.values().append_value(sample_value(value).map_err(|e| format!("[{index}]: {e}"))?);
+                }
+                b.append(true);
+            }
             _ => return Err("internal: column kind and source do not match".into()),
         }
         Ok(true)
@@ -342,6 +389,8 @@ impl ColumnBuilder {
             ColumnBuilder::Decimal(b) => b.append_null(),
             ColumnBuilder::StrList(b) => b.append(false),
             ColumnBuilder::F64(b) => b.append_null(),
+            ColumnBuilder::TimestampList(b) => b.append(false),
+            ColumnBuilder::F64List(b) => b.append(false),
         }
     }
 
@@ -357,8 +406,23 @@ impl ColumnBuilder {
             ColumnBuilder::Decimal(mut b) => Arc::new(b.finish()),
             ColumnBuilder::StrList(mut b) => Arc::new(b.finish()),
             ColumnBuilder::F64(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::TimestampList(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::F64List(mut b) => Arc::new(b.finish()),
         }
     }
+}
+
+/// A sample's value: Prometheus writes them as strings ("0.0312", "NaN"); JSON numbers are accepted too.
+fn sample_value(value: &Value) -> Result<f64, String> {
+    match value {
+        Value::Number(n) => n.as_f64().ok_or_else(|| "not a finite number".to_string()),
+        Value::String(text) => text.parse().map_err(|_| format!("{text:?} is not a number")),
+        other => Err(format!("expected a number, got {other}")),
+    }
+}
+
+fn json_list(value: &Value) -> Result<&Vec<Value>, String> {
+    value.as_array().ok_or_else(|| format!("expected a list, got {value}"))
 }
 
 /// The Decimal(38, 9) mantissa of `value`. More than nine decimals is finer than Scaleway's own `nanos`: it is
@@ -422,6 +486,40 @@ mod tests {
         assert_eq!(zone.value(1), "fr-par-1");
         let period = batch.column_by_name("period").unwrap().as_string::<i32>();
         assert_eq!((period.value(0), period.value(1)), ("2026-11", "2026-11"));
+    }
+
+    #[test]
+    fn samples_as_lists_are_counted_by_element_and_a_bad_element_is_named() {
+        let spec = DatasetSpec::without_raw(
+            "series",
+            1,
+            &[key("id", "id"), col("ts", Kind::TimestampList, "ts"), col("value", Kind::F64List, "value")],
+        )
+        .rows_are_samples_of("ts");
+        let items = vec![
+            json!({"id": "a", "ts": ["2026-11-22T08:00:00Z", "2026-11-22T08:05:00Z"], "value": ["0.5", 2]}),
+            json!({"id": "b", "ts": ["2026-11-22T08:00:00Z"], "value": ["NaN"]}),
+            json!({"id": "c"}),
+        ];
+        let batch = spec.build(&items, &ctx(), &|i| format!("series[{i}]")).unwrap();
+        assert_eq!((batch.num_rows(), spec.warehouse_rows(&batch)), (3, 3));
+        let values = batch.column_by_name("value").unwrap().as_list::<i32>();
+        assert_eq!(values.value(0).as_primitive::<arrow::datatypes::Float64Type>().values().to_vec(), [0.5, 2.0]);
+        assert!(values.is_null(2), "a missing list is NULL, not empty");
+        let times = batch.column_by_name("ts").unwrap().as_list::<i32>();
+        let first = times.value(0);
+        let first = first.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(first.value(1) - first.value(0), 300_000_000);
+        // A slice of the batch counts its own samples.
+        assert_eq!(spec.warehouse_rows(&batch.slice(1, 2)), 1);
+
+        let err = spec.build(&[json!({"id": "d", "value": [1, "x"]})], &ctx(), &|i| format!("series[{i}]"));
+        assert!(err.unwrap_err().starts_with("series[0].value: [1]: \"x\" is not a number"));
+        let err = spec.build(&[json!({"id": "d", "ts": ["2026-11-22T08:00:00Z", null]})], &ctx(), &|i| i.to_string());
+        let err = err.unwrap_err();
+        assert!(err.starts_with("0.ts: [1]: expected an RFC 3339 timestamp"), "{err}");
+        let err = spec.build(&[json!({"id": "d", "ts": "2026-11-22T08:00:00Z"})], &ctx(), &|i| i.to_string());
+        assert!(err.unwrap_err().contains("expected a list"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Streams a dataset's record batches into Parquet files in the lake, with bounded memory and without
 //! blocking the async runtime.
 //!
-//! Two halves per writer, and one writer per dataset (a dataset of millions of rows has one per core, see
-//! `DatasetSpec::encoders`, each taking the batches it is free for and writing its own files):
+//! Two halves per writer, and one writer per dataset (or several, see `DatasetSpec::encoders`, each taking the
+//! batches it is free for and writing its own files):
 //! - an **encoder** on a blocking thread (`spawn_blocking`) owns the `ArrowWriter`: Parquet encoding and zstd
 //!   are CPU work and must never run on the reactor;
 //! - an **uploader** task streams the encoded bytes to the lake as a multipart upload.
@@ -110,7 +110,14 @@ impl DatasetSink {
                     snapshot_date,
                     next_part: next_part.clone(),
                 };
-                tokio::spawn(write_dataset(lake.clone(), naming, schema.clone(), batches.clone(), cancelled.clone()))
+                tokio::spawn(write_dataset(
+                    lake.clone(),
+                    naming,
+                    schema.clone(),
+                    spec.samples,
+                    batches.clone(),
+                    cancelled.clone(),
+                ))
             })
             .collect();
         DatasetSink {
@@ -182,6 +189,7 @@ async fn write_dataset(
     lake: Lake,
     naming: FileNaming,
     schema: SchemaRef,
+    samples: Option<&'static str>,
     batches: SharedBatches,
     cancelled: Arc<AtomicBool>,
 ) -> Result<Vec<FileEntry>, SinkError> {
@@ -189,8 +197,9 @@ async fn write_dataset(
     let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
     let encoder_cancelled = cancelled.clone();
     let next_part = naming.next_part.clone();
-    let encoder =
-        tokio::task::spawn_blocking(move || encode(name, schema, batches, next_part, chunks_tx, encoder_cancelled));
+    let encoder = tokio::task::spawn_blocking(move || {
+        encode(name, schema, samples, batches, next_part, chunks_tx, encoder_cancelled)
+    });
 
     let mut files = Vec::new();
     let mut current: Option<(costlake_lake::ObjectWriter, String)> = None;
@@ -249,6 +258,7 @@ async fn write_dataset(
 fn encode(
     name: &'static str,
     schema: SchemaRef,
+    samples: Option<&'static str>,
     batches: SharedBatches,
     next_part: Arc<AtomicU32>,
     chunks: mpsc::Sender<Chunk>,
@@ -276,7 +286,8 @@ fn encode(
         }
         let active = writer.as_mut().expect("just created");
         active.write(&batch).map_err(|e| fail(e.to_string()))?;
-        rows_in_file += batch.num_rows() as u64;
+        // The rows the warehouse gets: a file of samples is bounded like one of rows.
+        rows_in_file += crate::dataset::warehouse_rows(samples, &batch);
         costlake_lake::failpoint::failpoint_blocking("collect.mid_row_group");
         if rows_in_file >= ROWS_PER_FILE {
             close_file(writer.take().expect("active"), &chunks, rows_in_file).map_err(fail)?;

@@ -25,7 +25,34 @@ fn clickhouse_type_for(kind: Kind) -> &'static str {
         Kind::Decimal => "Decimal(38, 9)",
         Kind::StrList => "Array(String)",
         Kind::F64 => "Float64",
+        Kind::TimestampList => "Array(DateTime64(6, 'UTC'))",
+        Kind::F64List => "Array(Float64)",
     }
+}
+
+/// A series' samples as a list in the lake, one sample a row in the warehouse.
+fn element_kind(kind: Kind) -> Kind {
+    match kind {
+        Kind::TimestampList => Kind::Timestamp,
+        Kind::F64List => Kind::F64,
+        other => other,
+    }
+}
+
+/// Where a dataset's files are inserted: its version's inlet (`raw_<name>_v<N>`, a materialised view turning its
+/// rows into the table's), when a migration made one, else its raw table.
+fn insert_table(spec: &DatasetSpec, exists: impl Fn(&str) -> bool) -> String {
+    let inlet = format!("{}_v{}", table_of(spec.name), spec.schema_version);
+    if exists(&inlet) { inlet } else { table_of(spec.name) }
+}
+
+/// The rows the raw table holds for a dataset with an inlet: its columns, list columns as their elements.
+fn unnested(spec: &DatasetSpec) -> DatasetSpec {
+    let mut rows = spec.clone();
+    for column in &mut rows.columns {
+        column.kind = element_kind(column.kind);
+    }
+    rows
 }
 
 /// `LowCardinality(Nullable(String))` → (`String`, nullable).
@@ -63,7 +90,7 @@ fn assert_columns_match(spec: &DatasetSpec, table: &str, columns: &[(String, Str
         );
         if column.required {
             assert!(!nullable, "{table}.{name} ({origin}) is required in the dataset and must not be Nullable");
-        } else if column.kind != Kind::StrList {
+        } else if !matches!(column.kind, Kind::StrList | Kind::TimestampList | Kind::F64List) {
             assert!(
                 nullable,
                 "{table}.{name} ({origin}) is optional in the dataset: NULL must stay NULL, not become 0 or ''"
@@ -163,11 +190,17 @@ fn raw_tables_match_datasets() {
                 spec.name
             )
         });
-        assert_columns_match(spec, &table, columns, "transform/migrations");
+        let inlet = insert_table(spec, |name| tables.contains_key(name));
+        if inlet == table {
+            assert_columns_match(spec, &table, columns, "transform/migrations");
+        } else {
+            assert_columns_match(spec, &inlet, &tables[&inlet], "transform/migrations");
+            assert_columns_match(&unnested(spec), &table, columns, "transform/migrations");
+        }
     }
     for table in tables.keys().filter(|t| t.starts_with("raw_")) {
         assert!(
-            specs.iter().any(|s| &table_of(s.name) == table),
+            specs.iter().any(|s| &table_of(s.name) == table || insert_table(s, |name| name == table) == *table),
             "{table} is a raw table of no dataset that a product declares"
         );
     }
@@ -196,23 +229,32 @@ async fn every_dataset_has_a_matching_raw_table() {
             "{}: the loader must know its schema version",
             spec.name
         );
+        let columns_of = |table: String| async {
+            let columns = warehouse
+                .query(
+                    "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
+                    &[("table".into(), table)],
+                    "TabSeparated",
+                )
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&columns)
+                .lines()
+                .map(|line| {
+                    let (name, ty) = line.split_once('\t').unwrap();
+                    (name.to_string(), ty.replace("\\'", "'"))
+                })
+                .collect::<Vec<(String, String)>>()
+        };
         let table = table_of(spec.name);
-        let columns = warehouse
-            .query(
-                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
-                &[("table".into(), table.clone())],
-                "TabSeparated",
-            )
-            .await
-            .unwrap();
-        let columns: Vec<(String, String)> = String::from_utf8_lossy(&columns)
-            .lines()
-            .map(|line| {
-                let (name, ty) = line.split_once('\t').unwrap();
-                (name.to_string(), ty.replace("\\'", "'"))
-            })
-            .collect();
-        assert_columns_match(&spec, &table, &columns, "the engine");
+        let inlet = format!("{table}_v{}", spec.schema_version);
+        let inlet_columns = columns_of(inlet.clone()).await;
+        if inlet_columns.is_empty() {
+            assert_columns_match(&spec, &table, &columns_of(table.clone()).await, "the engine");
+        } else {
+            assert_columns_match(&spec, &inlet, &inlet_columns, "the engine");
+            assert_columns_match(&unnested(&spec), &table, &columns_of(table.clone()).await, "the engine");
+        }
     }
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
@@ -366,6 +408,121 @@ async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
     std::fs::write(&damaged, original).unwrap();
     load(&lake, &engine, &known).await.unwrap();
     assert_eq!(engine.query(rows, &[], "TSV").await.unwrap(), loaded[1], "the run loaded whole, once");
+    drop(engine);
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+/// A run's manifest of one dataset, its files at `folder` of the lake.
+fn manifest_of(run_id: &RunId, started_at: chrono::DateTime<chrono::Utc>, dataset: DatasetEntry) -> Manifest {
+    Manifest {
+        manifest_version: costlake_lake::manifest::MANIFEST_VERSION,
+        run_id: run_id.clone(),
+        snapshot_date: started_at.date_naive(),
+        started_at,
+        finished_at: started_at,
+        organization_id: Some("org".into()),
+        costlake_version: "test".into(),
+        api_url: "http://127.0.0.1:1".into(),
+        sources: vec![],
+        datasets: vec![dataset],
+        stats: Default::default(),
+        warnings: vec![],
+        orphans_removed: Default::default(),
+        failed_sources: vec![],
+        cursors: Default::default(),
+    }
+}
+
+/// Cockpit points in both shapes of the lake: version 1, a row per sample, and version 2, a row per series
+/// holding its samples as lists, which the inlet table's view unnests. The same samples load as the same rows,
+/// whether the engine reads the files or they are streamed to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    migrate::migrate(&engine).await.unwrap();
+    let lake_dir = dir.path().join("lake");
+    let lake = Lake::open(&LakeLocation::Local(lake_dir.clone())).unwrap();
+
+    // 100 series of 10 samples each, five minutes apart; every third series without a zone.
+    let series = "'org' AS organization_id, 'fr-par' AS region, 'p' AS project_id, 'ds' AS data_source_id, \
+                  'instance_server_cpu_seconds_total' AS metric, concat('srv-', toString(s)) AS resource_id, \
+                  NULL::Nullable(String) AS resource_name, if(s % 3 = 0, NULL, 'fr-par-1') AS zone, \
+                  concat('{\"resource_id\":\"srv-', toString(s), '\"}') AS labels";
+    let sample_time = "toDateTime64('2026-12-01 00:00:00', 6, 'UTC') + toIntervalSecond(300 * i)";
+    let sample_value = "(s * 10 + i) / 7";
+    let shapes = [
+        (
+            1,
+            "2026-12-05T12:00:00Z",
+            format!(
+                "SELECT {{run:String}} AS run_id, toDateTime64('2026-12-05 12:00:00', 6, 'UTC') AS snapshot_at, {series}, \
+                 {sample_time} AS ts, toFloat64({sample_value}) AS value \
+                 FROM (SELECT intDiv(number, 10) AS s, number % 10 AS i FROM numbers(1000))"
+            ),
+        ),
+        (
+            2,
+            "2026-12-05T13:00:00Z",
+            format!(
+                "SELECT {{run:String}} AS run_id, toDateTime64('2026-12-05 13:00:00', 6, 'UTC') AS snapshot_at, {series}, \
+                 arrayMap(i -> {sample_time}, range(10)) AS ts, arrayMap(i -> toFloat64({sample_value}), range(10)) AS value \
+                 FROM (SELECT number AS s FROM numbers(100))"
+            ),
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (version, started, select) in &shapes {
+        let started_at = started.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let run_id = RunId::new(started_at);
+        let folder = costlake_lake::layout::run_dataset_dir("cockpit_metric_points", started_at.date_naive(), &run_id);
+        std::fs::create_dir_all(lake_dir.join(folder.as_ref())).unwrap();
+        let path = format!("{folder}/part-00000.parquet");
+        engine
+            .execute(
+                &format!("INSERT INTO FUNCTION file({{path:String}}, Parquet) {select}"),
+                &[("path".into(), lake_dir.join(&path).display().to_string()), ("run".into(), run_id.to_string())],
+            )
+            .await
+            .unwrap();
+        let bytes = std::fs::metadata(lake_dir.join(&path)).unwrap().len();
+        let files = vec![FileEntry { path, rows: 1000, bytes }];
+        let dataset =
+            DatasetEntry { name: "cockpit_metric_points".into(), schema_version: *version, rows: 1000, files };
+        lake.commit(&manifest_of(&run_id, started_at, dataset)).await.unwrap();
+        runs.push(run_id.to_string());
+    }
+    assert_eq!(sources::cockpit::metric_points().schema_version, 2, "the newest shape is the one tested here");
+
+    let known = sources::known_datasets();
+    let engine_ref = &engine;
+    let rows_of = |run: &str| {
+        let sql = format!(
+            "SELECT * EXCEPT (run_id, snapshot_at) FROM raw_cockpit_metric_points WHERE run_id = '{run}' \
+             ORDER BY resource_id, ts FORMAT TSV"
+        );
+        async move { String::from_utf8_lossy(&engine_ref.query(&sql, &[], "TSV").await.unwrap()).into_owned() }
+    };
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&lake_dir).unwrap();
+    let in_a_bucket = Lake::from_store(std::sync::Arc::new(store), "", "the same files through the store");
+    let mut loaded = Vec::new();
+    for (way, lake) in [("streamed", &in_a_bucket), ("read by the engine", &lake)] {
+        let recording = Recording { engine: &engine, statements: Default::default() };
+        let report = load(lake, &recording, &known).await.unwrap();
+        assert_eq!(report.loaded.len(), 2, "{way}");
+        let statements = recording.statements.into_inner().unwrap();
+        let into = |table: &str| statements.iter().filter(|s| s.starts_with(&format!("INSERT INTO {table} "))).count();
+        assert_eq!((into("raw_cockpit_metric_points"), into("raw_cockpit_metric_points_v2")), (1, 1), "{way}");
+        let (v1, v2) = (rows_of(&runs[0]).await, rows_of(&runs[1]).await);
+        assert_eq!(v1.lines().count(), 1000, "{way}: {v1}");
+        assert_eq!(v1, v2, "{way}: a row per sample from either shape");
+        assert!(v1.starts_with("org\tfr-par\tp\tds\tinstance_server_cpu_seconds_total\tsrv-0\t\\N\t\\N\t"), "{v1}");
+        loaded.push(v2);
+        for table in ["raw_cockpit_metric_points", "_load_ledger"] {
+            engine.execute(&format!("TRUNCATE TABLE {table}"), &[]).await.unwrap();
+        }
+    }
+    assert_eq!(loaded[0], loaded[1], "both ways load the same rows");
     drop(engine);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -27,6 +27,26 @@ pub fn table_of(dataset: &str) -> String {
     format!("raw_{dataset}")
 }
 
+/// Where the files of a dataset's `schema_version` are inserted: its version's inlet, `raw_<dataset>_v<N>`, when
+/// a migration made one (files of another shape than the table's rows, which a materialised view of the inlet
+/// turns into them: a series with its samples as lists becomes a row per sample), else its table.
+fn insert_target(table: &str, schema_version: u32, inlets: &HashSet<String>) -> String {
+    let inlet = format!("{table}_v{schema_version}");
+    if inlets.contains(&inlet) { inlet } else { table.to_string() }
+}
+
+/// The warehouse's inlet tables (see [`insert_target`]).
+async fn inlets(warehouse: &dyn Warehouse) -> Result<HashSet<String>, LoadError> {
+    let names = warehouse
+        .query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND match(name, '^raw_.+_v[0-9]+$')",
+            &[],
+            "TabSeparated",
+        )
+        .await?;
+    Ok(String::from_utf8_lossy(&names).lines().map(str::to_string).collect())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
@@ -124,6 +144,7 @@ async fn load_runs(
 ) -> Result<LoadReport, LoadError> {
     let ledger = warehouse.query("SELECT run_id FROM _load_ledger FINAL", &[], "TabSeparated").await?;
     let done: HashSet<String> = String::from_utf8_lossy(&ledger).lines().map(str::to_string).collect();
+    let inlets = inlets(warehouse).await?;
 
     let mut report = LoadReport::default();
     // The run id is in the file name (`run_id=<id>.json`): loaded runs are skipped without reading them.
@@ -145,7 +166,7 @@ async fn load_runs(
             progress.add_done(1);
             continue;
         }
-        let run = load_run(lake, warehouse, datasets, &manifest, options).await?;
+        let run = load_run(lake, warehouse, datasets, &inlets, &manifest, options).await?;
         progress.add_rows(run.rows);
         progress.add_done(1);
         report.loaded.push(run);
@@ -180,6 +201,7 @@ async fn load_run(
     lake: &Lake,
     warehouse: &dyn Warehouse,
     known: &[KnownDataset],
+    inlets: &HashSet<String>,
     manifest: &Manifest,
     options: &LoadOptions,
 ) -> Result<LoadedRun, LoadError> {
@@ -226,6 +248,7 @@ async fn load_run(
 
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
+        let target = insert_target(&table, dataset.schema_version, inlets);
         let dataset_clock = Instant::now();
         // `what`: the lake file the engine refused, or the files of a batch when its error names none of them.
         let refused = |what: &str, message: &str| {
@@ -241,7 +264,7 @@ async fn load_run(
             // the engine's block size rather than one insert (and its parts, merged later) per file.
             Some(batches) => {
                 let insert = format!(
-                    "INSERT INTO {table} SELECT * FROM file({{files:String}}, Parquet) \
+                    "INSERT INTO {target} SELECT * FROM file({{files:String}}, Parquet) \
                      SETTINGS use_structure_from_insertion_table_in_table_functions = 1"
                 );
                 for batch in batches {
@@ -262,7 +285,7 @@ async fn load_run(
                         // The file's bytes are all in the engine, the insert not complete.
                         .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
                         .boxed();
-                    warehouse.insert(&table, "Parquet", stream).await.map_err(|error| {
+                    warehouse.insert(&target, "Parquet", stream).await.map_err(|error| {
                         // The engine refused the file's content: say which file, and what to do about it.
                         let what = format!("the lake file {}", file.path);
                         match &error {

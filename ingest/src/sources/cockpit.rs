@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{ArrayRef, Float64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope};
-use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key};
+use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key, list_item};
 use crate::scaleway::{ApiError, ListShape, Pager, Response, Scheme};
 
 pub struct Cockpit;
@@ -100,16 +100,20 @@ pub fn data_sources() -> DatasetSpec {
 }
 
 const fn point_column(name: &'static str, kind: Kind, required: bool) -> Column {
-    // Filled by `points_batch`, not from JSON items: the source names the column itself.
+    // Filled by `points_batches`, not from JSON items: the source names the column itself.
     Column { name, kind, source: Origin::Path(name), required }
 }
 
-/// One row per sample. The labels (all of them, as a JSON object) with the time and the value are the whole
-/// source: no `raw` column.
+/// A row per series and answer, as the API's matrix serves them: the series' labels (all of them, as a JSON
+/// object), then its sample times and values, element for element. The warehouse gets a row per sample, and the
+/// manifest counts samples. No `raw` column: the labels with the samples are the whole source.
+///
+/// Version 2. Version 1 repeated the labels on a row per sample: 10 text columns a sample, whose encoding was
+/// 58 % of collecting the points (8 × the encoding of the samples as lists). The loader reads both.
 pub fn metric_points() -> DatasetSpec {
     DatasetSpec::without_raw(
         "cockpit_metric_points",
-        1,
+        2,
         &[
             LOCALITY("region"),
             point_column("project_id", Kind::Str, true),
@@ -119,13 +123,11 @@ pub fn metric_points() -> DatasetSpec {
             point_column("resource_name", Kind::Str, false),
             point_column("zone", Kind::Str, false),
             point_column("labels", Kind::Json, true),
-            point_column("ts", Kind::Timestamp, true),
-            point_column("value", Kind::F64, true),
+            point_column("ts", Kind::TimestampList, true),
+            point_column("value", Kind::F64List, true),
         ],
     )
-    // Millions of rows a run (1,000 servers: 18 M points a month) of 10 text columns each, whose encoding alone,
-    // on one thread, was 58 % of collecting them.
-    .encoded_in_parallel()
+    .rows_are_samples_of("ts")
 }
 
 #[async_trait]
@@ -632,17 +634,14 @@ pub fn decode_query_range(body: &[u8]) -> Result<Vec<RecordBatch>, ApiError> {
     Ok(batches)
 }
 
-/// Rows per batch of points: a sixteenth of a row group (the writer gathers them into one). A query's answer
-/// becomes several batches, each handed on before the next is built, so the memory a query takes is its JSON and
-/// its decoded samples, not its rows as Arrow (about 450 bytes a point: the labels repeat on every row). The
-/// batches being built, queued and written are alive at once, and how much they hold follows their size: at a
-/// whole row group each they were half of a collection's peak; a quarter of one → a sixteenth took collect's
-/// peak at 100x from 116-118 to 102-104 MiB (an eighth: 106-108).
-const POINTS_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS / 16;
+/// Samples per batch: a batch of series holds about 16 bytes a sample (its time and value) and its labels once
+/// per series, so the batches being built, queued and written hold little whatever the answer's size.
+const SAMPLES_PER_BATCH: usize = crate::sink::ROW_GROUP_ROWS;
 
-/// The points of a `query_range` answer as record batches of at most [`POINTS_PER_BATCH`] rows, each passed to
-/// `emit` as it is built (it returns false to stop). The whole answer is checked before the first batch, so a
-/// malformed sample refuses the answer, never half of it.
+/// The series of a `query_range` answer as record batches of at most [`SAMPLES_PER_BATCH`] samples, each passed
+/// to `emit` as it is built (it returns false to stop); a series longer than a batch's room continues in the
+/// next one, on a row of its own. The whole answer is checked before the first batch, so a malformed sample
+/// refuses the answer, never half of it.
 fn points_batches(
     spec: &DatasetSpec,
     row: &Labels,
@@ -655,10 +654,11 @@ fn points_batches(
     if matrix.data.result_type != "matrix" {
         return Err(malformed(format!("resultType {:?}, expected \"matrix\"", matrix.data.result_type)));
     }
-    // Checked and converted first: (labels, [(ts µs, value)]) per series.
+    // Checked and converted first: labels, times (µs) and values per series.
     let mut checked = Vec::with_capacity(matrix.data.result.len());
     for (index, series) in matrix.data.result.into_iter().enumerate() {
-        let mut samples = Vec::with_capacity(series.values.len());
+        let mut times = Vec::with_capacity(series.values.len());
+        let mut values = Vec::with_capacity(series.values.len());
         for (sample, (at, raw)) in series.values.iter().enumerate() {
             let parsed: f64 = raw
                 .parse()
@@ -666,24 +666,28 @@ fn points_batches(
             if !at.is_finite() || *at < 0.0 || *at > 32_503_680_000.0 {
                 return Err(malformed(format!("result[{index}].values[{sample}]: {at} is not a Unix time")));
             }
-            samples.push(((at * 1_000_000.0).round() as i64, parsed));
+            times.push((at * 1_000_000.0).round() as i64);
+            values.push(parsed);
         }
-        checked.push((series.metric, samples));
+        checked.push((series.metric, times, values));
     }
-    let mut batch = PointsBuilder::new(POINTS_PER_BATCH);
-    for (metric_labels, samples) in &checked {
+    let mut batch = SeriesBuilder::new();
+    for (metric_labels, times, values) in &checked {
         let series = SeriesColumns::of(row, metric_labels);
-        for (ts, value) in samples {
-            batch.push(row, &series, *ts, *value);
-            if batch.len == POINTS_PER_BATCH {
-                let full = std::mem::replace(&mut batch, PointsBuilder::new(POINTS_PER_BATCH));
+        let mut done = 0;
+        while done < times.len() {
+            let take = (times.len() - done).min(SAMPLES_PER_BATCH - batch.samples);
+            batch.push(row, &series, &times[done..done + take], &values[done..done + take]);
+            done += take;
+            if batch.samples == SAMPLES_PER_BATCH {
+                let full = std::mem::replace(&mut batch, SeriesBuilder::new());
                 if !emit(full.finish(spec).map_err(&malformed)?) {
                     return Ok(());
                 }
             }
         }
     }
-    if batch.len > 0 {
+    if batch.samples > 0 {
         emit(batch.finish(spec).map_err(&malformed)?);
     }
     Ok(())
@@ -713,9 +717,9 @@ impl<'a> SeriesColumns<'a> {
     }
 }
 
-/// The columns of [`metric_points`] being filled.
-struct PointsBuilder {
-    len: usize,
+/// The columns of [`metric_points`] being filled: a row per series (or per part of one).
+struct SeriesBuilder {
+    samples: usize,
     run_id: StringBuilder,
     snapshot_at: TimestampMicrosecondBuilder,
     organization: StringBuilder,
@@ -727,32 +731,32 @@ struct PointsBuilder {
     resource_name: StringBuilder,
     zone: StringBuilder,
     labels: StringBuilder,
-    ts: TimestampMicrosecondBuilder,
-    value: Float64Builder,
+    ts: ListBuilder<TimestampMicrosecondBuilder>,
+    value: ListBuilder<Float64Builder>,
 }
 
-impl PointsBuilder {
-    fn new(points: usize) -> PointsBuilder {
-        let text = |bytes_each: usize| StringBuilder::with_capacity(points, points * bytes_each);
-        PointsBuilder {
-            len: 0,
-            run_id: text(26),
-            snapshot_at: TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
-            organization: text(36),
-            region: text(6),
-            project: text(36),
-            source: text(36),
-            metric: text(32),
-            resource_id: text(36),
-            resource_name: text(16),
-            zone: text(8),
-            labels: text(128),
-            ts: TimestampMicrosecondBuilder::with_capacity(points).with_timezone("UTC"),
-            value: Float64Builder::with_capacity(points),
+impl SeriesBuilder {
+    fn new() -> SeriesBuilder {
+        let times = TimestampMicrosecondBuilder::with_capacity(SAMPLES_PER_BATCH).with_timezone("UTC");
+        SeriesBuilder {
+            samples: 0,
+            run_id: StringBuilder::new(),
+            snapshot_at: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            organization: StringBuilder::new(),
+            region: StringBuilder::new(),
+            project: StringBuilder::new(),
+            source: StringBuilder::new(),
+            metric: StringBuilder::new(),
+            resource_id: StringBuilder::new(),
+            resource_name: StringBuilder::new(),
+            zone: StringBuilder::new(),
+            labels: StringBuilder::new(),
+            ts: ListBuilder::new(times).with_field(list_item(Kind::Timestamp)),
+            value: ListBuilder::new(Float64Builder::with_capacity(SAMPLES_PER_BATCH)).with_field(list_item(Kind::F64)),
         }
     }
 
-    fn push(&mut self, row: &Labels, series: &SeriesColumns, ts: i64, value: f64) {
+    fn push(&mut self, row: &Labels, series: &SeriesColumns, times: &[i64], values: &[f64]) {
         self.run_id.append_value(&row.run_id);
         self.snapshot_at.append_value(row.snapshot_at.timestamp_micros());
         self.organization.append_value(&row.organization_id);
@@ -764,9 +768,11 @@ impl PointsBuilder {
         self.resource_name.append_option(series.resource_name);
         self.zone.append_option(series.zone);
         self.labels.append_value(&series.labels_json);
-        self.ts.append_value(ts);
-        self.value.append_value(value);
-        self.len += 1;
+        self.ts.values().append_slice(times);
+        self.ts.append(true);
+        self.value.values().append_slice(values);
+        self.value.append(true);
+        self.samples += times.len();
     }
 
     fn finish(mut self, spec: &DatasetSpec) -> Result<RecordBatch, String> {
@@ -815,19 +821,28 @@ mod tests {
         (ended, batches)
     }
 
+    /// The list in `column` of `row`.
+    fn list_of(batch: &RecordBatch, column: &str, row: usize) -> arrow::array::ArrayRef {
+        let lists = batch.column_by_name(column).unwrap().as_any().downcast_ref::<arrow::array::ListArray>();
+        lists.unwrap().value(row)
+    }
+
     #[test]
-    fn the_recorded_query_range_shape_becomes_one_row_per_sample() {
+    fn the_recorded_query_range_shape_becomes_a_row_per_series_holding_its_samples() {
         let body = include_bytes!(
             "../../../tests/fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json"
         );
         let (ended, batches) = batches_of(body);
         ended.unwrap();
         let [batch] = &batches[..] else { panic!("one batch for three points: {}", batches.len()) };
-        assert_eq!(batch.num_rows(), 3);
+        assert_eq!((batch.num_rows(), metric_points().warehouse_rows(batch)), (1, 3));
         assert_eq!(batch.schema(), metric_points().schema());
-        let values =
-            batch.column_by_name("value").unwrap().as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
-        assert_eq!(values.value(2), 0.9951);
+        let values = list_of(batch, "value", 0);
+        let values = values.as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+        assert_eq!(values.values().to_vec(), [0.0312, 0.0408, 0.9951]);
+        let times = list_of(batch, "ts", 0);
+        let times = times.as_any().downcast_ref::<arrow::array::TimestampMicrosecondArray>().unwrap();
+        assert_eq!(times.values().to_vec(), [1_754_006_400_000_000, 1_754_006_700_000_000, 1_754_007_000_000_000]);
         let zone = batch.column_by_name("zone").unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
         assert_eq!(zone.value(0), "fr-par-1");
     }
@@ -862,11 +877,25 @@ mod tests {
         ]}});
         let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
         ended.unwrap();
-        let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
-        let full = 20_000 / POINTS_PER_BATCH;
+        // Samples and rows per batch: series b begins in the second batch and ends in the third, a row in each.
+        let spec = metric_points();
+        let sizes: Vec<(u64, usize)> = batches.iter().map(|b| (spec.warehouse_rows(b), b.num_rows())).collect();
+        let full = 20_000 / SAMPLES_PER_BATCH;
         assert_eq!(sizes.len(), full + 1);
-        assert!(sizes[..full].iter().all(|n| *n == POINTS_PER_BATCH), "{sizes:?}");
-        assert_eq!(sizes[full], 20_000 - full * POINTS_PER_BATCH);
+        assert!(sizes[..full].iter().all(|(n, _)| *n == SAMPLES_PER_BATCH as u64), "{sizes:?}");
+        assert_eq!(sizes[full].0, (20_000 - full * SAMPLES_PER_BATCH) as u64);
+        let resources: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let ids = b.column_by_name("resource_id").unwrap();
+                let ids = ids.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+                ids.iter().map(|id| id.unwrap().to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(resources, ["a", "a", "b", "b"], "{sizes:?}");
+        let last = list_of(&batches[full], "ts", 0);
+        let last = last.as_any().downcast_ref::<arrow::array::TimestampMicrosecondArray>().unwrap();
+        assert_eq!(last.value(last.len() - 1), (1_700_000_000 + 19_999 * 300) * 1_000_000, "the last sample, last");
 
         answer["data"]["result"][1]["values"][7_999] = serde_json::json!([1_700_000_000, "NaN?"]);
         let (ended, batches) = batches_of(&serde_json::to_vec(&answer).unwrap());
