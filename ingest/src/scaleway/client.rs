@@ -87,7 +87,7 @@ struct Shared {
     base: Url,
     secret: Option<SecretString>,
     secret_origin: String,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     limiter: DefaultDirectRateLimiter,
     max_attempts: usize,
     retry_base: Duration,
@@ -134,7 +134,7 @@ impl ScalewayClient {
                 base,
                 secret: options.secret_key,
                 secret_origin: options.secret_origin,
-                in_flight: Semaphore::new(options.concurrency.max(1)),
+                in_flight: Arc::new(Semaphore::new(options.concurrency.max(1))),
                 limiter: RateLimiter::direct(Quota::per_second(rps)),
                 max_attempts: options.max_attempts.max(1),
                 retry_base: options.retry_base,
@@ -204,9 +204,28 @@ impl ScalewayClient {
 
     /// GET `path` with `query`, retrying transient failures.
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Response, ApiError> {
+        self.get_in(None, path, query).await
+    }
+
+    /// One of the requests in flight, kept for a chain of requests until the [`Lane`] is dropped: a list paged by
+    /// token, whose pages each name the next, is a chain no concurrency shortens, and the FinOps charges' is a
+    /// run's longest. Its pages then never queue behind other requests for a slot: at 50 ms a request, the
+    /// charges' 164 pages waited behind the Cockpit queries and took 11.3 s, 9.2 s alone.
+    pub async fn lane(&self) -> Lane {
+        let permit = self.shared.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+        Lane { _permit: permit }
+    }
+
+    /// [`ScalewayClient::get`], in `lane` when given (no other slot is waited for).
+    pub async fn get_in(
+        &self,
+        lane: Option<&Lane>,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Response, ApiError> {
         let url = self.api_url_of(path, query);
-        self.send(Call { method: reqwest::Method::GET, url, path: path.to_string(), auth: Auth::ApiKey, body: None })
-            .await
+        let call = Call { method: reqwest::Method::GET, url, path: path.to_string(), auth: Auth::ApiKey, body: None };
+        self.send(call, lane.is_some()).await
     }
 
     /// POST a JSON body to an API `path` (creating something): retried only when rate limited, as a 429 is
@@ -214,14 +233,16 @@ impl ScalewayClient {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Response, ApiError> {
         let url = self.api_url_of(path, &[]);
         let body = Some(Bytes::from(body.to_string()));
-        self.send(Call { method: reqwest::Method::POST, url, path: path.to_string(), auth: Auth::ApiKey, body }).await
+        self.send(Call { method: reqwest::Method::POST, url, path: path.to_string(), auth: Auth::ApiKey, body }, false)
+            .await
     }
 
     /// DELETE an API `path`.
     pub async fn delete(&self, path: &str) -> Result<Response, ApiError> {
         let url = self.api_url_of(path, &[]);
-        self.send(Call { method: reqwest::Method::DELETE, url, path: path.to_string(), auth: Auth::ApiKey, body: None })
-            .await
+        let call =
+            Call { method: reqwest::Method::DELETE, url, path: path.to_string(), auth: Auth::ApiKey, body: None };
+        self.send(call, false).await
     }
 
     /// GET a URL the API returned (a Cockpit data source's), authenticated by a Cockpit token in `X-Token`, never
@@ -239,10 +260,11 @@ impl ScalewayClient {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         let auth = Auth::Token(token.clone());
-        self.send(Call { method: reqwest::Method::GET, url, path: path.to_string(), auth, body: None }).await
+        self.send(Call { method: reqwest::Method::GET, url, path: path.to_string(), auth, body: None }, false).await
     }
 
-    async fn send(&self, call: Call) -> Result<Response, ApiError> {
+    /// `in_lane`: the caller holds a [`Lane`], its slot among the requests in flight.
+    async fn send(&self, call: Call, in_lane: bool) -> Result<Response, ApiError> {
         let request = match (&call.auth, call.url.query()) {
             (Auth::ApiKey, Some(q)) => format!("{} {}?{q}", call.method, call.path),
             (Auth::ApiKey, None) => format!("{} {}", call.method, call.path),
@@ -255,7 +277,7 @@ impl ScalewayClient {
             .with_max_times(self.shared.max_attempts - 1)
             .with_jitter();
         let idempotent = call.method != reqwest::Method::POST;
-        let attempt = || self.attempt(&call, &request);
+        let attempt = || self.attempt(&call, in_lane, &request);
         let result = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
@@ -276,8 +298,11 @@ impl ScalewayClient {
         })
     }
 
-    async fn attempt(&self, call: &Call, request: &str) -> Result<Response, ApiError> {
-        let _permit = self.shared.in_flight.acquire().await.expect("the semaphore is never closed");
+    async fn attempt(&self, call: &Call, in_lane: bool, request: &str) -> Result<Response, ApiError> {
+        let _permit = match in_lane {
+            true => None,
+            false => Some(self.shared.in_flight.acquire().await.expect("the semaphore is never closed")),
+        };
         self.shared.limiter.until_ready().await;
         self.counters.api_calls.fetch_add(1, Ordering::Relaxed);
         self.shared.progress.add_api_call();
@@ -355,6 +380,11 @@ enum Auth {
     Token(SecretString),
 }
 
+/// A slot among the requests in flight, held for a chain of requests (see [`ScalewayClient::lane`]).
+pub struct Lane {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 struct Call {
     method: reqwest::Method,
     url: Url,
@@ -373,4 +403,75 @@ fn root_cause(error: &reqwest::Error) -> String {
     }
     let cause = source.to_string();
     if error.is_timeout() { format!("timed out ({cause})") } else { cause }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// What the loopback API saw: each request's path as it arrived, and the most in flight at once.
+    #[derive(Default)]
+    struct Seen {
+        arrivals: Mutex<Vec<String>>,
+        in_flight: AtomicU64,
+        most_in_flight: AtomicU64,
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chain_in_its_lane_passes_the_queue_and_the_cap_holds() {
+        // As the binary does: reqwest is built without a TLS provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let seen = Arc::new(Seen::default());
+        let state = seen.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let seen = state.clone();
+            async move {
+                seen.arrivals.lock().unwrap().push(uri.path().to_string());
+                let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                seen.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+                "{}"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = ScalewayClient::new(ClientOptions {
+            api_url: format!("http://{address}"),
+            concurrency: 2,
+            max_attempts: 1,
+            timeout: Duration::from_secs(20),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+
+        // Four requests queue for the one slot the lane leaves; the chain's three pages, asked after them,
+        // pass them all (FIFO, they would arrive after the fourth).
+        let lane = client.lane().await;
+        let queued: Vec<_> = (0..4)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move { client.get(&format!("/queued/{i}"), &[]).await.map(|_| ()) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for page in 0..3 {
+            client.get_in(Some(&lane), &format!("/chain/{page}"), &[]).await.unwrap();
+        }
+        drop(lane);
+        for request in queued {
+            request.await.unwrap().unwrap();
+        }
+        server.abort();
+
+        let arrivals = seen.arrivals.lock().unwrap().clone();
+        let last_chain = arrivals.iter().rposition(|path| path.starts_with("/chain/")).unwrap();
+        let fourth_queued = arrivals.iter().position(|path| path == "/queued/3").unwrap();
+        assert!(last_chain < fourth_queued, "the chain waited for the queue: {arrivals:?}");
+        assert_eq!(arrivals.len(), 7);
+        assert_eq!(seen.most_in_flight.load(Ordering::SeqCst), 2, "the cap of 2 in flight holds: {arrivals:?}");
+    }
 }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::client::{Response, ScalewayClient};
+use super::client::{Lane, Response, ScalewayClient};
 use super::error::ApiError;
 use crate::decode::kind_of;
 
@@ -76,6 +76,8 @@ pub struct Pager<'a> {
     /// The item count the API declared (`total_count` or `X-Total-Count`) on its last page.
     declared: Option<u64>,
     done: bool,
+    /// A list paged by token holds a slot among the requests in flight from its first page to its last.
+    lane: Option<Lane>,
 }
 
 impl<'a> Pager<'a> {
@@ -99,6 +101,7 @@ impl<'a> Pager<'a> {
             previous_first: None,
             declared: None,
             done: false,
+            lane: None,
         }
     }
 
@@ -125,7 +128,10 @@ impl<'a> Pager<'a> {
                 }
             }
         }
-        let response = self.client.get(&self.path, &query).await?;
+        if self.scheme == Scheme::Token && self.lane.is_none() {
+            self.lane = Some(self.client.lane().await);
+        }
+        let response = self.client.get_in(self.lane.as_ref(), &self.path, &query).await?;
         self.client.count_page();
         costlake_lake::failpoint::failpoint("collect.mid_page").await;
         let request = response.request.clone();
@@ -198,6 +204,9 @@ impl<'a> Pager<'a> {
             },
         };
         self.done = !more;
+        if self.done {
+            self.lane = None;
+        }
         if self.done
             && let Some(declared) = self.declared
             && declared != self.collected
