@@ -294,6 +294,22 @@ impl Warehouse for Recording<'_> {
     }
 }
 
+/// A local lake both ways it reaches the embedded engine: the same files through an object store, streamed to
+/// it (as from a bucket), and read by the engine itself.
+fn both_ways(lake_dir: &std::path::Path) -> [(&'static str, Lake); 2] {
+    let store = object_store::local::LocalFileSystem::new_with_prefix(lake_dir).unwrap();
+    let in_a_bucket = Lake::from_store(std::sync::Arc::new(store), "", "the same files through the store");
+    let local = Lake::open(&LakeLocation::Local(lake_dir.to_path_buf())).unwrap();
+    [("streamed", in_a_bucket), ("read by the engine", local)]
+}
+
+/// Loads `lake` into `engine`: the runs loaded, and every statement the load gave the engine.
+async fn load_recorded(lake: &Lake, engine: &dyn Warehouse) -> (usize, Vec<String>) {
+    let recording = Recording { engine, statements: Default::default() };
+    let report = load(lake, &recording, &sources::known_datasets()).await.unwrap();
+    (report.loaded.len(), recording.statements.into_inner().unwrap())
+}
+
 /// The two ways a run's files reach the embedded engine, read by the engine itself from a local lake, or each
 /// streamed to it (a lake in a bucket, a server), load the same rows, columns matched by name: a column the files
 /// lack is NULL or empty, one the table lacks is left out. A damaged file among several is named, and nothing of
@@ -334,28 +350,13 @@ async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
         let bytes = std::fs::metadata(lake_dir.join(&path)).unwrap().len();
         files.push(FileEntry { path, rows: 1000, bytes });
     }
-    let manifest = Manifest {
-        manifest_version: costlake_lake::manifest::MANIFEST_VERSION,
-        run_id: run_id.clone(),
-        snapshot_date,
-        started_at,
-        finished_at: started_at,
-        organization_id: Some("org".into()),
-        costlake_version: "test".into(),
-        api_url: "http://127.0.0.1:1".into(),
-        sources: vec![],
-        datasets: vec![DatasetEntry {
-            name: "instance_ips".into(),
-            schema_version: sources::instance::ips().schema_version,
-            rows: 3000,
-            files: files.clone(),
-        }],
-        stats: Default::default(),
-        warnings: vec![],
-        orphans_removed: Default::default(),
-        failed_sources: vec![],
-        cursors: Default::default(),
+    let dataset = DatasetEntry {
+        name: "instance_ips".into(),
+        schema_version: sources::instance::ips().schema_version,
+        rows: 3000,
+        files: files.clone(),
     };
+    let manifest = manifest_of(&run_id, started_at, dataset);
     lake.commit(&manifest).await.unwrap();
 
     let known = sources::known_datasets();
@@ -365,14 +366,10 @@ async fn a_run_loads_the_same_rows_read_by_the_engine_or_streamed_to_it() {
             engine.execute(&format!("TRUNCATE TABLE {table}"), &[]).await.unwrap();
         }
     };
-    let store = object_store::local::LocalFileSystem::new_with_prefix(&lake_dir).unwrap();
-    let in_a_bucket = Lake::from_store(std::sync::Arc::new(store), "", "the same files through the store");
     let mut loaded = Vec::new();
-    for (way, lake) in [("streamed", &in_a_bucket), ("read by the engine", &lake)] {
-        let recording = Recording { engine: &engine, statements: Default::default() };
-        let report = load(lake, &recording, &known).await.unwrap();
-        assert_eq!(report.loaded.len(), 1, "{way}");
-        let statements = recording.statements.into_inner().unwrap();
+    for (way, lake) in both_ways(&lake_dir) {
+        let (runs, statements) = load_recorded(&lake, &engine).await;
+        assert_eq!(runs, 1, "{way}");
         let by_file = statements.iter().filter(|s| s.contains("FROM file(")).count();
         let streamed = statements.iter().filter(|s| s.ends_with("FORMAT Parquet")).count();
         match way {
@@ -494,7 +491,6 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
     }
     assert_eq!(sources::cockpit::metric_points().schema_version, 2, "the newest shape is the one tested here");
 
-    let known = sources::known_datasets();
     let engine_ref = &engine;
     let rows_of = |run: &str| {
         let sql = format!(
@@ -503,14 +499,10 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
         );
         async move { String::from_utf8_lossy(&engine_ref.query(&sql, &[], "TSV").await.unwrap()).into_owned() }
     };
-    let store = object_store::local::LocalFileSystem::new_with_prefix(&lake_dir).unwrap();
-    let in_a_bucket = Lake::from_store(std::sync::Arc::new(store), "", "the same files through the store");
     let mut loaded = Vec::new();
-    for (way, lake) in [("streamed", &in_a_bucket), ("read by the engine", &lake)] {
-        let recording = Recording { engine: &engine, statements: Default::default() };
-        let report = load(lake, &recording, &known).await.unwrap();
-        assert_eq!(report.loaded.len(), 2, "{way}");
-        let statements = recording.statements.into_inner().unwrap();
+    for (way, lake) in both_ways(&lake_dir) {
+        let (loaded_runs, statements) = load_recorded(&lake, &engine).await;
+        assert_eq!(loaded_runs, 2, "{way}");
         let into = |table: &str| statements.iter().filter(|s| s.starts_with(&format!("INSERT INTO {table} "))).count();
         assert_eq!((into("raw_cockpit_metric_points"), into("raw_cockpit_metric_points_v2")), (1, 1), "{way}");
         let (v1, v2) = (rows_of(&runs[0]).await, rows_of(&runs[1]).await);
