@@ -23,6 +23,8 @@ use super::error::{ApiError, describe_error_body, permission_set_for};
 
 /// The client's defaults, which `costlake`'s settings and help also show.
 pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Requests in flight below which no chain keeps one for itself ([`ScalewayClient::lane`]).
+pub const MIN_CONCURRENCY_FOR_LANE: usize = 4;
 pub const DEFAULT_MAX_RPS: u32 = 20;
 pub const DEFAULT_MAX_ATTEMPTS: usize = 6;
 pub const DEFAULT_RETRY_BASE_MS: u64 = 1000;
@@ -88,6 +90,9 @@ struct Shared {
     secret: Option<SecretString>,
     secret_origin: String,
     in_flight: Arc<Semaphore>,
+    concurrency: usize,
+    /// One permit: the chain that holds the lane.
+    lane: Arc<Semaphore>,
     limiter: DefaultDirectRateLimiter,
     max_attempts: usize,
     retry_base: Duration,
@@ -135,6 +140,8 @@ impl ScalewayClient {
                 secret: options.secret_key,
                 secret_origin: options.secret_origin,
                 in_flight: Arc::new(Semaphore::new(options.concurrency.max(1))),
+                concurrency: options.concurrency.max(1),
+                lane: Arc::new(Semaphore::new(1)),
                 limiter: RateLimiter::direct(Quota::per_second(rps)),
                 max_attempts: options.max_attempts.max(1),
                 retry_base: options.retry_base,
@@ -207,13 +214,19 @@ impl ScalewayClient {
         self.get_in(None, path, query).await
     }
 
-    /// One of the requests in flight, kept for a chain of requests until the [`Lane`] is dropped: a list paged by
-    /// token, whose pages each name the next, is a chain no concurrency shortens, and the FinOps charges' is a
-    /// run's longest. Its pages then never queue behind other requests for a slot: at 50 ms a request, the
-    /// charges' 164 pages waited behind the Cockpit queries and took 11.3 s, 9.2 s alone.
-    pub async fn lane(&self) -> Lane {
+    /// One of the requests in flight, kept for a chain of requests until the [`Lane`] is dropped: the FinOps
+    /// charges are paged by token, each page naming the next, a chain no concurrency shortens and a run's
+    /// longest. Its pages then never queue behind other requests for a slot: at 50 ms a request, the charges'
+    /// 164 pages waited behind the Cockpit queries and took 11.1-11.3 s, 9.2 s alone. None when fewer than
+    /// [`MIN_CONCURRENCY_FOR_LANE`] requests may be in flight (the others would be left too few), or when
+    /// another chain holds the lane: one at a time.
+    pub async fn lane(&self) -> Option<Lane> {
+        if self.shared.concurrency < MIN_CONCURRENCY_FOR_LANE {
+            return None;
+        }
+        let held = self.shared.lane.clone().try_acquire_owned().ok()?;
         let permit = self.shared.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
-        Lane { _permit: permit }
+        Some(Lane { _permit: permit, _held: held })
     }
 
     /// [`ScalewayClient::get`], in `lane` when given (no other slot is waited for).
@@ -383,6 +396,7 @@ enum Auth {
 /// A slot among the requests in flight, held for a chain of requests (see [`ScalewayClient::lane`]).
 pub struct Lane {
     _permit: tokio::sync::OwnedSemaphorePermit,
+    _held: tokio::sync::OwnedSemaphorePermit,
 }
 
 struct Call {
@@ -441,24 +455,25 @@ mod tests {
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let client = ScalewayClient::new(ClientOptions {
             api_url: format!("http://{address}"),
-            concurrency: 2,
+            concurrency: MIN_CONCURRENCY_FOR_LANE,
             max_attempts: 1,
             timeout: Duration::from_secs(20),
             ..ClientOptions::default()
         })
         .unwrap();
 
-        // Four requests queue for the one slot the lane leaves; the chain's three pages, asked after them,
-        // pass them all (FIFO, they would arrive after the fourth).
-        let lane = client.lane().await;
-        let queued: Vec<_> = (0..4)
+        // Nine requests queue for the three slots the lane leaves (three waves of 200 ms); the chain's two pages,
+        // asked after them, pass them (in turn, they would arrive after the third wave began).
+        let lane = client.lane().await.expect("a lane at this concurrency");
+        assert!(client.lane().await.is_none(), "one chain at a time holds the lane");
+        let queued: Vec<_> = (0..9)
             .map(|i| {
                 let client = client.clone();
                 tokio::spawn(async move { client.get(&format!("/queued/{i}"), &[]).await.map(|_| ()) })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        for page in 0..3 {
+        for page in 0..2 {
             client.get_in(Some(&lane), &format!("/chain/{page}"), &[]).await.unwrap();
         }
         drop(lane);
@@ -469,9 +484,26 @@ mod tests {
 
         let arrivals = seen.arrivals.lock().unwrap().clone();
         let last_chain = arrivals.iter().rposition(|path| path.starts_with("/chain/")).unwrap();
-        let fourth_queued = arrivals.iter().position(|path| path == "/queued/3").unwrap();
-        assert!(last_chain < fourth_queued, "the chain waited for the queue: {arrivals:?}");
-        assert_eq!(arrivals.len(), 7);
-        assert_eq!(seen.most_in_flight.load(Ordering::SeqCst), 2, "the cap of 2 in flight holds: {arrivals:?}");
+        let third_wave = arrivals.iter().enumerate().filter(|(_, path)| path.starts_with("/queued/")).nth(6).unwrap().0;
+        assert!(last_chain < third_wave, "the chain waited for the queue: {arrivals:?}");
+        assert_eq!(arrivals.len(), 11);
+        assert_eq!(
+            seen.most_in_flight.load(Ordering::SeqCst),
+            MIN_CONCURRENCY_FOR_LANE as u64,
+            "the cap holds: {arrivals:?}"
+        );
+        assert!(client.lane().await.is_some(), "the lane is free again");
+    }
+
+    #[tokio::test]
+    async fn no_lane_below_its_concurrency() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ScalewayClient::new(ClientOptions {
+            api_url: "http://127.0.0.1:9".into(),
+            concurrency: MIN_CONCURRENCY_FOR_LANE - 1,
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        assert!(client.lane().await.is_none(), "too few requests in flight to keep one for a chain");
     }
 }

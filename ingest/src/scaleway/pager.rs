@@ -76,7 +76,9 @@ pub struct Pager<'a> {
     /// The item count the API declared (`total_count` or `X-Total-Count`) on its last page.
     declared: Option<u64>,
     done: bool,
-    /// A list paged by token holds a slot among the requests in flight from its first page to its last.
+    /// Whether the walk keeps a slot among the requests in flight (see [`Pager::in_lane`]).
+    wants_lane: bool,
+    /// That slot, from the first page to the last, or to the first error.
     lane: Option<Lane>,
 }
 
@@ -101,12 +103,33 @@ impl<'a> Pager<'a> {
             previous_first: None,
             declared: None,
             done: false,
+            wants_lane: false,
             lane: None,
         }
     }
 
+    /// Walks the list in a slot of its own among the requests in flight ([`ScalewayClient::lane`]): for the
+    /// run's longest chain of pages, each naming the next, whose pages would otherwise queue behind every other
+    /// request. Its caller must make no other request while it walks, or with every other slot taken it would
+    /// wait for itself.
+    pub fn in_lane(mut self) -> Pager<'a> {
+        self.wants_lane = true;
+        self
+    }
+
     /// The next page, or `None` at the end of the list.
     pub async fn next(&mut self) -> Result<Option<Page>, ApiError> {
+        if self.wants_lane && self.lane.is_none() && !self.done {
+            self.lane = self.client.lane().await;
+        }
+        let page = self.fetch_next().await;
+        if page.is_err() || self.done {
+            self.lane = None;
+        }
+        page
+    }
+
+    async fn fetch_next(&mut self) -> Result<Option<Page>, ApiError> {
         if self.done {
             return Ok(None);
         }
@@ -127,9 +150,6 @@ impl<'a> Pager<'a> {
                     query.push(("page_token".into(), token.clone()));
                 }
             }
-        }
-        if self.scheme == Scheme::Token && self.lane.is_none() {
-            self.lane = Some(self.client.lane().await);
         }
         let response = self.client.get_in(self.lane.as_ref(), &self.path, &query).await?;
         self.client.count_page();
@@ -204,9 +224,6 @@ impl<'a> Pager<'a> {
             },
         };
         self.done = !more;
-        if self.done {
-            self.lane = None;
-        }
         if self.done
             && let Some(declared) = self.declared
             && declared != self.collected
