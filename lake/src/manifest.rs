@@ -63,6 +63,8 @@ pub struct DatasetEntry {
     pub name: String,
     /// Version of the dataset's column set; the warehouse migration that creates its table names it.
     pub schema_version: u32,
+    /// The rows the dataset's table gets: the Parquet rows, or for a dataset whose rows hold a series' samples as
+    /// lists (`cockpit_metric_points` version 2) the samples.
     pub rows: u64,
     pub files: Vec<FileEntry>,
 }
@@ -71,6 +73,7 @@ pub struct DatasetEntry {
 pub struct FileEntry {
     /// Path relative to the lake root.
     pub path: String,
+    /// Counted as [`DatasetEntry::rows`] counts them.
     pub rows: u64,
     pub bytes: u64,
 }
@@ -187,4 +190,7 @@ mod tests {
 pub struct KnownDataset {
     pub name: &'static str,
     pub schema_version: u32,
+    /// Files of `schema_version` hold a series per row, its samples as lists, and load through an inlet
+    /// (`raw_<name>_v<version>`) that unnests them into the table; files of older versions load into the table.
+    pub through_inlet: bool,
 }

@@ -491,6 +491,32 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
     }
     assert_eq!(sources::cockpit::metric_points().schema_version, 2, "the newest shape is the one tested here");
 
+    // A third run, as the collector writes it: a recorded answer's batches (its run_id set to the run's), in
+    // costlake's own Parquet.
+    let started_at = "2026-12-05T14:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let run_id = RunId::new(started_at);
+    let body = include_bytes!("../fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json");
+    let spec = sources::cockpit::metric_points();
+    let folder = costlake_lake::layout::run_dataset_dir("cockpit_metric_points", started_at.date_naive(), &run_id);
+    std::fs::create_dir_all(lake_dir.join(folder.as_ref())).unwrap();
+    let path = format!("{folder}/part-00000.parquet");
+    let file = std::fs::File::create(lake_dir.join(&path)).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, spec.schema(), None).unwrap();
+    let mut samples = 0;
+    for batch in sources::cockpit::decode_query_range(body).unwrap() {
+        let mut columns = batch.columns().to_vec();
+        columns[0] = std::sync::Arc::new(arrow::array::StringArray::from(vec![run_id.to_string(); batch.num_rows()]));
+        let batch = arrow::array::RecordBatch::try_new(spec.schema(), columns).unwrap();
+        samples += spec.warehouse_rows(&batch);
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    let bytes = std::fs::metadata(lake_dir.join(&path)).unwrap().len();
+    let files = vec![FileEntry { path, rows: samples, bytes }];
+    let dataset = DatasetEntry { name: spec.name.into(), schema_version: 2, rows: samples, files };
+    lake.commit(&manifest_of(&run_id, started_at, dataset)).await.unwrap();
+    let collected = run_id.to_string();
+
     let engine_ref = &engine;
     let rows_of = |run: &str| {
         let sql = format!(
@@ -502,9 +528,12 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
     let mut loaded = Vec::new();
     for (way, lake) in both_ways(&lake_dir) {
         let (loaded_runs, statements) = load_recorded(&lake, &engine).await;
-        assert_eq!(loaded_runs, 2, "{way}");
+        assert_eq!(loaded_runs, 3, "{way}");
         let into = |table: &str| statements.iter().filter(|s| s.starts_with(&format!("INSERT INTO {table} "))).count();
-        assert_eq!((into("raw_cockpit_metric_points"), into("raw_cockpit_metric_points_v2")), (1, 1), "{way}");
+        assert_eq!((into("raw_cockpit_metric_points"), into("raw_cockpit_metric_points_v2")), (1, 2), "{way}");
+        let answer = rows_of(&collected).await;
+        let values: Vec<&str> = answer.lines().map(|line| line.rsplit('\t').next().unwrap()).collect();
+        assert_eq!(values, ["0.0312", "0.0408", "0.9951"], "{way}: the recorded answer's samples: {answer}");
         let (v1, v2) = (rows_of(&runs[0]).await, rows_of(&runs[1]).await);
         assert_eq!(v1.lines().count(), 1000, "{way}: {v1}");
         assert_eq!(v1, v2, "{way}: a row per sample from either shape");
@@ -515,6 +544,17 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
         }
     }
     assert_eq!(loaded[0], loaded[1], "both ways load the same rows");
+
+    // Without the inlet's view, a version 2 run is refused before anything of it is loaded (the version 1
+    // run, the oldest, loads).
+    engine.execute("DROP VIEW raw_cockpit_metric_points_v2_unnest", &[]).await.unwrap();
+    let error = load(&lake, &engine, &sources::known_datasets()).await.unwrap_err().to_string();
+    assert!(error.contains("loads through the table raw_cockpit_metric_points_v2 and its view"), "{error}");
+    let ledger = engine.query("SELECT run_id FROM _load_ledger", &[], "TSV").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&ledger).trim(), runs[0], "{error}");
+    let others = format!("SELECT count() FROM raw_cockpit_metric_points WHERE run_id != '{}'", runs[0]);
+    let others = engine.query(&others, &[], "TSV").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&others).trim(), "0", "{error}");
     drop(engine);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -27,19 +27,20 @@ pub fn table_of(dataset: &str) -> String {
     format!("raw_{dataset}")
 }
 
-/// Where the files of a dataset's `schema_version` are inserted: its version's inlet, `raw_<dataset>_v<N>`, when
-/// a migration made one (files of another shape than the table's rows, which a materialised view of the inlet
-/// turns into them: a series with its samples as lists becomes a row per sample), else its table.
-fn insert_target(table: &str, schema_version: u32, inlets: &HashSet<String>) -> String {
-    let inlet = format!("{table}_v{schema_version}");
-    if inlets.contains(&inlet) { inlet } else { table.to_string() }
+/// The inlet the files of a dataset's version load through, when they are not shaped like the table's rows
+/// ([`KnownDataset::through_inlet`]): `raw_<dataset>_v<N>`, whose materialised view writes the table.
+fn inlet_of(known: &KnownDataset, schema_version: u32) -> Option<String> {
+    (known.through_inlet && schema_version == known.schema_version)
+        .then(|| format!("{}_v{schema_version}", table_of(known.name)))
 }
 
-/// The warehouse's inlet tables (see [`insert_target`]).
+/// The warehouse's inlets: `raw_<dataset>_v<N>` tables with a view reading them (an inlet without its view
+/// would keep nothing of what it is given).
 async fn inlets(warehouse: &dyn Warehouse) -> Result<HashSet<String>, LoadError> {
     let names = warehouse
         .query(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() AND match(name, '^raw_.+_v[0-9]+$')",
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND match(name, '^raw_.+_v[0-9]+$') \
+             AND notEmpty(dependencies_table)",
             &[],
             "TabSeparated",
         )
@@ -226,6 +227,15 @@ async fn load_run(
             }
             Some(_) => {}
         }
+        let inlet = known.iter().find(|k| k.name == dataset.name).and_then(|k| inlet_of(k, dataset.schema_version));
+        if let Some(inlet) = inlet.filter(|inlet| !inlets.contains(inlet)) {
+            return Err(fail(format!(
+                "dataset {} version {} loads through the table {inlet} and its view, which this warehouse lacks: \
+                 costlake's migrations create them at each load; on a ClickHouse server they need the CREATE TABLE \
+                 and CREATE VIEW grants, and outside a Replicated database they exist only on the replica that ran them",
+                dataset.name, dataset.schema_version
+            )));
+        }
     }
 
     // Every file is there, whole and Parquet before anything is written: a damaged lake refuses the run with
@@ -248,12 +258,13 @@ async fn load_run(
 
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
-        let target = insert_target(&table, dataset.schema_version, inlets);
+        let known_dataset = known.iter().find(|k| k.name == dataset.name).expect("checked above");
+        let target = inlet_of(known_dataset, dataset.schema_version).unwrap_or_else(|| table.clone());
         let dataset_clock = Instant::now();
         // `what`: the lake file the engine refused, or the files of a batch when its error names none of them.
         let refused = |what: &str, message: &str| {
             fail(format!(
-                "{what} could not be loaded into {table}: {message}. If a file is damaged, restore it, or delete \
+                "{what} could not be loaded into {target}: {message}. If a file is damaged, restore it, or delete \
                  the run's manifest {} to drop the run; rows it left are removed by the next load",
                 manifest_path_of(lake, manifest)
             ))

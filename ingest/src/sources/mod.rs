@@ -251,7 +251,8 @@ impl Outputs {
             .get(spec.name)
             .cloned()
             .unwrap_or_else(|| panic!("dataset {} was not declared by its source, or sent to once closed", spec.name));
-        let rows = batch.num_rows() as u64;
+        // The rows the warehouse gets, as the manifest counts them: a series' samples, not its row.
+        let rows = spec.warehouse_rows(&batch);
         sender.send(batch).await?;
         self.progress.add_rows(rows);
         Ok(())
@@ -342,7 +343,11 @@ pub fn known_datasets() -> Vec<KnownDataset> {
     all()
         .iter()
         .flat_map(|product| product.datasets())
-        .map(|spec| KnownDataset { name: spec.name, schema_version: spec.schema_version })
+        .map(|spec| KnownDataset {
+            name: spec.name,
+            schema_version: spec.schema_version,
+            through_inlet: spec.samples.is_some(),
+        })
         .collect()
 }
 
