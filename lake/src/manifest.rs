@@ -190,7 +190,8 @@ mod tests {
 pub struct KnownDataset {
     pub name: &'static str,
     pub schema_version: u32,
-    /// Files of `schema_version` hold a series per row, its samples as lists, and load through an inlet
-    /// (`raw_<name>_v<version>`) that unnests them into the table; files of older versions load into the table.
+    /// Files of `schema_version` hold a series per row, its samples as lists, and must load through an inlet
+    /// (`raw_<name>_v<version>`) that unnests them into the table. Files of an older version load through their
+    /// version's inlet where the warehouse has one, else into the table.
     pub through_inlet: bool,
 }

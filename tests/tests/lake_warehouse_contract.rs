@@ -491,8 +491,8 @@ async fn points_load_the_same_rows_from_a_row_per_sample_or_a_row_per_series_bot
     }
     assert_eq!(sources::cockpit::metric_points().schema_version, 2, "the newest shape is the one tested here");
 
-    // A third run, as the collector writes it: a recorded answer's batches (its run_id set to the run's), in
-    // costlake's own Parquet.
+    // A third run, as the collector decodes it: a recorded answer's batches in the dataset's schema (their run_id
+    // set to the run's), written with the Parquet writer's defaults (the e2e suites load the sink's own files).
     let started_at = "2026-12-05T14:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     let run_id = RunId::new(started_at);
     let body = include_bytes!("../fixtures/scaleway/cockpit/prometheus_query_range_instance_cpu.SYNTHETIC.json");

@@ -27,11 +27,13 @@ pub fn table_of(dataset: &str) -> String {
     format!("raw_{dataset}")
 }
 
-/// The inlet the files of a dataset's version load through, when they are not shaped like the table's rows
-/// ([`KnownDataset::through_inlet`]): `raw_<dataset>_v<N>`, whose materialised view writes the table.
-fn inlet_of(known: &KnownDataset, schema_version: u32) -> Option<String> {
-    (known.through_inlet && schema_version == known.schema_version)
-        .then(|| format!("{}_v{schema_version}", table_of(known.name)))
+/// The inlet the files of a dataset's version load through, when they are not shaped like the table's rows:
+/// `raw_<dataset>_v<N>`, whose materialised view writes the table. Required for the version this costlake
+/// writes when [`KnownDataset::through_inlet`]; used for an older version when the warehouse has one for it.
+fn inlet_of(known: &KnownDataset, schema_version: u32, inlets: &HashSet<String>) -> Option<String> {
+    let inlet = format!("{}_v{schema_version}", table_of(known.name));
+    let required = known.through_inlet && schema_version == known.schema_version;
+    (required || inlets.contains(&inlet)).then_some(inlet)
 }
 
 /// The warehouse's inlets: `raw_<dataset>_v<N>` tables with a view reading them (an inlet without its view
@@ -227,12 +229,14 @@ async fn load_run(
             }
             Some(_) => {}
         }
-        let inlet = known.iter().find(|k| k.name == dataset.name).and_then(|k| inlet_of(k, dataset.schema_version));
+        let inlet =
+            known.iter().find(|k| k.name == dataset.name).and_then(|k| inlet_of(k, dataset.schema_version, inlets));
         if let Some(inlet) = inlet.filter(|inlet| !inlets.contains(inlet)) {
             return Err(fail(format!(
-                "dataset {} version {} loads through the table {inlet} and its view, which this warehouse lacks: \
-                 costlake's migrations create them at each load; on a ClickHouse server they need the CREATE TABLE \
-                 and CREATE VIEW grants, and outside a Replicated database they exist only on the replica that ran them",
+                "dataset {} version {} loads through the table {inlet} and its view, which this warehouse lacks. \
+                 The migration in transform/migrations/ that creates them is recorded as applied, so no load runs \
+                 it again: run its statements on this warehouse (they are IF NOT EXISTS); a replica outside a \
+                 Replicated database has only what ran on it",
                 dataset.name, dataset.schema_version
             )));
         }
@@ -259,7 +263,7 @@ async fn load_run(
     for (index, dataset) in manifest.datasets.iter().enumerate() {
         let table = table_of(&dataset.name);
         let known_dataset = known.iter().find(|k| k.name == dataset.name).expect("checked above");
-        let target = inlet_of(known_dataset, dataset.schema_version).unwrap_or_else(|| table.clone());
+        let target = inlet_of(known_dataset, dataset.schema_version, inlets).unwrap_or_else(|| table.clone());
         let dataset_clock = Instant::now();
         // `what`: the lake file the engine refused, or the files of a batch when its error names none of them.
         let refused = |what: &str, message: &str| {

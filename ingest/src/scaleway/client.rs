@@ -495,6 +495,44 @@ mod tests {
         assert!(client.lane().await.is_some(), "the lane is free again");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_walk_in_the_lane_gives_it_back_at_its_end_and_at_its_first_error() {
+        use super::super::pager::{ListShape, Pager, Scheme};
+        use axum::http::StatusCode;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let app = axum::Router::new().fallback(|uri: axum::http::Uri| async move {
+            match (uri.path(), uri.query().unwrap_or("")) {
+                (_, query) if query.contains("page_token=gone") => {
+                    (StatusCode::NOT_FOUND, r#"{"message":"resource is not found","type":"not_found"}"#)
+                }
+                (_, query) if query.contains("page_token=next") => {
+                    (StatusCode::OK, r#"{"charges":[{"id":"b"}],"next_page_token":null}"#)
+                }
+                ("/broken", _) => (StatusCode::OK, r#"{"charges":[{"id":"a"}],"next_page_token":"gone"}"#),
+                _ => (StatusCode::OK, r#"{"charges":[{"id":"a"}],"next_page_token":"next"}"#),
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let options = ClientOptions { api_url: format!("http://{address}"), ..ClientOptions::default() };
+        let client = ScalewayClient::new(options).unwrap();
+
+        for (path, fails) in [("/charges", false), ("/broken", true)] {
+            let mut pager = Pager::new(&client, Scheme::Token, path, vec![], ListShape::Array("charges")).in_lane();
+            pager.next().await.unwrap().expect("a first page");
+            assert!(client.lane().await.is_none(), "{path}: the walk holds the lane");
+            match pager.next().await {
+                Err(error) => assert!(fails, "{path}: {error}"),
+                Ok(page) => assert!(!fails && page.is_some(), "{path}: the second page"),
+            }
+            // The pager is still alive: what gave the lane back is the walk's end or its error, not a drop.
+            assert!(client.lane().await.is_some(), "{path}: the lane is free again");
+            drop(pager);
+        }
+        server.abort();
+    }
+
     #[tokio::test]
     async fn no_lane_below_its_concurrency() {
         let _ = rustls::crypto::ring::default_provider().install_default();
