@@ -25,7 +25,7 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use costlake_lake::{DatasetEntry, FileEntry, Lake, LakeError, RunId, layout};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use tokio::sync::mpsc;
@@ -304,19 +304,39 @@ fn encode(
 /// zstd, bounded row groups, and no minimum and maximum for top-level text columns. The loader reads whole
 /// files, so no reader of the lake prunes by a text column's range, and finding it compares every value as
 /// bytes: 24 % of encoding the metric points when each repeated its series' 10 text columns (version 1), the
-/// labels' JSON the longest value. Timestamps and numbers keep theirs, cheap to compute and what an ad hoc reader of the lake filters on.
+/// labels' JSON the longest value. Timestamps and numbers keep theirs, cheap to compute and what an ad hoc
+/// reader of the lake filters on.
+///
+/// A series' samples (lists of times and of values) take no dictionary: nearly every time and value is new, so
+/// interning each one was a tenth of collecting the points for a dictionary the writer then gives up. The
+/// times, in order and a step apart, are delta-encoded; the values are written as their bytes' planes
+/// (`BYTE_STREAM_SPLIT`), which zstd compresses better than the values whole.
 fn writer_properties(schema: &SchemaRef) -> WriterProperties {
     let text = schema.fields().iter().filter(|field| {
         matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary)
     });
-    text.fold(WriterProperties::builder(), |builder, field| {
+    let builder = text.fold(WriterProperties::builder(), |builder, field| {
         builder.set_column_statistics_enabled(ColumnPath::from(field.name().as_str()), EnabledStatistics::None)
-    })
-    .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
-    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-    .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-    .set_created_by(concat!("costlake ", env!("CARGO_PKG_VERSION")).to_string())
-    .build()
+    });
+    let samples = schema.fields().iter().filter_map(|field| match field.data_type() {
+        DataType::List(item) => match item.data_type() {
+            DataType::Timestamp(..) => Some((field, item, Encoding::DELTA_BINARY_PACKED)),
+            DataType::Float64 => Some((field, item, Encoding::BYTE_STREAM_SPLIT)),
+            _ => None,
+        },
+        _ => None,
+    });
+    samples
+        .fold(builder, |builder, (field, item, encoding)| {
+            // A list's values: <name>.list.<item>, as the Arrow writer lays lists out.
+            let leaf = ColumnPath::new(vec![field.name().clone(), "list".into(), item.name().clone()]);
+            builder.set_column_dictionary_enabled(leaf.clone(), false).set_column_encoding(leaf, encoding)
+        })
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_created_by(concat!("costlake ", env!("CARGO_PKG_VERSION")).to_string())
+        .build()
 }
 
 fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>, rows: u64) -> Result<(), String> {
@@ -389,6 +409,27 @@ mod tests {
             extras: Vec::new(),
         };
         Things { _dir: dir, lake, spec, run, started, ctx }
+    }
+
+    #[test]
+    fn samples_take_no_dictionary_times_are_delta_encoded_and_text_has_no_statistics() {
+        let schema = crate::sources::cockpit::metric_points().schema();
+        let properties = writer_properties(&schema);
+        let leaf = |column: &str| ColumnPath::new(vec![column.into(), "list".into(), "item".into()]);
+        for (column, encoding) in [("ts", Encoding::DELTA_BINARY_PACKED), ("value", Encoding::BYTE_STREAM_SPLIT)] {
+            assert!(!properties.dictionary_enabled(&leaf(column)), "{column}");
+            assert_eq!(properties.encoding(&leaf(column)), Some(encoding), "{column}");
+        }
+        let labels = ColumnPath::from("labels");
+        assert!(properties.dictionary_enabled(&labels), "a series' text keeps its dictionary");
+        assert_eq!(properties.statistics_enabled(&labels), EnabledStatistics::None);
+        // Every leaf the properties name is one the writer lays out.
+        let leaves = parquet::arrow::ArrowSchemaConverter::new().convert(&schema).unwrap();
+        let paths: Vec<String> = leaves.columns().iter().map(|c| c.path().string()).collect();
+        assert!(
+            paths.contains(&"ts.list.item".to_string()) && paths.contains(&"value.list.item".to_string()),
+            "{paths:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
