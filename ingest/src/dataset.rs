@@ -112,10 +112,6 @@ pub struct DatasetSpec {
     pub name: &'static str,
     pub schema_version: u32,
     pub columns: Vec<Column>,
-    /// Threads encoding the dataset's Parquet, each into its own files: one, more only for a dataset whose one
-    /// encoder would be the collection's longest task. None is since the Cockpit samples are written as lists
-    /// (their points had one per core, at most 4, while each point repeated its series' labels).
-    pub encoders: usize,
     /// The list column whose elements are the dataset's rows in the warehouse, when a row of the lake holds a
     /// series' run of samples (see [`DatasetSpec::rows_are_samples_of`]).
     pub samples: Option<&'static str>,
@@ -138,7 +134,7 @@ impl DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
         all.push(RAW);
-        DatasetSpec { name, schema_version, columns: all, encoders: 1, samples: None }
+        DatasetSpec { name, schema_version, columns: all, samples: None }
     }
 
     /// `RUN_COLUMNS`, then `columns`, and no `raw`: for datasets whose columns hold the whole source (a metric
@@ -146,7 +142,7 @@ impl DatasetSpec {
     pub fn without_raw(name: &'static str, schema_version: u32, columns: &[Column]) -> DatasetSpec {
         let mut all = RUN_COLUMNS.to_vec();
         all.extend_from_slice(columns);
-        DatasetSpec { name, schema_version, columns: all, encoders: 1, samples: None }
+        DatasetSpec { name, schema_version, columns: all, samples: None }
     }
 
     /// A row holds a series' samples, element for element in `column` and the other list columns: the text a

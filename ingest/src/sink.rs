@@ -1,23 +1,20 @@
 //! Streams a dataset's record batches into Parquet files in the lake, with bounded memory and without
 //! blocking the async runtime.
 //!
-//! Two halves per writer, and one writer per dataset (or several, see `DatasetSpec::encoders`, each taking the
-//! batches it is free for and writing its own files):
+//! Two halves per dataset:
 //! - an **encoder** on a blocking thread (`spawn_blocking`) owns the `ArrowWriter`: Parquet encoding and zstd
 //!   are CPU work and must never run on the reactor;
 //! - an **uploader** task streams the encoded bytes to the lake as a multipart upload.
 //!
-//! Memory is bounded by the channels (a few batches, a few chunks per writer), the row group each writer is
-//! encoding (flushed at `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload
-//! parts in flight.
+//! Memory is bounded by the channels (a few batches, a few chunks), the row group being encoded (flushed at
+//! `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES` bytes, whichever comes first) and the upload parts in flight.
 //! A dataset rolls to a new file every `ROWS_PER_FILE` rows of the warehouse (samples, for a dataset of series,
 //! see `DatasetSpec::rows_are_samples_of`) so that very large organisations stream in bounded pieces to a
 //! server too.
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
@@ -34,7 +31,7 @@ use tokio::task::JoinHandle;
 use crate::dataset::DatasetSpec;
 
 pub const ROW_GROUP_ROWS: usize = 8 * 1024;
-/// A row group's columns are held in memory until it is flushed, per writer (about 40 at once): wide
+/// A row group's columns are held in memory until it is flushed, per open dataset (about 40 at once): wide
 /// datasets (servers with their raw JSON, charges) reach this bound long before `ROW_GROUP_ROWS`, narrow ones
 /// (metric points) do not. 8 MiB → 1 MiB: collect's peak at 100x 124-140 → 116-122 MiB, the lake within 0.5 %.
 pub const ROW_GROUP_BYTES: usize = 1024 * 1024;
@@ -73,8 +70,7 @@ impl BatchSender {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        // A closed channel means the dataset's writers stopped, after one of them failed; its error surfaces
-        // from `finish`.
+        // A closed channel means the writer already failed; its error surfaces from `finish`.
         self.tx.send(batch).await.map_err(|_| SinkError::Cancelled { dataset: self.dataset.to_string() })
     }
 
@@ -88,45 +84,22 @@ pub struct DatasetSink {
     schema_version: u32,
     sender: BatchSender,
     cancelled: Arc<AtomicBool>,
-    writers: Vec<JoinHandle<Result<Vec<FileEntry>, SinkError>>>,
+    task: JoinHandle<Result<Vec<FileEntry>, SinkError>>,
 }
 
-/// The batches of a dataset, taken by whichever of its encoders is free.
-type SharedBatches = Arc<Mutex<mpsc::Receiver<RecordBatch>>>;
-
 impl DatasetSink {
-    /// Starts the dataset's writers: `spec.encoders` encoders, each with its own files (numbered in the order
-    /// they are opened) and its own upload.
     pub fn start(lake: Lake, spec: &DatasetSpec, run_id: RunId, snapshot_date: NaiveDate) -> DatasetSink {
         let (tx, rx) = mpsc::channel::<RecordBatch>(4);
-        let batches: SharedBatches = Arc::new(Mutex::new(rx));
-        let next_part = Arc::new(AtomicU32::new(0));
         let cancelled = Arc::new(AtomicBool::new(false));
-        let schema = spec.schema();
-        let writers = (0..spec.encoders.max(1))
-            .map(|_| {
-                let naming = FileNaming {
-                    dataset: spec.name,
-                    run_id: run_id.clone(),
-                    snapshot_date,
-                    next_part: next_part.clone(),
-                };
-                tokio::spawn(write_dataset(
-                    lake.clone(),
-                    naming,
-                    schema.clone(),
-                    spec.samples,
-                    batches.clone(),
-                    cancelled.clone(),
-                ))
-            })
-            .collect();
+        let files = FileNaming { dataset: spec.name, run_id, snapshot_date };
+        let task = tokio::spawn(write_dataset(lake, files, spec.schema(), spec.samples, rx, cancelled.clone()));
+        let name = spec.name;
         DatasetSink {
-            name: spec.name,
+            name,
             schema_version: spec.schema_version,
-            sender: BatchSender { dataset: spec.name, tx },
+            sender: BatchSender { dataset: name, tx },
             cancelled,
-            writers,
+            task,
         }
     }
 
@@ -138,28 +111,15 @@ impl DatasetSink {
         self.name
     }
 
-    /// Closes the dataset: flushes the last row groups, completes the uploads, returns the manifest entry.
+    /// Closes the dataset: flushes the last row group, completes the upload, returns the manifest entry.
     pub async fn finish(self) -> Result<DatasetEntry, SinkError> {
         drop(self.sender);
-        let mut files = Vec::new();
-        let mut failure: Option<SinkError> = None;
-        for writer in self.writers {
-            let result = writer.await.unwrap_or_else(|join| {
-                Err(SinkError::Encode { dataset: self.name.to_string(), reason: join.to_string() })
-            });
-            match result {
-                Ok(written) => files.extend(written),
-                // The writer that failed says why; the others were cancelled by its failure.
-                Err(error) if failure.as_ref().is_none_or(|f| matches!(f, SinkError::Cancelled { .. })) => {
-                    failure = Some(error)
-                }
-                Err(_) => {}
+        let files = match self.task.await {
+            Ok(result) => result?,
+            Err(join) => {
+                return Err(SinkError::Encode { dataset: self.name.to_string(), reason: join.to_string() });
             }
-        }
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
+        };
         Ok(DatasetEntry {
             name: self.name.to_string(),
             schema_version: self.schema_version,
@@ -168,22 +128,19 @@ impl DatasetSink {
         })
     }
 
-    /// Abandons the dataset: the uploads in progress are aborted, nothing more is written.
+    /// Abandons the dataset: the upload in progress is aborted, nothing more is written.
     pub async fn abort(self) {
         self.cancelled.store(true, Ordering::SeqCst);
         drop(self.sender);
-        for writer in self.writers {
-            let _ = writer.await;
-        }
+        let _ = self.task.await;
     }
 }
 
-/// Where one encoder's files go: the run's folder of the dataset, each file the next part number of the dataset.
+/// Where a dataset's files go: the run's folder of the dataset, numbered from 0.
 struct FileNaming {
     dataset: &'static str,
     run_id: RunId,
     snapshot_date: NaiveDate,
-    next_part: Arc<AtomicU32>,
 }
 
 async fn write_dataset(
@@ -191,16 +148,14 @@ async fn write_dataset(
     naming: FileNaming,
     schema: SchemaRef,
     samples: Option<&'static str>,
-    batches: SharedBatches,
+    batches: mpsc::Receiver<RecordBatch>,
     cancelled: Arc<AtomicBool>,
 ) -> Result<Vec<FileEntry>, SinkError> {
     let name = naming.dataset;
     let (chunks_tx, mut chunks) = mpsc::channel::<Chunk>(4);
     let encoder_cancelled = cancelled.clone();
-    let next_part = naming.next_part.clone();
-    let encoder = tokio::task::spawn_blocking(move || {
-        encode(name, schema, samples, batches, next_part, chunks_tx, encoder_cancelled)
-    });
+    let encoder =
+        tokio::task::spawn_blocking(move || encode(name, schema, samples, batches, chunks_tx, encoder_cancelled));
 
     let mut files = Vec::new();
     let mut current: Option<(costlake_lake::ObjectWriter, String)> = None;
@@ -238,17 +193,10 @@ async fn write_dataset(
         writer.abort().await;
     }
     drop(chunks);
-    let encoded = encoder.await.map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() });
+    let encoded = encoder.await.map_err(|e| SinkError::Encode { dataset: name.to_string(), reason: e.to_string() })?;
     // The upload's error before the encoder's: when the upload fails, the encoder only sees that it stopped.
-    let failed = match (encoded, upload_result) {
-        (Err(error), _) | (Ok(_), Err(error)) | (Ok(Err(error)), Ok(())) => Some(error),
-        (Ok(Ok(())), Ok(())) => None,
-    };
-    if let Some(error) = failed {
-        // The dataset's other writers stop at their next batch; once all have, the producers' sends fail.
-        cancelled.store(true, Ordering::SeqCst);
-        return Err(error);
-    }
+    upload_result?;
+    encoded?;
     if cancelled.load(Ordering::SeqCst) {
         return Err(SinkError::Cancelled { dataset: name.to_string() });
     }
@@ -260,24 +208,21 @@ fn encode(
     name: &'static str,
     schema: SchemaRef,
     samples: Option<&'static str>,
-    batches: SharedBatches,
-    next_part: Arc<AtomicU32>,
+    mut batches: mpsc::Receiver<RecordBatch>,
     chunks: mpsc::Sender<Chunk>,
     cancelled: Arc<AtomicBool>,
 ) -> Result<(), SinkError> {
     let fail = |reason: String| SinkError::Encode { dataset: name.to_string(), reason };
     let properties = writer_properties(&schema);
-    // Waiting for a batch holds the lock: another free encoder would wait for the same batch anyway.
-    let next_batch = || batches.lock().unwrap_or_else(PoisonError::into_inner).blocking_recv();
 
+    let mut part = 0u32;
     let mut writer: Option<ArrowWriter<ChunkWriter>> = None;
     let mut rows_in_file = 0u64;
-    while let Some(batch) = next_batch() {
+    while let Some(batch) = batches.blocking_recv() {
         if cancelled.load(Ordering::SeqCst) {
             return Err(SinkError::Cancelled { dataset: name.to_string() });
         }
         if writer.is_none() {
-            let part = next_part.fetch_add(1, Ordering::SeqCst);
             chunks.blocking_send(Chunk::StartFile { part }).map_err(|_| fail("the upload stopped".into()))?;
             let sink = ChunkWriter { buffer: Vec::new(), chunks: chunks.clone() };
             writer = Some(
@@ -293,6 +238,7 @@ fn encode(
         if rows_in_file >= ROWS_PER_FILE {
             close_file(writer.take().expect("active"), &chunks, rows_in_file).map_err(fail)?;
             rows_in_file = 0;
+            part += 1;
         }
     }
     if let Some(active) = writer.take() {
@@ -348,7 +294,7 @@ fn close_file(mut writer: ArrowWriter<ChunkWriter>, chunks: &mpsc::Sender<Chunk>
 }
 
 /// `std::io::Write` for the encoder: hands chunks of about `CHUNK_BYTES` to the uploader, blocking when it is
-/// behind. Its buffer grows as it fills rather than being reserved whole (every writer of a run keeps a file
+/// behind. Its buffer grows as it fills rather than being reserved whole (every dataset of a run keeps a file
 /// open, most of them small) and is reused; each chunk is a copy of exactly its bytes, where handing over the
 /// buffer itself would keep its spare capacity (up to as much again) alive until the part is written.
 struct ChunkWriter {
@@ -394,11 +340,10 @@ mod tests {
         ctx: RowContext,
     }
 
-    fn things(encoders: usize) -> Things {
+    fn things() -> Things {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
-        let mut spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
-        spec.encoders = encoders;
+        let spec = DatasetSpec::new("things", 1, &[key("id", "id"), col("size", Kind::U64, "size")]);
         let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
         let run = RunId::new(started);
         let ctx = RowContext {
@@ -434,7 +379,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn streams_pages_into_one_parquet_file() {
-        let Things { _dir, lake, spec, run, started, ctx } = things(1);
+        let Things { _dir, lake, spec, run, started, ctx } = things();
         let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
         for page in 0..5u64 {
             let items: Vec<_> = (0..100u64).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
@@ -453,36 +398,25 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_empty_dataset_writes_no_file_and_abort_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(&costlake_lake::LakeLocation::Local(dir.path().to_path_buf())).unwrap();
-        let spec = DatasetSpec::new("things", 1, &[key("id", "id")]);
-        let started: chrono::DateTime<chrono::Utc> = "2026-11-22T08:00:00Z".parse().unwrap();
-        let run = RunId::new(started);
+        let Things { _dir: dir, lake, spec, run, started, ctx } = things();
         let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
         let entry = sink.finish().await.unwrap();
         assert_eq!((entry.rows, entry.files.len()), (0, 0));
 
         let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
-        let ctx = RowContext {
-            run_id: run.to_string(),
-            snapshot_at: started,
-            organization_id: "org".into(),
-            locality: "z".into(),
-            extras: Vec::new(),
-        };
         sink.sender().send(spec.build(&[json!({"id": "a"})], &ctx, &|i| i.to_string()).unwrap()).await.unwrap();
         sink.abort().await;
         let files: Vec<_> = walk(dir.path());
         assert!(files.iter().all(|f| !f.ends_with(".parquet")), "{files:?}");
     }
 
-    /// Two encoders share the batches: every row lands once, in files numbered without a gap, and text columns
+    /// A dataset larger than a file: every row lands once, in files numbered without a gap, and text columns
     /// carry no minimum and maximum where numbers and timestamps do.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn parallel_encoders_write_every_row_once_in_files_numbered_in_order() {
-        let Things { _dir, lake, spec, run, started, ctx } = things(2);
+    async fn every_row_is_written_once_in_files_numbered_in_order() {
+        let Things { _dir, lake, spec, run, started, ctx } = things();
         let sink = DatasetSink::start(lake.clone(), &spec, run.clone(), started.date_naive());
-        // Enough rows for several files, in batches small enough for both encoders to take some.
+        // Enough rows for several files.
         let (pages, per_page) = (60u64, 2_000u64);
         for page in 0..pages {
             let items: Vec<_> = (0..per_page).map(|i| json!({"id": format!("{page}-{i}"), "size": i})).collect();
