@@ -212,34 +212,36 @@ async fn load_run(
     let run_id = manifest.run_id.to_string();
     let fail = |reason: String| LoadError::Run { run_id: run_id.clone(), reason };
 
-    // Refuse the whole run before touching anything if any dataset is unknown or newer than we read.
+    // Refuse the whole run before touching anything if any dataset is unknown or newer than we read, or loads
+    // through an inlet the warehouse lacks; else each dataset's table to insert into.
+    let mut targets = Vec::with_capacity(manifest.datasets.len());
     for dataset in &manifest.datasets {
-        match known.iter().find(|k| k.name == dataset.name).map(|k| k.schema_version) {
-            None => {
+        let Some(supported) = known.iter().find(|k| k.name == dataset.name) else {
+            return Err(fail(format!(
+                "dataset {} is unknown to this costlake; upgrade costlake to load this run",
+                dataset.name
+            )));
+        };
+        if dataset.schema_version > supported.schema_version {
+            return Err(fail(format!(
+                "dataset {} has schema version {} but this costlake reads up to {}; upgrade costlake",
+                dataset.name, dataset.schema_version, supported.schema_version
+            )));
+        }
+        let target = match inlet_of(supported, dataset.schema_version, inlets) {
+            Some(inlet) if !inlets.contains(&inlet) => {
                 return Err(fail(format!(
-                    "dataset {} is unknown to this costlake; upgrade costlake to load this run",
-                    dataset.name
-                )));
-            }
-            Some(supported) if dataset.schema_version > supported => {
-                return Err(fail(format!(
-                    "dataset {} has schema version {} but this costlake reads up to {supported}; upgrade costlake",
+                    "dataset {} version {} loads through the table {inlet} and its view, which this warehouse \
+                     lacks. The migration in transform/migrations/ that creates them is recorded as applied, so no \
+                     load runs it again: run its statements on this warehouse (they are IF NOT EXISTS); a replica \
+                     outside a Replicated database has only what ran on it",
                     dataset.name, dataset.schema_version
                 )));
             }
-            Some(_) => {}
-        }
-        let inlet =
-            known.iter().find(|k| k.name == dataset.name).and_then(|k| inlet_of(k, dataset.schema_version, inlets));
-        if let Some(inlet) = inlet.filter(|inlet| !inlets.contains(inlet)) {
-            return Err(fail(format!(
-                "dataset {} version {} loads through the table {inlet} and its view, which this warehouse lacks. \
-                 The migration in transform/migrations/ that creates them is recorded as applied, so no load runs \
-                 it again: run its statements on this warehouse (they are IF NOT EXISTS); a replica outside a \
-                 Replicated database has only what ran on it",
-                dataset.name, dataset.schema_version
-            )));
-        }
+            Some(inlet) => inlet,
+            None => table_of(&dataset.name),
+        };
+        targets.push(target);
     }
 
     // Every file is there, whole and Parquet before anything is written: a damaged lake refuses the run with
@@ -260,10 +262,8 @@ async fn load_run(
         tracing::warn!(%run_id, rows = leftover_rows_removed, "removed the rows of an interrupted earlier load");
     }
 
-    for (index, dataset) in manifest.datasets.iter().enumerate() {
+    for (index, (dataset, target)) in manifest.datasets.iter().zip(&targets).enumerate() {
         let table = table_of(&dataset.name);
-        let known_dataset = known.iter().find(|k| k.name == dataset.name).expect("checked above");
-        let target = inlet_of(known_dataset, dataset.schema_version, inlets).unwrap_or_else(|| table.clone());
         let dataset_clock = Instant::now();
         // `what`: the lake file the engine refused, or the files of a batch when its error names none of them.
         let refused = |what: &str, message: &str| {
@@ -300,7 +300,7 @@ async fn load_run(
                         // The file's bytes are all in the engine, the insert not complete.
                         .chain(futures::stream::once(failpoint("load.mid_insert")).filter_map(|()| async { None }))
                         .boxed();
-                    warehouse.insert(&target, "Parquet", stream).await.map_err(|error| {
+                    warehouse.insert(target, "Parquet", stream).await.map_err(|error| {
                         // The engine refused the file's content: say which file, and what to do about it.
                         let what = format!("the lake file {}", file.path);
                         match &error {

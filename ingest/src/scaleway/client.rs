@@ -312,9 +312,10 @@ impl ScalewayClient {
     }
 
     async fn attempt(&self, call: &Call, in_lane: bool, request: &str) -> Result<Response, ApiError> {
-        let _permit = match in_lane {
-            true => None,
-            false => Some(self.shared.in_flight.acquire().await.expect("the semaphore is never closed")),
+        let _permit = if in_lane {
+            None
+        } else {
+            Some(self.shared.in_flight.acquire().await.expect("the semaphore is never closed"))
         };
         self.shared.limiter.until_ready().await;
         self.counters.api_calls.fetch_add(1, Ordering::Relaxed);
