@@ -85,11 +85,12 @@
 //! more than 11,000 points per series (400 `bad_data`). `deny=cockpit` forbids the control plane;
 //! `withdrawn=cockpit` and `down=cockpit` take both planes away.
 //!
-//! Every response passes through the same gate, in this order: `latency_ms`; the `X-Auth-Token` check (401);
+//! Every response passes through the same gate, in this order: the `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
 //! `vanished` (404 `not_found` for the resource it deleted: `vanished=lb+k8s+autoscaling` deletes the first load
 //! balancer with a backend, the first Kapsule cluster and the first scaling group once listed, so their GET and
-//! every list under them answer 404, as when they are deleted during a collection); then the handler.
+//! every list under them answer 404, as when they are deleted during a collection); then the handler; then
+//! `latency_ms`, counted from the request's arrival: the answer leaves that long after it, or when it is ready.
 //! `deny=autoscaling`, `withdrawn=autoscaling` and `down=autoscaling` cover both Autoscaling versions; `k8s` and
 //! `ipam` can be denied, withdrawn or down like any product. Unknown paths are 404
 //! `not_found`, unknown zones and regions 404 `unknown_resource`, bad paging or order parameters 400
