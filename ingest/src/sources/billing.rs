@@ -257,16 +257,20 @@ impl Product for Billing {
     }
 
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
-        // Consumptions are the bill itself: a key that cannot read them fails the run (grant BillingReadOnly, or
-        // leave billing out with --sources) before anything else is asked.
         let periods = periods(ctx.snapshot_at);
-        for period in &periods {
-            Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;
-        }
+        // Consumptions are the bill itself: a key that cannot read them fails the run (grant BillingReadOnly, or
+        // leave billing out with --sources) before the other lists of the bill are asked.
+        let bill = async {
+            for period in &periods {
+                Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;
+            }
+            Self::rest_of_bill(ctx, out, &periods).await
+        };
         // The charges are one chain of pages, each naming the next: the longest of a big organisation's
-        // collection, so they start now, and the other lists are walked beside them. A failure of either side
-        // stops the other (a pager dropped halfway holds nothing to clean).
-        futures::try_join!(Self::rest_of_bill(ctx, out, &periods), Self::charges(ctx, out)).map(|_| ())
+        // collection, so they start at once, beside the bill (4 requests in turn at 50 ms each were 0.2 s added
+        // to every run). A failure of either side stops the other (a pager dropped halfway holds nothing to
+        // clean); a key that may not read the charges only warns (see `charges`).
+        futures::try_join!(bill, Self::charges(ctx, out)).map(|_| ())
     }
 }
 
