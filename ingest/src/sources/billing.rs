@@ -211,8 +211,9 @@ impl Billing {
         Self::optional(out, "discounts", walk_list(out, &discounts(), pager, &global).await.map(|_| ())).await
     }
 
-    /// The FinOps charges of the window, where the key's permissions and the account's options allow them.
-    async fn charges(ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
+    /// The FinOps charges of the window, where the key's permissions and the account's options allow them, else
+    /// the warning saying why not.
+    async fn charges(ctx: &Context, out: &Outputs) -> Result<Option<String>, CollectError> {
         let window_start = format!("{}T00:00:00Z", charges_window_start(ctx.snapshot_at));
         let mut query = vec![("organization_id".to_string(), ctx.organization_id.clone())];
         query.push(("start_date_after".into(), window_start));
@@ -220,16 +221,22 @@ impl Billing {
         // The run's longest chain of pages: in a slot of its own.
         let pager = ctx.pager(Scheme::Token, API.path(GLOBAL, "charges"), query, ListShape::Array("charges")).in_lane();
         let walked = walk_list(out, &charges(), pager, &ctx.row_context(GLOBAL)).await.map(|_| ());
-        Self::optional(out, "FinOps charges", walked).await
+        Self::not_collected("FinOps charges", walked)
     }
 
     async fn optional(out: &Outputs, what: &str, result: Result<(), CollectError>) -> Result<(), CollectError> {
+        if let Some(warning) = Self::not_collected(what, result)? {
+            out.warn(warning);
+        }
+        Ok(())
+    }
+
+    /// The warning for an optional list this key may not read, or the list's error.
+    fn not_collected(what: &str, result: Result<(), CollectError>) -> Result<Option<String>, CollectError> {
         match result {
-            Err(error) if unavailable(&error) => {
-                out.warn(format!("{what} not collected: {error}"));
-                Ok(())
-            }
-            other => other,
+            Err(error) if unavailable(&error) => Ok(Some(format!("{what} not collected: {error}"))),
+            Err(error) => Err(error),
+            Ok(()) => Ok(None),
         }
     }
 }
@@ -269,8 +276,13 @@ impl Product for Billing {
         // The charges are one chain of pages, each naming the next: the longest of a big organisation's
         // collection, so they start at once, beside the bill (4 requests in turn at 50 ms each were 0.2 s added
         // to every run). A failure of either side stops the other (a pager dropped halfway holds nothing to
-        // clean); a key that may not read the charges only warns (see `charges`).
-        futures::try_join!(bill, Self::charges(ctx, out)).map(|_| ())
+        // clean). A key that may not read the charges only warns, once the bill is collected: a key without
+        // billing access fails with the consumptions' error alone.
+        let ((), charges_warning) = futures::try_join!(bill, Self::charges(ctx, out))?;
+        if let Some(warning) = charges_warning {
+            out.warn(warning);
+        }
+        Ok(())
     }
 }
 
