@@ -518,10 +518,9 @@ fn find(items: &[Value], id: &str) -> Value {
 async fn latency_counts_from_the_request_and_covers_every_answer() {
     let h = Harness::start("latency_ms=60").await;
     // An answer (a list, an error, a refused key) leaves no sooner than the latency after its request.
-    for (path, status) in [
-        ("/account/v3/projects", StatusCode::OK),
-        ("/instance/v1/zones/fr-par-1/nowhere", StatusCode::NOT_FOUND),
-    ] {
+    for (path, status) in
+        [("/account/v3/projects", StatusCode::OK), ("/instance/v1/zones/fr-par-1/nowhere", StatusCode::NOT_FOUND)]
+    {
         let started = std::time::Instant::now();
         assert_eq!(h.get(path).await.status(), status, "{path}");
         assert!(started.elapsed() >= std::time::Duration::from_millis(60), "{path}: {:?}", started.elapsed());
