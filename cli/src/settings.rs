@@ -281,7 +281,7 @@ impl Settings {
                 "cockpit_step_seconds (COSTLAKE_COCKPIT_STEP_SECONDS) must be between 1 and 3600, got {step_seconds}"
             );
         }
-        Ok(costlake_ingest::sources::cockpit::CockpitSettings { tokens, step_seconds })
+        Ok(costlake_ingest::sources::cockpit::CockpitSettings { tokens, step_seconds, ..Default::default() })
     }
 
     /// The load lease's settings (used with a ClickHouse server only).

@@ -27,6 +27,7 @@ use reqwest::Url;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use super::{Api, CollectError, Context, GLOBAL, Outputs, Probe, ProbeFilter, Product, Scope};
 use crate::dataset::{Column, DatasetSpec, Kind, LOCALITY, Origin, col, key, list_item};
@@ -52,17 +53,21 @@ pub const COLLECTED_NAMES: &[&str] = &[
 /// Default resolution of the collected series.
 pub const DEFAULT_STEP_SECONDS: u64 = 300;
 
-/// Points (series × steps) one `query_range` may return: about 3.5 MB of JSON. With [`PROJECTS_AT_ONCE`] projects
-/// collected at once per region, each with the answer being decoded and the next one asked for, a region holds
-/// at most 500,000 points of answers (collect's peak at 1,000 servers: 92 → 104 MiB when the next answer was
-/// first asked for ahead, in the same change as the points' second encoder).
+/// Points (series × steps) one `query_range` may return: about 3.5 MB of JSON.
 pub const POINTS_PER_QUERY: u64 = 125_000;
 
-/// Projects whose metrics a region collects at once. One at a time, a small organisation's collection was a
-/// chain of requests (per project, per metric: its series, then its points) that the API's latency lengthened,
-/// not the API's limits: 100 servers in 20 projects took 9.8 s at 50 ms a request, for 6.1 s of the billing's own
-/// chain.
-const PROJECTS_AT_ONCE: usize = 2;
+/// Points of answers a region holds at once, asked for or being written: what bounds the collection's memory,
+/// whatever the number of projects collected at once. Four full answers, as when two projects went at once, each
+/// with an answer being written and the next one asked for (collect's peak at 10,000 servers: 142 MiB then,
+/// 182 MiB with four projects at once and no such bound, 152 MiB with eight and this one).
+const POINTS_HELD_PER_REGION: u32 = 4 * POINTS_PER_QUERY as u32;
+
+/// Projects whose metrics a region collects at once. A small organisation's collection is a chain of requests
+/// (per project: its data sources, a token, the metric names, then per metric its series and its points) that
+/// the API's latency lengthens, not the API's limits: 100 servers in 20 projects took 9.8 s at 50 ms a request
+/// one project at a time, 5.2 s two at a time, 3.5 s eight at a time. A big one's answers are bounded by
+/// [`POINTS_HELD_PER_REGION`], not by this.
+const PROJECTS_AT_ONCE: usize = 8;
 
 /// How long after its time a sample is surely in Cockpit.
 pub const INGESTION_DELAY_SECONDS: u64 = 300;
@@ -78,6 +83,8 @@ pub struct CockpitSettings {
     pub tokens: BTreeMap<String, SecretString>,
     /// Resolution of the collected series; [`DEFAULT_STEP_SECONDS`] when 0.
     pub step_seconds: u64,
+    /// Points of answers a region may hold at once; [`POINTS_HELD_PER_REGION`] when 0.
+    pub points_held_per_region: u32,
 }
 
 pub fn data_sources() -> DatasetSpec {
@@ -170,19 +177,33 @@ async fn collect_region(
 ) -> Result<(), CollectError> {
     // After a failure no project starts, but those running finish: each deletes its own temporary token, which
     // one dropped halfway could not.
-    let failed = AtomicBool::new(false);
-    let tasks: Vec<_> = projects.iter().map(|project| collect_project(&failed, ctx, out, region, project)).collect();
+    let budget = match ctx.cockpit.points_held_per_region {
+        0 => POINTS_HELD_PER_REGION,
+        set => set,
+    };
+    let shared = RegionRun { failed: AtomicBool::new(false), points: Semaphore::new(budget as usize), budget };
+    let tasks: Vec<_> = projects.iter().map(|project| collect_project(&shared, ctx, out, region, project)).collect();
     let mut running = futures::stream::iter(tasks).buffer_unordered(PROJECTS_AT_ONCE);
     let mut first_error = Ok(());
     while let Some(result) = running.next().await {
         if result.is_err() {
-            failed.store(true, Ordering::Relaxed);
+            shared.failed.store(true, Ordering::Relaxed);
         }
         if first_error.is_ok() {
             first_error = result;
         }
     }
     first_error
+}
+
+/// What the projects of one region share while they are collected.
+struct RegionRun {
+    /// Whether one of them failed: the region fails then, so what is left would be discarded.
+    failed: AtomicBool,
+    /// The points of the answers they may hold at once ([`POINTS_HELD_PER_REGION`]).
+    points: Semaphore,
+    /// Its permits.
+    budget: u32,
 }
 
 /// The organisation's project ids (the Account collector records the projects themselves).
@@ -196,16 +217,16 @@ async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
     Ok(ids)
 }
 
-/// The project's metrics in the region, metric after metric until done or until `failed` says that another project
-/// of the region failed (the region fails then, so what is left would be discarded; one queued then never starts).
+/// The project's metrics in the region, metric after metric until done or until another project of the region
+/// failed (one queued then never starts).
 async fn collect_project(
-    failed: &AtomicBool,
+    shared: &RegionRun,
     ctx: &Context,
     out: &Outputs,
     region: &str,
     project: &str,
 ) -> Result<(), CollectError> {
-    if failed.load(Ordering::Relaxed) {
+    if shared.failed.load(Ordering::Relaxed) {
         return Ok(());
     }
     let mut pager = metrics_data_sources(ctx, region, project);
@@ -226,7 +247,7 @@ async fn collect_project(
     let (token, temporary) = token_for(ctx, region, project).await?;
     let mut result = Ok(());
     for (id, url, retention, listed_by) in &sources {
-        result = collect_source(failed, ctx, out, region, project, id, url, *retention, listed_by, &token).await;
+        result = collect_source(shared, ctx, out, region, project, id, url, *retention, listed_by, &token).await;
         if result.is_err() {
             break;
         }
@@ -401,7 +422,7 @@ fn data_plane(url: &str, api_url: &str, listed_by: &str) -> Result<Url, CollectE
 
 #[allow(clippy::too_many_arguments)]
 async fn collect_source(
-    failed: &AtomicBool,
+    shared: &RegionRun,
     ctx: &Context,
     out: &Outputs,
     region: &str,
@@ -434,7 +455,7 @@ async fn collect_source(
     names.sort();
 
     for metric in names {
-        if failed.load(Ordering::Relaxed) {
+        if shared.failed.load(Ordering::Relaxed) {
             break;
         }
         let cursor_key = format!("cockpit/{region}/{source_id}/{metric}");
@@ -443,7 +464,8 @@ async fn collect_source(
             None => end.saturating_sub(retention_days * 86_400).div_ceil(step) * step,
         };
         if start <= end {
-            collect_metric(ctx, out, region, project, source_id, &base, token, &metric, start, end, step).await?;
+            let source = (region, project, source_id);
+            collect_metric(ctx, out, shared, source, &base, token, &metric, (start, end, step)).await?;
         }
         out.set_cursor(cursor_key, end.to_string());
     }
@@ -454,15 +476,12 @@ async fn collect_source(
 async fn collect_metric(
     ctx: &Context,
     out: &Outputs,
-    region: &str,
-    project: &str,
-    source_id: &str,
+    shared: &RegionRun,
+    (region, project, source_id): (&str, &str, &str),
     base: &Url,
     token: &SecretString,
     metric: &str,
-    start: u64,
-    end: u64,
-    step: u64,
+    (start, end, step): (u64, u64, u64),
 ) -> Result<(), CollectError> {
     // How many series, to size the windows: series × steps per query stays under the budget.
     let query = vec![
@@ -476,6 +495,8 @@ async fn collect_metric(
         return Ok(());
     }
     let steps_per_query = (POINTS_PER_QUERY / series.data.len() as u64).clamp(1, MAX_STEPS_PER_QUERY);
+    // What one answer holds, at most: its share of the region's points until it is written.
+    let answer_points = (series.data.len() as u64 * steps_per_query).min(u64::from(shared.budget)) as u32;
 
     let spec = Arc::new(metric_points());
     let windows: Vec<(u64, u64)> = std::iter::successors(Some(start), |from| Some(from + steps_per_query * step))
@@ -483,6 +504,7 @@ async fn collect_metric(
         .map(|from| (from, (from + (steps_per_query - 1) * step).min(end)))
         .collect();
     let fetch = |(from, to): (u64, u64)| async move {
+        let held = shared.points.acquire_many(answer_points).await.expect("the region's semaphore is never closed");
         let query = vec![
             ("query".to_string(), metric.to_string()),
             ("start".to_string(), from.to_string()),
@@ -491,7 +513,7 @@ async fn collect_metric(
         ];
         let response = ctx.client.get_with_token(base, "/prometheus/api/v1/query_range", &query, token).await?;
         ctx.client.count_page();
-        Ok::<_, ApiError>(response)
+        Ok::<_, ApiError>((response, held))
     };
     let row = || Labels {
         run_id: ctx.run_id.to_string(),
@@ -513,8 +535,17 @@ async fn collect_metric(
                 None => Ok(None),
             }
         };
-        // The first error ends both: a failed write drops the request ahead, a failed request the write.
-        match tokio::try_join!(write_answer(out, &spec, row(), answer), prefetch)? {
+        // The first error ends both: a failed write drops the request ahead, a failed request the write. An
+        // answer's points are given back once it is written, whether the next one is there yet or not: a
+        // write never waits for points, so the projects waiting for them always get them.
+        let (response, held) = answer;
+        let (spec, labels) = (&spec, row());
+        let write = async move {
+            write_answer(out, spec, labels, response).await?;
+            drop(held);
+            Ok::<_, CollectError>(())
+        };
+        match tokio::try_join!(write, prefetch)? {
             ((), Some(fetched)) => answer = fetched,
             ((), None) => break,
         }
