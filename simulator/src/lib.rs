@@ -85,7 +85,8 @@
 //! more than 11,000 points per series (400 `bad_data`). `deny=cockpit` forbids the control plane;
 //! `withdrawn=cockpit` and `down=cockpit` take both planes away.
 //!
-//! Every response passes through the same gate, in this order: the `X-Auth-Token` check (401);
+//! Every response passes through the same gate, in this order: `withdrawn` (404) and `down` (503); the
+//! `X-Auth-Token` check (401);
 //! `burst_429` (per distinct path + query); `rate_429` / `rate_5xx` (seeded draws in arrival order); `deny` (403);
 //! `vanished` (404 `not_found` for the resource it deleted: `vanished=lb+k8s+autoscaling` deletes the first load
 //! balancer with a backend, the first Kapsule cluster and the first scaling group once listed, so their GET and

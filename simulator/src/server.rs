@@ -47,6 +47,9 @@ pub struct SimStats {
     pub unauthorized: u64,
     /// 403 served.
     pub forbidden: u64,
+    /// The most Cockpit `query_range` requests in flight at once, from arrival to answer (a client's memory
+    /// bound on answers shows here).
+    pub query_range_most_in_flight: u64,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +60,8 @@ struct Counters {
     server_errors: AtomicU64,
     unauthorized: AtomicU64,
     forbidden: AtomicU64,
+    query_range_in_flight: AtomicU64,
+    query_range_most_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -81,7 +86,27 @@ impl Counters {
             server_errors: get(&self.server_errors),
             unauthorized: get(&self.unauthorized),
             forbidden: get(&self.forbidden),
+            query_range_most_in_flight: get(&self.query_range_most_in_flight),
         }
+    }
+}
+
+/// One Cockpit `query_range` request in flight, counted until it is dropped.
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn query_range(counters: &'a Counters, path: &str) -> Option<InFlight<'a>> {
+        path.ends_with("/prometheus/api/v1/query_range").then(|| {
+            let now = counters.query_range_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            counters.query_range_most_in_flight.fetch_max(now, Ordering::Relaxed);
+            InFlight(counters)
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.query_range_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -281,12 +306,12 @@ fn router(state: Arc<AppState>) -> Router {
         |handler: fn(&BillingApi, &Uri) -> Handled| move |st: St, uri: Uri| async move { handler(&st.billing, &uri) };
     let prometheus = |endpoint: Endpoint| {
         move |st: St, Path(ds): Path<String>, headers: HeaderMap, uri: Uri, body: Bytes| async move {
-            metrics_answer(st, ds, endpoint, headers, uri, body).await
+            metrics_answer(st.0, ds, endpoint, headers, uri, body).await
         }
     };
     let label_values =
         |st: St, Path((ds, label)): Path<(String, String)>, headers: HeaderMap, uri: Uri, body: Bytes| async move {
-            metrics_answer(st, ds, Endpoint::LabelValues(label), headers, uri, body).await
+            metrics_answer(st.0, ds, Endpoint::LabelValues(label), headers, uri, body).await
         };
     Router::new()
         .route(
@@ -438,7 +463,7 @@ fn router(state: Arc<AppState>) -> Router {
 /// in one go, and on the runtime's threads it held every other request behind it (the charges' pages waited up
 /// to 2 × the latency), as a real API's requests are not.
 async fn metrics_answer(
-    State(st): State<Arc<AppState>>,
+    st: Arc<AppState>,
     ds: String,
     endpoint: Endpoint,
     headers: HeaderMap,
@@ -450,7 +475,8 @@ async fn metrics_answer(
         cockpit::api::data_plane(&st.cockpit, &ds, endpoint, &headers, &uri, &body, clock)
     })
     .await
-    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    // A panic is the simulator's bug: a 500 would be retried by the client and hidden.
+    .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
 }
 
 /// How the gateway treats a path.
@@ -582,10 +608,11 @@ impl AppState {
     }
 }
 
-/// Every request passes here: authentication, injected faults, permissions, vanished resources, the handler,
-/// then the rest of the latency.
+/// Every request passes here: withdrawn and down products, authentication, injected faults, permissions,
+/// vanished resources, the handler, then the rest of the latency.
 async fn gate(State(st): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     st.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::query_range(&st.stats, request.uri().path());
     // The answer leaves `latency_ms` after the request arrived, the simulator's own work inside it, as a remote
     // API's work is inside its response time: a benchmark's reference (requests × latency) is then what the
     // client waits for, and the simulator's work on this machine's cores is not counted as the client's.
