@@ -177,17 +177,19 @@ async fn collect_region(
 ) -> Result<(), CollectError> {
     // After a failure no project starts, but those running finish: each deletes its own temporary token, which
     // one dropped halfway could not.
-    let budget = match ctx.cockpit.points_held_per_region {
+    let points_budget = match ctx.cockpit.points_held_per_region {
         0 => POINTS_HELD_PER_REGION,
-        set => set,
+        set => set.min(Semaphore::MAX_PERMITS.try_into().unwrap_or(u32::MAX)),
     };
-    let shared = RegionRun { failed: AtomicBool::new(false), points: Semaphore::new(budget as usize), budget };
-    let tasks: Vec<_> = projects.iter().map(|project| collect_project(&shared, ctx, out, region, project)).collect();
+    let region_run =
+        RegionRun { failed: AtomicBool::new(false), points: Semaphore::new(points_budget as usize), points_budget };
+    let tasks: Vec<_> =
+        projects.iter().map(|project| collect_project(&region_run, ctx, out, region, project)).collect();
     let mut running = futures::stream::iter(tasks).buffer_unordered(PROJECTS_AT_ONCE);
     let mut first_error = Ok(());
     while let Some(result) = running.next().await {
         if result.is_err() {
-            shared.failed.store(true, Ordering::Relaxed);
+            region_run.failed.store(true, Ordering::Relaxed);
         }
         if first_error.is_ok() {
             first_error = result;
@@ -202,8 +204,8 @@ struct RegionRun {
     failed: AtomicBool,
     /// The points of the answers they may hold at once ([`POINTS_HELD_PER_REGION`]).
     points: Semaphore,
-    /// Its permits.
-    budget: u32,
+    /// The semaphore's permits in all: one answer takes at most this many.
+    points_budget: u32,
 }
 
 /// The organisation's project ids (the Account collector records the projects themselves).
@@ -220,13 +222,13 @@ async fn project_ids(ctx: &Context) -> Result<Vec<String>, CollectError> {
 /// The project's metrics in the region, metric after metric until done or until another project of the region
 /// failed (one queued then never starts).
 async fn collect_project(
-    shared: &RegionRun,
+    region_run: &RegionRun,
     ctx: &Context,
     out: &Outputs,
     region: &str,
     project: &str,
 ) -> Result<(), CollectError> {
-    if shared.failed.load(Ordering::Relaxed) {
+    if region_run.failed.load(Ordering::Relaxed) {
         return Ok(());
     }
     let mut pager = metrics_data_sources(ctx, region, project);
@@ -247,7 +249,7 @@ async fn collect_project(
     let (token, temporary) = token_for(ctx, region, project).await?;
     let mut result = Ok(());
     for (id, url, retention, listed_by) in &sources {
-        result = collect_source(shared, ctx, out, region, project, id, url, *retention, listed_by, &token).await;
+        result = collect_source(region_run, ctx, out, region, project, id, url, *retention, listed_by, &token).await;
         if result.is_err() {
             break;
         }
@@ -422,7 +424,7 @@ fn data_plane(url: &str, api_url: &str, listed_by: &str) -> Result<Url, CollectE
 
 #[allow(clippy::too_many_arguments)]
 async fn collect_source(
-    shared: &RegionRun,
+    region_run: &RegionRun,
     ctx: &Context,
     out: &Outputs,
     region: &str,
@@ -455,7 +457,7 @@ async fn collect_source(
     names.sort();
 
     for metric in names {
-        if shared.failed.load(Ordering::Relaxed) {
+        if region_run.failed.load(Ordering::Relaxed) {
             break;
         }
         let cursor_key = format!("cockpit/{region}/{source_id}/{metric}");
@@ -464,8 +466,8 @@ async fn collect_source(
             None => end.saturating_sub(retention_days * 86_400).div_ceil(step) * step,
         };
         if start <= end {
-            let source = (region, project, source_id);
-            collect_metric(ctx, out, shared, source, &base, token, &metric, (start, end, step)).await?;
+            collect_metric(region_run, ctx, out, region, project, source_id, &base, token, &metric, start, end, step)
+                .await?;
         }
         out.set_cursor(cursor_key, end.to_string());
     }
@@ -474,14 +476,18 @@ async fn collect_source(
 
 #[allow(clippy::too_many_arguments)]
 async fn collect_metric(
+    region_run: &RegionRun,
     ctx: &Context,
     out: &Outputs,
-    shared: &RegionRun,
-    (region, project, source_id): (&str, &str, &str),
+    region: &str,
+    project: &str,
+    source_id: &str,
     base: &Url,
     token: &SecretString,
     metric: &str,
-    (start, end, step): (u64, u64, u64),
+    start: u64,
+    end: u64,
+    step: u64,
 ) -> Result<(), CollectError> {
     // How many series, to size the windows: series × steps per query stays under the budget.
     let query = vec![
@@ -496,7 +502,7 @@ async fn collect_metric(
     }
     let steps_per_query = (POINTS_PER_QUERY / series.data.len() as u64).clamp(1, MAX_STEPS_PER_QUERY);
     // What one answer holds, at most: its share of the region's points until it is written.
-    let answer_points = (series.data.len() as u64 * steps_per_query).min(u64::from(shared.budget)) as u32;
+    let answer_points = (series.data.len() as u64 * steps_per_query).min(u64::from(region_run.points_budget)) as u32;
 
     let spec = Arc::new(metric_points());
     let windows: Vec<(u64, u64)> = std::iter::successors(Some(start), |from| Some(from + steps_per_query * step))
@@ -504,7 +510,7 @@ async fn collect_metric(
         .map(|from| (from, (from + (steps_per_query - 1) * step).min(end)))
         .collect();
     let fetch = |(from, to): (u64, u64)| async move {
-        let held = shared.points.acquire_many(answer_points).await.expect("the region's semaphore is never closed");
+        let held = region_run.points.acquire_many(answer_points).await.expect("the region's semaphore is never closed");
         let query = vec![
             ("query".to_string(), metric.to_string()),
             ("start".to_string(), from.to_string()),
