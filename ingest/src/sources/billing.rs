@@ -266,7 +266,8 @@ impl Product for Billing {
     async fn collect(&self, ctx: &Context, out: &Outputs) -> Result<(), CollectError> {
         let periods = periods(ctx.snapshot_at);
         // Consumptions are the bill itself: a key that cannot read them fails the run (grant BillingReadOnly, or
-        // leave billing out with --sources) before the other lists of the bill are asked.
+        // leave billing out with --sources) before the invoices, taxes and discounts are asked for. The charges,
+        // started beside them, only warn once the bill is in.
         let bill = async {
             for period in &periods {
                 Self::walk_period(ctx, out, &consumptions(), "consumptions", period).await?;

@@ -411,7 +411,8 @@ pub async fn walk_list(
 ) -> Result<u64, CollectError> {
     // A page's rows are built and sent while the next page is asked for: on a chain of pages each naming the
     // next (the FinOps charges), building them in turn added its time to every page's wait. Pages are still
-    // emitted one at a time, in order.
+    // emitted one at a time, in order. The first error ends both: a failed emit drops the request ahead (a pager
+    // dropped halfway holds nothing to clean), a failed request the emit.
     let mut total = 0u64;
     let mut built: Option<Page> = None;
     loop {
@@ -421,9 +422,10 @@ pub async fn walk_list(
                 None => Ok(0),
             }
         };
-        let (next, emitted) = futures::join!(pager.next(), emit);
-        total += emitted?;
-        match next? {
+        let next = async { pager.next().await.map_err(CollectError::from) };
+        let (next, emitted) = futures::try_join!(next, emit)?;
+        total += emitted;
+        match next {
             Some(page) => built = Some(page),
             None => return Ok(total),
         }
