@@ -370,7 +370,8 @@ fn engine_alone(dir: &Path, library: &Path) -> ! {
 /// The latency each simulated request waits in `bench latency`, as a Scaleway region answers from afar.
 const LATENCY_MS: u64 = 50;
 
-/// Collect against an API that answers every request after [`LATENCY_MS`], beside the least time such an API
+/// Collect against an API that answers every request [`LATENCY_MS`] after it arrives (the simulator's own work
+/// inside it, as a remote API's is inside its response time), beside the least time such an API
 /// allows (the reference): the longer of (a) the longest chain of requests each needing the answer before it,
 /// the FinOps charges (paged by token: `next_page_token` is in the page), and (b) every request spread over the
 /// requests costlake keeps in flight (`--concurrency`). What exceeds it is costlake's own overhead. The same
