@@ -505,10 +505,7 @@ async fn collect_metric(
     let answer_points = (series.data.len() as u64 * steps_per_query).min(u64::from(region_run.points_budget)) as u32;
 
     let spec = Arc::new(metric_points());
-    let windows: Vec<(u64, u64)> = std::iter::successors(Some(start), |from| Some(from + steps_per_query * step))
-        .take_while(|from| *from <= end)
-        .map(|from| (from, (from + (steps_per_query - 1) * step).min(end)))
-        .collect();
+    let windows = query_windows(start, end, step, steps_per_query);
     let fetch = |(from, to): (u64, u64)| async move {
         let held = region_run.points.acquire_many(answer_points).await.expect("the region's semaphore is never closed");
         let query = vec![
@@ -557,6 +554,15 @@ async fn collect_metric(
         }
     }
     Ok(())
+}
+
+/// The `(start, end)` of each query over `[start, end]` (both evaluation times, `step` apart), of at most
+/// `steps_per_query` steps each: consecutive, none overlapping, the last one ending at `end`.
+fn query_windows(start: u64, end: u64, step: u64, steps_per_query: u64) -> Vec<(u64, u64)> {
+    std::iter::successors(Some(start), |from| Some(from + steps_per_query * step))
+        .take_while(|from| *from <= end)
+        .map(|from| (from, (from + (steps_per_query - 1) * step).min(end)))
+        .collect()
 }
 
 /// Decodes one `query_range` answer on a blocking thread and hands its batches to the dataset as they come.
@@ -835,6 +841,24 @@ impl SeriesBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_windows_cover_every_step_once_within_the_steps_a_query_allows() {
+        // 10 steps of 300 s from 3,000 (3,000 ..= 5,700), 4 steps a query: 4 + 4 + 2.
+        assert_eq!(query_windows(3_000, 5_700, 300, 4), [(3_000, 3_900), (4_200, 5_100), (5_400, 5_700)]);
+        // Exactly two full queries: the last one ends at `end`, nothing after it.
+        assert_eq!(query_windows(0, 2_100, 300, 4), [(0, 900), (1_200, 2_100)]);
+        // One step, and one step a query.
+        assert_eq!(query_windows(600, 600, 300, 4), [(600, 600)]);
+        assert_eq!(query_windows(0, 600, 300, 1), [(0, 0), (300, 300), (600, 600)]);
+        // A month of 5-minute steps in queries of 2,000 steps: every step in exactly one window, in order.
+        let (start, end, step) = (1_700_000_100, 1_700_000_100 + 8_928 * 300, 300);
+        let windows = query_windows(start, end, step, 2_000);
+        assert_eq!(windows.len(), 5);
+        let steps: Vec<u64> = windows.iter().flat_map(|(from, to)| (*from..=*to).step_by(step as usize)).collect();
+        assert_eq!(steps, (start..=end).step_by(step as usize).collect::<Vec<_>>());
+        assert!(windows.iter().all(|(from, to)| (to - from) / step < 2_000));
+    }
 
     fn labels() -> Labels {
         Labels {
