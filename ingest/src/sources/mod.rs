@@ -414,10 +414,11 @@ pub async fn walk_list(
     // emitted one at a time, in order. The first error ends both: a failed emit drops the request ahead (a pager
     // dropped halfway holds nothing to clean), a failed request the emit.
     let mut total = 0u64;
-    let mut built: Option<Page> = None;
+    // The page asked for last, its rows not yet sent.
+    let mut fetched: Option<Page> = None;
     loop {
         let emit = async {
-            match built.take() {
+            match fetched.take() {
                 Some(page) => out.emit_page(spec, &page, row).await.map(|()| page.items.len() as u64),
                 None => Ok(0),
             }
@@ -426,7 +427,7 @@ pub async fn walk_list(
         let (next, emitted) = futures::try_join!(next, emit)?;
         total += emitted;
         match next {
-            Some(page) => built = Some(page),
+            Some(page) => fetched = Some(page),
             None => return Ok(total),
         }
     }
