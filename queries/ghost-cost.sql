@@ -34,12 +34,12 @@ WITH
             GROUP BY organization_id
         )
     ) AS charge_windows,
-    -- The prices that apply, as one list read once: a join with the view rate_card_best had the engine analyse
-    -- and plan the view among this query's joins (BENCHMARKS.md, 2026-12-05, night). The keys, then (price,
-    -- currency) as tuples: groupArray skips NULLs, so a list of Nullable prices alone would fall out of step.
+    -- The prices that apply (the table applied_prices, kept at load: see rate_card_best), as one list read once.
+    -- The keys, then (price, currency) as tuples: groupArray skips NULLs, so a list of Nullable prices alone would
+    -- fall out of step.
     (
         SELECT (groupArray((price_kind, zone, match_key)), groupArray((monthly_price, currency)))
-        FROM rate_card_best
+        FROM applied_prices
     ) AS price_list,
     -- The currency each organisation is billed in and its last day of consumption: (organisation, currency, last
     -- day), once per query like the charge windows.

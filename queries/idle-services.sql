@@ -64,7 +64,7 @@ WITH
     ),
     node_prices AS
     (
-        SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'database_node_hour'
+        SELECT zone, match_key, monthly_price, currency FROM applied_prices WHERE price_kind = 'database_node_hour'
     ),
     judged AS
     (

@@ -11,8 +11,8 @@
 --   spare_nodes           the nodes that could go: max(0, size - nodes_needed)
 --   recommendation        shrink (some could go), ok, or insufficient_data (fewer than 14 days with metrics, or
 --                         than `days` if shorter)
--- monthly_cost = size x the node type's monthly price in the pool's zone (730 hours; rate_card: price_overrides,
--- then the products/servers list); monthly_savings = spare_nodes x that price. The cluster's control plane and
+-- monthly_cost = size x the node type's monthly price in the pool's zone (730 hours; applied_prices:
+-- price_overrides, then the products/servers list); monthly_savings = spare_nodes x that price. The cluster's control plane and
 -- the nodes' volumes are billed apart.
 --
 -- @param days UInt32 = 30  days of history judged, ending at the newest day with metrics
@@ -85,7 +85,7 @@ WITH
     ),
     prices AS
     (
-        SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'server_hour'
+        SELECT zone, match_key, monthly_price, currency FROM applied_prices WHERE price_kind = 'server_hour'
     ),
     judged AS
     (

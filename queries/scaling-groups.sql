@@ -167,7 +167,7 @@ WITH
     ),
     prices AS
     (
-        SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'server_hour'
+        SELECT zone, match_key, monthly_price, currency FROM applied_prices WHERE price_kind = 'server_hour'
     )
 SELECT g.group_id AS group_id, g.name AS name, g.zone AS zone, g.project_id AS project_id,
        coalesce(pn.name, g.project_id) AS project_name,

@@ -660,7 +660,8 @@ async fn run_load(settings: &Settings, scw: &ScwConfig) -> anyhow::Result<()> {
     }
     if report.found_stale {
         eprintln!(
-            "  rebuilt {} (behind the loaded runs or this costlake's models: an interrupted load, or an upgrade)",
+            "  rebuilt {} (behind the loaded runs, this costlake's models or the price overrides: an interrupted load, an \
+             upgrade, or an override written since)",
             report.rebuilt.join(", ")
         );
     } else if !report.rebuilt.is_empty() {
@@ -861,7 +862,8 @@ async fn warn_if_empty(warehouse: &dyn Warehouse) -> anyhow::Result<()> {
     if !stale.is_empty() {
         let (verb, pronoun) = if stale.len() == 1 { ("is", "it") } else { ("are", "them") };
         tracing::warn!(
-            "{} {verb} behind the loaded runs or this costlake's models (an interrupted load, or an upgrade): run \
+            "{} {verb} behind the loaded runs, this costlake's models or the price overrides (an interrupted load, an \
+             upgrade, or an override written since): run \
              `{} load` to rebuild {pronoun}",
             stale.join(", "),
             loader_on_given()
@@ -885,19 +887,28 @@ fn print(
 async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     let params = costlake_queries::parse_params(&args.params)?;
     // A statement that writes needs every table open (see `open_warehouse_to_read`).
-    let warehouse = if args.reads_only() {
-        open_warehouse_to_read(settings).await?
-    } else {
+    let writes = !args.reads_only();
+    let warehouse = if writes {
         let warehouse = open_warehouse_all_tables(settings).await?;
         migrate(warehouse.as_ref()).await?;
         // Whatever it writes (a model's table, `_migrations`), the next read checks the schema with every table open.
         migrate::forget_current(&settings.warehouse_location()?);
         warehouse
+    } else {
+        open_warehouse_to_read(settings).await?
     };
-    match run_sql(warehouse.as_ref(), &args, &params).await {
-        Err(error) => Err(with_table_hint(warehouse.as_ref(), error).await),
-        done => done,
+    if let Err(error) = run_sql(warehouse.as_ref(), &args, &params).await {
+        return Err(with_table_hint(warehouse.as_ref(), error).await);
     }
+    if writes {
+        // What it wrote may be what a derived table is computed from (a price override, for the prices that
+        // apply): the next report reads them as written, not as of the last load.
+        let refreshed = costlake_transform::refresh_models(warehouse.as_ref(), &settings.load_options()?).await?;
+        if !refreshed.is_empty() {
+            tracing::info!(tables = refreshed.join(", "), "derived tables refreshed after the statement");
+        }
+    }
+    Ok(())
 }
 
 /// A table the engine does not know, in an ad-hoc query: the one of this warehouse it most likely misspells, and

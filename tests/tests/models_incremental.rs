@@ -2,7 +2,8 @@
 //! everything: on both warehouse backends, with series that cross a month, overlap between runs, restart their
 //! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics); and the
 //! inventory's current state (resources, projects, newest runs) through renames, deletions, a detachment, a run
-//! collecting some products only and a backfill.
+//! collecting some products only and a backfill; and the prices that apply through a price override written and
+//! deleted by another client.
 
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
@@ -233,7 +234,8 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     warehouse
         .execute(
             "INSERT INTO _refresh_runs (table_name, models, run_id, refreshed_at) \
-             SELECT 'billing_daily', any(models), 'run-gone', now64(3) FROM _refresh_runs",
+             SELECT 'billing_daily', any(models), 'run-gone', now64(3) FROM _refresh_runs \
+             WHERE table_name = 'billing_daily'",
             &[],
         )
         .await
@@ -241,6 +243,25 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(stale(warehouse).await.unwrap(), ["billing_daily"]);
     assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["billing_daily"]);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the run the ledger lacks is forgotten");
+
+    // A price written down by another client, no run: the prices that apply are behind it until a refresh, which
+    // recomputes them alone; and again when it is deleted.
+    let flat = "SELECT toString(monthly_price), currency FROM rate_card_best \
+                WHERE price_kind = 'server_hour' AND zone = '' AND match_key = ''";
+    warehouse
+        .execute("INSERT INTO price_overrides VALUES ('server_hour', '', '', 0.5, 'EUR', 'flat rate')", &[])
+        .await
+        .unwrap();
+    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices"]);
+    assert_eq!(tsv(warehouse, flat, &[]).await, "", "applied at the refresh, not before");
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices"]);
+    assert!(stale(warehouse).await.unwrap().is_empty(), "the prices apply the override");
+    assert_eq!(tsv(warehouse, flat, &[]).await, "365\tEUR");
+    warehouse.execute("DELETE FROM price_overrides WHERE note = 'flat rate'", &[]).await.unwrap();
+    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices"]);
+    assert_eq!(tsv(warehouse, flat, &[]).await, "", "the deleted override no longer applies");
+    assert!(stale(warehouse).await.unwrap().is_empty());
 }
 
 /// A committed run at `at` that collected `datasets`.

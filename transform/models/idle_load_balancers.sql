@@ -33,7 +33,7 @@ WITH
     ),
     prices AS
     (
-        SELECT zone, match_key, monthly_price, currency FROM rate_card_best WHERE price_kind = 'lb_hour'
+        SELECT zone, match_key, monthly_price, currency FROM applied_prices WHERE price_kind = 'lb_hour'
     )
 SELECT l.organization_id AS organization_id, l.resource_id AS resource_id, l.name AS name,
        l.project_id AS project_id, l.zone AS zone, l.type AS type, l.status AS status,

@@ -15,5 +15,5 @@ pub mod migrate;
 pub mod models;
 
 pub use lease::LeaseOptions;
-pub use load::{LoadError, LoadOptions, LoadReport, load, load_with_progress};
+pub use load::{LoadError, LoadOptions, LoadReport, load, load_with_progress, refresh_models};
 pub use migrate::migrate;

@@ -121,14 +121,30 @@ pub async fn load_with_progress(
 ) -> Result<LoadReport, LoadError> {
     // Migrations are idempotent statements (two processes may apply them at once); the lease table is one.
     migrate(warehouse).await?;
+    with_the_warehouse_to_itself(warehouse, options, load_runs(lake, warehouse, datasets, progress, options)).await
+}
+
+/// Brings the derived tables of a migrated warehouse up to the ledger and to `price_overrides` as a load would,
+/// loading nothing: after a statement that may have changed what they are computed from (`costlake sql` writing
+/// an override). Returns the tables that changed.
+pub async fn refresh_models(warehouse: &dyn Warehouse, options: &LoadOptions) -> Result<Vec<&'static str>, LoadError> {
+    with_the_warehouse_to_itself(warehouse, options, async { Ok(crate::models::refresh(warehouse).await?) }).await
+}
+
+/// Runs `work` as the only writer: at once on an embedded warehouse (one process opens it), under the load lease
+/// on a server. The lease is renewed beside the work; if it is lost, the work stops where it is, as if killed, and
+/// the next load repairs what it left, as after a crash.
+async fn with_the_warehouse_to_itself<T>(
+    warehouse: &dyn Warehouse,
+    options: &LoadOptions,
+    work: impl std::future::Future<Output = Result<T, LoadError>>,
+) -> Result<T, LoadError> {
     if warehouse.exclusive() {
-        return load_runs(lake, warehouse, datasets, progress, options).await;
+        return work.await;
     }
     let lease = Lease::acquire(warehouse, options.lease.clone()).await?;
-    // The lease is renewed beside the work; if it is lost, the work stops where it is, as if killed, and the
-    // next load repairs what it left, as after a crash.
     let outcome = tokio::select! {
-        outcome = load_runs(lake, warehouse, datasets, progress, options) => outcome,
+        outcome = work => outcome,
         lost = lease.keep(warehouse) => Err(lost.into()),
     };
     if let Err(error) = lease.release(warehouse).await {
@@ -183,7 +199,8 @@ async fn load_runs(
     report.models_duration = clock.elapsed();
     if report.loaded.is_empty() && !report.rebuilt.is_empty() {
         tracing::warn!(
-            "derived tables were behind the loaded runs or the models (an interrupted load, or an upgrade): refreshed"
+            "derived tables were behind the loaded runs, the models or the price overrides (an interrupted load, an \
+             upgrade, or an override written since): refreshed"
         );
         report.found_stale = true;
     }

@@ -16,8 +16,10 @@
 //!   streaks): the source merges the table with the runs' listings into the twin, swapped in with
 //!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
-//! - From the newest runs only (`Maintained::Newest`: the collected prices, the ghost findings): recomputed whole
-//!   into the twin and swapped in.
+//! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
+//!   findings): recomputed whole into the twin and swapped in. The prices that apply are computed from what people
+//!   write as well (`price_overrides`): a change there makes the table stale like a new run does, so the next
+//!   load, or the `costlake sql` statement that wrote it, recomputes it.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -64,8 +66,18 @@ enum Maintained {
     },
     /// Computed from the newest run of each dataset only (the collected prices, the ghost findings): recomputed
     /// whole at each load that brings runs, as big as the price lists or the newest inventory whatever the history.
-    Newest,
+    Newest {
+        /// A query answering one value that changes when the table's other input, one people write and no run
+        /// brings, changes: the table was computed under the models' checksum and this value, and is stale when
+        /// either differs.
+        written: Option<&'static str>,
+    },
 }
+
+/// What the prices that apply are computed from besides the runs: every row of `price_overrides` (its count and
+/// the sum of its rows' hashes, so that the order rows are read in does not matter).
+const OVERRIDES_WRITTEN: &str = "SELECT concat(toString(count()), '-', \
+     toString(sum(cityHash64(price_kind, zone, match_key, unit_price, currency, note)))) FROM price_overrides";
 
 /// The most raw rows one statement computes from, as far as whole days allow: a statement holds its days' points
 /// at once (about 250 bytes a point for the CPU hours), so this bounds a load's memory whatever the organisation's
@@ -100,7 +112,7 @@ impl Materialised {
         let params: &[(&str, &str)] = match self.maintained {
             Maintained::Days { .. } => &[("from", "1970-01-01"), ("to", "2100-01-01")],
             Maintained::Keyed { .. } => &[("fold", "false"), ("runs", "[]")],
-            Maintained::Newest => &[],
+            Maintained::Newest { .. } => &[],
         };
         (self.source(), params.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect())
     }
@@ -121,11 +133,12 @@ const GHOST_DATASETS: &[&str] = &[
 /// the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
     Materialised { table: "newest_runs", maintained: Maintained::Keyed { in_order_of: &[] } },
-    Materialised { table: "collected_prices", maintained: Maintained::Newest },
+    Materialised { table: "collected_prices", maintained: Maintained::Newest { written: None } },
+    Materialised { table: "applied_prices", maintained: Maintained::Newest { written: Some(OVERRIDES_WRITTEN) } },
     Materialised { table: "projects", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "resources", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
-    Materialised { table: "ghost_findings", maintained: Maintained::Newest },
+    Materialised { table: "ghost_findings", maintained: Maintained::Newest { written: None } },
     Materialised {
         table: "resource_charges",
         maintained: Maintained::Days {
@@ -169,9 +182,22 @@ async fn rows(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<
     Ok(tsv_rows(&warehouse.query(sql, params, "TabSeparated").await?))
 }
 
-/// The current models' checksum, as the `models` query parameter.
-fn models_param() -> Param {
-    ("models".into(), crate::migrate::models_checksum().to_string())
+/// The checksum each table's rows must have been computed under: the models' (every model's and source's text),
+/// and for a table computed from what people write as well, that input's value (`Maintained::Newest::written`).
+async fn checksums(warehouse: &dyn Warehouse) -> Result<HashMap<&'static str, String>> {
+    let models = crate::migrate::models_checksum();
+    let mut checksums = HashMap::new();
+    for model in MATERIALISED {
+        let checksum = match model.maintained {
+            Maintained::Newest { written: Some(written) } => {
+                let value = rows(warehouse, written, &[]).await?.concat().concat();
+                format!("{models}+{value}")
+            }
+            _ => models.to_string(),
+        };
+        checksums.insert(model.table, checksum);
+    }
+    Ok(checksums)
 }
 
 /// A loaded run, as the ledger has it.
@@ -182,9 +208,10 @@ struct Committed {
     datasets: Vec<String>,
 }
 
-/// The loaded runs (the ledger), and the runs each table holds under the current models.
+/// The loaded runs (the ledger), and the runs each table holds under its current checksum ([`checksums`]).
 async fn holdings(
     warehouse: &dyn Warehouse,
+    checksums: &HashMap<&'static str, String>,
 ) -> Result<(BTreeMap<String, Committed>, BTreeMap<String, BTreeSet<String>>)> {
     let sql = "SELECT run_id, toString(snapshot_at), organization_id, arrayStringConcat(datasets, ',') FROM runs";
     let ledger = rows(warehouse, sql, &[])
@@ -203,9 +230,12 @@ async fn holdings(
         })
         .collect();
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let sql = "SELECT table_name, run_id FROM _refresh_runs FINAL WHERE models = {models:String}";
-    for row in rows(warehouse, sql, &[models_param()]).await? {
-        if let [table, run] = row.as_slice() {
+    let sql = "SELECT table_name, models, run_id FROM _refresh_runs FINAL WHERE startsWith(models, {models:String})";
+    let models = ("models".into(), crate::migrate::models_checksum().to_string());
+    for row in rows(warehouse, sql, &[models]).await? {
+        if let [table, checksum, run] = row.as_slice()
+            && checksums.get(table.as_str()) == Some(checksum)
+        {
             held.entry(table.clone()).or_default().insert(run.clone());
         }
     }
@@ -270,7 +300,7 @@ fn backfill(
 /// a report reading it (ghost-resources, after `ghost_findings` came) would answer nothing meanwhile. Not recorded
 /// as holding any run, so the next load computes it as usual.
 pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
-    for model in MATERIALISED.iter().filter(|m| matches!(m.maintained, Maintained::Newest)) {
+    for model in MATERIALISED.iter().filter(|m| matches!(m.maintained, Maintained::Newest { .. })) {
         // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
         let table = model.table;
         let (source, params) = model.whole();
@@ -280,9 +310,11 @@ pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
     Ok(())
 }
 
-/// The materialised tables that do not hold every loaded run, or were computed by other models.
+/// The materialised tables that do not hold every loaded run, or were computed by other models (or from other
+/// price overrides).
 pub async fn stale(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let (ledger, held) = holdings(warehouse).await?;
+    let checksums = checksums(warehouse).await?;
+    let (ledger, held) = holdings(warehouse, &checksums).await?;
     Ok(MATERIALISED
         .iter()
         .filter(|m| !matches!(plan(m, &ledger, held.get(m.table)), Plan::Current))
@@ -297,7 +329,8 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
 
 /// [`refresh`], computing from at most `rows_per_statement` raw rows per statement where whole days allow.
 pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) -> Result<Vec<&'static str>> {
-    let (ledger, held) = holdings(warehouse).await?;
+    let checksums = checksums(warehouse).await?;
+    let (ledger, held) = holdings(warehouse, &checksums).await?;
     // The CPU hours and days ask the same question of the same runs: it is asked once.
     let mut asked: HashMap<(&str, Vec<String>), Vec<Touched>> = HashMap::new();
     let mut refreshed = Vec::new();
@@ -309,7 +342,7 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
             Plan::Fold(runs) => (false, runs),
         };
         let runs = match model.maintained {
-            Maintained::Keyed { .. } | Maintained::Newest => {
+            Maintained::Keyed { .. } | Maintained::Newest { .. } => {
                 merge(warehouse, model, (!whole).then_some(&runs[..])).await?;
                 runs
             }
@@ -328,16 +361,18 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
                 key.1
             }
         };
+        let checksum = &checksums[model.table];
         if whole {
-            // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load.
+            // Runs the ledger no longer has are forgotten, or the table would be rebuilt at every load; so are
+            // those recorded under other checksums, which no check reads again.
             warehouse
                 .execute(
-                    "DELETE FROM _refresh_runs WHERE table_name = {table:String} AND models = {models:String}",
-                    &[("table".into(), model.table.to_string()), models_param()],
+                    "DELETE FROM _refresh_runs WHERE table_name = {table:String}",
+                    &[("table".into(), model.table.to_string())],
                 )
                 .await?;
         }
-        record(warehouse, model, &runs).await?;
+        record(warehouse, model, checksum, &runs).await?;
         crate::load::failpoint("models.after_record").await;
         tracing::info!(
             table = model.table,
@@ -350,13 +385,17 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
     Ok(refreshed)
 }
 
-async fn record(warehouse: &dyn Warehouse, model: &Materialised, runs: &[String]) -> Result<()> {
+async fn record(warehouse: &dyn Warehouse, model: &Materialised, checksum: &str, runs: &[String]) -> Result<()> {
     for chunk in runs.chunks(1000) {
         warehouse
             .execute(
                 "INSERT INTO _refresh_runs (table_name, models, run_id, refreshed_at) \
                  SELECT {table:String}, {models:String}, arrayJoin({runs:Array(String)}), now64(3)",
-                &[("table".into(), model.table.to_string()), models_param(), ("runs".into(), string_array(chunk))],
+                &[
+                    ("table".into(), model.table.to_string()),
+                    ("models".into(), checksum.to_string()),
+                    ("runs".into(), string_array(chunk)),
+                ],
             )
             .await?;
     }
