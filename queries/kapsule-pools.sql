@@ -45,9 +45,9 @@ WITH
     -- Every node each pool ever had, as the Instance it runs on.
     members AS
     (
-        SELECT DISTINCT organization_id, assumeNotNull(n.pool_id) AS member_pool_id, instance_id
-        FROM k8s_node_instances AS n
-        WHERE n.pool_id IS NOT NULL
+        SELECT organization_id, pool_id AS member_pool_id, instance_id
+        FROM k8s_pool_instances
+        WHERE pool_id != ''
     ),
     listed AS
     (

@@ -62,7 +62,7 @@ WITH
         WHERE i.resource_type = 'instance_server' AND i.present AND i.state = 'running'
           -- Kapsule nodes: their pool's node type is what changes (kapsule-pools), not one node.
           AND (i.organization_id, i.resource_id) NOT IN
-              (SELECT organization_id, instance_id FROM k8s_node_instances)
+              (SELECT organization_id, instance_id FROM k8s_pool_instances)
           AND ({organization:String} = '' OR i.organization_id = {organization:String})
           AND ({project:String} = '' OR i.project_id = {project:String} OR pn.name = {project:String})
     ),

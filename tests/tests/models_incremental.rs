@@ -1,9 +1,9 @@
 //! The materialised models, maintained run by run, against the same models computed in one pass over
 //! everything: on both warehouse backends, with series that cross a month, overlap between runs, restart their
-//! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics); and the
-//! inventory's current state (resources, projects, newest runs) through renames, deletions, a detachment, a run
-//! collecting some products only and a backfill; and the prices that apply through a price override written and
-//! deleted by another client.
+//! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics); the
+//! inventory's current state (resources, projects, newest runs, the Instances of Kapsule pools) through renames,
+//! deletions, a detachment, a node moving pools, a run collecting some products only and a backfill; and the
+//! prices that apply through a price override written and deleted by another client.
 
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
@@ -313,6 +313,22 @@ async fn projects(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
     listing(warehouse, "raw_account_projects", run, at, "locality, id, name", rows).await;
 }
 
+/// Kapsule nodes: (region, id, pool_id, provider_id) rows.
+async fn nodes(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
+    warehouse
+        .execute(
+            &format!(
+                "INSERT INTO raw_k8s_nodes (run_id, snapshot_at, organization_id, region, id, pool_id, provider_id, \
+                 raw) SELECT {{run:String}}, parseDateTime64BestEffort({{at:String}}, 6, 'UTC'), 'org-1', *, '{{}}' \
+                 FROM values('region String, id String, pool_id Nullable(String), provider_id Nullable(String)', \
+                 {rows})"
+            ),
+            &params(&[("run", run), ("at", at)]),
+        )
+        .await
+        .unwrap();
+}
+
 async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     migrate(warehouse).await.unwrap();
     let resource = |id: &'static str| async move {
@@ -332,6 +348,14 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
         .await;
     volumes(warehouse, "inv-1", at, "('fr-par-1', 'vol-1', 'v', 'srv-a')").await;
     projects(warehouse, "inv-1", at, "('global', 'p1', 'Web')").await;
+    nodes(
+        warehouse,
+        "inv-1",
+        at,
+        "('fr-par', 'node-1', 'pool-a', 'scaleway://instance/fr-par-1/srv-n1'), \
+         ('fr-par', 'node-2', NULL, 'scaleway://instance/fr-par-1/srv-n2'), ('fr-par', 'node-3', 'pool-a', NULL)",
+    )
+    .await;
     refresh_and_compare(warehouse, "inv-1", 1000).await;
     assert_eq!(resource("vol-1").await, "v\tsrv-a\ttrue\t2026-11-01\t2026-11-01");
 
@@ -340,7 +364,19 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     ledger_at(warehouse, "inv-2", at, &all).await;
     servers(warehouse, "inv-2", at, "('fr-par-1', 'srv-a', 'a2', 'running')").await;
     volumes(warehouse, "inv-2", at, "('fr-par-1', 'vol-1', 'v', NULL)").await;
+    // The Instance of node-1 moved to another pool (a node re-registered); node-2 is gone.
+    nodes(warehouse, "inv-2", at, "('fr-par', 'node-9', 'pool-b', 'scaleway://instance/fr-par-1/srv-n1')").await;
     refresh_and_compare(warehouse, "inv-2", 1000).await;
+    // Every pool each Instance was a node of, in any run; a node without an Instance is none.
+    assert_eq!(
+        tsv(
+            warehouse,
+            "SELECT groupArray((instance_id, pool_id)) FROM (SELECT * FROM k8s_pool_instances ORDER BY ALL)",
+            &[]
+        )
+        .await,
+        "[('srv-n1','pool-a'),('srv-n1','pool-b'),('srv-n2','')]"
+    );
     assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-11-01\t2026-11-02");
     assert_eq!(resource("srv-b").await, "b\t\\N\tfalse\t2026-11-01\t2026-11-01");
     assert_eq!(resource("vol-1").await, "v\t\\N\ttrue\t2026-11-01\t2026-11-02");

@@ -12,8 +12,8 @@
 //!   `instance_cpu_hourly` and `resource_charges` are partitioned by month; the daily tables, a row per resource
 //!   and day, are one partition each, small enough to copy (partitioning them would mean recreating tables that a
 //!   process applying the same migration at once may be filling).
-//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the ghost
-//!   streaks): the source merges the table with the runs' listings into the twin, swapped in with
+//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the
+//!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the twin, swapped in with
 //!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
@@ -137,6 +137,7 @@ pub const MATERIALISED: &[Materialised] = &[
     Materialised { table: "applied_prices", maintained: Maintained::Newest { written: Some(OVERRIDES_WRITTEN) } },
     Materialised { table: "projects", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "resources", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "k8s_pool_instances", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
     Materialised { table: "ghost_findings", maintained: Maintained::Newest { written: None } },
     Materialised {
