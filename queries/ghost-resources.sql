@@ -135,7 +135,7 @@ SELECT * FROM
         ) AS reason
     FROM report_rows
     UNION ALL
-    -- Load balancers with no server behind them (the model idle_load_balancers, shared with idle-services).
+    -- Load balancers with no server behind them (the table idle_lb_findings, shared with idle-services).
     SELECT 'idle_load_balancer' AS kind, b.resource_id AS resource_id, b.name AS name, b.project_id AS project_id,
            pn.name AS project_name, b.zone AS zone, b.status AS state, b.since AS since,
            dateDiff('day', b.since, toDate(l.snapshot_at)) AS age_days, CAST(NULL, 'Nullable(UInt64)') AS size_bytes,
@@ -145,7 +145,7 @@ SELECT * FROM
                   if(b.reason_code = 'no_backend', ' with no backend', ' with no server in its backends'' pools'),
                   ': it forwards to nothing, billed by the hour',
                   if(b.monthly_cost IS NULL, concat('; no known price for load balancer ', coalesce(b.type, '?'), ' in ', b.zone, ' (see price_overrides)'), '')) AS reason
-    FROM idle_load_balancers AS b
+    FROM idle_lb_findings AS b
     INNER JOIN latest_runs AS l ON l.organization_id = b.organization_id
     LEFT JOIN projects AS pn ON pn.id = b.project_id
     WHERE ({organization:String} = '' OR b.organization_id = {organization:String})

@@ -31,7 +31,7 @@ WITH
                   concat('load balancer ', coalesce(type, '?'), ': ',
                          if(backends = 1, 'its backend has no server in its pool',
                             concat('its ', toString(backends), ' backends have no server in their pools')))) AS reason
-        FROM idle_load_balancers
+        FROM idle_lb_findings
     ),
     databases AS
     (

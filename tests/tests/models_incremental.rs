@@ -244,22 +244,22 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["billing_daily"]);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the run the ledger lacks is forgotten");
 
-    // A price written down by another client, no run: the prices that apply are behind it until a refresh, which
-    // recomputes them alone; and again when it is deleted.
+    // A price written down by another client, no run: the prices that apply (and the idle load balancers, priced)
+    // are behind it until a refresh, which recomputes them alone; and again when it is deleted.
     let flat = "SELECT toString(monthly_price), currency FROM rate_card_best \
                 WHERE price_kind = 'server_hour' AND zone = '' AND match_key = ''";
     warehouse
         .execute("INSERT INTO price_overrides VALUES ('server_hour', '', '', 0.5, 'EUR', 'flat rate')", &[])
         .await
         .unwrap();
-    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices"]);
+    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
     assert_eq!(tsv(warehouse, flat, &[]).await, "", "applied at the refresh, not before");
-    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the prices apply the override");
     assert_eq!(tsv(warehouse, flat, &[]).await, "365\tEUR");
     warehouse.execute("DELETE FROM price_overrides WHERE note = 'flat rate'", &[]).await.unwrap();
-    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices"]);
-    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices"]);
+    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
     assert_eq!(tsv(warehouse, flat, &[]).await, "", "the deleted override no longer applies");
     assert!(stale(warehouse).await.unwrap().is_empty());
 }

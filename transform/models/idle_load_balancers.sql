@@ -1,51 +1,6 @@
--- idle_load_balancers: the load balancers of the newest collection that forward to nothing: no backend, or no
--- server in any backend's pool. They bill by the hour all the same (idle-services and ghost-resources list them).
---   since: the first collection of the current idle streak; the creation date when every collection that saw
---          the load balancer found it idle (nothing says it ever served);
---   monthly_cost: the catalog's price of its offer (`type`, "lb-s") in its zone, x 730 hours (rate_card). Its
---          flexible IP is billed apart.
+-- idle_load_balancers: the load balancers of the newest collection that forward to nothing, with since when and
+-- what they cost a month. The table `idle_lb_findings`, kept up to date at each load and after each `costlake sql`
+-- statement that writes (transform/sources/idle_lb_findings.sql says how), under the name queries have used.
 
 CREATE OR REPLACE VIEW idle_load_balancers AS
-WITH
-    -- Per load balancer of the newest collection: how many backends, how many servers in their pools.
-    seen AS
-    (
-        SELECT l.run_id AS run_id, l.id AS resource_id, countIf(b.lb_id != '') AS backends,
-               sum(length(b.pool)) AS servers
-        FROM raw_lb_load_balancers AS l
-        LEFT JOIN raw_lb_backends AS b ON b.run_id = l.run_id AND b.lb_id = l.id
-        WHERE l.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'lb_load_balancers')
-        GROUP BY run_id, resource_id
-    ),
-    -- When each became idle, from every collection (the table ghost_streaks, kept up to date at each load).
-    streaks AS
-    (
-        SELECT resource_id, last_healthy, streak_start FROM ghost_streaks WHERE kind = 'idle_load_balancer'
-    ),
-    latest AS
-    (
-        SELECT l.organization_id AS organization_id, l.id AS resource_id, l.name AS name, l.project_id AS project_id,
-               CAST(l.zone, 'String') AS zone, l.type AS type, l.status AS status, l.created_at AS created_at,
-               s.backends AS backends, s.servers AS servers
-        FROM raw_lb_load_balancers AS l
-        INNER JOIN seen AS s ON s.run_id = l.run_id AND s.resource_id = l.id
-        WHERE l.run_id IN (SELECT run_id FROM newest_runs WHERE dataset = 'lb_load_balancers')
-    ),
-    prices AS
-    (
-        SELECT zone, match_key, monthly_price, currency FROM applied_prices WHERE price_kind = 'lb_hour'
-    )
-SELECT l.organization_id AS organization_id, l.resource_id AS resource_id, l.name AS name,
-       l.project_id AS project_id, l.zone AS zone, l.type AS type, l.status AS status,
-       -- Never seen serving: idle since its creation, as far as anyone knows.
-       toDate(if(k.last_healthy = toDateTime64(0, 6, 'UTC'), coalesce(l.created_at, k.streak_start), k.streak_start))
-           AS since,
-       l.backends AS backends,
-       if(l.backends = 0, 'no_backend', 'empty_pools') AS reason_code,
-       CAST(p.monthly_price, 'Nullable(Decimal(38, 9))') AS monthly_cost,
-       CAST(p.currency, 'Nullable(String)') AS currency
-FROM latest AS l
-INNER JOIN streaks AS k ON k.resource_id = l.resource_id
-LEFT JOIN prices AS p ON p.zone = l.zone AND p.match_key = l.type
-WHERE l.servers = 0
-SETTINGS join_use_nulls = 1;
+SELECT * FROM idle_lb_findings;

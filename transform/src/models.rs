@@ -17,9 +17,10 @@
 //!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
-//!   findings): recomputed whole into the twin and swapped in. The prices that apply are computed from what people
-//!   write as well (`price_overrides`): a change there makes the table stale like a new run does, so the next
-//!   load, or the `costlake sql` statement that wrote it, recomputes it.
+//!   findings, the idle load balancers): recomputed whole into the twin and swapped in. The prices that apply and
+//!   the idle load balancers (priced) are computed from what people write as well (`price_overrides`): a change
+//!   there makes them stale like a new run does, so the next load, or the `costlake sql` statement that wrote it,
+//!   recomputes them.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -140,6 +141,7 @@ pub const MATERIALISED: &[Materialised] = &[
     Materialised { table: "k8s_pool_instances", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
     Materialised { table: "ghost_findings", maintained: Maintained::Newest { written: None } },
+    Materialised { table: "idle_lb_findings", maintained: Maintained::Newest { written: Some(OVERRIDES_WRITTEN) } },
     Materialised {
         table: "resource_charges",
         maintained: Maintained::Days {
