@@ -10,7 +10,7 @@
 --   orphaned_ip        a flexible IP attached to no Instance: billed while reserved
 --   old_snapshot       at least min_snapshot_age_days old; over_a_year marks those past 365 days
 --   orphaned_snapshot  the volume it was taken from no longer exists (takes precedence over old)
---   idle_load_balancer a load balancer with no backend, or no server in any backend's pool (idle_load_balancers)
+--   idle_load_balancer a load balancer with no backend, or no server in any backend's pool (idle_lb_findings)
 --   unknown_state      an Instance, or a Block volume attached to nothing, in a state or status costlake does
 --                      not know (the API added one): it may still bill, so it is shown, never silently dropped;
 --                      monthly_cost is unknown

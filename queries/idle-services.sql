@@ -1,6 +1,6 @@
 -- idle-services: load balancers and managed databases that bill while serving nothing, with their euros a month
 --
---   load_balancer  in the newest collection, no backend, or no server in any backend's pool (idle_load_balancers)
+--   load_balancer  in the newest collection, no backend, or no server in any backend's pool (idle_lb_findings)
 --   database       every day of the last `days` (ending at the newest day with metrics) had a daily maximum
 --                  CPU at most `max_cpu_percent`, or no connection at all (Cockpit: node_cpu_seconds_total,
 --                  numbackends / threads_connected); a database with fewer days of metrics is not judged

@@ -42,7 +42,7 @@ WITH
         INNER JOIN newest AS n ON n.run_id = p.run_id
         LEFT JOIN raw_k8s_clusters AS c ON c.run_id = p.run_id AND c.id = p.cluster_id
     ),
-    -- Every node each pool ever had, as the Instance it runs on.
+    -- Every node each pool ever had, as the Instance it runs on (pool_id '' is a node that named no pool).
     members AS
     (
         SELECT organization_id, pool_id AS member_pool_id, instance_id

@@ -897,18 +897,47 @@ async fn sql(settings: &Settings, args: SqlArgs) -> anyhow::Result<()> {
     } else {
         open_warehouse_to_read(settings).await?
     };
-    if let Err(error) = run_sql(warehouse.as_ref(), &args, &params).await {
-        return Err(with_table_hint(warehouse.as_ref(), error).await);
-    }
+    let outcome = run_sql(warehouse.as_ref(), &args, &params).await;
     if writes {
         // What it wrote may be what a derived table is computed from (a price override, for the prices that
-        // apply): the next report reads them as written, not as of the last load.
-        let refreshed = costlake_transform::refresh_models(warehouse.as_ref(), &settings.load_options()?).await?;
-        if !refreshed.is_empty() {
-            tracing::info!(tables = refreshed.join(", "), "derived tables refreshed after the statement");
+        // apply): the next report reads them as written, not as of the last load. Even after an error: a
+        // statement may fail after writing some of its rows.
+        refresh_after_write(warehouse.as_ref(), settings, outcome.is_ok()).await;
+    }
+    match outcome {
+        Err(error) => Err(with_table_hint(warehouse.as_ref(), error).await),
+        done => done,
+    }
+}
+
+/// How long `costlake sql` waits for a load in progress on a server (the load lease) before leaving the prices to
+/// the next load.
+const SQL_REFRESH_LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refreshes the tables computed from what people write after a statement that writes. A failure is a warning:
+/// the statement itself was applied (or failed on its own), and saying otherwise would have it run twice.
+async fn refresh_after_write(warehouse: &dyn Warehouse, settings: &Settings, applied: bool) {
+    let refreshed = match settings.load_options() {
+        Ok(mut options) => {
+            options.lease.wait = options.lease.wait.min(SQL_REFRESH_LEASE_WAIT);
+            costlake_transform::refresh_after_write(warehouse, &options).await.map_err(anyhow::Error::from)
+        }
+        Err(error) => Err(error),
+    };
+    match refreshed {
+        Ok(tables) if !tables.is_empty() => {
+            tracing::info!(tables = tables.join(", "), "refreshed after the statement");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            let statement = if applied { "the statement was applied, but " } else { "" };
+            tracing::warn!(
+                "{statement}the tables computed from price_overrides could not be refreshed ({error:#}): reports use \
+                 the prices of the last refresh until `{} load`",
+                loader_on_given()
+            );
         }
     }
-    Ok(())
 }
 
 /// A table the engine does not know, in an ad-hoc query: the one of this warehouse it most likely misspells, and

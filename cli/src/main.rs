@@ -132,8 +132,9 @@ fn sql_long_about() -> String {
     let mut text = String::from(
         "Run ad-hoc SQL on the warehouse (ClickHouse SQL). Parameters are ClickHouse query parameters: \
          --param name=value binds {name:Type} in the SQL. A trailing FORMAT clause (FORMAT TSV, \
-         FORMAT JSONEachRow, ...) prints the engine's own output as it is.\n\nTables kept up to date at each load \
-         (a load computes only what its runs changed):\n",
+         FORMAT JSONEachRow, ...) prints the engine's own output as it is. After a statement that writes, the \
+         tables priced from price_overrides are refreshed.\n\nTables kept up to date at each load (a load computes \
+         only what its runs changed):\n",
     );
     for (table, sql) in costlake_transform::migrate::SOURCE_FILES {
         text.push_str(&described(table, sql));

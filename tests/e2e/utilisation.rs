@@ -181,6 +181,12 @@ async fn kapsule_pools_are_the_planted_ones(sandbox: &costlake_tests::sandbox::S
     let contract = Decimal::new(3, 1) * Decimal::from(730);
     assert_eq!(dec(&row["monthly_savings"]), contract * Decimal::from(batch.nodes_that_could_go), "{row}");
     assert_eq!(dec(&row["monthly_cost"]), contract * Decimal::from(batch.size), "{row}");
+    // Changed by a mutation, which the engine applies in the background: `sql` waits for it before it refreshes.
+    let update = "ALTER TABLE price_overrides UPDATE unit_price = 0.4 WHERE note = 'our contract'";
+    sandbox.ok(&["-q", "sql", update]).await;
+    let rows = sandbox.ok(&["-q", "report", "kapsule-pools", "--format", "json"]).await.json();
+    let row = rows.as_array().unwrap().iter().find(|r| r["pool_id"] == batch.pool_id.as_str()).cloned().unwrap();
+    assert_eq!(dec(&row["monthly_cost"]), Decimal::new(4, 1) * Decimal::from(730) * Decimal::from(batch.size), "{row}");
     sandbox.ok(&["-q", "sql", "DELETE FROM price_overrides WHERE note = 'our contract'"]).await;
 }
 

@@ -343,7 +343,17 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     let all = ["instance_servers", "instance_volumes", "account_projects"];
 
     let at = "2026-11-01 04:00:00";
-    ledger_at(warehouse, "inv-1", at, &all).await;
+    ledger_at(warehouse, "inv-1", at, &[&all[..], &["lb_load_balancers", "lb_backends"]].concat()).await;
+    // A load balancer with no backend: idle since its creation.
+    warehouse
+        .execute(
+            "INSERT INTO raw_lb_load_balancers (run_id, snapshot_at, organization_id, zone, id, name, type, \
+             created_at, raw) SELECT 'inv-1', t, 'org-1', 'fr-par-1', 'lb-idle', 'idle', 'lb-s', t - INTERVAL 3 DAY, \
+             '{}' FROM (SELECT parseDateTime64BestEffort({at:String}, 6, 'UTC') AS t)",
+            &params(&[("at", at)]),
+        )
+        .await
+        .unwrap();
     servers(warehouse, "inv-1", at, "('fr-par-1', 'srv-a', 'a', 'running'), ('fr-par-1', 'srv-b', 'b', 'stopped')")
         .await;
     volumes(warehouse, "inv-1", at, "('fr-par-1', 'vol-1', 'v', 'srv-a')").await;
@@ -402,6 +412,19 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-10-31\t2026-11-03");
     assert_eq!(resource("srv-old").await, "o\t\\N\tfalse\t2026-10-31\t2026-10-31");
     assert_eq!(tsv(warehouse, "SELECT name FROM project_names WHERE id = 'p1'", &[]).await, "Web");
+
+    // The idle load balancer, unpriced (no price collected for lb-s), then priced by an override another client
+    // writes: the prices that apply come first, and the load balancers are priced from them.
+    let idle = "SELECT toString(since), toString(monthly_cost), currency FROM idle_load_balancers \
+                WHERE resource_id = 'lb-idle'";
+    assert_eq!(tsv(warehouse, idle, &[]).await, "2026-10-29\t\\N\t\\N");
+    warehouse
+        .execute("INSERT INTO price_overrides VALUES ('lb_hour', 'fr-par-1', 'lb-s', 0.01, 'EUR', 'contract')", &[])
+        .await
+        .unwrap();
+    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(tsv(warehouse, idle, &[]).await, "2026-10-29\t7.3\tEUR");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

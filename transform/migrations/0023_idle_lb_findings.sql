@@ -1,7 +1,7 @@
 -- 0023: the idle load balancers of the newest collection become a table kept at load
 -- (`transform/sources/idle_lb_findings.sql`), where ghost-resources and idle-services read the view
 -- idle_load_balancers: the engine analysed and planned that view (the load balancers and their backends, the
--- streaks, the prices) inside both reports, 30-60 ms of their 130 (BENCHMARKS.md, 2026-12-06, morning). A new
+-- streaks, the prices) inside both reports, 30-65 ms of their 130 (BENCHMARKS.md, 2026-12-06, morning). A new
 -- name: no statement here drops or replaces a view another process may be reading; the view idle_load_balancers
 -- now reads it.
 

@@ -15,5 +15,5 @@ pub mod migrate;
 pub mod models;
 
 pub use lease::LeaseOptions;
-pub use load::{LoadError, LoadOptions, LoadReport, load, load_with_progress, refresh_models};
+pub use load::{LoadError, LoadOptions, LoadReport, load, load_with_progress, refresh_after_write};
 pub use migrate::migrate;

@@ -295,7 +295,7 @@ pub fn models() -> std::result::Result<Vec<Model>, String> {
 }
 
 /// The identifiers of a statement outside its comments (`FROM runs AS r` → `FROM`, `runs`, `AS`, `r`).
-fn identifiers(sql: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn identifiers(sql: &str) -> impl Iterator<Item = &str> {
     sql.lines()
         .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
         .flat_map(|code| code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))

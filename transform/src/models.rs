@@ -13,8 +13,8 @@
 //!   and day, are one partition each, small enough to copy (partitioning them would mean recreating tables that a
 //!   process applying the same migration at once may be filling).
 //! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the
-//!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the twin, swapped in with
-//!   `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
+//!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the
+//!   twin, swapped in with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
 //!   findings, the idle load balancers): recomputed whole into the twin and swapped in. The prices that apply and
@@ -65,19 +65,20 @@ enum Maintained {
         /// backfill), rebuilds the table.
         in_order_of: &'static [&'static str],
     },
-    /// Computed from the newest run of each dataset only (the collected prices, the ghost findings): recomputed
-    /// whole at each load that brings runs, as big as the price lists or the newest inventory whatever the history.
+    /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
+    /// findings, the idle load balancers): recomputed whole at each load that brings runs, as big as the price lists
+    /// or the newest inventory whatever the history.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
-        /// brings, changes: the table was computed under the models' checksum and this value, and is stale when
-        /// either differs.
-        written: Option<&'static str>,
+        /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
+        /// this value (`_refresh_runs.models` holds `<checksum>+<value>`), and is stale when either differs.
+        fingerprint: Option<&'static str>,
     },
 }
 
 /// What the prices that apply are computed from besides the runs: every row of `price_overrides` (its count and
 /// the sum of its rows' hashes, so that the order rows are read in does not matter).
-const OVERRIDES_WRITTEN: &str = "SELECT concat(toString(count()), '-', \
+const PRICE_OVERRIDES_FINGERPRINT: &str = "SELECT concat(toString(count()), '-', \
      toString(sum(cityHash64(price_kind, zone, match_key, unit_price, currency, note)))) FROM price_overrides";
 
 /// The most raw rows one statement computes from, as far as whole days allow: a statement holds its days' points
@@ -134,14 +135,20 @@ const GHOST_DATASETS: &[&str] = &[
 /// the days that merge them).
 pub const MATERIALISED: &[Materialised] = &[
     Materialised { table: "newest_runs", maintained: Maintained::Keyed { in_order_of: &[] } },
-    Materialised { table: "collected_prices", maintained: Maintained::Newest { written: None } },
-    Materialised { table: "applied_prices", maintained: Maintained::Newest { written: Some(OVERRIDES_WRITTEN) } },
+    Materialised { table: "collected_prices", maintained: Maintained::Newest { fingerprint: None } },
+    Materialised {
+        table: "applied_prices",
+        maintained: Maintained::Newest { fingerprint: Some(PRICE_OVERRIDES_FINGERPRINT) },
+    },
     Materialised { table: "projects", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "resources", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "k8s_pool_instances", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
-    Materialised { table: "ghost_findings", maintained: Maintained::Newest { written: None } },
-    Materialised { table: "idle_lb_findings", maintained: Maintained::Newest { written: Some(OVERRIDES_WRITTEN) } },
+    Materialised { table: "ghost_findings", maintained: Maintained::Newest { fingerprint: None } },
+    Materialised {
+        table: "idle_lb_findings",
+        maintained: Maintained::Newest { fingerprint: Some(PRICE_OVERRIDES_FINGERPRINT) },
+    },
     Materialised {
         table: "resource_charges",
         maintained: Maintained::Days {
@@ -186,15 +193,20 @@ async fn rows(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<
 }
 
 /// The checksum each table's rows must have been computed under: the models' (every model's and source's text),
-/// and for a table computed from what people write as well, that input's value (`Maintained::Newest::written`).
+/// and for a table computed from what people write as well, that input's fingerprint
+/// (`Maintained::Newest::fingerprint`, each asked once).
 async fn checksums(warehouse: &dyn Warehouse) -> Result<HashMap<&'static str, String>> {
     let models = crate::migrate::models_checksum();
+    let mut fingerprints: HashMap<&str, String> = HashMap::new();
     let mut checksums = HashMap::new();
     for model in MATERIALISED {
         let checksum = match model.maintained {
-            Maintained::Newest { written: Some(written) } => {
-                let value = rows(warehouse, written, &[]).await?.concat().concat();
-                format!("{models}+{value}")
+            Maintained::Newest { fingerprint: Some(question) } => {
+                if !fingerprints.contains_key(question) {
+                    let value = rows(warehouse, question, &[]).await?.concat().concat();
+                    fingerprints.insert(question, value);
+                }
+                format!("{models}+{}", fingerprints[question])
             }
             _ => models.to_string(),
         };
@@ -298,14 +310,18 @@ fn backfill(
         .any(|c| newest_held.get(c.organization.as_str()).is_some_and(|newest| c.at.as_str() < *newest))
 }
 
-/// Fills each empty table computed from the newest runs only (`Maintained::Newest`, small whatever the history)
-/// from its source, after migrations: a table a migration adds would otherwise stay empty until the next load, and
-/// a report reading it (ghost-resources, after `ghost_findings` came) would answer nothing meanwhile. Not recorded
-/// as holding any run, so the next load computes it as usual.
+/// Fills each empty table computed from the newest runs (`Maintained::Newest`) or keyed by what exists
+/// (`Maintained::Keyed`) from its source, after migrations: a table a migration adds would otherwise stay empty
+/// until the next load, and a report reading it (ghost-resources, after `ghost_findings` came; kapsule-pools after
+/// `k8s_pool_instances`) would answer wrong meanwhile. Not recorded as holding any run, so the next load computes it
+/// as usual. A table by day, as big as the history, waits for that load.
 pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
-    for model in MATERIALISED.iter().filter(|m| matches!(m.maintained, Maintained::Newest { .. })) {
-        // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
+    for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { .. })) {
         let table = model.table;
+        if rows(warehouse, &format!("SELECT count() FROM {table}"), &[]).await?.concat().concat() != "0" {
+            continue;
+        }
+        // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
         let (source, params) = model.whole();
         let fill = format!("INSERT INTO {table} SELECT * FROM {source} WHERE (SELECT count() FROM {table}) = 0");
         warehouse.execute(&fill, &params).await?;
@@ -332,12 +348,30 @@ pub async fn refresh(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
 
 /// [`refresh`], computing from at most `rows_per_statement` raw rows per statement where whole days allow.
 pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) -> Result<Vec<&'static str>> {
+    refresh_some(warehouse, rows_per_statement, |_| true).await
+}
+
+/// Brings the tables computed from what people write as well (a fingerprint: the prices that apply and what is
+/// priced with them, all small) up to it and to the ledger, after a statement that may have written it; the others
+/// wait for the next load. Returns the tables that changed.
+pub async fn refresh_fingerprinted(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
+    refresh_some(warehouse, ROWS_PER_STATEMENT, |model| {
+        matches!(model.maintained, Maintained::Newest { fingerprint: Some(_) })
+    })
+    .await
+}
+
+async fn refresh_some(
+    warehouse: &dyn Warehouse,
+    rows_per_statement: u64,
+    chosen: impl Fn(&Materialised) -> bool,
+) -> Result<Vec<&'static str>> {
     let checksums = checksums(warehouse).await?;
     let (ledger, held) = holdings(warehouse, &checksums).await?;
     // The CPU hours and days ask the same question of the same runs: it is asked once.
     let mut asked: HashMap<(&str, Vec<String>), Vec<Touched>> = HashMap::new();
     let mut refreshed = Vec::new();
-    for model in MATERIALISED {
+    for model in MATERIALISED.iter().filter(|model| chosen(model)) {
         let clock = std::time::Instant::now();
         let (whole, runs) = match plan(model, &ledger, held.get(model.table)) {
             Plan::Current => continue,
@@ -655,6 +689,35 @@ mod tests {
             let source = model.source();
             assert!(source.contains("SELECT") && !source.contains("CREATE"), "{}: a query, not a view", model.table);
         }
+    }
+
+    /// The tables a source reads, through the views it names: a table must be refreshed after those it reads, or
+    /// a load would compute it from their previous state.
+    #[test]
+    fn each_table_is_refreshed_after_the_tables_it_reads() {
+        let views: HashMap<&str, &str> = crate::migrate::MODEL_FILES.iter().copied().collect();
+        let reads = |sql: &str| -> BTreeSet<String> {
+            let mut read = BTreeSet::new();
+            let mut pending = vec![sql.to_string()];
+            while let Some(text) = pending.pop() {
+                for word in crate::migrate::identifiers(&text) {
+                    if read.insert(word.to_string())
+                        && let Some(view) = views.get(word)
+                    {
+                        pending.push(view.to_string());
+                    }
+                }
+            }
+            read
+        };
+        for (position, model) in MATERIALISED.iter().enumerate() {
+            let read = reads(&model.source());
+            for later in &MATERIALISED[position + 1..] {
+                assert!(!read.contains(later.table), "{} reads {}, refreshed after it", model.table, later.table);
+            }
+        }
+        let prices = MATERIALISED.iter().position(|m| m.table == "applied_prices").unwrap();
+        assert!(reads(&MATERIALISED[prices].source()).contains("collected_prices"), "through the view rate_card");
     }
 
     #[test]
