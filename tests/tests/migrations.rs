@@ -140,3 +140,26 @@ async fn a_table_of_the_newest_runs_that_a_migration_adds_is_filled_at_once() {
     assert_eq!(recorded, ["0"]);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_table_that_a_migration_adds_is_filled_at_once() {
+    let (_dir, warehouse) = open().await;
+    migrate(&warehouse).await.unwrap();
+    // A loaded run listing a Kapsule node, as an older costlake left it: without k8s_pool_instances (0022).
+    for statement in [
+        "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, \
+         manifest) VALUES ('k8s', 'org-1', '2026-11-10', '2026-11-10 04:00:00', now64(3), 1, ['k8s_nodes'], '{}')",
+        "INSERT INTO raw_k8s_nodes (run_id, snapshot_at, organization_id, region, id, pool_id, provider_id, raw) \
+         VALUES ('k8s', '2026-11-10 04:00:00', 'org-1', 'fr-par', 'n1', 'pool-1', \
+         'scaleway://instance/fr-par-1/srv-1', '{}')",
+        "DROP TABLE k8s_pool_instances",
+        "DELETE FROM _migrations WHERE version = 22",
+    ] {
+        warehouse.execute(statement, &[]).await.unwrap();
+    }
+    let upgraded = migrate(&warehouse).await.unwrap();
+    assert_eq!(upgraded.migrations, [22]);
+    let found = rows(&warehouse, "SELECT organization_id, instance_id, pool_id FROM k8s_pool_instances").await;
+    assert_eq!(found, ["org-1\tsrv-1\tpool-1"], "kapsule-pools has its pools' Instances before any load");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
