@@ -313,6 +313,13 @@ async fn the_server_warehouse_runs_the_same_pipeline_over_http() {
     assert!(run.stderr.contains("into ClickHouse server http://127.0.0.1:"), "{}", run.stderr);
     let json = sandbox.ok(&["report", "ghost-resources", "--format", "json"]).await;
     assert_report_is_planted(&json.json(), simulator.config());
+    // A price override written through `costlake sql` applies at once on a server too (under the load lease).
+    sandbox.ok(&["sql", "INSERT INTO price_overrides VALUES ('server_hour', '', '', 0.5, 'EUR', 'flat rate')"]).await;
+    let flat = "SELECT toString(monthly_price) FROM rate_card_best \
+                WHERE price_kind = 'server_hour' AND zone = '' AND match_key = '' FORMAT TSV";
+    assert_eq!(sandbox.ok(&["sql", flat]).await.stdout.trim(), "365");
+    let after = sandbox.ok(&["report", "scaling-groups", "--format", "json"]).await;
+    assert!(!after.stderr.contains("behind"), "{}", after.stderr);
     assert!(front.requests() > 30, "everything went over HTTP: {} requests", front.requests());
     drop(front);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
