@@ -917,14 +917,12 @@ const SQL_REFRESH_LEASE_WAIT: std::time::Duration = std::time::Duration::from_se
 /// Refreshes the tables computed from what people write after a statement that writes. A failure is a warning:
 /// the statement itself was applied (or failed on its own), and saying otherwise would have it run twice.
 async fn refresh_after_write(warehouse: &dyn Warehouse, settings: &Settings, applied: bool) {
-    let refreshed = match settings.load_options() {
-        Ok(mut options) => {
-            options.lease.wait = options.lease.wait.min(SQL_REFRESH_LEASE_WAIT);
-            costlake_transform::refresh_after_write(warehouse, &options).await.map_err(anyhow::Error::from)
-        }
-        Err(error) => Err(error),
+    let refreshed = async {
+        let mut options = settings.load_options()?;
+        options.lease.wait = options.lease.wait.min(SQL_REFRESH_LEASE_WAIT);
+        anyhow::Ok(costlake_transform::refresh_after_write(warehouse, &options).await?)
     };
-    match refreshed {
+    match refreshed.await {
         Ok(tables) if !tables.is_empty() => {
             tracing::info!(tables = tables.join(", "), "refreshed after the statement");
         }

@@ -117,22 +117,29 @@ async fn models_are_recreated_when_their_text_changed_and_dropped_when_gone() {
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
 
+/// A warehouse holding `rows` (statements writing them), as a costlake before migration `version` left it: without
+/// `table`, which that migration adds; then upgraded by this costlake.
+async fn upgraded_from(warehouse: &EmbeddedWarehouse, rows: &[&str], table: &str, version: u32) {
+    migrate(warehouse).await.unwrap();
+    for statement in rows {
+        warehouse.execute(statement, &[]).await.unwrap();
+    }
+    warehouse.execute(&format!("DROP TABLE {table}"), &[]).await.unwrap();
+    warehouse.execute(&format!("DELETE FROM _migrations WHERE version = {version}"), &[]).await.unwrap();
+    let upgraded = migrate(warehouse).await.unwrap();
+    assert_eq!(upgraded.migrations, [version]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_of_the_newest_runs_that_a_migration_adds_is_filled_at_once() {
     let (_dir, warehouse) = open().await;
-    migrate(&warehouse).await.unwrap();
-    // A loaded inventory run holding a stopped server, as an older costlake left it: without ghost_findings (0017).
-    for statement in [
+    // A loaded inventory run holding a stopped server.
+    let inventory = [
         "INSERT INTO newest_runs VALUES ('org-1', 'instance_servers', 'inv', '2026-11-10 04:00:00')",
         "INSERT INTO raw_instance_servers (run_id, snapshot_at, organization_id, zone, id, name, state, tags, raw) \
          VALUES ('inv', '2026-11-10 04:00:00', 'org-1', 'fr-par-1', 's1', 'legacy-api', 'stopped', [], '{}')",
-        "DROP TABLE ghost_findings",
-        "DELETE FROM _migrations WHERE version = 17",
-    ] {
-        warehouse.execute(statement, &[]).await.unwrap();
-    }
-    let upgraded = migrate(&warehouse).await.unwrap();
-    assert_eq!(upgraded.migrations, [17]);
+    ];
+    upgraded_from(&warehouse, &inventory, "ghost_findings", 17).await;
     let found = rows(&warehouse, "SELECT kind, resource_id FROM ghost_findings").await;
     assert_eq!(found, ["stopped_server\ts1"], "ghost-resources has its findings before any load");
     // Not recorded as computed: the next load computes it as it does every table.
@@ -144,21 +151,15 @@ async fn a_table_of_the_newest_runs_that_a_migration_adds_is_filled_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyed_table_that_a_migration_adds_is_filled_at_once() {
     let (_dir, warehouse) = open().await;
-    migrate(&warehouse).await.unwrap();
-    // A loaded run listing a Kapsule node, as an older costlake left it: without k8s_pool_instances (0022).
-    for statement in [
+    // A loaded run listing a Kapsule node.
+    let nodes = [
         "INSERT INTO _load_ledger (run_id, organization_id, snapshot_date, snapshot_at, loaded_at, rows, datasets, \
          manifest) VALUES ('k8s', 'org-1', '2026-11-10', '2026-11-10 04:00:00', now64(3), 1, ['k8s_nodes'], '{}')",
         "INSERT INTO raw_k8s_nodes (run_id, snapshot_at, organization_id, region, id, pool_id, provider_id, raw) \
          VALUES ('k8s', '2026-11-10 04:00:00', 'org-1', 'fr-par', 'n1', 'pool-1', \
          'scaleway://instance/fr-par-1/srv-1', '{}')",
-        "DROP TABLE k8s_pool_instances",
-        "DELETE FROM _migrations WHERE version = 22",
-    ] {
-        warehouse.execute(statement, &[]).await.unwrap();
-    }
-    let upgraded = migrate(&warehouse).await.unwrap();
-    assert_eq!(upgraded.migrations, [22]);
+    ];
+    upgraded_from(&warehouse, &nodes, "k8s_pool_instances", 22).await;
     let found = rows(&warehouse, "SELECT organization_id, instance_id, pool_id FROM k8s_pool_instances").await;
     assert_eq!(found, ["org-1\tsrv-1\tpool-1"], "kapsule-pools has its pools' Instances before any load");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();

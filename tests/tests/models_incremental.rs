@@ -292,6 +292,10 @@ async fn listing(warehouse: &dyn Warehouse, table: &str, run: &str, at: &str, co
                     "raw_instance_servers" => "zone String, id String, name Nullable(String), state Nullable(String)",
                     "raw_instance_volumes" =>
                         "zone String, id String, name Nullable(String), server_id Nullable(String)",
+                    "raw_k8s_nodes" =>
+                        "region String, id String, pool_id Nullable(String), provider_id Nullable(String)",
+                    "raw_lb_load_balancers" =>
+                        "zone String, id String, name Nullable(String), type Nullable(String), created_at Nullable(String)",
                     _ => "locality String, id String, name Nullable(String)",
                 },
             ),
@@ -315,18 +319,7 @@ async fn projects(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
 
 /// Kapsule nodes: (region, id, pool_id, provider_id) rows.
 async fn nodes(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
-    warehouse
-        .execute(
-            &format!(
-                "INSERT INTO raw_k8s_nodes (run_id, snapshot_at, organization_id, region, id, pool_id, provider_id, \
-                 raw) SELECT {{run:String}}, parseDateTime64BestEffort({{at:String}}, 6, 'UTC'), 'org-1', *, '{{}}' \
-                 FROM values('region String, id String, pool_id Nullable(String), provider_id Nullable(String)', \
-                 {rows})"
-            ),
-            &params(&[("run", run), ("at", at)]),
-        )
-        .await
-        .unwrap();
+    listing(warehouse, "raw_k8s_nodes", run, at, "region, id, pool_id, provider_id", rows).await;
 }
 
 async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
@@ -345,15 +338,8 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     let at = "2026-11-01 04:00:00";
     ledger_at(warehouse, "inv-1", at, &[&all[..], &["lb_load_balancers", "lb_backends"]].concat()).await;
     // A load balancer with no backend: idle since its creation.
-    warehouse
-        .execute(
-            "INSERT INTO raw_lb_load_balancers (run_id, snapshot_at, organization_id, zone, id, name, type, \
-             created_at, raw) SELECT 'inv-1', t, 'org-1', 'fr-par-1', 'lb-idle', 'idle', 'lb-s', t - INTERVAL 3 DAY, \
-             '{}' FROM (SELECT parseDateTime64BestEffort({at:String}, 6, 'UTC') AS t)",
-            &params(&[("at", at)]),
-        )
-        .await
-        .unwrap();
+    let lb = "('fr-par-1', 'lb-idle', 'idle', 'lb-s', '2026-10-29 04:00:00')";
+    listing(warehouse, "raw_lb_load_balancers", "inv-1", at, "zone, id, name, type, created_at", lb).await;
     servers(warehouse, "inv-1", at, "('fr-par-1', 'srv-a', 'a', 'running'), ('fr-par-1', 'srv-b', 'b', 'stopped')")
         .await;
     volumes(warehouse, "inv-1", at, "('fr-par-1', 'vol-1', 'v', 'srv-a')").await;

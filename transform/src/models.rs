@@ -318,10 +318,12 @@ fn backfill(
 pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
     for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { .. })) {
         let table = model.table;
+        // Asked first, so that a table already filled is not computed whole again (a keyed one costs what exists).
         if rows(warehouse, &format!("SELECT count() FROM {table}"), &[]).await?.concat().concat() != "0" {
             continue;
         }
-        // One statement, so that two processes migrating at once seldom both fill it (a load's swap mends that).
+        // Asked again in the one statement that fills, so that two processes migrating at once seldom both fill it
+        // (a load's swap mends that).
         let (source, params) = model.whole();
         let fill = format!("INSERT INTO {table} SELECT * FROM {source} WHERE (SELECT count() FROM {table}) = 0");
         warehouse.execute(&fill, &params).await?;
