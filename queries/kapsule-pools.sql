@@ -12,8 +12,8 @@
 --   recommendation        shrink (some could go), ok, or insufficient_data (fewer than 14 days with metrics, or
 --                         than `days` if shorter)
 -- monthly_cost = size x the node type's monthly price in the pool's zone (730 hours; applied_prices:
--- price_overrides, then the products/servers list); monthly_savings = spare_nodes x that price. The cluster's control plane and
--- the nodes' volumes are billed apart.
+-- price_overrides, then the products/servers list); monthly_savings = spare_nodes x that price. The cluster's
+-- control plane and the nodes' volumes are billed apart.
 --
 -- @param days UInt32 = 30  days of history judged, ending at the newest day with metrics
 -- @param organization String = ''  only this organisation ('' for all)
