@@ -38,8 +38,10 @@ WITH
         INNER JOIN pulls AS p
             ON p.run_id = c.run_id AND p.organization_id = c.organization_id
            AND p.period_start = toDate(concat(assumeNotNull(c.billing_period), '-01'))
+        -- Up to the month of the window's last day: a load computing from a bounded number of rows per statement
+        -- may end a window mid-month (the month's period then belongs to the window holding its first day).
         WHERE c.billing_period >= formatDateTime({from:Date}, '%Y-%m')
-          AND c.billing_period < formatDateTime({to:Date}, '%Y-%m')
+          AND c.billing_period <= formatDateTime({to:Date} - 1, '%Y-%m')
         GROUP BY organization_id, period_start, n, project_id, sku
     ),
     keys AS
