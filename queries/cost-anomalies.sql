@@ -14,6 +14,7 @@
 -- nothing of that day, so it is neither examined nor part of a baseline. A series with under 21 observed days in
 -- the 28 before as_of (a young one, or one collected daily for under three weeks) is compared as a normalised month
 -- instead (month to date / elapsed days x days of last month, against last month's total), on the as_of day.
+-- Each day's baseline is computed at load into the table cost_baselines (transform/sources/cost_baselines.sql).
 --
 -- @param as_of String = ''  the last day examined, YYYY-MM-DD ('' for the newest day with data)
 -- @param days UInt32 = 30  how many days before as_of to examine
@@ -28,76 +29,44 @@
 -- @dashboard costs
 
 WITH
+    -- The usage of the series asked for, read by the SKUs behind each anomaly.
     usage AS
     (
         SELECT d.organization_id AS organization_id, d.project_id AS project_id,
                coalesce(d.product_name, d.sku) AS service, d.sku AS sku, d.day AS day, d.cost AS cost,
-               d.currency AS currency, d.spread_days AS spread_days
+               d.currency AS currency
         FROM billing_daily AS d
         WHERE d.charge_class = ''
           AND ({organization:String} = '' OR d.organization_id = {organization:String})
           AND ({project:String} = '' OR d.project_id = {project:String}
                OR d.project_id IN (SELECT id FROM projects WHERE name = {project:String}))
     ),
-    anchor AS (SELECT if({as_of:String} = '', (SELECT max(day) FROM usage), toDate({as_of:String})) AS day),
-    series_daily AS
+    -- Each day with usage of each series asked for, its cost and baseline (the table cost_baselines, kept at load:
+    -- computing the baselines here cost about 100 ms in the engine).
+    baselines AS
     (
-        SELECT organization_id, project_id, service, day, sum(cost) AS cost, any(currency) AS currency,
-               max(spread_days) > 1 AS estimated
-        FROM usage
-        WHERE day <= (SELECT day FROM anchor)
-        GROUP BY organization_id, project_id, service, day
+        SELECT b.organization_id AS organization_id, b.project_id AS project_id, b.service AS service, b.day AS day,
+               b.cost AS cost, b.estimated AS estimated, b.history_days AS history_days,
+               b.same_weekdays AS same_weekdays, b.expected AS expected, b.variance AS variance
+        FROM cost_baselines AS b
+        WHERE ({organization:String} = '' OR b.organization_id = {organization:String})
+          AND ({project:String} = '' OR b.project_id = {project:String}
+               OR b.project_id IN (SELECT id FROM projects WHERE name = {project:String}))
     ),
-    -- Each series once, its days as a map: everything below reads it, not the usage again (a CTE named twice is
-    -- computed twice).
-    series AS
-    (
-        SELECT organization_id, project_id, service, min(day) AS first_day, any(currency) AS currency,
-               mapFromArrays(groupArray(day), groupArray(cost)) AS costs, groupArrayIf(day, estimated) AS estimated_days
-        FROM series_daily
-        GROUP BY organization_id, project_id, service
-    ),
-    -- Each examined day with the observed days before it in its 28-day window, from the series' first day on: a
-    -- day without cost is a zero, not a gap (a map answers 0 for a day it does not hold).
-    windows AS
-    (
-        SELECT organization_id, project_id, service, day, costs[day] AS actual,
-               NOT has(estimated_days, day) AS observed,
-               arrayFilter(d -> NOT has(estimated_days, d),
-                           arrayMap(i -> day - least(28, dateDiff('day', first_day, day)) + i,
-                                    range(toUInt32(least(28, dateDiff('day', first_day, day)))))) AS past_days,
-               arrayMap(d -> costs[d], past_days) AS past_costs,
-               arrayMap(d -> toDayOfWeek(d), past_days) AS past_weekdays
-        FROM series
-        ARRAY JOIN arrayMap(offset -> first_day + offset,
-                            range(toUInt32(dateDiff('day', first_day, (SELECT day FROM anchor)) + 1))) AS day
-        WHERE day > (SELECT day FROM anchor) - {days:UInt32}
-    ),
-    stats AS
-    (
-        SELECT organization_id, project_id, service, day, actual, observed, length(past_days) AS history_days,
-               -- Observed days of the examined day's weekday: spread days left out can leave too few to be a mean.
-               countEqual(past_weekdays, toDayOfWeek(day)) AS same_weekdays,
-               -- The mean of each weekday (1 = Monday) over the window.
-               arrayMap(k -> arraySum(arrayFilter((c, w) -> w = k, past_costs, past_weekdays))
-                             / greatest(countEqual(past_weekdays, k), 1), range(1, 8)) AS means,
-               arraySum(arrayMap((c, w) -> toDecimal256(c - means[w], 9) * toDecimal256(c - means[w], 9),
-                                 past_costs, past_weekdays)) / greatest(history_days, 1) AS variance
-        FROM windows
-    ),
+    -- The last day examined, as a scalar: computed once per query, where a CTE is computed wherever it is read.
+    (SELECT if({as_of:String} = '', (SELECT max(day) FROM baselines), toDate({as_of:String}))) AS anchor_day,
     flagged AS
     (
-        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
-               s.day AS day, s.actual AS actual, s.means[toDayOfWeek(s.day)] AS expected,
-               s.actual - expected AS excess,
-               if(s.variance > 0, toFloat64(s.actual - expected) / sqrt(toFloat64(s.variance)), NULL) AS z
-        FROM stats AS s
-        WHERE s.observed AND s.history_days >= 21 AND s.same_weekdays >= 2
-          AND s.actual - expected >= {min_delta:Decimal(38, 9)}
-          AND (expected = 0 OR (s.actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected)
-          AND s.actual > expected
-          AND toDecimal256(s.actual - expected, 9) * toDecimal256(s.actual - expected, 9)
-              >= toDecimal256({min_z:Decimal(38, 9)}, 9) * toDecimal256({min_z:Decimal(38, 9)}, 9) * s.variance
+        SELECT organization_id, project_id, service, day, cost AS actual, expected, actual - expected AS excess,
+               if(variance > 0, toFloat64(actual - expected) / sqrt(toFloat64(variance)), NULL) AS z
+        FROM baselines
+        WHERE day <= anchor_day AND day > anchor_day - {days:UInt32}
+          AND NOT estimated AND history_days >= 21 AND same_weekdays >= 2
+          AND actual - expected >= {min_delta:Decimal(38, 9)}
+          AND (expected = 0 OR (actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected)
+          AND actual > expected
+          AND toDecimal256(actual - expected, 9) * toDecimal256(actual - expected, 9)
+              >= toDecimal256({min_z:Decimal(38, 9)}, 9) * toDecimal256({min_z:Decimal(38, 9)}, 9) * variance
     ),
     -- Consecutive anomalous days are one anomaly (islands: day minus its rank is constant along a run).
     anomaly_runs AS
@@ -115,19 +84,20 @@ WITH
     -- Short observed histories: this month normalised to last month's length, against last month's total.
     normalised AS
     (
-        SELECT s.organization_id AS organization_id, s.project_id AS project_id, s.service AS service,
-               toStartOfMonth(a.day) AS start_date, a.day AS end_date, toUInt32(toDayOfMonth(a.day)) AS days,
-               sumIf(cost, cost_day >= toStartOfMonth(a.day) - toIntervalMonth(1) AND cost_day < toStartOfMonth(a.day)) AS expected,
-               sumIf(cost, cost_day >= toStartOfMonth(a.day)) / toDayOfMonth(a.day)
-                   * toDayOfMonth(toLastDayOfMonth(toStartOfMonth(a.day) - toIntervalMonth(1))) AS actual,
+        SELECT b.organization_id AS organization_id, b.project_id AS project_id, b.service AS service,
+               toStartOfMonth(anchor_day) AS start_date, anchor_day AS end_date,
+               toUInt32(toDayOfMonth(anchor_day)) AS days,
+               sumIf(b.cost, b.day >= toStartOfMonth(anchor_day) - toIntervalMonth(1) AND b.day < toStartOfMonth(anchor_day))
+                   AS expected,
+               sumIf(b.cost, b.day >= toStartOfMonth(anchor_day)) / toDayOfMonth(anchor_day)
+                   * toDayOfMonth(toLastDayOfMonth(toStartOfMonth(anchor_day) - toIntervalMonth(1))) AS actual,
                CAST(NULL, 'Nullable(Float64)') AS z, 'normalized_month' AS method
-        FROM series AS s
-        CROSS JOIN anchor AS a
-        ARRAY JOIN mapKeys(s.costs) AS cost_day, mapValues(s.costs) AS cost
-        WHERE least(28, dateDiff('day', s.first_day, a.day))
-              - arrayCount(d -> d >= a.day - 28 AND d < a.day, s.estimated_days) < 21
-        GROUP BY s.organization_id, s.project_id, s.service, a.day
-        HAVING expected > 0
+        FROM baselines AS b
+        WHERE b.day <= anchor_day
+        GROUP BY b.organization_id, b.project_id, b.service
+        HAVING least(28, dateDiff('day', min(b.day), anchor_day))
+                   - countIf(b.estimated AND b.day >= anchor_day - 28 AND b.day < anchor_day) < 21
+           AND expected > 0
            AND actual - expected >= {min_delta:Decimal(38, 9)}
            AND (actual - expected) * 100 >= {min_percent:Decimal(38, 9)} * expected
     ),
@@ -150,7 +120,7 @@ WITH
         FROM anomalies AS a
         INNER JOIN usage AS u
             ON u.organization_id = a.organization_id AND u.project_id = a.project_id AND u.service = a.service
-        WHERE a.end_date > (SELECT day FROM anchor) - {days:UInt32}
+        WHERE a.end_date > anchor_day - {days:UInt32}
         GROUP BY a.organization_id, a.project_id, a.service, a.start_date, u.sku, a.days
     ),
     described AS

@@ -164,3 +164,20 @@ async fn a_keyed_table_that_a_migration_adds_is_filled_at_once() {
     assert_eq!(found, ["org-1\tsrv-1\tpool-1"], "kapsule-pools has its pools' Instances before any load");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_by_day_computed_from_the_daily_costs_that_a_migration_adds_is_filled_at_once() {
+    let (_dir, warehouse) = open().await;
+    // Two days of a service's usage, as a load left them in billing_daily.
+    let costs =
+        ["INSERT INTO billing_daily (organization_id, billing_period, day, project_id, sku, product_name, currency, \
+         cost, quantity, charge_class, spread_days, late, observed_at) VALUES \
+         ('org-1', '2026-11-01', '2026-11-01', 'p-1', '/compute/dev1_s', 'Compute', 'EUR', 10, 1, '', 1, false, \
+          '2026-11-02 04:00:00'), \
+         ('org-1', '2026-11-01', '2026-11-02', 'p-1', '/compute/dev1_s', 'Compute', 'EUR', 12, 1, '', 1, false, \
+          '2026-11-03 04:00:00')"];
+    upgraded_from(&warehouse, &costs, "cost_baselines", 24).await;
+    let found = rows(&warehouse, "SELECT day, toString(cost), history_days FROM cost_baselines ORDER BY day").await;
+    assert_eq!(found, ["2026-11-01\t10\t0", "2026-11-02\t12\t1"], "cost-anomalies has its baselines before any load");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}

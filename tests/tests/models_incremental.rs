@@ -3,7 +3,8 @@
 //! counter, arrive out of order (a backfill of an older month) or not at all (a run without metrics); the
 //! inventory's current state (resources, projects, newest runs, the Instances of Kapsule pools) through renames,
 //! deletions, a detachment, a node moving pools, a run collecting some products only and a backfill; and the
-//! prices that apply through a price override written and deleted by another client.
+//! prices that apply through a price override written and deleted by another client; and the daily costs and
+//! their baselines through a missed collection and a late state of a closed month.
 
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
@@ -296,6 +297,8 @@ async fn listing(warehouse: &dyn Warehouse, table: &str, run: &str, at: &str, co
                         "region String, id String, pool_id Nullable(String), provider_id Nullable(String)",
                     "raw_lb_load_balancers" =>
                         "zone String, id String, name Nullable(String), type Nullable(String), created_at Nullable(String)",
+                    "raw_billing_consumptions" =>
+                        "billing_period String, project_id String, product_name String, sku String, value Decimal(38, 9)",
                     _ => "locality String, id String, name Nullable(String)",
                 },
             ),
@@ -320,6 +323,66 @@ async fn projects(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
 /// Kapsule nodes: (region, id, pool_id, provider_id) rows.
 async fn nodes(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
     listing(warehouse, "raw_k8s_nodes", run, at, "region, id, pool_id, provider_id", rows).await;
+}
+
+/// Month-to-date consumption states: (billing_period, project_id, product_name, sku, value) rows.
+async fn consumptions(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
+    listing(
+        warehouse,
+        "raw_billing_consumptions",
+        run,
+        at,
+        "billing_period, project_id, product_name, sku, value",
+        rows,
+    )
+    .await;
+}
+
+/// The daily costs and their baselines (`billing_daily`, `cost_baselines`) through daily collections across a
+/// month's end, a missed day, and a late state of a closed month restating its last day, which changes the
+/// baselines of the 28 days after it: a load recomputes those days too, in the month the runs did not touch.
+async fn baselines_follow_the_billing_periods(warehouse: &dyn Warehouse) {
+    migrate(warehouse).await.unwrap();
+    let october = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    // Compute costs 10 a day, 16 on Mondays; Storage 2 a day.
+    let mut to_date = std::collections::BTreeMap::<String, (u32, u32)>::new();
+    let mut collect = |day: chrono::NaiveDate| {
+        let period = day.format("%Y-%m").to_string();
+        let total = to_date.entry(period.clone()).or_default();
+        total.0 += if day.format("%u").to_string() == "1" { 16 } else { 10 };
+        total.1 += 2;
+        let (compute, storage) = *total;
+        let at = format!("{} 04:00:00", day + chrono::Duration::days(1));
+        let rows = format!(
+            "('{period}', 'p-1', 'Compute', '/compute/dev1_s', {compute}), ('{period}', 'p-1', 'Storage', '/storage/sbs', {storage})"
+        );
+        (format!("run-{day}"), at, rows)
+    };
+    let mut runs: Vec<(String, String, String)> = october.iter_days().take(45).map(&mut collect).collect();
+    // The state of November 6 was not collected: November 5's cost and 6's are spread over the two days.
+    runs.retain(|(run, _, _)| run != "run-2026-11-05");
+    for (run, at, rows) in &runs[..31] {
+        ledger_at(warehouse, run, at, &["billing_consumptions"]).await;
+        consumptions(warehouse, run, at, rows).await;
+    }
+    refresh_and_compare(warehouse, "October", 1).await;
+    for (run, at, rows) in &runs[31..] {
+        ledger_at(warehouse, run, at, &["billing_consumptions"]).await;
+        consumptions(warehouse, run, at, rows).await;
+    }
+    refresh_and_compare(warehouse, "to November 14", 1000).await;
+    let baseline = "SELECT toString(expected), history_days, same_weekdays, toString(variance) FROM cost_baselines \
+                    WHERE service = 'Compute' AND day = '2026-11-09'";
+    let monday = tsv(warehouse, baseline, &[]).await;
+    assert!(monday.starts_with("16\t26\t4\t"), "a Monday, against the four before it: {monday}");
+
+    // October's total raised by a state after its end (its last day's cost, late): November's baselines follow.
+    let late =
+        "('2026-10', 'p-1', 'Compute', '/compute/dev1_s', 370), ('2026-10', 'p-1', 'Storage', '/storage/sbs', 62)";
+    ledger_at(warehouse, "run-late", "2026-11-03 05:00:00", &["billing_consumptions"]).await;
+    consumptions(warehouse, "run-late", "2026-11-03 05:00:00", late).await;
+    refresh_and_compare(warehouse, "October restated", 1000).await;
+    assert_ne!(tsv(warehouse, baseline, &[]).await, monday, "a November baseline reads October 31");
 }
 
 async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
@@ -426,6 +489,25 @@ async fn embedded_models_follow_the_runs() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
     models_follow_the_runs(&warehouse).await;
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_baselines_follow_the_billing_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = EmbeddedWarehouse::open(dir.path().join("warehouse"), Some(chdb_library())).await.unwrap();
+    baselines_follow_the_billing_periods(&warehouse).await;
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_baselines_follow_the_billing_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedWarehouse::open(dir.path().join("engine"), Some(chdb_library())).await.unwrap();
+    let front = ClickHouseFront::start(Box::new(engine), "costlake", "front-secret").await.unwrap();
+    let warehouse = front.connect().await.unwrap();
+    baselines_follow_the_billing_periods(&warehouse).await;
+    drop(front);
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }
 

@@ -2,16 +2,12 @@
 //!
 //! Each table is computed by its source, `transform/sources/<table>.sql` (a query with parameters, run by the
 //! load: no view, so a start does not load twelve objects only a load reads), and maintained one of three ways:
-//! - A row per day (`Maintained::Days`: the costs, the charges and the CPU and database rollups): the source
-//!   computes a window of days, and a load recomputes only the days its runs brought data for, partition by
-//!   partition: the partition's other rows are copied into the twin table `<table>_next` (created for the
-//!   refresh and dropped after it, like every twin), the touched days
-//!   computed beside them from a bounded number of raw rows per statement (so memory follows a few days' data,
-//!   not the history's), and the partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left
-//!   of it).
-//!   `instance_cpu_hourly` and `resource_charges` are partitioned by month; the daily tables, a row per resource
-//!   and day, are one partition each, small enough to copy (partitioning them would mean recreating tables that a
-//!   process applying the same migration at once may be filling).
+//! - A row per day (`Maintained::Days`: the costs and their baselines, the charges and the CPU and database
+//!   rollups): the source computes a window of days, and a load recomputes only the days its runs brought data
+//!   for, partition by partition: the partition's other rows are copied into the twin table `<table>_next`
+//!   (created for the refresh and dropped after it, like every twin), the touched days computed beside them from
+//!   a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and the
+//!   partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it).
 //! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the
 //!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the
 //!   twin, swapped in with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
@@ -55,6 +51,10 @@ enum Maintained {
         /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows
         /// they brought for the first of those days (`Date`, `Date`, `UInt64` per row).
         touched: &'static str,
+        /// Whether the source reads another table, a row per series and day (the baselines read the daily
+        /// costs), not raw rows: computing every day at once is then cheap, and a migration adding the table fills
+        /// it at once, where a table computed from raw rows, as big as the history, waits for the next load.
+        small: bool,
     },
     /// A row per key (a resource, a project): the source merges the table's rows with the listings of the runs
     /// `runs` (`fold = true`), or computes every row from all committed runs (`fold = false`). A load rewrites the
@@ -156,6 +156,7 @@ pub const MATERIALISED: &[Materialised] = &[
             monthly: true,
             touched: "SELECT toDate(start_date) AS day, day + 1, count() FROM raw_billing_charges \
                       WHERE run_id IN {runs:Array(String)} AND start_date IS NOT NULL GROUP BY day",
+            small: false,
         },
     },
     Materialised {
@@ -167,15 +168,28 @@ pub const MATERIALISED: &[Materialised] = &[
             touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
                       FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
                       AND billing_period IS NOT NULL GROUP BY period",
+            small: false,
+        },
+    },
+    Materialised {
+        table: "cost_baselines",
+        maintained: Maintained::Days {
+            day: "day",
+            monthly: false,
+            // A period's days, and the 28 days after it: their baselines read the 28 days before them.
+            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1) + 28, count() \
+                      FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
+                      AND billing_period IS NOT NULL GROUP BY period",
+            small: true,
         },
     },
     Materialised {
         table: "instance_cpu_hourly",
-        maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS },
+        maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS, small: false },
     },
     Materialised {
         table: "instance_cpu_daily",
-        maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS },
+        maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS, small: false },
     },
     Materialised {
         table: "rdb_usage_daily",
@@ -184,6 +198,7 @@ pub const MATERIALISED: &[Materialised] = &[
             monthly: false,
             touched: "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
                       WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
+            small: false,
         },
     },
 ];
@@ -310,13 +325,14 @@ fn backfill(
         .any(|c| newest_held.get(c.organization.as_str()).is_some_and(|newest| c.at.as_str() < *newest))
 }
 
-/// Fills each empty table computed from the newest runs (`Maintained::Newest`) or keyed by what exists
-/// (`Maintained::Keyed`) from its source, after migrations: a table a migration adds would otherwise stay empty
-/// until the next load, and a report reading it (ghost-resources, after `ghost_findings` came; kapsule-pools after
-/// `k8s_pool_instances`) would answer wrong meanwhile. Not recorded as holding any run, so the next load computes it
-/// as usual. A table by day, as big as the history, waits for that load.
+/// Fills each empty table computed from the newest runs (`Maintained::Newest`), keyed by what exists
+/// (`Maintained::Keyed`) or by day from another table (`Maintained::Days { small: true }`) from its source, after
+/// migrations: a table a migration adds would otherwise stay empty until the next load, and a report reading it
+/// (ghost-resources, after `ghost_findings` came; kapsule-pools after `k8s_pool_instances`; cost-anomalies after
+/// `cost_baselines`) would answer wrong meanwhile. Not recorded as holding any run, so the next load computes it as
+/// usual. A table by day from raw rows, as big as the history, waits for that load.
 pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
-    for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { .. })) {
+    for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { small: false, .. })) {
         let table = model.table;
         // Asked first, so that a table already filled is not computed whole again (a keyed one costs what exists).
         if rows(warehouse, &format!("SELECT count() FROM {table}"), &[]).await?.concat().concat() != "0" {
@@ -385,7 +401,7 @@ async fn refresh_some(
                 merge(warehouse, model, (!whole).then_some(&runs[..])).await?;
                 runs
             }
-            Maintained::Days { day, monthly, touched: question } => {
+            Maintained::Days { day, monthly, touched: question, .. } => {
                 let key = (question, runs);
                 if !asked.contains_key(&key) {
                     let answer = touched(warehouse, question, &key.1).await?;
