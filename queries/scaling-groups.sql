@@ -17,6 +17,8 @@
 -- Instances are every member Autoscaling v1alpha2 listed for it in any collection (one that lived only between
 -- two collections is not seen, so the figures lean towards long-lived members); both are unknown without
 -- v1alpha2 or metrics. A group that scales up at 40 % or down at 60 % has thresholds that follow noise.
+-- The events per group and day are the table scaling_event_days, kept at load
+-- (transform/sources/scaling_event_days.sql).
 --
 -- @param days UInt32 = 30  days of events judged, ending at the newest collection
 -- @param organization String = ''  only this organisation ('' for all)
@@ -51,107 +53,19 @@ WITH
         WHERE run_id IN (SELECT run_id FROM runs)
         GROUP BY id
     ),
-    -- Every event once, whichever runs saw it.
-    events AS
-    (
-        SELECT e.organization_id AS organization_id, e.instance_group_id AS group_id, assumeNotNull(e.id) AS id,
-               any(e.source) AS source, any(e.name) AS name, any(e.created_at) AS created_at
-        FROM raw_autoscaling_instance_group_events AS e
-        WHERE e.run_id IN (SELECT run_id FROM runs) AND e.id IS NOT NULL AND e.created_at IS NOT NULL
-        GROUP BY organization_id, group_id, id
-    ),
-    -- Every event of the groups, with its direction: a whole word "scale up"/"scale out" or "scale down"/"scale in"
-    -- ("Scale instance ..." is not one).
-    classified AS
-    (
-        SELECT e.organization_id AS organization_id, e.group_id AS group_id, e.id AS id,
-               assumeNotNull(e.created_at) AS created_at,
-               multiIf(e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(up|out)([^a-z]|$)'), 'up',
-                       e.source = 'scaler' AND match(lower(coalesce(e.name, '')), '(^|[^a-z])scale[ _-]?(down|in)([^a-z]|$)'), 'down',
-                       'other') AS direction,
-               g.cooldown_seconds AS cooldown_seconds,
-               toDate(e.created_at) > g.as_of - {days:UInt32} AND toDate(e.created_at) <= g.as_of AS in_window
-        FROM events AS e
-        INNER JOIN groups AS g ON g.organization_id = e.organization_id AND g.group_id = e.group_id
-    ),
-    -- Every Instance v1alpha2 listed as a member of a group, in any collection, as one list read once (a scalar
-    -- subquery is computed once per query; a CTE is analysed and read again wherever it is read).
-    (
-        SELECT groupArray((organization_id, group_id, server_id))
-        FROM
-        (
-            SELECT DISTINCT organization_id, group_id, assumeNotNull(server_id) AS server_id
-            FROM raw_autoscaling_group_servers
-            WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
-              AND ({organization:String} = '' OR organization_id = {organization:String})
-        )
-    ) AS member_list,
-    -- Each group's members' CPU per hour, from the first hour an event of the window can look at. The join alone
-    -- would read every Instance's hours; the filter reads the members' by the sort key.
-    group_hours AS
-    (
-        SELECT ms.organization_id AS organization_id, ms.group_id AS group_id, h.hour AS hour,
-               sum(h.cpu_seconds) AS cpu_seconds, sum(h.capacity_seconds) AS capacity_seconds
-        FROM instance_cpu_hourly AS h
-        INNER JOIN
-        (
-            SELECT m.1 AS organization_id, m.2 AS group_id, m.3 AS server_id FROM (SELECT arrayJoin(member_list) AS m)
-        ) AS ms ON ms.organization_id = h.organization_id AND ms.server_id = h.resource_id
-        WHERE (h.organization_id, h.resource_id) IN (SELECT m.1, m.3 FROM (SELECT arrayJoin(member_list) AS m))
-          AND h.hour >= toDateTime((SELECT min(as_of) FROM newest) - {days:UInt32}, 'UTC')
-        GROUP BY organization_id, group_id, hour
-    ),
-    -- Each event with the one before it, over the whole history, so that a flap whose first event falls just
-    -- before the window still counts on the day of its second. The other events are partitioned apart and never
-    -- flap. One pass over the events for every figure below (counts, flaps, CPU before): a CTE is evaluated again
-    -- wherever it is read.
-    steps AS
-    (
-        SELECT organization_id, group_id, created_at, direction, in_window,
-               direction != 'other' AND n > 1 AND direction != previous_direction
-                 -- Elapsed microseconds: dateDiff counts second boundaries crossed, off by up to one at the
-                 -- threshold.
-                 AND toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(previous_at)
-                     < greatest(3 * cooldown_seconds, 900) * 1000000 AS is_flap,
-               -- The hour before the event's own.
-               toDateTime(toStartOfHour(created_at), 'UTC') - INTERVAL 1 HOUR AS hour_before
-        FROM
-        (
-            SELECT organization_id, group_id, created_at, direction, cooldown_seconds, in_window,
-                   lagInFrame(direction) OVER w AS previous_direction,
-                   lagInFrame(created_at) OVER w AS previous_at,
-                   row_number() OVER w AS n
-            FROM classified
-            WINDOW w AS (PARTITION BY group_id, direction = 'other' ORDER BY created_at, id
-                         ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-        )
-    ),
-    -- The window's events per group and day, then per group; a flap belongs to the day of its second event. The
-    -- CPU before each scale event is its group's members' in the hour before it (none measured: not counted).
-    event_days AS
-    (
-        SELECT s.group_id AS group_id, toDate(s.created_at) AS day, countIf(s.direction = 'up') AS ups,
-               countIf(s.direction = 'down') AS downs, countIf(s.direction = 'other') AS others,
-               countIf(s.is_flap) AS day_flaps,
-               sumIf(u.cpu_seconds / u.capacity_seconds, s.direction = 'up' AND u.capacity_seconds > 0) AS up_cpu,
-               countIf(s.direction = 'up' AND u.capacity_seconds > 0) AS up_measured,
-               sumIf(u.cpu_seconds / u.capacity_seconds, s.direction = 'down' AND u.capacity_seconds > 0) AS down_cpu,
-               countIf(s.direction = 'down' AND u.capacity_seconds > 0) AS down_measured
-        FROM steps AS s
-        LEFT JOIN group_hours AS u
-            ON u.organization_id = s.organization_id AND u.group_id = s.group_id AND u.hour = s.hour_before
-        WHERE s.in_window
-        GROUP BY group_id, day
-    ),
+    -- The window's events per group (the table scaling_event_days, kept at load: a row per group and day; a flap
+    -- belongs to the day of its second event).
     event_counts AS
     (
-        SELECT group_id, sum(ups) AS scale_ups, sum(downs) AS scale_downs, sum(others) AS other_events,
-               sum(day_flaps) AS total_flaps, max(day_flaps) >= 3 AS flapping,
-               if(sum(up_measured) = 0, NULL, round(100 * sum(up_cpu) / sum(up_measured), 1))
+        SELECT d.group_id AS group_id, sum(d.ups) AS scale_ups, sum(d.downs) AS scale_downs,
+               sum(d.others) AS other_events, sum(d.flaps) AS total_flaps, max(d.flaps) >= 3 AS flapping,
+               if(sum(d.up_measured) = 0, NULL, round(100 * sum(d.up_cpu) / sum(d.up_measured), 1))
                    AS cpu_before_scale_ups_percent,
-               if(sum(down_measured) = 0, NULL, round(100 * sum(down_cpu) / sum(down_measured), 1))
+               if(sum(d.down_measured) = 0, NULL, round(100 * sum(d.down_cpu) / sum(d.down_measured), 1))
                    AS cpu_before_scale_downs_percent
-        FROM event_days
+        FROM scaling_event_days AS d
+        INNER JOIN groups AS g ON g.organization_id = d.organization_id AND g.group_id = d.group_id
+        WHERE d.day > g.as_of - {days:UInt32} AND d.day <= g.as_of
         GROUP BY group_id
     ),
     sizes AS

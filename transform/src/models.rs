@@ -13,7 +13,8 @@
 //!   twin, swapped in with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
-//!   findings, the idle load balancers): recomputed whole into the twin and swapped in. The prices that apply and
+//!   findings, the idle load balancers), or small whatever the history (the scaling groups' events per day):
+//!   recomputed whole into the twin and swapped in. The prices that apply and
 //!   the idle load balancers (priced) are computed from what people write as well (`price_overrides`): a change
 //!   there makes them stale like a new run does, so the next load, or the `costlake sql` statement that wrote it,
 //!   recomputes them.
@@ -66,8 +67,9 @@ enum Maintained {
         in_order_of: &'static [&'static str],
     },
     /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
-    /// findings, the idle load balancers): recomputed whole at each load that brings runs, as big as the price lists
-    /// or the newest inventory whatever the history.
+    /// findings, the idle load balancers), or from few rows whatever the history (the scaling events, a row per
+    /// group and day): recomputed whole at each load that brings runs, as big as the price lists, the newest
+    /// inventory or the events.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
         /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
@@ -201,6 +203,7 @@ pub const MATERIALISED: &[Materialised] = &[
             small: false,
         },
     },
+    Materialised { table: "scaling_event_days", maintained: Maintained::Newest { fingerprint: None } },
 ];
 
 async fn rows(warehouse: &dyn Warehouse, sql: &str, params: &[Param]) -> Result<Vec<Vec<String>>> {
