@@ -4,7 +4,7 @@
 //! inventory's current state (resources, projects, newest runs, the Instances of Kapsule pools) through renames,
 //! deletions, a detachment, a node moving pools, a run collecting some products only and a backfill; and the
 //! prices that apply through a price override written and deleted by another client; and the daily costs and
-//! their baselines through a missed collection and a late state of a closed month.
+//! their baselines through a missed collection, a late state of a month and a backfill of an older one.
 
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
@@ -339,8 +339,9 @@ async fn consumptions(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str
 }
 
 /// The daily costs and their baselines (`billing_daily`, `cost_baselines`) through daily collections across a
-/// month's end, a missed day, and a late state of a closed month restating its last day, which changes the
-/// baselines of the 28 days after it: a load recomputes those days too, in the month the runs did not touch.
+/// month's end, a missed day, a late state of October raising its last day, which changes the baselines of the
+/// 28 days after it (a load recomputes those days too, in the month the runs did not touch), and a backfill of
+/// August, which moves the series' first day back and so their history counts in October.
 async fn baselines_follow_the_billing_periods(warehouse: &dyn Warehouse) {
     migrate(warehouse).await.unwrap();
     let october = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
@@ -383,6 +384,17 @@ async fn baselines_follow_the_billing_periods(warehouse: &dyn Warehouse) {
     consumptions(warehouse, "run-late", "2026-11-03 05:00:00", late).await;
     refresh_and_compare(warehouse, "October restated", 1000).await;
     assert_ne!(tsv(warehouse, baseline, &[]).await, monday, "a November baseline reads October 31");
+
+    // August, collected late (spread over its days: its first state): the series starts on August 1, so October's
+    // first days have 28 days of history, beyond the 28 days after August the touched days would otherwise end at.
+    let first = "SELECT history_days FROM cost_baselines WHERE service = 'Storage' AND day = '2026-10-02'";
+    assert_eq!(tsv(warehouse, first, &[]).await, "1");
+    let august =
+        "('2026-08', 'p-1', 'Compute', '/compute/dev1_s', 310), ('2026-08', 'p-1', 'Storage', '/storage/sbs', 62)";
+    ledger_at(warehouse, "run-august", "2026-09-01 04:00:00", &["billing_consumptions"]).await;
+    consumptions(warehouse, "run-august", "2026-09-01 04:00:00", august).await;
+    refresh_and_compare(warehouse, "August backfilled", 1000).await;
+    assert_eq!(tsv(warehouse, first, &[]).await, "28", "the series starts in August: September's days count, as zeros");
 }
 
 async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {

@@ -3,9 +3,9 @@
 -- group's other events, the flaps whose second event fell that day, and the CPU of the group's members in the hour
 -- before each scale event (summed, with how many were measured). Every event ever collected counts once; a flap is
 -- judged over the whole history (its first event may fall on an earlier day), with the cooldown of the newest
--- collection. The loader recomputes it whole at each load (transform/src/models.rs): one row per group and day
--- with events, few whatever the history. The report then reads the days of its window, where computing them itself
--- (events, their order, the members' CPU hours) took about 85 ms of its 180 in the engine (BENCHMARKS.md,
+-- collection. The loader recomputes it whole at each load (transform/src/models.rs): a row per group and day with
+-- events. The report then reads the days of its window, where computing them itself (every event ordered, its
+-- flaps judged, its members' CPU hours looked up) took about 85 ms of its 180 in the engine (BENCHMARKS.md,
 -- 2026-12-06, afternoon).
 
 WITH
@@ -68,7 +68,8 @@ WITH
         FROM raw_autoscaling_group_servers
         WHERE run_id IN (SELECT run_id FROM runs) AND server_id IS NOT NULL
     ),
-    -- Each group's members' CPU in the hours before its scale events (the members' rows by the sort key).
+    -- Each group's members' CPU in the hours before its scale events. The join alone would read every Instance's
+    -- hours; the filters read the members' rows by the sort key, and only the hours some event looks at.
     group_hours AS
     (
         SELECT m.organization_id AS organization_id, m.group_id AS group_id, h.hour AS hour,

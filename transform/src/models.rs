@@ -1,20 +1,21 @@
 //! Derived tables: models too costly to recompute on every read are materialised at load, per loaded run.
 //!
 //! Each table is computed by its source, `transform/sources/<table>.sql` (a query with parameters, run by the
-//! load: no view, so a start does not load twelve objects only a load reads), and maintained one of three ways:
+//! load: no view, so a start does not load the objects only a load reads), and maintained one of three ways:
 //! - A row per day (`Maintained::Days`: the costs and their baselines, the charges and the CPU and database
 //!   rollups): the source computes a window of days, and a load recomputes only the days its runs brought data
 //!   for, partition by partition: the partition's other rows are copied into the twin table `<table>_next`
 //!   (created for the refresh and dropped after it, like every twin), the touched days computed beside them from
-//!   a bounded number of raw rows per statement (so memory follows a few days' data, not the history's), and the
-//!   partition swapped in with `REPLACE PARTITION` (or dropped, when nothing is left of it).
+//!   a bounded number of raw rows per statement (so memory follows a few days' data, not the history's; the
+//!   baselines, from the daily costs, in one statement), and the partition swapped in with `REPLACE PARTITION`
+//!   (or dropped, when nothing is left of it).
 //! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the
 //!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the
 //!   twin, swapped in with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
 //!   an inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
-//!   findings, the idle load balancers), or small whatever the history (the scaling groups' events per day):
-//!   recomputed whole into the twin and swapped in. The prices that apply and
+//!   findings, the idle load balancers), or small (the scaling groups' events, a row per group and day with
+//!   events): recomputed whole into the twin and swapped in. The prices that apply and
 //!   the idle load balancers (priced) are computed from what people write as well (`price_overrides`): a change
 //!   there makes them stale like a new run does, so the next load, or the `costlake sql` statement that wrote it,
 //!   recomputes them.
@@ -52,10 +53,11 @@ enum Maintained {
         /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows
         /// they brought for the first of those days (`Date`, `Date`, `UInt64` per row).
         touched: &'static str,
-        /// Whether the source reads another table, a row per series and day (the baselines read the daily
-        /// costs), not raw rows: computing every day at once is then cheap, and a migration adding the table fills
-        /// it at once, where a table computed from raw rows, as big as the history, waits for the next load.
-        small: bool,
+        /// Whether the source reads another table of a row per series and day (the baselines read the daily
+        /// costs), not raw rows: each statement then reads that table's days before its window whatever the window,
+        /// so a load computes every touched day in one statement, and a migration adding the table fills it at once,
+        /// where a table computed from raw rows, as big as the history, waits for the next load.
+        from_table: bool,
     },
     /// A row per key (a resource, a project): the source merges the table's rows with the listings of the runs
     /// `runs` (`fold = true`), or computes every row from all committed runs (`fold = false`). A load rewrites the
@@ -67,9 +69,9 @@ enum Maintained {
         in_order_of: &'static [&'static str],
     },
     /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
-    /// findings, the idle load balancers), or from few rows whatever the history (the scaling events, a row per
-    /// group and day): recomputed whole at each load that brings runs, as big as the price lists, the newest
-    /// inventory or the events.
+    /// findings, the idle load balancers), or small (the scaling events, a row per group and day with events):
+    /// recomputed whole at each load that brings runs, as big as the price lists, the newest inventory or the
+    /// groups' event days.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
         /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
@@ -158,7 +160,7 @@ pub const MATERIALISED: &[Materialised] = &[
             monthly: true,
             touched: "SELECT toDate(start_date) AS day, day + 1, count() FROM raw_billing_charges \
                       WHERE run_id IN {runs:Array(String)} AND start_date IS NOT NULL GROUP BY day",
-            small: false,
+            from_table: false,
         },
     },
     Materialised {
@@ -170,7 +172,7 @@ pub const MATERIALISED: &[Materialised] = &[
             touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
                       FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
                       AND billing_period IS NOT NULL GROUP BY period",
-            small: false,
+            from_table: false,
         },
     },
     Materialised {
@@ -178,20 +180,24 @@ pub const MATERIALISED: &[Materialised] = &[
         maintained: Maintained::Days {
             day: "day",
             monthly: false,
-            // A period's days, and the 28 days after it: their baselines read the 28 days before them.
-            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1) + 28, count() \
+            // A period's days, and every day after it: a day's baseline reads the 28 days before it, and counts
+            // its history from the series' first day, which a period loaded late (a backfill) can move back. Asked
+            // once billing_daily holds the runs; a daily load touches the newest period, so this is its days and
+            // the 28 after.
+            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, \
+                      greatest(addMonths(period, 1) + 28, (SELECT max(day) + 1 FROM billing_daily)), count() \
                       FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
                       AND billing_period IS NOT NULL GROUP BY period",
-            small: true,
+            from_table: true,
         },
     },
     Materialised {
         table: "instance_cpu_hourly",
-        maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS, small: false },
+        maintained: Maintained::Days { day: "toDate(hour)", monthly: true, touched: CPU_DAYS, from_table: false },
     },
     Materialised {
         table: "instance_cpu_daily",
-        maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS, small: false },
+        maintained: Maintained::Days { day: "day", monthly: false, touched: CPU_DAYS, from_table: false },
     },
     Materialised {
         table: "rdb_usage_daily",
@@ -200,7 +206,7 @@ pub const MATERIALISED: &[Materialised] = &[
             monthly: false,
             touched: "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
                       WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
-            small: false,
+            from_table: false,
         },
     },
     Materialised { table: "scaling_event_days", maintained: Maintained::Newest { fingerprint: None } },
@@ -329,13 +335,13 @@ fn backfill(
 }
 
 /// Fills each empty table computed from the newest runs (`Maintained::Newest`), keyed by what exists
-/// (`Maintained::Keyed`) or by day from another table (`Maintained::Days { small: true }`) from its source, after
+/// (`Maintained::Keyed`) or by day from another table (`Maintained::Days { from_table: true }`) from its source, after
 /// migrations: a table a migration adds would otherwise stay empty until the next load, and a report reading it
 /// (ghost-resources, after `ghost_findings` came; kapsule-pools after `k8s_pool_instances`; cost-anomalies after
 /// `cost_baselines`) would answer wrong meanwhile. Not recorded as holding any run, so the next load computes it as
 /// usual. A table by day from raw rows, as big as the history, waits for that load.
 pub async fn fill_new(warehouse: &dyn Warehouse) -> Result<()> {
-    for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { small: false, .. })) {
+    for model in MATERIALISED.iter().filter(|m| !matches!(m.maintained, Maintained::Days { from_table: false, .. })) {
         let table = model.table;
         // Asked first, so that a table already filled is not computed whole again (a keyed one costs what exists).
         if rows(warehouse, &format!("SELECT count() FROM {table}"), &[]).await?.concat().concat() != "0" {
@@ -404,17 +410,18 @@ async fn refresh_some(
                 merge(warehouse, model, (!whole).then_some(&runs[..])).await?;
                 runs
             }
-            Maintained::Days { day, monthly, touched: question, .. } => {
+            Maintained::Days { day, monthly, touched: question, from_table } => {
                 let key = (question, runs);
                 if !asked.contains_key(&key) {
                     let answer = touched(warehouse, question, &key.1).await?;
                     asked.insert(key.clone(), answer);
                 }
                 let windows = windows(monthly, &asked[&key]);
+                let budget = if from_table { u64::MAX } else { rows_per_statement };
                 if whole {
-                    rebuild(warehouse, model, windows, rows_per_statement).await?;
+                    rebuild(warehouse, model, windows, budget).await?;
                 } else {
-                    fold(warehouse, model, day, windows, rows_per_statement).await?;
+                    fold(warehouse, model, day, windows, budget).await?;
                 }
                 key.1
             }
