@@ -130,8 +130,10 @@ async fn crash_and_rerun(template: &Template, simulator: &Simulator, point: &str
             let url = front.url().replace("http://", "http://finops@");
             case.set("COSTLAKE_WAREHOUSE", format!("{url}/costlake"))
                 .set("COSTLAKE_CLICKHOUSE_PASSWORD", "front-password")
-                // The killed load's lease expires soon after it: the re-run waits that long for it.
-                .set("COSTLAKE_LOAD_LEASE_SECONDS", "2");
+                // The killed load's lease expires soon after it: the re-run waits that long for it. Not sooner:
+                // the front serves statements one at a time on the embedded engine, so a renewal waits behind the
+                // load's own statements, and on a busy machine 2 s lost the lease in the middle of the models.
+                .set("COSTLAKE_LOAD_LEASE_SECONDS", "6");
             case.ok(&["load"]).await;
         }
     }
