@@ -91,6 +91,20 @@ const PRICE_OVERRIDES_FINGERPRINT: &str = "SELECT concat(toString(count()), '-',
 /// granules; at 1,000 Instances a day took 1.3 s, a week 5.4 s, the month 30 s and 2.9 GB).
 const ROWS_PER_STATEMENT: u64 = 4_000_000;
 
+/// The billing periods the runs `{runs:Array(String)}` brought consumption states of, each from its first day up
+/// to `$to` (SQL over `period`, the period's first day), with the states' rows: the days the daily costs, and
+/// further the baselines computed from them, recompute for those runs.
+macro_rules! billing_periods_until {
+    ($to:literal) => {
+        concat!(
+            "SELECT toDate(concat(billing_period, '-01')) AS period, ",
+            $to,
+            ", count() FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
+             AND billing_period IS NOT NULL GROUP BY period"
+        )
+    };
+}
+
 /// Days with points of the Instances' CPU (or memory) series, and the day after each: the day's last point opens
 /// the next day's first interval.
 const CPU_DAYS: &str = "SELECT toDate(ts) AS day, day + 2, count() FROM raw_cockpit_metric_points \
@@ -169,9 +183,7 @@ pub const MATERIALISED: &[Materialised] = &[
             day: "billing_period",
             monthly: false,
             // A state of a period changes all of that period's days.
-            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, addMonths(period, 1), count() \
-                      FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
-                      AND billing_period IS NOT NULL GROUP BY period",
+            touched: billing_periods_until!("addMonths(period, 1)"),
             from_table: false,
         },
     },
@@ -184,10 +196,9 @@ pub const MATERIALISED: &[Materialised] = &[
             // its history from the series' first day, which a period loaded late (a backfill) can move back. Asked
             // once billing_daily holds the runs; a daily load touches the newest period, so this is its days and
             // the 28 after.
-            touched: "SELECT toDate(concat(billing_period, '-01')) AS period, \
-                      greatest(addMonths(period, 1) + 28, (SELECT max(day) + 1 FROM billing_daily)), count() \
-                      FROM raw_billing_consumptions WHERE run_id IN {runs:Array(String)} \
-                      AND billing_period IS NOT NULL GROUP BY period",
+            touched: billing_periods_until!(
+                "greatest(addMonths(period, 1) + 28, (SELECT max(day) + 1 FROM billing_daily))"
+            ),
             from_table: true,
         },
     },
