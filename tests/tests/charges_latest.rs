@@ -1,7 +1,8 @@
 //! charges_latest (the table resource_charges, refreshed as a load does) on the real engine, from hand-written
 //! runs of FinOps charges: each day comes from the newest loaded run that collected it, so a re-collected charge
 //! counts once, a restated price replaces the old one, a charge the newer run no longer lists is gone, and a run
-//! that never finished loading is ignored. And ghost-cost without any charge (an API key without FinOps
+//! that never finished loading is ignored; each resource's last charge, which ghost-cost compares with the inventory
+//! (resource_charge_months, ghost_cost_resources), follows, restatements included. And ghost-cost without any charge (an API key without FinOps
 //! rights) compares at SKU level: a compute SKU billed with no server of its type, a type running and not billed.
 
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use std::str::FromStr;
 use costlake_queries::{find, query, run as run_report};
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate;
-use costlake_transform::models::refresh;
+use costlake_transform::models::{MATERIALISED, refresh};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 use rust_decimal::Decimal;
@@ -68,6 +69,7 @@ async fn each_day_comes_from_the_newest_run_that_collected_it() {
     .await;
     // Loaded as a load does: the table follows run a, then run b's days are folded in over it.
     refresh(&warehouse).await.unwrap();
+    assert_eq!(last_charges(&warehouse).await, ["r1 false 2026-11-02", "r2 false 2026-11-02"]);
     run(
         &warehouse,
         "b",
@@ -103,7 +105,27 @@ async fn each_day_comes_from_the_newest_run_that_collected_it() {
     let expected: Vec<(String, String, Decimal)> =
         expected.iter().map(|(r, d, p)| (r.to_string(), d.to_string(), Decimal::from_str(p).unwrap())).collect();
     assert_eq!(rows, expected);
+    // ghost-cost's last charges follow: r2's charge of the 2nd was restated away, its last charge is the 1st again
+    // (neither is in any inventory: both are charged while absent from it).
+    assert_eq!(last_charges(&warehouse).await, ["r1 false 2026-11-03", "r2 false 2026-11-01"]);
+    for table in ["resource_charges", "resource_charge_months", "ghost_cost_resources"] {
+        let model = MATERIALISED.iter().find(|m| m.table == table).unwrap();
+        let (everything, bounds) = model.whole();
+        for (from, to) in [(everything.as_str(), table), (table, everything.as_str())] {
+            let missing = format!("SELECT toString(count()) FROM (SELECT * FROM {from} EXCEPT SELECT * FROM {to})");
+            let missing = query(&warehouse, &missing, &bounds).await.unwrap();
+            assert_eq!(missing.rows[0][0].as_str(), Some("0"), "{table}: rows of {from} not in {to}");
+        }
+    }
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+/// ghost_cost_resources' rows: resource, whether the newest inventory holds it, its last charge.
+async fn last_charges(warehouse: &dyn Warehouse) -> Vec<String> {
+    let sql = "SELECT concat(resource_id, ' ', toString(present), ' ', toString(last_charged)) \
+               FROM ghost_cost_resources ORDER BY resource_id";
+    let result = query(warehouse, sql, &[]).await.unwrap();
+    result.rows.iter().map(|r| r[0].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,13 +118,15 @@ async fn models_are_recreated_when_their_text_changed_and_dropped_when_gone() {
 }
 
 /// A warehouse holding `rows` (statements writing them), as a costlake before migration `version` left it: without
-/// `table`, which that migration adds; then upgraded by this costlake.
-async fn upgraded_from(warehouse: &EmbeddedWarehouse, rows: &[&str], table: &str, version: u32) {
+/// `tables`, which that migration adds; then upgraded by this costlake.
+async fn upgraded_from(warehouse: &EmbeddedWarehouse, rows: &[&str], tables: &[&str], version: u32) {
     migrate(warehouse).await.unwrap();
     for statement in rows {
         warehouse.execute(statement, &[]).await.unwrap();
     }
-    warehouse.execute(&format!("DROP TABLE {table}"), &[]).await.unwrap();
+    for table in tables {
+        warehouse.execute(&format!("DROP TABLE {table}"), &[]).await.unwrap();
+    }
     warehouse.execute(&format!("DELETE FROM _migrations WHERE version = {version}"), &[]).await.unwrap();
     let upgraded = migrate(warehouse).await.unwrap();
     assert_eq!(upgraded.migrations, [version]);
@@ -139,7 +141,7 @@ async fn a_table_of_the_newest_runs_that_a_migration_adds_is_filled_at_once() {
         "INSERT INTO raw_instance_servers (run_id, snapshot_at, organization_id, zone, id, name, state, tags, raw) \
          VALUES ('inv', '2026-11-10 04:00:00', 'org-1', 'fr-par-1', 's1', 'legacy-api', 'stopped', [], '{}')",
     ];
-    upgraded_from(&warehouse, &inventory, "ghost_findings", 17).await;
+    upgraded_from(&warehouse, &inventory, &["ghost_findings"], 17).await;
     let found = rows(&warehouse, "SELECT kind, resource_id FROM ghost_findings").await;
     assert_eq!(found, ["stopped_server\ts1"], "ghost-resources has its findings before any load");
     // Not recorded as computed: the next load computes it as it does every table.
@@ -159,7 +161,7 @@ async fn a_keyed_table_that_a_migration_adds_is_filled_at_once() {
          VALUES ('k8s', '2026-11-10 04:00:00', 'org-1', 'fr-par', 'n1', 'pool-1', \
          'scaleway://instance/fr-par-1/srv-1', '{}')",
     ];
-    upgraded_from(&warehouse, &nodes, "k8s_pool_instances", 22).await;
+    upgraded_from(&warehouse, &nodes, &["k8s_pool_instances"], 22).await;
     let found = rows(&warehouse, "SELECT organization_id, instance_id, pool_id FROM k8s_pool_instances").await;
     assert_eq!(found, ["org-1\tsrv-1\tpool-1"], "kapsule-pools has its pools' Instances before any load");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
@@ -176,8 +178,34 @@ async fn a_table_by_day_computed_from_the_daily_costs_that_a_migration_adds_is_f
           '2026-11-02 04:00:00'), \
          ('org-1', '2026-11-01', '2026-11-02', 'p-1', '/compute/dev1_s', 'Compute', 'EUR', 12, 1, '', 1, false, \
           '2026-11-03 04:00:00')"];
-    upgraded_from(&warehouse, &costs, "cost_baselines", 24).await;
+    upgraded_from(&warehouse, &costs, &["cost_baselines"], 24).await;
     let found = rows(&warehouse, "SELECT day, toString(cost), history_days FROM cost_baselines ORDER BY day").await;
     assert_eq!(found, ["2026-11-01\t10\t0", "2026-11-02\t12\t1"], "cost-anomalies has its baselines before any load");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghost_costs_last_charges_that_a_migration_adds_are_filled_at_once() {
+    let (_dir, warehouse) = open().await;
+    // A running server of the newest inventory, charged on the 1st and 2nd, and a deleted one charged on the 1st.
+    let charges = [
+        "INSERT INTO resources (organization_id, resource_type, resource_id, dataset, zone, state, resource_class, \
+         tags, first_seen_at, last_seen_at, present) VALUES \
+         ('org-1', 'instance_server', 's1', 'instance_servers', 'fr-par-1', 'running', 'DEV1-S', [], \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true)",
+        "INSERT INTO resource_charges (organization_id, project_id, sku, resource_id, start_date, end_date, price, \
+         currency, collected_at) VALUES \
+         ('org-1', 'p-1', '/compute/dev1_s/run_fr-par-1', 's1', '2026-11-01', '2026-11-02', 1, 'EUR', now64()), \
+         ('org-1', 'p-1', '/compute/dev1_s/run_fr-par-1', 's1', '2026-11-02', '2026-11-03', 1, 'EUR', now64()), \
+         ('org-1', 'p-1', '/compute/dev1_s/run_fr-par-1', 'gone', '2026-11-01', '2026-11-02', 1, 'EUR', now64())",
+    ];
+    upgraded_from(&warehouse, &charges, &["resource_charge_months", "ghost_cost_resources"], 26).await;
+    let found = rows(
+        &warehouse,
+        "SELECT resource_id, present, last_charged, (SELECT count() FROM resource_charge_months) \
+         FROM ghost_cost_resources ORDER BY resource_id",
+    )
+    .await;
+    assert_eq!(found, ["gone\tfalse\t2026-11-01\t2", "s1\ttrue\t2026-11-02\t2"], "ghost-cost has its last charges");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

@@ -13,6 +13,10 @@ use costlake_transform::models::{MATERIALISED, refresh_with, stale};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 
+/// The tables computed from `price_overrides` as well: the prices that apply, and what is priced from them (the idle
+/// load balancers, what ghost-cost compares).
+const PRICED: [&str; 3] = ["applied_prices", "idle_lb_findings", "ghost_cost_resources"];
+
 fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -245,22 +249,22 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["billing_daily"]);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the run the ledger lacks is forgotten");
 
-    // A price written down by another client, no run: the prices that apply (and the idle load balancers, priced)
-    // are behind it until a refresh, which recomputes them alone; and again when it is deleted.
+    // A price written down by another client, no run: the prices that apply (and what is priced from them) are
+    // behind it until a refresh, which recomputes them alone; and again when it is deleted.
     let flat = "SELECT toString(monthly_price), currency FROM rate_card_best \
                 WHERE price_kind = 'server_hour' AND zone = '' AND match_key = ''";
     warehouse
         .execute("INSERT INTO price_overrides VALUES ('server_hour', '', '', 0.5, 'EUR', 'flat rate')", &[])
         .await
         .unwrap();
-    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(stale(warehouse).await.unwrap(), PRICED);
     assert_eq!(tsv(warehouse, flat, &[]).await, "", "applied at the refresh, not before");
-    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), PRICED);
     assert!(stale(warehouse).await.unwrap().is_empty(), "the prices apply the override");
     assert_eq!(tsv(warehouse, flat, &[]).await, "365\tEUR");
     warehouse.execute("DELETE FROM price_overrides WHERE note = 'flat rate'", &[]).await.unwrap();
-    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
-    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(stale(warehouse).await.unwrap(), PRICED);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), PRICED);
     assert_eq!(tsv(warehouse, flat, &[]).await, "", "the deleted override no longer applies");
     assert!(stale(warehouse).await.unwrap().is_empty());
 }
@@ -483,8 +487,8 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
         .execute("INSERT INTO price_overrides VALUES ('lb_hour', 'fr-par-1', 'lb-s', 0.01, 'EUR', 'contract')", &[])
         .await
         .unwrap();
-    assert_eq!(stale(warehouse).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
-    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), ["applied_prices", "idle_lb_findings"]);
+    assert_eq!(stale(warehouse).await.unwrap(), PRICED);
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), PRICED);
     assert_eq!(tsv(warehouse, idle, &[]).await, "2026-10-29\t7.3\tEUR");
 }
 

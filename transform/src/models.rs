@@ -2,23 +2,23 @@
 //!
 //! Each table is computed by its source, `transform/sources/<table>.sql` (a query with parameters, run by the
 //! load: no view, so a start does not load the objects only a load reads), and maintained one of three ways:
-//! - A row per day (`Maintained::Days`: the costs and their baselines, the charges and the CPU and database
-//!   rollups): the source computes a window of days, and a load recomputes only the days its runs brought data
-//!   for, partition by partition: the partition's other rows are copied into the twin table `<table>_next`
-//!   (created for the refresh and dropped after it, like every twin), the touched days computed beside them from
-//!   a bounded number of raw rows per statement (so memory follows a few days' data, not the history's; the
-//!   baselines, from the daily costs, in one statement), and the partition swapped in with `REPLACE PARTITION`
-//!   (or dropped, when nothing is left of it).
-//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the
-//!   Instances of Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the
-//!   twin, swapped in with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and
-//!   an inventory run older than one already merged (a backfill) rebuilds the table.
-//! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost
-//!   findings, the idle load balancers), or small (the scaling groups' events, a row per group and day with
-//!   events): recomputed whole into the twin and swapped in. The prices that apply and
-//!   the idle load balancers (priced) are computed from what people write as well (`price_overrides`): a change
-//!   there makes them stale like a new run does, so the next load, or the `costlake sql` statement that wrote it,
-//!   recomputes them.
+//! - A row per day (`Maintained::Days`: the costs and their baselines, the charges and each resource's last charge per
+//!   month, the CPU and database rollups): the source computes a window of days, and a load recomputes only the days
+//!   its runs brought data for, partition by partition: the partition's other rows are copied into the twin table
+//!   `<table>_next` (created for the refresh and dropped after it, like every twin), the touched days computed beside
+//!   them from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's; the
+//!   baselines and the last charges, from another table, in one statement), and the partition swapped in with `REPLACE
+//!   PARTITION` (or dropped, when nothing is left of it).
+//! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the Instances of
+//!   Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the twin, swapped in
+//!   with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and an
+//!   inventory run older than one already merged (a backfill) rebuilds the table.
+//! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost findings,
+//!   the idle load balancers, the resources ghost-cost compares with the charges), or small (the scaling groups'
+//!   events, a row per group and day with events): recomputed whole into the twin and swapped in. The prices that
+//!   apply, the idle load balancers and the resources ghost-cost compares (priced) are computed from what people write
+//!   as well (`price_overrides`): a change there makes them stale like a new run does, so the next load, or the
+//!   `costlake sql` statement that wrote it, recomputes them.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -69,9 +69,9 @@ enum Maintained {
         in_order_of: &'static [&'static str],
     },
     /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
-    /// findings, the idle load balancers), or small (the scaling events, a row per group and day with events):
-    /// recomputed whole at each load that brings runs, as big as the price lists, the newest inventory or the
-    /// groups' event days.
+    /// findings, the idle load balancers, the resources ghost-cost compares), or small (the scaling events, a row
+    /// per group and day with events): recomputed whole at each load that brings runs, as big as the price lists,
+    /// the newest inventory (with the resources ever charged, a row each) or the groups' event days.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
         /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
@@ -178,6 +178,18 @@ pub const MATERIALISED: &[Materialised] = &[
         },
     },
     Materialised {
+        table: "resource_charge_months",
+        maintained: Maintained::Days {
+            day: "month",
+            monthly: true,
+            // A restated day can take a resource's charge away: its month's last day is computed again whole.
+            touched: "SELECT toStartOfMonth(toDate(start_date)) AS month, addMonths(month, 1), count() \
+                      FROM raw_billing_charges WHERE run_id IN {runs:Array(String)} AND start_date IS NOT NULL \
+                      GROUP BY month",
+            from_table: true,
+        },
+    },
+    Materialised {
         table: "billing_daily",
         maintained: Maintained::Days {
             day: "billing_period",
@@ -219,6 +231,10 @@ pub const MATERIALISED: &[Materialised] = &[
                       WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
             from_table: false,
         },
+    },
+    Materialised {
+        table: "ghost_cost_resources",
+        maintained: Maintained::Newest { fingerprint: Some(PRICE_OVERRIDES_FINGERPRINT) },
     },
     Materialised { table: "scaling_event_days", maintained: Maintained::Newest { fingerprint: None } },
 ];
