@@ -55,19 +55,6 @@ WITH
         FROM charged
         GROUP BY organization_id, resource_id
     ),
-    -- Each resource's tags as two parallel arrays, one value per key (neither is ever NULL, so groupArray keeps
-    -- every row of both, in the same order).
-    tag_lists AS
-    (
-        SELECT organization_id, resource_id, groupArray(tag_key) AS keys, groupArray(tag_value) AS tag_values
-        FROM
-        (
-            SELECT organization_id, resource_id, tag_key, any(tag_value) AS tag_value
-            FROM resource_tags
-            GROUP BY organization_id, resource_id, tag_key
-        )
-        GROUP BY organization_id, resource_id
-    ),
     -- Every charged resource once with its tags, and the keys of them all on each row (a window over the
     -- whole set): charges and tags are each read once, where a list of keys joined back read both twice.
     tagged AS
@@ -77,8 +64,9 @@ WITH
                if({tag_key:String} = '', groupUniqArrayArray(t.keys) OVER (), [{tag_key:String}])
                    AS all_keys
         FROM per_resource AS c
-        -- A resource without tags gets empty lists: an array is never NULL, whatever join_use_nulls says.
-        LEFT JOIN tag_lists AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
+        -- Each resource's tags as two parallel arrays, one value per key (the table resource_tag_lists, kept at
+        -- load). A resource without tags gets empty lists: an array is never NULL, whatever join_use_nulls says.
+        LEFT JOIN resource_tag_lists AS t ON t.organization_id = c.organization_id AND t.resource_id = c.resource_id
     )
 SELECT
     tag_key,

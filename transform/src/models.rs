@@ -15,10 +15,10 @@
 //!   inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost findings,
 //!   the idle load balancers, the resources ghost-cost compares with the charges), or small (the scaling groups'
-//!   events, a row per group and day with events): recomputed whole into the twin and swapped in. The prices that
-//!   apply, the idle load balancers and the resources ghost-cost compares (priced) are computed from what people write
-//!   as well (`price_overrides`): a change there makes them stale like a new run does, so the next load, or the
-//!   `costlake sql` statement that wrote it, recomputes them.
+//!   events, a row per group and day with events; each resource's tags, a row per tagged resource): recomputed whole
+//!   into the twin and swapped in. The prices that apply, the idle load balancers and the resources ghost-cost compares
+//!   (priced) are computed from what people write as well (`price_overrides`): a change there makes them stale like a
+//!   new run does, so the next load, or the `costlake sql` statement that wrote it, recomputes them.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -70,8 +70,9 @@ enum Maintained {
     },
     /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
     /// findings, the idle load balancers, the resources ghost-cost compares), or small (the scaling events, a row
-    /// per group and day with events): recomputed whole at each load that brings runs, as big as the price lists,
-    /// the newest inventory (with the resources ever charged, a row each) or the groups' event days.
+    /// per group and day with events; the tags, a row per resource): recomputed whole at each load that brings runs,
+    /// as big as the price lists, the newest inventory (with the resources ever charged, a row each), the groups'
+    /// event days or the resources ever tagged.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
         /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
@@ -160,6 +161,7 @@ pub const MATERIALISED: &[Materialised] = &[
     },
     Materialised { table: "projects", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "resources", maintained: Maintained::Keyed { in_order_of: &[] } },
+    Materialised { table: "resource_tag_lists", maintained: Maintained::Newest { fingerprint: None } },
     Materialised { table: "k8s_pool_instances", maintained: Maintained::Keyed { in_order_of: &[] } },
     Materialised { table: "ghost_streaks", maintained: Maintained::Keyed { in_order_of: GHOST_DATASETS } },
     Materialised { table: "ghost_findings", maintained: Maintained::Newest { fingerprint: None } },
