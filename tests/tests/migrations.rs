@@ -187,12 +187,20 @@ async fn a_table_by_day_computed_from_the_daily_costs_that_a_migration_adds_is_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ghost_costs_last_charges_that_a_migration_adds_are_filled_at_once() {
     let (_dir, warehouse) = open().await;
-    // A running server of the newest inventory, charged on the 1st and 2nd, and a deleted one charged on the 1st.
+    // Two running servers of the newest inventory, one of a priced type charged on the 1st and 2nd, one of a type
+    // without a price; a deleted server charged on the 1st; the organisation billed in CHF.
     let charges = [
         "INSERT INTO resources (organization_id, resource_type, resource_id, dataset, zone, state, resource_class, \
          tags, first_seen_at, last_seen_at, present) VALUES \
          ('org-1', 'instance_server', 's1', 'instance_servers', 'fr-par-1', 'running', 'DEV1-S', [], \
+          '2026-10-01 04:00:00', '2026-11-10 04:00:00', true), \
+         ('org-1', 'instance_server', 's2', 'instance_servers', 'fr-par-1', 'running', 'DEV1-M', [], \
           '2026-10-01 04:00:00', '2026-11-10 04:00:00', true)",
+        "INSERT INTO applied_prices VALUES ('server_hour', 'fr-par-1', 'DEV1-S', 7.3, 'EUR')",
+        "INSERT INTO billing_daily (organization_id, billing_period, day, project_id, sku, product_name, currency, \
+         cost, quantity, charge_class, spread_days, late, observed_at) VALUES \
+         ('org-1', '2026-11-01', '2026-11-01', 'p-1', '/compute/dev1_s', 'Compute', 'CHF', 10, 1, '', 1, false, \
+          '2026-11-02 04:00:00')",
         "INSERT INTO resource_charges (organization_id, project_id, sku, resource_id, start_date, end_date, price, \
          currency, collected_at) VALUES \
          ('org-1', 'p-1', '/compute/dev1_s/run_fr-par-1', 's1', '2026-11-01', '2026-11-02', 1, 'EUR', now64()), \
@@ -202,10 +210,25 @@ async fn ghost_costs_last_charges_that_a_migration_adds_are_filled_at_once() {
     upgraded_from(&warehouse, &charges, &["resource_charge_months", "ghost_cost_resources"], 26).await;
     let found = rows(
         &warehouse,
-        "SELECT resource_id, present, last_charged, (SELECT count() FROM resource_charge_months) \
-         FROM ghost_cost_resources ORDER BY resource_id",
+        "SELECT resource_id, present, last_charged, toString(expected_monthly_cost), currency, \
+         (SELECT count() FROM resource_charge_months) FROM ghost_cost_resources ORDER BY resource_id",
     )
     .await;
-    assert_eq!(found, ["gone\tfalse\t2026-11-01\t2", "s1\ttrue\t2026-11-02\t2"], "ghost-cost has its last charges");
+    let expected =
+        ["gone\tfalse\t2026-11-01\t\\N\t\\N\t2", "s1\ttrue\t2026-11-02\t7.3\tEUR\t2", "s2\ttrue\t\\N\t\\N\tCHF\t2"];
+    assert_eq!(found, expected, "ghost-cost has its resources, their prices and last charges");
+    tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_lists_that_a_migration_adds_are_filled_at_once() {
+    let (_dir, warehouse) = open().await;
+    let tagged = ["INSERT INTO resources (organization_id, resource_type, resource_id, dataset, zone, tags, \
+                   first_seen_at, last_seen_at, present) VALUES \
+                   ('org-1', 'instance_server', 's1', 'instance_servers', 'fr-par-1', ['team=web', 'critical', 'env:prod'], \
+                    '2026-10-01 04:00:00', '2026-11-10 04:00:00', true)"];
+    upgraded_from(&warehouse, &tagged, &["resource_tag_lists"], 27).await;
+    let found = rows(&warehouse, "SELECT resource_id, keys, tag_values FROM resource_tag_lists").await;
+    assert_eq!(found, ["s1\t['critical','env','team']\t['true','prod','web']"], "cost-allocation has its tags");
     tokio::task::spawn_blocking(costlake_transform::warehouse::chdb::shutdown).await.unwrap();
 }

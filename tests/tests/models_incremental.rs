@@ -9,7 +9,7 @@
 use costlake_tests::clickhouse_front::ClickHouseFront;
 use costlake_tests::engine::chdb_library;
 use costlake_transform::migrate::migrate;
-use costlake_transform::models::{MATERIALISED, refresh_with, stale};
+use costlake_transform::models::{MATERIALISED, refresh_fingerprinted, refresh_with, stale};
 use costlake_transform::warehouse::Warehouse;
 use costlake_transform::warehouse::chdb::EmbeddedWarehouse;
 
@@ -267,6 +267,24 @@ async fn models_follow_the_runs(warehouse: &dyn Warehouse) {
     assert_eq!(refresh_with(warehouse, 1000).await.unwrap(), PRICED);
     assert_eq!(tsv(warehouse, flat, &[]).await, "", "the deleted override no longer applies");
     assert!(stale(warehouse).await.unwrap().is_empty());
+
+    // A price written down while a loaded run is not in the tables yet (a load interrupted before its refresh): the
+    // priced tables wait for the next load, which computes them from tables holding that run; recorded as holding it
+    // now, computed from tables that lack it, that load would skip them.
+    ledger(warehouse, "run-interrupted").await;
+    warehouse
+        .execute("INSERT INTO price_overrides VALUES ('server_hour', '', '', 0.5, 'EUR', 'flat rate')", &[])
+        .await
+        .unwrap();
+    assert!(refresh_fingerprinted(warehouse).await.unwrap().is_empty(), "left to the next load");
+    assert_eq!(stale(warehouse).await.unwrap().len(), MATERIALISED.len());
+    assert_eq!(refresh_with(warehouse, 1000).await.unwrap().len(), MATERIALISED.len());
+    assert_eq!(tsv(warehouse, flat, &[]).await, "365\tEUR");
+    // With every table current, a written price applies at once.
+    warehouse.execute("DELETE FROM price_overrides WHERE note = 'flat rate'", &[]).await.unwrap();
+    assert_eq!(refresh_fingerprinted(warehouse).await.unwrap(), PRICED);
+    assert_eq!(tsv(warehouse, flat, &[]).await, "");
+    assert!(stale(warehouse).await.unwrap().is_empty());
 }
 
 /// A committed run at `at` that collected `datasets`.
@@ -294,7 +312,8 @@ async fn listing(warehouse: &dyn Warehouse, table: &str, run: &str, at: &str, co
                  SELECT {{run:String}}, parseDateTime64BestEffort({{at:String}}, 6, 'UTC'), 'org-1', * \
                  FROM values('{rows_types}', {rows})",
                 rows_types = match table {
-                    "raw_instance_servers" => "zone String, id String, name Nullable(String), state Nullable(String)",
+                    "raw_instance_servers" =>
+                        "zone String, id String, name Nullable(String), state Nullable(String), tags Array(String)",
                     "raw_instance_volumes" =>
                         "zone String, id String, name Nullable(String), server_id Nullable(String)",
                     "raw_k8s_nodes" =>
@@ -313,7 +332,7 @@ async fn listing(warehouse: &dyn Warehouse, table: &str, run: &str, at: &str, co
 }
 
 async fn servers(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
-    listing(warehouse, "raw_instance_servers", run, at, "zone, id, name, state", rows).await;
+    listing(warehouse, "raw_instance_servers", run, at, "zone, id, name, state, tags", rows).await;
 }
 
 async fn volumes(warehouse: &dyn Warehouse, run: &str, at: &str, rows: &str) {
@@ -419,8 +438,9 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     // A load balancer with no backend: idle since its creation.
     let lb = "('fr-par-1', 'lb-idle', 'idle', 'lb-s', '2026-10-29 04:00:00')";
     listing(warehouse, "raw_lb_load_balancers", "inv-1", at, "zone, id, name, type, created_at", lb).await;
-    servers(warehouse, "inv-1", at, "('fr-par-1', 'srv-a', 'a', 'running'), ('fr-par-1', 'srv-b', 'b', 'stopped')")
-        .await;
+    let tagged = "('fr-par-1', 'srv-a', 'a', 'running', ['team=web', 'critical', 'team:ops']), \
+                  ('fr-par-1', 'srv-b', 'b', 'stopped', [])";
+    servers(warehouse, "inv-1", at, tagged).await;
     volumes(warehouse, "inv-1", at, "('fr-par-1', 'vol-1', 'v', 'srv-a')").await;
     projects(warehouse, "inv-1", at, "('global', 'p1', 'Web')").await;
     nodes(
@@ -437,7 +457,7 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     // srv-a renamed, srv-b deleted, vol-1 detached: the newest listing, nulls included.
     let at = "2026-11-02 04:00:00";
     ledger_at(warehouse, "inv-2", at, &all).await;
-    servers(warehouse, "inv-2", at, "('fr-par-1', 'srv-a', 'a2', 'running')").await;
+    servers(warehouse, "inv-2", at, "('fr-par-1', 'srv-a', 'a2', 'running', ['team=api'])").await;
     volumes(warehouse, "inv-2", at, "('fr-par-1', 'vol-1', 'v', NULL)").await;
     // The Instance of node-1 moved to another pool (a node re-registered); node-2 is gone.
     nodes(warehouse, "inv-2", at, "('fr-par', 'node-9', 'pool-b', 'scaleway://instance/fr-par-1/srv-n1')").await;
@@ -454,12 +474,15 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     );
     assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-11-01\t2026-11-02");
     assert_eq!(resource("srv-b").await, "b\t\\N\tfalse\t2026-11-01\t2026-11-01");
+    // The tags of the newest listing, a key once.
+    let tags = "SELECT resource_id, keys, tag_values FROM resource_tag_lists ORDER BY resource_id";
+    assert_eq!(tsv(warehouse, tags, &[]).await, "srv-a\t['team']\t['api']");
     assert_eq!(resource("vol-1").await, "v\t\\N\ttrue\t2026-11-01\t2026-11-02");
 
     // A run collecting the servers only leaves the volumes as the newest run of theirs listed them.
     let at = "2026-11-03 04:00:00";
     ledger_at(warehouse, "inv-3", at, &["instance_servers"]).await;
-    servers(warehouse, "inv-3", at, "('fr-par-1', 'srv-a', 'a2', 'running')").await;
+    servers(warehouse, "inv-3", at, "('fr-par-1', 'srv-a', 'a2', 'running', ['team=api'])").await;
     refresh_and_compare(warehouse, "inv-3", 1000).await;
     assert_eq!(resource("vol-1").await, "v\t\\N\ttrue\t2026-11-01\t2026-11-02");
     assert_eq!(
@@ -470,8 +493,9 @@ async fn resources_follow_the_runs(warehouse: &dyn Warehouse) {
     // A backfill of an older run: first seen moves back, nothing newer is overwritten.
     let at = "2026-10-31 04:00:00";
     ledger_at(warehouse, "inv-0", at, &all).await;
-    servers(warehouse, "inv-0", at, "('fr-par-1', 'srv-a', 'a0', 'running'), ('fr-par-1', 'srv-old', 'o', 'running')")
-        .await;
+    let tagged =
+        "('fr-par-1', 'srv-a', 'a0', 'running', ['team=old']), ('fr-par-1', 'srv-old', 'o', 'running', ['env:prod'])";
+    servers(warehouse, "inv-0", at, tagged).await;
     projects(warehouse, "inv-0", at, "('global', 'p1', 'Old')").await;
     refresh_and_compare(warehouse, "inv-0", 1000).await;
     assert_eq!(resource("srv-a").await, "a2\t\\N\ttrue\t2026-10-31\t2026-11-03");

@@ -2,7 +2,7 @@
 -- last charge per month (`transform/sources/resource_charge_months.sql`) and, from it, the resources the report
 -- compares with the window's charges, priced, with their last charge (`transform/sources/ghost_cost_resources.sql`).
 -- The report hashed every charge of its window (one per resource and day) against the inventory at each read,
--- twice: about 130 ms of its 300 at 10,000 servers (BENCHMARKS.md, 2026-12-06, late afternoon). Filled at once
+-- twice: about 140 ms of its 320 at 10,000 servers (BENCHMARKS.md, 2026-12-06, late afternoon). Filled at once
 -- from resource_charges and the newest inventory after migrating (models::fill_new), then kept by each load.
 
 CREATE TABLE IF NOT EXISTS resource_charge_months

@@ -7,18 +7,19 @@
 //!   its runs brought data for, partition by partition: the partition's other rows are copied into the twin table
 //!   `<table>_next` (created for the refresh and dropped after it, like every twin), the touched days computed beside
 //!   them from a bounded number of raw rows per statement (so memory follows a few days' data, not the history's; the
-//!   baselines and the last charges, from another table, in one statement), and the partition swapped in with `REPLACE
-//!   PARTITION` (or dropped, when nothing is left of it).
+//!   baselines and the last charges, from another table, a partition per statement), and the partition swapped in with
+//!   `REPLACE PARTITION` (or dropped, when nothing is left of it).
 //! - A row per key (`Maintained::Keyed`: the newest run of each dataset, the resources, the projects, the Instances of
 //!   Kapsule pools, the ghost streaks): the source merges the table with the runs' listings into the twin, swapped in
 //!   with `EXCHANGE TABLES`. The streaks' merge is exact only in time order: the load merges runs oldest first, and an
 //!   inventory run older than one already merged (a backfill) rebuilds the table.
 //! - From the newest runs only (`Maintained::Newest`: the collected prices, the prices that apply, the ghost findings,
-//!   the idle load balancers, the resources ghost-cost compares with the charges), or small (the scaling groups'
-//!   events, a row per group and day with events; each resource's tags, a row per tagged resource): recomputed whole
-//!   into the twin and swapped in. The prices that apply, the idle load balancers and the resources ghost-cost compares
-//!   (priced) are computed from what people write as well (`price_overrides`): a change there makes them stale like a
-//!   new run does, so the next load, or the `costlake sql` statement that wrote it, recomputes them.
+//!   the idle load balancers), or as big as what exists (the resources ghost-cost compares with the charges, from the
+//!   newest inventory and each resource's last charge; each resource's tags, a row per resource ever tagged; the
+//!   scaling groups' events, a row per group and day with events): recomputed whole into the twin and swapped in. The
+//!   prices that apply, the idle load balancers and the resources ghost-cost compares (priced) are computed from what
+//!   people write as well (`price_overrides`): a change there makes them stale like a new run does, so the next load,
+//!   or the `costlake sql` statement that wrote it, recomputes them.
 //!
 //! A reader sees the old table (or partition) or the new one, never a half-built one, and a crash mid-way leaves
 //! the old one in place. Tables are swapped one after another: during a load, a report may read one table
@@ -53,10 +54,11 @@ enum Maintained {
         /// Day ranges [from, to) that the runs `{runs:Array(String)}` brought data for, and how many raw rows
         /// they brought for the first of those days (`Date`, `Date`, `UInt64` per row).
         touched: &'static str,
-        /// Whether the source reads another table of a row per series and day (the baselines read the daily
-        /// costs), not raw rows: each statement then reads that table's days before its window whatever the window,
-        /// so a load computes every touched day in one statement, and a migration adding the table fills it at once,
-        /// where a table computed from raw rows, as big as the history, waits for the next load.
+        /// Whether the source reads another table (the baselines read the daily costs, the last charges the
+        /// charges), not raw rows: a statement then computes a whole partition's touched days whatever their raw
+        /// rows (the baselines read each window's 28 days before it too; a month's last charges are a row per
+        /// resource), and a migration adding the table fills it at once, where a table computed from raw rows, as
+        /// big as the history, waits for the next load.
         from_table: bool,
     },
     /// A row per key (a resource, a project): the source merges the table's rows with the listings of the runs
@@ -69,10 +71,9 @@ enum Maintained {
         in_order_of: &'static [&'static str],
     },
     /// Computed from the newest run of each dataset only (the collected prices, the prices that apply, the ghost
-    /// findings, the idle load balancers, the resources ghost-cost compares), or small (the scaling events, a row
-    /// per group and day with events; the tags, a row per resource): recomputed whole at each load that brings runs,
-    /// as big as the price lists, the newest inventory (with the resources ever charged, a row each), the groups'
-    /// event days or the resources ever tagged.
+    /// findings, the idle load balancers), or as big as what exists (the resources ghost-cost compares, the tags,
+    /// the scaling events): recomputed whole at each load that brings runs, as big as the price lists, the newest
+    /// inventory, the resources ever charged or tagged, or the groups' days with events.
     Newest {
         /// A query answering one value that changes when the table's other input, one people write and no run
         /// brings (`price_overrides`), changes: the table is recorded as computed under the models' checksum and
@@ -201,6 +202,12 @@ pub const MATERIALISED: &[Materialised] = &[
             from_table: false,
         },
     },
+    // Right after the last charges and the costs it reads: ghost-cost reads it beside resource_charges, so the two
+    // are a few statements apart during a load, not the CPU rollups' minutes.
+    Materialised {
+        table: "ghost_cost_resources",
+        maintained: Maintained::Newest { fingerprint: Some(PRICE_OVERRIDES_FINGERPRINT) },
+    },
     Materialised {
         table: "cost_baselines",
         maintained: Maintained::Days {
@@ -233,10 +240,6 @@ pub const MATERIALISED: &[Materialised] = &[
                       WHERE run_id IN {runs:Array(String)} AND startsWith(metric, 'rdb_instance_') GROUP BY day",
             from_table: false,
         },
-    },
-    Materialised {
-        table: "ghost_cost_resources",
-        maintained: Maintained::Newest { fingerprint: Some(PRICE_OVERRIDES_FINGERPRINT) },
     },
     Materialised { table: "scaling_event_days", maintained: Maintained::Newest { fingerprint: None } },
 ];
@@ -408,13 +411,20 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
 }
 
 /// Brings the tables computed from what people write as well (a fingerprint: the prices that apply and what is
-/// priced with them, all small) up to it and to the ledger, after a statement that may have written it; the others
-/// wait for the next load. Returns the tables that changed.
+/// priced with them, as big as the price lists and the newest inventory) up to it and to the ledger, after a
+/// statement that may have written it; the others wait for the next load. Only when every other table is current:
+/// the priced tables read them (ghost-cost's resources read the resources and their last charges), and would be
+/// recorded as holding runs those tables lack (a load interrupted before its refresh), then skipped by the next
+/// load; that load computes them instead. Returns the tables that changed.
 pub async fn refresh_fingerprinted(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    refresh_some(warehouse, ROWS_PER_STATEMENT, |model| {
-        matches!(model.maintained, Maintained::Newest { fingerprint: Some(_) })
-    })
-    .await
+    let fingerprinted = |model: &Materialised| matches!(model.maintained, Maintained::Newest { fingerprint: Some(_) });
+    let stale = stale(warehouse).await?;
+    let behind = MATERIALISED.iter().filter(|m| !fingerprinted(m) && stale.contains(&m.table)).count();
+    if behind > 0 {
+        tracing::warn!(behind, "tables are behind the loaded runs: the price overrides apply from the next load");
+        return Ok(Vec::new());
+    }
+    refresh_some(warehouse, ROWS_PER_STATEMENT, fingerprinted).await
 }
 
 async fn refresh_some(
