@@ -412,21 +412,18 @@ pub async fn refresh_with(warehouse: &dyn Warehouse, rows_per_statement: u64) ->
 
 /// Brings the tables computed from what people write as well (a fingerprint: the prices that apply and what is
 /// priced with them, as big as the price lists and the newest inventory) up to it and to the ledger, after a
-/// statement that may have written it; the others wait for the next load. Only when every other table is current:
-/// the priced tables read them (ghost-cost's resources read the resources and their last charges), and would be
-/// recorded as holding runs those tables lack (a load interrupted before its refresh), then skipped by the next
-/// load; that load computes them instead. Returns the tables that changed.
+/// statement that may have written it; the others wait for the next load (and these with them, when any other is
+/// behind: see [`refresh_some`]). Returns the tables that changed.
 pub async fn refresh_fingerprinted(warehouse: &dyn Warehouse) -> Result<Vec<&'static str>> {
-    let fingerprinted = |model: &Materialised| matches!(model.maintained, Maintained::Newest { fingerprint: Some(_) });
-    let stale = stale(warehouse).await?;
-    let behind = MATERIALISED.iter().filter(|m| !fingerprinted(m) && stale.contains(&m.table)).count();
-    if behind > 0 {
-        tracing::warn!(behind, "tables are behind the loaded runs: the price overrides apply from the next load");
-        return Ok(Vec::new());
-    }
-    refresh_some(warehouse, ROWS_PER_STATEMENT, fingerprinted).await
+    refresh_some(warehouse, ROWS_PER_STATEMENT, |model| {
+        matches!(model.maintained, Maintained::Newest { fingerprint: Some(_) })
+    })
+    .await
 }
 
+/// Refreshes the `chosen` tables; a part of them only when every other table is current: a chosen table reads them
+/// (ghost-cost's resources read the resources and their last charges), and would be recorded as holding runs they
+/// lack (a load interrupted before its refresh), then skipped by the next load, which computes them all instead.
 async fn refresh_some(
     warehouse: &dyn Warehouse,
     rows_per_statement: u64,
@@ -434,6 +431,15 @@ async fn refresh_some(
 ) -> Result<Vec<&'static str>> {
     let checksums = checksums(warehouse).await?;
     let (ledger, held) = holdings(warehouse, &checksums).await?;
+    let current = |model: &Materialised| matches!(plan(model, &ledger, held.get(model.table)), Plan::Current);
+    let behind = MATERIALISED.iter().filter(|model| !chosen(model) && !current(model)).count();
+    if behind > 0 {
+        tracing::warn!(
+            behind,
+            "tables are behind the loaded runs: the price overrides apply from the next load, which computes them all"
+        );
+        return Ok(Vec::new());
+    }
     // The CPU hours and days ask the same question of the same runs: it is asked once.
     let mut asked: HashMap<(&str, Vec<String>), Vec<Touched>> = HashMap::new();
     let mut refreshed = Vec::new();
